@@ -1,0 +1,142 @@
+//! argon2id at OWASP parameters (m=19456 KiB, t=2, p=1), run on the blocking pool behind a
+//! semaphore of one hash per core, so a login storm cannot starve other requests or memory.
+use super::AccountError;
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Semaphore;
+
+/// Verification result; `rehashed` holds a stronger hash when the stored one was weaker.
+#[derive(Debug)]
+pub struct Verified {
+    pub valid: bool,
+    pub rehashed: Option<String>,
+}
+
+/// Shared password hasher with its concurrency limit.
+#[derive(Clone, Debug)]
+pub struct Hasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new(Params::DEFAULT)
+    }
+}
+
+pub fn check_strength(password: &str) -> Result<(), &'static str> {
+    if password.chars().count() < 8 {
+        return Err("password must be at least 8 characters");
+    }
+    if password.len() > 1024 {
+        return Err("password must be at most 1024 bytes");
+    }
+    Ok(())
+}
+
+/// A hash of a random password, verified against when the username is unknown so that the
+/// work (and so the timing) is the same.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let pw = crate::crypto::random_token();
+        argon2id(Params::DEFAULT)
+            .hash_password(pw.as_bytes())
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+fn argon2id(params: Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+impl Hasher {
+    pub fn new(params: Params) -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Self { params, permits: Arc::new(Semaphore::new(cores)) }
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AccountError> {
+        let _permit = self.permits.acquire().await.map_err(|_| AccountError::Hash)?;
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(f)).await.map_err(|_| AccountError::Hash)
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, AccountError> {
+        let params = self.params.clone();
+        let pw = password.to_owned();
+        self.run(move || argon2id(params).hash_password(pw.as_bytes()).map(|h| h.to_string()))
+            .await?
+            .map_err(|_| AccountError::Hash)
+    }
+
+    /// Verifies `password` against `stored`, or against a dummy hash when `stored` is None.
+    pub async fn verify(&self, password: &str, stored: Option<String>) -> Result<Verified, AccountError> {
+        let params = self.params.clone();
+        let pw = password.to_owned();
+        self.run(move || {
+            let known = stored.is_some();
+            let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
+            let Ok(parsed) = PasswordHash::new(&stored) else {
+                return Verified { valid: false, rehashed: None };
+            };
+            let ok = argon2id(params.clone()).verify_password(pw.as_bytes(), &parsed).is_ok() && known;
+            let rehashed = if ok && is_weaker(&parsed, &params) {
+                argon2id(params).hash_password(pw.as_bytes()).ok().map(|h| h.to_string())
+            } else {
+                None
+            };
+            Verified { valid: ok, rehashed }
+        })
+        .await
+    }
+}
+
+/// True when a stored hash is not argon2id or uses less memory, time or parallelism.
+fn is_weaker(hash: &PasswordHash, want: &Params) -> bool {
+    if hash.algorithm.as_str() != "argon2id" {
+        return true;
+    }
+    match Params::try_from(hash) {
+        Ok(p) => p.m_cost() < want.m_cost() || p.t_cost() < want.t_cost() || p.p_cost() < want.p_cost(),
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weak() -> Params {
+        Params::new(1024, 1, 1, None).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hash_verify_and_upgrade() {
+        let weak_hasher = Hasher::new(weak());
+        let h = weak_hasher.hash("correct horse").await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        let strong = Hasher::default();
+        let v = strong.verify("correct horse", Some(h.clone())).await.unwrap();
+        assert!(v.valid);
+        let upgraded = v.rehashed.expect("weaker hash is upgraded");
+        assert!(upgraded.contains("m=19456,t=2,p=1"));
+        let again = strong.verify("correct horse", Some(upgraded)).await.unwrap();
+        assert!(again.valid && again.rehashed.is_none());
+        assert!(!strong.verify("wrong horse", Some(h)).await.unwrap().valid);
+    }
+
+    #[tokio::test]
+    async fn unknown_user_never_verifies() {
+        let v = Hasher::new(weak()).verify("anything", None).await.unwrap();
+        assert!(!v.valid);
+    }
+
+    #[test]
+    fn strength_rules() {
+        assert!(check_strength("short").is_err());
+        assert!(check_strength("long enough").is_ok());
+    }
+}

@@ -1,0 +1,169 @@
+//! Typed configuration, read once from CLI flags and `GATEHOUSE_*` variables. Its defaults boot a
+//! working embedded instance. Imports nothing from the crate but `crypto::Secret`.
+use crate::crypto::Secret;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Everything the server needs to run. Tests build it directly.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    /// Issuer identifier: the absolute URL relying parties discover us at.
+    #[arg(long, env = "GATEHOUSE_ISSUER", default_value = "http://localhost:8080")]
+    pub issuer: String,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "GATEHOUSE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Directory for the embedded SQLite database.
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `sqlite://…` or `postgres://…` (default: SQLite file in the data directory).
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Directory holding the master key that encrypts signing keys at rest.
+    #[arg(long, env = "GATEHOUSE_KEYS_DIR", default_value = "keys")]
+    pub keys_dir: PathBuf,
+
+    /// Master key (base64url of 32 bytes); overrides the file in the keys directory.
+    #[arg(long, env = "GATEHOUSE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<Secret>,
+
+    /// Password for the `admin` user created on first start (random and printed when unset).
+    #[arg(long, env = "GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    pub bootstrap_admin_password: Option<Secret>,
+
+    /// Log format: human-readable text or JSON lines.
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "GATEHOUSE_ACCESS_TOKEN_TTL", default_value_t = 600)]
+    pub access_token_ttl: i64,
+
+    /// ID token lifetime in seconds.
+    #[arg(long, env = "GATEHOUSE_ID_TOKEN_TTL", default_value_t = 3600)]
+    pub id_token_ttl: i64,
+
+    /// Browser session lifetime in seconds.
+    #[arg(long, env = "GATEHOUSE_SESSION_TTL", default_value_t = 8 * 3600)]
+    pub session_ttl: i64,
+}
+
+/// Authorization codes live 60 seconds (SECURITY.md; RFC 6749 §4.1.2 allows up to 10 minutes).
+pub const CODE_TTL: i64 = 60;
+/// A pending authorization request waits this long for login and consent.
+pub const FLOW_TTL: i64 = 15 * 60;
+
+impl Config {
+    /// The embedded defaults, with nothing read from the environment.
+    pub fn embedded(issuer: &str, bind: SocketAddr, data_dir: PathBuf, keys_dir: PathBuf) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            bind,
+            data_dir,
+            database_url: None,
+            keys_dir,
+            master_key: None,
+            bootstrap_admin_password: None,
+            log_format: LogFormat::Text,
+            access_token_ttl: 600,
+            id_token_ttl: 3600,
+            session_ttl: 8 * 3600,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("gatehouse.db").display()
+            ),
+        }
+    }
+
+    /// True when the issuer is https: cookies get `Secure` and the `__Host-` prefix.
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// Fails fast with one clear line.
+    pub fn validate(&self) -> Result<(), String> {
+        validate_issuer(&self.issuer)?;
+        for (name, v) in [
+            ("access token TTL", self.access_token_ttl),
+            ("ID token TTL", self.id_token_ttl),
+            ("session TTL", self.session_ttl),
+        ] {
+            if v <= 0 {
+                return Err(format!("{name} must be a positive number of seconds"));
+            }
+        }
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err("database URL must start with sqlite: or postgres://".into());
+        }
+        Ok(())
+    }
+}
+
+/// OIDC Discovery §3/§4.3: the issuer is an absolute https URL with no query or fragment; plain
+/// http is accepted only on loopback, for development.
+pub fn validate_issuer(issuer: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(issuer).map_err(|e| format!("issuer {issuer:?} is not an absolute URL: {e}"))?;
+    if parsed.query().is_some() || parsed.fragment().is_some() || issuer.contains('?') || issuer.contains('#') {
+        return Err(format!("issuer {issuer:?} must not have a query or fragment"));
+    }
+    if issuer.ends_with('/') {
+        return Err(format!("issuer {issuer:?} must not end with a slash"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!("issuer {issuer:?} must not contain user info"));
+    }
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(parsed.host_str().unwrap_or("")) => Ok(()),
+        "http" => Err(format!("issuer {issuer:?} must use https (plain http only on localhost)")),
+        _ => Err(format!("issuer {issuer:?} must be an https URL")),
+    }
+}
+
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == "::1"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_rules() {
+        assert!(validate_issuer("https://id.example.com").is_ok());
+        assert!(validate_issuer("https://example.com/tenant").is_ok());
+        assert!(validate_issuer("http://localhost:8080").is_ok());
+        assert!(validate_issuer("http://127.0.0.1:9000").is_ok());
+        assert!(validate_issuer("http://id.example.com").is_err());
+        assert!(validate_issuer("https://id.example.com?x=1").is_err());
+        assert!(validate_issuer("https://id.example.com#f").is_err());
+        assert!(validate_issuer("https://id.example.com/").is_err());
+        assert!(validate_issuer("id.example.com").is_err());
+        assert!(validate_issuer("ftp://id.example.com").is_err());
+    }
+
+    #[test]
+    fn default_database_is_sqlite_in_data_dir() {
+        let c = Config::embedded("http://localhost:8080", "127.0.0.1:0".parse().unwrap(), "d".into(), "k".into());
+        assert_eq!(c.database_url(), "sqlite://d/gatehouse.db?mode=rwc");
+        assert!(c.validate().is_ok());
+    }
+}

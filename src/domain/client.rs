@@ -1,0 +1,149 @@
+//! OAuth clients and the redirect-URI rules.
+use crate::config::is_loopback_host;
+
+/// A registered relying party.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    /// SHA-256 of the secret; `None` for a public client (RFC 6749 §2.1).
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    /// Resource servers (APIs) its access tokens are meant for (RFC 9068 `aud`).
+    pub audiences: Vec<String>,
+    /// First-party apps never show the consent page.
+    pub skip_consent: bool,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    /// RFC 6749 §3.1.2.3: the request's redirect_uri must be one registered for this client.
+    pub fn allows_redirect_uri(&self, requested: &str) -> bool {
+        self.redirect_uris.iter().any(|r| redirect_uri_matches(r, requested))
+    }
+}
+
+/// Why a redirect URI cannot be registered.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectUriError {
+    #[error("redirect URI must be an absolute URL")]
+    NotAbsolute,
+    #[error("redirect URI must not contain a fragment")]
+    Fragment,
+    #[error("redirect URI must use https (http only on loopback)")]
+    Scheme,
+    #[error("redirect URI must not contain user info or whitespace")]
+    Malformed,
+}
+
+/// Registration rules (RFC 6749 §3.1.2, RFC 9700 §2.6): absolute, no fragment, https or loopback
+/// http, no user info. Schemes are checked case-insensitively so `JavaScript:` cannot slip in.
+pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
+    if uri.contains('#') {
+        return Err(RedirectUriError::Fragment);
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(RedirectUriError::Malformed);
+    }
+    let parsed = url::Url::parse(uri).map_err(|_| RedirectUriError::NotAbsolute)?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(RedirectUriError::Malformed);
+    }
+    let lower = uri.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        Ok(())
+    } else if lower.starts_with("http://") && is_loopback_host(parsed.host_str().unwrap_or("")) {
+        Ok(())
+    } else {
+        Err(RedirectUriError::Scheme)
+    }
+}
+
+/// RFC 9700 §2.1 / §4.1.3: simple string comparison. The one exception (RFC 8252 §7.3): for a
+/// registered `http` loopback IP URI the port may differ; everything else stays byte-exact.
+pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    match (split_loopback_port(registered), split_loopback_port(requested)) {
+        (Some((rh, rrest)), Some((qh, qrest))) => rh == qh && rrest == qrest,
+        _ => false,
+    }
+}
+
+/// For `http://127.0.0.1[:port]rest`, `http://[::1][:port]rest` or `http://localhost[:port]rest`
+/// returns (host, rest); the port must be all digits.
+fn split_loopback_port(uri: &str) -> Option<(&str, &str)> {
+    let after = uri.strip_prefix("http://")?;
+    let host = ["127.0.0.1", "[::1]", "localhost"].into_iter().find(|h| after.starts_with(h))?;
+    let tail = &after[host.len()..];
+    let rest = match tail.strip_prefix(':') {
+        Some(p) => {
+            let digits = p.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            &p[digits..]
+        }
+        None => tail,
+    };
+    if !(rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')) {
+        return None;
+    }
+    Some((host, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_match_only() {
+        let r = "https://app.example.com/cb";
+        assert!(redirect_uri_matches(r, r));
+        for near in [
+            "https://app.example.com/cb/",
+            "https://APP.example.com/cb",
+            "https://app.example.com/CB",
+            "https://app.example.com/cb?x=1",
+            "https://app.example.com:8443/cb",
+            "https://app.example.com/cb#",
+            "https://app.example.com/cb/../cb",
+            "https://app.example.com@evil.example/cb",
+            "http://app.example.com/cb",
+        ] {
+            assert!(!redirect_uri_matches(r, near), "{near}");
+        }
+    }
+
+    #[test]
+    fn loopback_port_may_vary_but_nothing_else() {
+        let r = "http://127.0.0.1/callback";
+        assert!(redirect_uri_matches(r, "http://127.0.0.1:51234/callback"));
+        assert!(redirect_uri_matches("http://127.0.0.1:8000/cb", "http://127.0.0.1:9/cb"));
+        assert!(redirect_uri_matches("http://[::1]:1/cb?a=b", "http://[::1]:2/cb?a=b"));
+        assert!(!redirect_uri_matches(r, "http://127.0.0.1:51234/callback?x"));
+        assert!(!redirect_uri_matches(r, "http://127.0.0.1:51234/Callback"));
+        assert!(!redirect_uri_matches(r, "http://127.0.0.1.evil.example/callback"));
+        assert!(!redirect_uri_matches(r, "http://localhost:5/callback"));
+        assert!(!redirect_uri_matches(r, "https://127.0.0.1:5/callback"));
+        assert!(!redirect_uri_matches(r, "http://127.0.0.1:abc/callback"));
+    }
+
+    #[test]
+    fn registration_rules() {
+        assert!(validate_redirect_uri("https://app.example.com/cb").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1:8080/cb").is_ok());
+        assert!(validate_redirect_uri("http://localhost/cb").is_ok());
+        assert_eq!(validate_redirect_uri("https://a.example/cb#x"), Err(RedirectUriError::Fragment));
+        assert_eq!(validate_redirect_uri("http://app.example.com/cb"), Err(RedirectUriError::Scheme));
+        assert_eq!(validate_redirect_uri("JavaScript:alert(1)"), Err(RedirectUriError::Scheme));
+        assert_eq!(validate_redirect_uri("data:text/html,x"), Err(RedirectUriError::Scheme));
+        assert_eq!(validate_redirect_uri("/relative"), Err(RedirectUriError::NotAbsolute));
+        assert_eq!(validate_redirect_uri("https://u:p@a.example/"), Err(RedirectUriError::Malformed));
+    }
+}

@@ -1,0 +1,29 @@
+//! A validated authorization request waiting for login and consent. Only its random id travels
+//! through the browser; the request itself waits in the store so any replica can resume it.
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    pub id: String,
+    /// The browser this request belongs to: a random key held in its session.
+    pub browser_key: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Granted-if-approved scopes, wire form.
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+    /// `prompt=login` or `max_age=0`: the user must sign in again for this very request.
+    pub force_login: bool,
+    /// `prompt=consent`: show the consent page even if consent is remembered.
+    pub force_consent: bool,
+    /// `max_age`: the session's authentication must be at least this recent.
+    pub min_auth_time: i64,
+    /// `max_age` was requested, so `auth_time` must appear in the ID token.
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}

@@ -1,0 +1,10 @@
+//! Plain data and its invariants: no I/O. Imports only layer 0.
+pub mod client;
+pub mod flow;
+pub mod scope;
+pub mod user;
+
+pub use client::{Client, RedirectUriError, redirect_uri_matches, validate_redirect_uri};
+pub use flow::Flow;
+pub use scope::ScopeSet;
+pub use user::{User, validate_username};

@@ -1,0 +1,84 @@
+//! Scope values (RFC 6749 §3.3) and the ones we support.
+
+/// Scopes Gatehouse knows. Others are ignored, never granted (OIDC Core §3.1.2.1).
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email"];
+
+/// An ordered set of supported scope values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScopeSet(Vec<String>);
+
+impl ScopeSet {
+    /// Keeps the supported values of a space-delimited `scope` parameter, in request order,
+    /// without duplicates.
+    pub fn parse_supported(raw: &str) -> Self {
+        let mut out: Vec<String> = Vec::new();
+        for s in raw.split(' ').filter(|s| !s.is_empty()) {
+            if SUPPORTED_SCOPES.contains(&s) && !out.iter().any(|o| o == s) {
+                out.push(s.to_owned());
+            }
+        }
+        Self(out)
+    }
+
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.iter().any(|s| s == scope)
+    }
+
+    pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
+        self.0.iter().all(|s| other.contains(s))
+    }
+
+    pub fn union(&self, other: &ScopeSet) -> ScopeSet {
+        let mut out = self.0.clone();
+        for s in &other.0 {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        Self(out)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The space-delimited wire form.
+    pub fn to_wire(&self) -> String {
+        self.0.join(" ")
+    }
+}
+
+/// Words for the consent page.
+pub fn describe(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "Know who you are (your account identifier)",
+        "profile" => "See your name and username",
+        "email" => "See your email address",
+        _ => "Unknown permission",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_duplicate_scopes_are_dropped() {
+        let s = ScopeSet::parse_supported("openid  admin email openid");
+        assert_eq!(s.to_wire(), "openid email");
+        assert!(ScopeSet::parse_supported("").is_empty());
+    }
+
+    #[test]
+    fn subset_and_union() {
+        let a = ScopeSet::parse_supported("openid");
+        let b = ScopeSet::parse_supported("openid email");
+        assert!(a.is_subset_of(&b));
+        assert!(!b.is_subset_of(&a));
+        assert_eq!(a.union(&b).to_wire(), "openid email");
+    }
+}

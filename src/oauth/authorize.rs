@@ -1,0 +1,457 @@
+//! The authorization endpoint's rules (RFC 6749 §4.1.1, OIDC Core §3.1.2), as ordered `check_*`
+//! steps. client_id and redirect_uri come first: until both are verified an error is shown on
+//! our own page and never redirected (RFC 6749 §4.1.2.1, SECURITY.md).
+use super::error::{ErrorCode, OAuthError};
+use super::pkce;
+use crate::config::{CODE_TTL, FLOW_TTL};
+use crate::crypto::{hash_secret, random_id, random_token};
+use crate::domain::{Client, Flow, ScopeSet};
+use crate::store::{NewCode, Store};
+use std::collections::HashMap;
+
+/// Request parameters with RFC 6749 §3.1 applied: empty values count as omitted, repeated
+/// names are remembered so they can be refused.
+#[derive(Debug, Default)]
+pub struct Params {
+    values: HashMap<String, String>,
+    repeated: Vec<String>,
+}
+
+impl Params {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut p = Self::default();
+        for (k, v) in pairs {
+            if v.is_empty() {
+                continue;
+            }
+            if p.values.contains_key(&k) {
+                if !p.repeated.contains(&k) {
+                    p.repeated.push(k);
+                }
+            } else {
+                p.values.insert(k, v);
+            }
+        }
+        p
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    pub fn is_repeated(&self, name: &str) -> bool {
+        self.repeated.iter().any(|r| r == name)
+    }
+
+    /// The first repeated parameter, if any.
+    pub fn first_repeated(&self) -> Option<&str> {
+        self.repeated.first().map(String::as_str)
+    }
+}
+
+/// How a failed authorization request is answered.
+#[derive(Debug)]
+pub enum Rejection {
+    /// client_id or redirect_uri not verified: our error page, no redirect.
+    Page(OAuthError),
+    /// Verified client and redirect_uri: back to the client with `error`.
+    Redirect(ErrorRedirect),
+}
+
+#[derive(Debug)]
+pub struct ErrorRedirect {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub error: OAuthError,
+}
+
+/// A request that passed every check.
+#[derive(Debug)]
+pub struct ValidRequest {
+    pub client: Client,
+    pub redirect_uri: String,
+    pub scope: ScopeSet,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+/// OIDC Core §3.1.2.1 `prompt` values we act on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+const MAX_PARAM_LEN: usize = 2048;
+
+/// Runs every check in order.
+pub async fn validate(store: &Store, params: &Params) -> Result<ValidRequest, Rejection> {
+    let client_id = check_client_id(params).map_err(Rejection::Page)?;
+    let client = store
+        .find_client(client_id)
+        .await
+        .map_err(|e| Rejection::Page(OAuthError::from(e)))?
+        .ok_or_else(|| Rejection::Page(OAuthError::invalid_request("unknown client")))?;
+    let redirect_uri = check_redirect_uri(&client, params).map_err(Rejection::Page)?;
+    let state = if params.is_repeated("state") { None } else { params.get("state").map(str::to_owned) };
+    let back = |error: OAuthError| {
+        Rejection::Redirect(ErrorRedirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error })
+    };
+    check_not_repeated(params).map_err(back)?;
+    check_lengths(params).map_err(back)?;
+    check_request_objects(params).map_err(back)?;
+    check_response_type(params).map_err(back)?;
+    check_response_mode(params).map_err(back)?;
+    let scope = check_scope(params);
+    let code_challenge = check_pkce(params).map_err(back)?;
+    let prompt = check_prompt(params).map_err(back)?;
+    let max_age = check_max_age(params).map_err(back)?;
+    Ok(ValidRequest {
+        redirect_uri: redirect_uri.clone(),
+        client,
+        scope,
+        state: state.clone(),
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint: params.get("login_hint").map(str::to_owned),
+    })
+}
+
+/// RFC 6749 §4.1.1: client_id is required, once.
+pub fn check_client_id(params: &Params) -> Result<&str, OAuthError> {
+    if params.is_repeated("client_id") {
+        return Err(OAuthError::invalid_request("client_id is repeated"));
+    }
+    params.get("client_id").ok_or_else(|| OAuthError::invalid_request("client_id is required"))
+}
+
+/// OIDC Core §3.1.2.1: redirect_uri is required and must match a registered one exactly
+/// (RFC 9700 §4.1.3; loopback port exception of RFC 8252 §7.3).
+pub fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, OAuthError> {
+    if params.is_repeated("redirect_uri") {
+        return Err(OAuthError::invalid_request("redirect_uri is repeated"));
+    }
+    let uri = params.get("redirect_uri").ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+    if !client.allows_redirect_uri(uri) {
+        return Err(OAuthError::invalid_request("redirect_uri is not registered for this client"));
+    }
+    Ok(uri.to_owned())
+}
+
+/// RFC 6749 §3.1: parameters must not be included more than once.
+pub fn check_not_repeated(params: &Params) -> Result<(), OAuthError> {
+    match params.first_repeated() {
+        Some(name) => Err(OAuthError::invalid_request(format!("parameter {} is repeated", safe_name(name)))),
+        None => Ok(()),
+    }
+}
+
+/// Bounds what we store and echo.
+pub fn check_lengths(params: &Params) -> Result<(), OAuthError> {
+    for name in ["state", "nonce", "login_hint", "scope"] {
+        if params.get(name).is_some_and(|v| v.len() > MAX_PARAM_LEN) {
+            return Err(OAuthError::invalid_request(format!("{name} is too long")));
+        }
+    }
+    Ok(())
+}
+
+/// OIDC Core §6: request objects are not supported.
+pub fn check_request_objects(params: &Params) -> Result<(), OAuthError> {
+    if params.get("request").is_some() {
+        return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+    }
+    Ok(())
+}
+
+/// RFC 6749 §4.1.1 and SECURITY.md: `code` only.
+pub fn check_response_type(params: &Params) -> Result<(), OAuthError> {
+    match params.get("response_type") {
+        None => Err(OAuthError::invalid_request("response_type is required")),
+        Some("code") => Ok(()),
+        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+    }
+}
+
+/// OAuth 2.0 Multiple Response Types §2.1: only the default `query` mode for `code`.
+pub fn check_response_mode(params: &Params) -> Result<(), OAuthError> {
+    match params.get("response_mode") {
+        None | Some("query") => Ok(()),
+        Some(_) => Err(OAuthError::invalid_request("only response_mode=query is supported")),
+    }
+}
+
+/// OIDC Core §3.1.2.1: unknown scope values are ignored, never granted.
+pub fn check_scope(params: &Params) -> ScopeSet {
+    ScopeSet::parse_supported(params.get("scope").unwrap_or(""))
+}
+
+/// RFC 7636 §4.4.1 and SECURITY.md: a challenge is required for every client, S256 only; a
+/// missing method means `plain` (§4.3), which we refuse.
+pub fn check_pkce(params: &Params) -> Result<String, OAuthError> {
+    let challenge = params.get("code_challenge").ok_or_else(|| OAuthError::invalid_request("code challenge required"))?;
+    match params.get("code_challenge_method") {
+        Some("S256") => {}
+        _ => return Err(OAuthError::invalid_request("transform algorithm not supported: use S256")),
+    }
+    if !pkce::is_valid_s256_challenge(challenge) {
+        return Err(OAuthError::invalid_request("code_challenge is malformed"));
+    }
+    Ok(challenge.to_owned())
+}
+
+/// OIDC Core §3.1.2.1: `none` must stand alone; unknown values are an error.
+pub fn check_prompt(params: &Params) -> Result<Prompt, OAuthError> {
+    let mut p = Prompt::default();
+    let Some(raw) = params.get("prompt") else { return Ok(p) };
+    let mut count = 0;
+    for v in raw.split(' ').filter(|v| !v.is_empty()) {
+        count += 1;
+        match v {
+            "none" => p.none = true,
+            "login" => p.login = true,
+            "consent" => p.consent = true,
+            "select_account" => {}
+            _ => return Err(OAuthError::invalid_request("unsupported prompt value")),
+        }
+    }
+    if p.none && count > 1 {
+        return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+    }
+    Ok(p)
+}
+
+/// OIDC Core §3.1.2.1: `max_age` is a non-negative number of seconds.
+pub fn check_max_age(params: &Params) -> Result<Option<i64>, OAuthError> {
+    match params.get("max_age") {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer")),
+    }
+}
+
+fn safe_name(name: &str) -> String {
+    name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect()
+}
+
+/// Turns a valid request into a pending flow bound to this browser.
+pub fn new_flow(req: &ValidRequest, browser_key: &str, now: i64) -> Flow {
+    Flow {
+        id: random_id(),
+        browser_key: browser_key.to_owned(),
+        client_id: req.client.id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        scope: req.scope.to_wire(),
+        state: req.state.clone(),
+        nonce: req.nonce.clone(),
+        code_challenge: req.code_challenge.clone(),
+        code_challenge_method: "S256".into(),
+        force_login: req.prompt.login || req.max_age == Some(0),
+        force_consent: req.prompt.consent,
+        min_auth_time: req.max_age.map(|m| now - m).unwrap_or(i64::MIN),
+        max_age: req.max_age,
+        login_hint: req.login_hint.clone(),
+        created_at: now,
+        expires_at: now + FLOW_TTL,
+    }
+}
+
+/// Who the browser session says is signed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user_id: String,
+    pub auth_time: i64,
+    /// The flow whose login form produced this authentication, if any.
+    pub login_flow: Option<String>,
+}
+
+/// What a flow needs next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Login,
+    Consent,
+    Finish,
+}
+
+/// OIDC Core §3.1.2.3/§3.1.2.4: authenticate unless the session satisfies `prompt` and
+/// `max_age`; ask consent unless remembered (or the client is first-party).
+pub fn next_step(flow: &Flow, session: Option<&SessionUser>, remembered: Option<&ScopeSet>, skip_consent: bool) -> Next {
+    let Some(s) = session else { return Next::Login };
+    if flow.force_login && s.login_flow.as_deref() != Some(flow.id.as_str()) {
+        return Next::Login;
+    }
+    if s.auth_time < flow.min_auth_time {
+        return Next::Login;
+    }
+    if skip_consent && !flow.force_consent {
+        return Next::Finish;
+    }
+    let wanted = ScopeSet::parse_supported(&flow.scope);
+    match remembered {
+        Some(r) if !flow.force_consent && wanted.is_subset_of(r) => Next::Finish,
+        _ => Next::Consent,
+    }
+}
+
+/// Issues the code for a finished flow and returns the client redirect (RFC 6749 §4.1.2,
+/// RFC 9207 `iss`). The code is stored only as a hash, bound to everything the token request
+/// must repeat.
+pub async fn issue_code(store: &Store, issuer: &str, flow: &Flow, user: &SessionUser, now: i64) -> Result<String, OAuthError> {
+    let code = random_token();
+    let code_hash = hash_secret(&code);
+    store
+        .insert_code(&NewCode {
+            code_hash: &code_hash,
+            client_id: &flow.client_id,
+            user_id: &user.user_id,
+            redirect_uri: &flow.redirect_uri,
+            scope: &flow.scope,
+            nonce: flow.nonce.as_deref(),
+            code_challenge: &flow.code_challenge,
+            code_challenge_method: &flow.code_challenge_method,
+            auth_time: user.auth_time,
+            expires_at: now + CODE_TTL,
+            created_at: now,
+        })
+        .await?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(state) = flow.state.as_deref() {
+        params.push(("state", state));
+    }
+    params.push(("iss", issuer));
+    Ok(append_query(&flow.redirect_uri, &params))
+}
+
+/// The error redirect (RFC 6749 §4.1.2.1, RFC 9207).
+pub fn error_redirect_url(issuer: &str, r: &ErrorRedirect) -> String {
+    let mut params = vec![("error", r.error.code.as_str()), ("error_description", r.error.description.as_ref())];
+    if let Some(state) = r.state.as_deref() {
+        params.push(("state", state));
+    }
+    params.push(("iss", issuer));
+    append_query(&r.redirect_uri, &params)
+}
+
+/// RFC 6749 §3.1.2: keep the registered query and append ours.
+pub fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        ser.append_pair(k, v);
+    }
+    let sep = if uri.contains('?') { if uri.ends_with('?') || uri.ends_with('&') { "" } else { "&" } } else { "?" };
+    format!("{uri}{sep}{}", ser.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn empty_values_are_omitted_and_repeats_noticed() {
+        let p = params(&[("a", ""), ("b", "1"), ("b", "2")]);
+        assert_eq!(p.get("a"), None);
+        assert_eq!(p.get("b"), Some("1"));
+        assert!(p.is_repeated("b"));
+        assert!(check_not_repeated(&p).is_err());
+    }
+
+    #[test]
+    fn pkce_rules() {
+        let ch = pkce::s256_challenge(&"a".repeat(43));
+        assert!(check_pkce(&params(&[("code_challenge", &ch), ("code_challenge_method", "S256")])).is_ok());
+        let missing = check_pkce(&params(&[])).unwrap_err();
+        assert_eq!(missing.code, ErrorCode::InvalidRequest);
+        assert!(check_pkce(&params(&[("code_challenge", &ch)])).is_err(), "no method means plain");
+        assert!(check_pkce(&params(&[("code_challenge", &ch), ("code_challenge_method", "plain")])).is_err());
+        assert!(check_pkce(&params(&[("code_challenge", "x"), ("code_challenge_method", "S256")])).is_err());
+    }
+
+    #[test]
+    fn response_type_rules() {
+        assert!(check_response_type(&params(&[("response_type", "code")])).is_ok());
+        assert_eq!(check_response_type(&params(&[("response_type", "token")])).unwrap_err().code, ErrorCode::UnsupportedResponseType);
+        assert_eq!(check_response_type(&params(&[])).unwrap_err().code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn prompt_and_max_age_rules() {
+        assert!(check_prompt(&params(&[("prompt", "none login")])).is_err());
+        assert!(check_prompt(&params(&[("prompt", "bogus")])).is_err());
+        let p = check_prompt(&params(&[("prompt", "login consent")])).unwrap();
+        assert!(p.login && p.consent && !p.none);
+        assert_eq!(check_max_age(&params(&[("max_age", "30")])).unwrap(), Some(30));
+        assert!(check_max_age(&params(&[("max_age", "-1")])).is_err());
+        assert!(check_max_age(&params(&[("max_age", "x")])).is_err());
+    }
+
+    #[test]
+    fn request_objects_refused() {
+        assert_eq!(check_request_objects(&params(&[("request", "x")])).unwrap_err().code, ErrorCode::RequestNotSupported);
+        assert_eq!(check_request_objects(&params(&[("request_uri", "x")])).unwrap_err().code, ErrorCode::RequestUriNotSupported);
+    }
+
+    #[test]
+    fn append_query_keeps_existing_query() {
+        assert_eq!(append_query("https://a/cb", &[("code", "x y")]), "https://a/cb?code=x+y");
+        assert_eq!(append_query("https://a/cb?t=1", &[("code", "c")]), "https://a/cb?t=1&code=c");
+    }
+
+    fn flow() -> Flow {
+        Flow {
+            id: "f".into(),
+            browser_key: "b".into(),
+            client_id: "c".into(),
+            redirect_uri: "https://a/cb".into(),
+            scope: "openid email".into(),
+            state: None,
+            nonce: None,
+            code_challenge: "x".into(),
+            code_challenge_method: "S256".into(),
+            force_login: false,
+            force_consent: false,
+            min_auth_time: i64::MIN,
+            max_age: None,
+            login_hint: None,
+            created_at: 100,
+            expires_at: 200,
+        }
+    }
+
+    #[test]
+    fn next_step_rules() {
+        let s = SessionUser { user_id: "u".into(), auth_time: 50, login_flow: None };
+        let all = ScopeSet::parse_supported("openid email profile");
+        let f = flow();
+        assert_eq!(next_step(&f, None, None, false), Next::Login);
+        assert_eq!(next_step(&f, Some(&s), None, false), Next::Consent);
+        assert_eq!(next_step(&f, Some(&s), Some(&all), false), Next::Finish);
+        assert_eq!(next_step(&f, Some(&s), Some(&ScopeSet::parse_supported("openid")), false), Next::Consent);
+        assert_eq!(next_step(&f, Some(&s), None, true), Next::Finish);
+        let forced = Flow { force_login: true, ..flow() };
+        assert_eq!(next_step(&forced, Some(&s), Some(&all), false), Next::Login);
+        let fresh = SessionUser { login_flow: Some("f".into()), ..s.clone() };
+        assert_eq!(next_step(&forced, Some(&fresh), Some(&all), false), Next::Finish);
+        let aged = Flow { min_auth_time: 60, ..flow() };
+        assert_eq!(next_step(&aged, Some(&s), Some(&all), false), Next::Login);
+        let consent = Flow { force_consent: true, ..flow() };
+        assert_eq!(next_step(&consent, Some(&s), Some(&all), true), Next::Consent);
+    }
+}

@@ -1,0 +1,103 @@
+//! Claim builders (pure): what a user's scopes reveal, and the JWT claim sets.
+use crate::crypto::{b64url, sha256};
+use crate::domain::{ScopeSet, User};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// OIDC Core §5.4: the claims `profile` and `email` stand for.
+pub fn user_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
+    let mut m = Map::new();
+    if scope.contains("profile") {
+        m.insert("preferred_username".into(), user.username.clone().into());
+        if let Some(name) = &user.name {
+            m.insert("name".into(), name.clone().into());
+        }
+    }
+    if scope.contains("email") {
+        if let Some(email) = &user.email {
+            m.insert("email".into(), email.clone().into());
+            // Gatehouse does not verify addresses itself; say so rather than imply it.
+            m.insert("email_verified".into(), false.into());
+        }
+    }
+    m
+}
+
+/// A JSON string or an array of strings (RFC 7519 `aud`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    pub fn from_list(mut v: Vec<String>) -> Self {
+        if v.len() == 1 { Self::One(v.remove(0)) } else { Self::Many(v) }
+    }
+    pub fn contains(&self, s: &str) -> bool {
+        match self {
+            Self::One(a) => a == s,
+            Self::Many(v) => v.iter().any(|a| a == s),
+        }
+    }
+}
+
+/// RFC 9068 §2.2 access token claims.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Audience,
+    pub client_id: String,
+    pub scope: String,
+    pub jti: String,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub auth_time: Option<i64>,
+}
+
+/// OIDC Core §3.1.3.6 `at_hash`: left half of SHA-256 of the access token, base64url.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = sha256(access_token.as_bytes());
+    b64url(&digest[..digest.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: "u1".into(),
+            username: "alice".into(),
+            email: Some("alice@example.com".into()),
+            name: Some("Alice".into()),
+            disabled: false,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn claims_follow_scope() {
+        let none = user_claims(&user(), &ScopeSet::parse_supported("openid"));
+        assert!(none.is_empty());
+        let all = user_claims(&user(), &ScopeSet::parse_supported("openid profile email"));
+        assert_eq!(all["email"], "alice@example.com");
+        assert_eq!(all["preferred_username"], "alice");
+        assert_eq!(all["name"], "Alice");
+    }
+
+    #[test]
+    fn audience_serializes_as_string_when_single() {
+        assert_eq!(serde_json::to_string(&Audience::from_list(vec!["a".into()])).unwrap(), "\"a\"");
+        assert_eq!(serde_json::to_string(&Audience::from_list(vec!["a".into(), "b".into()])).unwrap(), "[\"a\",\"b\"]");
+    }
+
+    #[test]
+    fn at_hash_is_half_sha256() {
+        // 16 bytes → 22 base64url characters.
+        assert_eq!(at_hash("token").len(), 22);
+    }
+}

@@ -1,0 +1,46 @@
+//! OpenID Provider metadata (OIDC Discovery §3, RFC 8414), built from the issuer and the shared
+//! endpoint constants, advertising only what is implemented.
+use super::endpoints as ep;
+use crate::domain::scope::SUPPORTED_SCOPES;
+use serde_json::{Value, json};
+
+pub fn metadata(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}{}", ep::AUTHORIZE),
+        "token_endpoint": format!("{issuer}{}", ep::TOKEN),
+        "userinfo_endpoint": format!("{issuer}{}", ep::USERINFO),
+        "jwks_uri": format!("{issuer}{}", ep::JWKS),
+        "scopes_supported": SUPPORTED_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [crate::keys::ALG],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+                              "name", "preferred_username", "email", "email_verified"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_metadata_present() {
+        let m = metadata("https://id.example.com");
+        for k in ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported",
+                  "subject_types_supported", "id_token_signing_alg_values_supported"] {
+            assert!(m.get(k).is_some(), "{k}");
+        }
+        assert_eq!(m["jwks_uri"], "https://id.example.com/jwks.json");
+        assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
+    }
+}

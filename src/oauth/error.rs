@@ -1,0 +1,136 @@
+//! One protocol error type with the specs' `error` codes. The description is public and kept
+//! generic where detail would help an attacker; `detail` goes to logs only.
+use std::borrow::Cow;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// RFC 6749 §4.1.2.1, §5.2: malformed or missing parameter, repeated parameter.
+    InvalidRequest,
+    /// RFC 6749 §5.2: client authentication failed.
+    InvalidClient,
+    /// RFC 6749 §5.2: code or refresh token invalid, expired, revoked or not the client's.
+    InvalidGrant,
+    /// RFC 6749 §4.1.2.1, §5.2: client not allowed this grant or response.
+    UnauthorizedClient,
+    /// RFC 6749 §5.2.
+    UnsupportedGrantType,
+    /// RFC 6749 §4.1.2.1, §5.2.
+    InvalidScope,
+    /// RFC 6749 §4.1.2.1: the user or server denied the request.
+    AccessDenied,
+    /// RFC 6749 §4.1.2.1.
+    UnsupportedResponseType,
+    /// RFC 6749 §4.1.2.1: unexpected condition.
+    ServerError,
+    /// OIDC Core §3.1.2.6: `prompt=none` and no usable session.
+    LoginRequired,
+    /// OIDC Core §3.1.2.6: `prompt=none` and consent is missing.
+    ConsentRequired,
+    /// OIDC Core §3.1.2.6.
+    InteractionRequired,
+    /// OIDC Core §3.1.2.6: `request` parameter not supported.
+    RequestNotSupported,
+    /// OIDC Core §3.1.2.6: `request_uri` parameter not supported.
+    RequestUriNotSupported,
+    /// RFC 6750 §3.1: bearer token invalid.
+    InvalidToken,
+    /// RFC 6750 §3.1: token lacks the scope the resource needs.
+    InsufficientScope,
+}
+
+impl ErrorCode {
+    /// The exact spec string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::ServerError => "server_error",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+        }
+    }
+}
+
+/// A protocol error: code, public description, private detail.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Cow<'static, str>,
+    detail: Option<String>,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self { code, description: description.into(), detail: None }
+    }
+
+    /// Adds a private cause for the logs.
+    pub fn with_detail(mut self, detail: impl std::fmt::Display) -> Self {
+        self.detail = Some(detail.to_string());
+        self
+    }
+
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    pub fn invalid_request(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, d)
+    }
+    pub fn invalid_client() -> Self {
+        Self::new(ErrorCode::InvalidClient, "client authentication failed")
+    }
+    pub fn invalid_grant(detail: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::InvalidGrant, "grant is invalid").with_detail(detail)
+    }
+    pub fn invalid_token(detail: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::InvalidToken, "access token is invalid").with_detail(detail)
+    }
+    /// Any internal failure: a generic description, the cause kept for the log.
+    pub fn server_error(detail: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::ServerError, "internal error").with_detail(detail)
+    }
+}
+
+impl From<crate::store::Error> for OAuthError {
+    fn from(e: crate::store::Error) -> Self {
+        Self::server_error(e)
+    }
+}
+
+impl From<crate::keys::KeyError> for OAuthError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        Self::server_error(e)
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_error_hides_detail() {
+        let e = OAuthError::server_error("db password=hunter2 refused");
+        assert_eq!(e.description, "internal error");
+        assert_eq!(e.to_string(), "server_error: internal error");
+    }
+}

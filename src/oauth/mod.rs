@@ -1,0 +1,13 @@
+//! The protocol engine: validation, codes, tokens, claims and metadata. No HTTP or SQL types
+//! in its signatures. Imports `domain`, `store`, `keys`, `accounts` and layer 0.
+pub mod authorize;
+pub mod claims;
+pub mod client_auth;
+pub mod discovery;
+pub mod endpoints;
+pub mod error;
+pub mod pkce;
+pub mod token;
+pub mod userinfo;
+
+pub use error::{ErrorCode, OAuthError};

@@ -1,0 +1,129 @@
+//! Wires everything together: store, migrations, keys, state, router, listener, shutdown, and
+//! the expiry sweeper. Nothing imports this but `main`, the CLI and tests.
+use crate::accounts::password::Hasher;
+use crate::accounts::{self, NewUser};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::{Secret, random_token};
+use crate::keys::{Keystore, MasterKey};
+use crate::store::Store;
+use crate::web::{AppState, router};
+use anyhow::Context;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// A built server, bound to its port, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    port: u16,
+    store: Store,
+    clock: Clock,
+}
+
+/// Connects to the configured database and applies migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url();
+    let store = Store::connect(&url).await.context("cannot open the database")?;
+    store.migrate().await.context("cannot apply database migrations")?;
+    Ok(store)
+}
+
+impl App {
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        config.validate().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let store = open_store(&config).await?;
+        let master = MasterKey::load_or_create(&config)?;
+        let keys = Keystore::load_or_create(&store, &master, clock.now()).await?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState::new(Arc::new(config), store.clone(), Arc::new(keys), clock.clone(), Hasher::default());
+        Ok(Self { listener, router: router(state), port, store, clock })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, letting in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let sweeper = tokio::spawn(sweep_expired(self.store.clone(), self.clock.clone()));
+        tracing::info!(port = self.port, "listening");
+        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        sweeper.abort();
+        self.store.close().await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+async fn sweep_expired(store: Store, clock: Clock) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match store.delete_expired(clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "expired rows deleted"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// On a store with no users, creates `admin`. Returns the generated password (to be shown once)
+/// when none was configured.
+pub async fn ensure_admin(store: &Store, password: Option<&Secret>, now: i64) -> anyhow::Result<Option<String>> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let (pw, generated) = match password {
+        Some(p) => (p.expose().to_owned(), false),
+        None => (random_token(), true),
+    };
+    let created = accounts::create_user(store, &Hasher::default(), NewUser { username: "admin", email: None, name: Some("Administrator") }, &pw, now).await;
+    match created {
+        Ok(_) => Ok(generated.then_some(pw)),
+        // Another replica created it first.
+        Err(accounts::AccountError::UsernameTaken) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("cannot create the admin user: {e}")),
+    }
+}

@@ -1,0 +1,97 @@
+use super::{Result, Store};
+use sqlx::Row;
+
+/// An authorization code to store: only its hash is kept.
+#[derive(Debug)]
+pub struct NewCode<'a> {
+    pub code_hash: &'a str,
+    pub client_id: &'a str,
+    pub user_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub code_challenge: &'a str,
+    pub code_challenge_method: &'a str,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// What a redeemed code grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeGrant {
+    pub user_id: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+}
+
+impl Store {
+    pub async fn insert_code(&self, c: &NewCode<'_>) -> Result<()> {
+        sqlx::query(
+            "insert into authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
+             code_challenge, code_challenge_method, auth_time, expires_at, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(c.code_hash)
+        .bind(c.client_id)
+        .bind(c.user_id)
+        .bind(c.redirect_uri)
+        .bind(c.scope)
+        .bind(c.nonce)
+        .bind(c.code_challenge)
+        .bind(c.code_challenge_method)
+        .bind(c.auth_time)
+        .bind(c.expires_at)
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Redeems a code in one statement (RFC 6749 §4.1.2, §4.1.3; RFC 7636 §4.6): it must be
+    /// unconsumed, unexpired, issued to this client for this redirect_uri, and its stored
+    /// challenge must equal the one computed from the verifier. A mismatch changes nothing.
+    pub async fn consume_code(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        code_challenge: &str,
+        now: i64,
+    ) -> Result<Option<CodeGrant>> {
+        let row = sqlx::query(
+            "update authorization_codes set consumed_at = $1 \
+             where code_hash = $2 and client_id = $3 and redirect_uri = $4 and code_challenge = $5 \
+             and code_challenge_method = 'S256' and consumed_at is null and expires_at >= $1 \
+             returning user_id, scope, nonce, auth_time",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .bind(client_id)
+        .bind(redirect_uri)
+        .bind(code_challenge)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(CodeGrant {
+                user_id: r.try_get("user_id")?,
+                scope: r.try_get("scope")?,
+                nonce: r.try_get("nonce")?,
+                auth_time: r.try_get("auth_time")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// True when the code exists and was already redeemed.
+    pub async fn code_was_consumed(&self, code_hash: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from authorization_codes where code_hash = $1 and consumed_at is not null",
+        )
+        .bind(code_hash)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+}

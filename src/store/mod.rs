@@ -1,0 +1,160 @@
+//! The only module that writes SQL. One query string serves SQLite and PostgreSQL (sqlx's Any
+//! driver; SQLite accepts `$N` placeholders); migrations are kept per dialect.
+//! Imports `domain`, `config` and `crypto` only.
+mod clients;
+mod codes;
+mod consents;
+mod flows;
+mod keys;
+mod sessions;
+mod tokens;
+mod users;
+
+pub use codes::{CodeGrant, NewCode};
+pub use keys::StoredKey;
+pub use sessions::SessionStore;
+pub use tokens::NewAccessToken;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::SqlStr;
+use std::borrow::Cow;
+
+/// Storage failures. Absence where it is normal is `Ok(None)`, not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(&'static str),
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../../migrations/postgres/0001_init.sql"))];
+
+impl Store {
+    /// Connects to `sqlite:…` or `postgres://…`. A SQLite file and its directory are created.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        if backend == Backend::Sqlite {
+            create_sqlite_parent_dir(url);
+        }
+        let max = if backend == Backend::Sqlite { 8 } else { 16 };
+        let pool = AnyPoolOptions::new().max_connections(max).connect(url).await?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers proceed during a write; the setting persists in the file.
+            sqlx::query("pragma journal_mode = wal").execute(&pool).await?;
+        }
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the embedded migrations of this backend's dialect.
+    pub async fn migrate(&self) -> Result<()> {
+        let set = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations = set
+            .iter()
+            .map(|(v, d, sql)| {
+                Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, SqlStr::from_static(sql), false)
+            })
+            .collect();
+        Migrator::with_migrations(migrations).run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Deletes flows, codes, tokens and sessions past their expiry.
+    pub async fn delete_expired(&self, now: i64) -> Result<u64> {
+        let mut n = 0;
+        for sql in [
+            "delete from flows where expires_at < $1",
+            "delete from authorization_codes where expires_at < $1",
+            "delete from access_tokens where expires_at < $1",
+            "delete from sessions where expires_at < $1",
+        ] {
+            n += sqlx::query(sql).bind(now).execute(&self.pool).await?.rows_affected();
+        }
+        Ok(n)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_sqlite_parent_dir(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+    }
+}
+
+/// Turns a unique violation into `Conflict`.
+fn on_conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(what),
+        _ => Error::Database(e),
+    }
+}
+
+fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_list(s: &str) -> Result<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| Error::Corrupt(e.to_string()))
+}

@@ -1,0 +1,92 @@
+use super::{Error, Result, Store, flag, on_conflict};
+use crate::domain::User;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+const COLUMNS: &str = "id, username, email, name, disabled, created_at, password_hash";
+
+fn user_from_row(row: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_user(&self, u: &User, password_hash: &str) -> Result<()> {
+        sqlx::query(
+            "insert into users (id, username, email, name, password_hash, disabled, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&u.id)
+        .bind(&u.username)
+        .bind(&u.email)
+        .bind(&u.name)
+        .bind(password_hash)
+        .bind(flag(u.disabled))
+        .bind(u.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(on_conflict("username"))?;
+        Ok(())
+    }
+
+    pub async fn find_user(&self, id: &str) -> Result<Option<User>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("select {COLUMNS} from users where id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// The user and their password hash, for authentication.
+    pub async fn find_user_credentials(&self, username: &str) -> Result<Option<(User, String)>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("select {COLUMNS} from users where username = $1")))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some((user_from_row(&r)?, r.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("select {COLUMNS} from users order by created_at, username")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("select count(*) from users").fetch_one(&self.pool).await?)
+    }
+
+    pub async fn update_password_hash(&self, user_id: &str, password_hash: &str) -> Result<()> {
+        let done = sqlx::query("update users set password_hash = $1 where id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()> {
+        let done = sqlx::query("update users set disabled = $1 where username = $2")
+            .bind(flag(disabled))
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+}

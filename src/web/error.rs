@@ -1,0 +1,132 @@
+//! How errors become responses. The endpoint picks the wrapper; no internal error text ever
+//! reaches a body, and internal errors are logged once, here.
+use super::templates::{ErrorPage, render};
+use crate::oauth::{ErrorCode, OAuthError};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+fn log(e: &OAuthError) {
+    if e.code == ErrorCode::ServerError {
+        tracing::error!(error = e.code.as_str(), detail = e.detail().unwrap_or(""), "request failed");
+    } else {
+        tracing::info!(error = e.code.as_str(), detail = e.detail().unwrap_or(""), "request refused");
+    }
+}
+
+/// JSON error for `/token` (RFC 6749 §5.2).
+pub struct TokenError {
+    pub error: OAuthError,
+    /// The client authenticated with the Authorization header.
+    pub used_basic: bool,
+}
+
+impl From<OAuthError> for TokenError {
+    fn from(error: OAuthError) -> Self {
+        Self { error, used_basic: false }
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        log(&self.error);
+        let status = match self.error.code {
+            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let body = serde_json::json!({
+            "error": self.error.code.as_str(),
+            "error_description": self.error.description,
+        });
+        let mut resp = (status, axum::Json(body)).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.error.code == ErrorCode::InvalidClient {
+            // RFC 6749 §5.2: 401 carries the scheme the client should use.
+            let v = if self.used_basic { r#"Basic realm="gatehouse", charset="UTF-8""# } else { r#"Basic realm="gatehouse""# };
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
+        }
+        resp
+    }
+}
+
+/// Bearer-token errors for `/userinfo` (RFC 6750 §3).
+pub struct BearerError(pub OAuthError);
+
+impl From<OAuthError> for BearerError {
+    fn from(e: OAuthError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        log(&self.0);
+        let (status, challenge) = match self.0.code {
+            ErrorCode::ServerError => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+            ErrorCode::InsufficientScope => (StatusCode::FORBIDDEN, format!(r#"Bearer error="insufficient_scope", error_description="{}""#, self.0.description)),
+            ErrorCode::InvalidRequest => (StatusCode::BAD_REQUEST, format!(r#"Bearer error="invalid_request", error_description="{}""#, self.0.description)),
+            // RFC 6750 §3.1: no token at all gets the bare challenge.
+            _ if self.0.detail() == Some("no token") => (StatusCode::UNAUTHORIZED, "Bearer".to_owned()),
+            _ => (StatusCode::UNAUTHORIZED, format!(r#"Bearer error="invalid_token", error_description="{}""#, self.0.description)),
+        };
+        let mut resp = (status, axum::Json(serde_json::json!({
+            "error": if challenge == "Bearer" { "invalid_token" } else { self.0.code.as_str() },
+            "error_description": self.0.description,
+        })))
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
+/// An HTML error page (login, consent, authorize before the client is verified).
+pub struct PageError {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: String,
+}
+
+impl PageError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, title: "This request cannot be completed", message: message.into() }
+    }
+
+    /// Internal failure: logged here with its cause; the page stays generic.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(detail = %cause, "request failed");
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, title: "Something went wrong", message: "Please try again in a moment.".into() }
+    }
+}
+
+impl From<OAuthError> for PageError {
+    fn from(e: OAuthError) -> Self {
+        log(&e);
+        if e.code == ErrorCode::ServerError {
+            return Self { status: StatusCode::INTERNAL_SERVER_ERROR, title: "Something went wrong", message: "Please try again in a moment.".into() };
+        }
+        Self::bad_request(e.description.into_owned())
+    }
+}
+
+impl From<tower_sessions::session::Error> for PageError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::internal(format!("session store: {e}"))
+    }
+}
+
+impl From<crate::store::Error> for PageError {
+    fn from(e: crate::store::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage { title: self.title, message: &self.message };
+        (self.status, render(&page)).into_response()
+    }
+}

@@ -1,0 +1,83 @@
+//! Request parsing shared by handlers: raw parameters (so repeats can be refused), and typed
+//! access to the browser session.
+use super::error::PageError;
+use crate::crypto::{constant_time_eq, random_token};
+use crate::oauth::authorize::{Params, SessionUser};
+use tower_sessions::Session;
+
+/// Parameters from a query string or an `application/x-www-form-urlencoded` body.
+pub fn params_from(raw: &[u8]) -> Params {
+    Params::from_pairs(form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())))
+}
+
+const USER_ID: &str = "uid";
+const AUTH_TIME: &str = "auth_time";
+const LOGIN_FLOW: &str = "login_flow";
+const CSRF: &str = "csrf";
+const BROWSER_KEY: &str = "bk";
+
+/// Typed wrapper over the tower-sessions session.
+pub struct LoginSession<'a>(pub &'a Session);
+
+impl LoginSession<'_> {
+    async fn get_or_create(&self, key: &str) -> Result<String, PageError> {
+        if let Some(v) = self.0.get::<String>(key).await? {
+            return Ok(v);
+        }
+        let v = random_token();
+        self.0.insert(key, &v).await?;
+        Ok(v)
+    }
+
+    /// A random key naming this browser; pending flows are bound to it.
+    pub async fn browser_key(&self) -> Result<String, PageError> {
+        self.get_or_create(BROWSER_KEY).await
+    }
+
+    /// The browser key if the session has one (never creates a session).
+    pub async fn existing_browser_key(&self) -> Result<Option<String>, PageError> {
+        Ok(self.0.get::<String>(BROWSER_KEY).await?)
+    }
+
+    /// The session's CSRF token (RFC 6749 §10.12), created on first use.
+    pub async fn csrf_token(&self) -> Result<String, PageError> {
+        self.get_or_create(CSRF).await
+    }
+
+    /// Constant-time check of a submitted CSRF token.
+    pub async fn check_csrf(&self, submitted: &str) -> Result<bool, PageError> {
+        let expected = self.0.get::<String>(CSRF).await?;
+        Ok(expected.is_some_and(|e| constant_time_eq(e.as_bytes(), submitted.as_bytes())))
+    }
+
+    pub async fn user(&self) -> Result<Option<SessionUser>, PageError> {
+        let uid = self.0.get::<String>(USER_ID).await?;
+        let auth_time = self.0.get::<i64>(AUTH_TIME).await?;
+        let login_flow = self.0.get::<String>(LOGIN_FLOW).await?;
+        Ok(match (uid, auth_time) {
+            (Some(user_id), Some(auth_time)) => Some(SessionUser { user_id, auth_time, login_flow }),
+            _ => None,
+        })
+    }
+
+    /// Records a fresh sign-in. The session id is rotated first (session fixation).
+    pub async fn sign_in(&self, user_id: &str, auth_time: i64, flow: Option<&str>) -> Result<(), PageError> {
+        self.0.cycle_id().await?;
+        self.0.insert(USER_ID, user_id).await?;
+        self.0.insert(AUTH_TIME, auth_time).await?;
+        match flow {
+            Some(f) => {
+                self.0.insert(LOGIN_FLOW, f).await?;
+            }
+            None => {
+                self.0.remove::<String>(LOGIN_FLOW).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn sign_out(&self) -> Result<(), PageError> {
+        self.0.delete().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! The sign-in page.
+use super::authorize::{advance, bound_flow};
+use super::error::PageError;
+use super::extract::LoginSession;
+use super::state::AppState;
+use super::templates::{LoginPage, render};
+use crate::accounts::{self, AccountError};
+use crate::oauth::endpoints as ep;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    flow: Option<String>,
+}
+
+pub async fn login_form(State(state): State<AppState>, session: Session, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
+    let ls = LoginSession(&session);
+    let csrf = ls.csrf_token().await?;
+    let (client_name, hint) = match &q.flow {
+        Some(id) => {
+            let flow = bound_flow(&state, &ls, id).await?;
+            let client = state.store.find_client(&flow.client_id).await?;
+            (client.map(|c| c.name), flow.login_hint)
+        }
+        None => (None, None),
+    };
+    Ok(render(&LoginPage {
+        csrf: &csrf,
+        flow: q.flow.as_deref(),
+        client_name: client_name.as_deref(),
+        username: hint.as_deref().unwrap_or(""),
+        error: None,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+    flow: Option<String>,
+}
+
+pub async fn login_submit(State(state): State<AppState>, session: Session, form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>) -> Result<Response, PageError> {
+    let Form(form) = form.map_err(|_| PageError::bad_request("The sign-in form was incomplete."))?;
+    let ls = LoginSession(&session);
+    if !ls.check_csrf(&form.csrf).await? {
+        return Err(PageError { status: StatusCode::FORBIDDEN, title: "This form has expired", message: "Reload the sign-in page and try again.".into() });
+    }
+    let flow_id = form.flow.filter(|f| !f.is_empty());
+    let flow = match &flow_id {
+        Some(id) => Some(bound_flow(&state, &ls, id).await?),
+        None => None,
+    };
+    match accounts::authenticate(&state.store, &state.hasher, &form.username, &form.password).await {
+        Ok(user) => {
+            ls.sign_in(&user.id, state.now(), flow_id.as_deref()).await?;
+            tracing::info!(user_id = %user.id, "signed in");
+            match &flow {
+                Some(f) => advance(&state, &ls, f).await,
+                None => Ok(Redirect::to(ep::ACCOUNT).into_response()),
+            }
+        }
+        Err(AccountError::InvalidCredentials) => {
+            tracing::info!("sign-in failed");
+            let csrf = ls.csrf_token().await?;
+            let client_name = match &flow {
+                Some(f) => state.store.find_client(&f.client_id).await?.map(|c| c.name),
+                None => None,
+            };
+            let mut resp = render(&LoginPage {
+                csrf: &csrf,
+                flow: flow_id.as_deref(),
+                client_name: client_name.as_deref(),
+                username: &form.username,
+                error: Some("Invalid username or password."),
+            });
+            *resp.status_mut() = StatusCode::UNAUTHORIZED;
+            Ok(resp)
+        }
+        Err(e) => Err(PageError::internal(e)),
+    }
+}

@@ -1,0 +1,55 @@
+//! The only module that knows HTTP: routing, extraction, rendering. Handlers parse, call one
+//! `oauth`/`accounts` function and render.
+mod account;
+mod authorize;
+mod consent;
+mod error;
+mod extract;
+mod login;
+mod middleware;
+mod state;
+mod templates;
+mod token;
+mod userinfo;
+mod well_known;
+
+pub use state::AppState;
+
+use crate::oauth::endpoints as ep;
+use axum::Router;
+use axum::routing::{get, post};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// The whole route table.
+pub fn router(state: AppState) -> Router {
+    let https = state.config.is_https();
+    let sessions = SessionManagerLayer::new(crate::store::SessionStore::new(state.store.clone()))
+        // SECURITY.md: HttpOnly, SameSite=Lax, Secure and `__Host-` when the issuer is https.
+        .with_name(if https { "__Host-gatehouse" } else { "gatehouse" })
+        .with_secure(https)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(state.config.session_ttl)));
+
+    Router::new()
+        .route("/", get(account::index))
+        .route(ep::AUTHORIZE, get(authorize::authorize_get).post(authorize::authorize_post))
+        .route(ep::LOGIN, get(login::login_form).post(login::login_submit))
+        .route(ep::CONSENT, get(consent::consent_form).post(consent::consent_submit))
+        .route(ep::ACCOUNT, get(account::account))
+        .route(ep::LOGOUT, post(account::logout))
+        .route(ep::TOKEN, post(token::token))
+        .route(ep::USERINFO, get(userinfo::userinfo_get).post(userinfo::userinfo_post))
+        .route(ep::DISCOVERY, get(well_known::discovery))
+        .route(ep::JWKS, get(well_known::jwks))
+        .route(ep::HEALTHZ, get(well_known::healthz))
+        .route(ep::READYZ, get(well_known::readyz))
+        .route(ep::STATIC_CSS, get(well_known::stylesheet))
+        .fallback(account::not_found)
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::request_span))
+        .with_state(state)
+}

@@ -1,0 +1,44 @@
+use crate::accounts::password::Hasher;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::Keystore;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Everything a handler may use.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub keys: Arc<Keystore>,
+    pub clock: Clock,
+    pub hasher: Hasher,
+    /// Discovery document, serialized once.
+    pub discovery: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, store: Store, keys: Arc<Keystore>, clock: Clock, hasher: Hasher) -> Self {
+        let discovery = crate::oauth::discovery::metadata(&config.issuer).to_string().into();
+        Self { config, store, keys, clock, hasher, discovery }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn token_issuer(&self) -> crate::oauth::token::Issuer<'_> {
+        crate::oauth::token::Issuer {
+            store: &self.store,
+            keys: &self.keys,
+            issuer: &self.config.issuer,
+            access_token_ttl: self.config.access_token_ttl,
+            id_token_ttl: self.config.id_token_ttl,
+            now: self.clock.now(),
+        }
+    }
+}

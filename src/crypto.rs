@@ -28,9 +28,10 @@ pub fn random_token() -> String {
     b64url(&random_bytes::<32>())
 }
 
-/// A 128-bit random identifier for rows that appear in URLs (never sequential).
+/// A 128-bit random identifier (never sequential), lowercase hex: safe in URLs, file names and
+/// as a command-line argument (a base64url id may start with `-`).
 pub fn random_id() -> String {
-    b64url(&random_bytes::<16>())
+    random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn sha256(data: &[u8]) -> Vec<u8> {
@@ -81,6 +82,13 @@ mod tests {
         let a = random_token();
         assert_eq!(a.len(), 43);
         assert_ne!(a, random_token());
+    }
+
+    #[test]
+    fn ids_are_lowercase_hex() {
+        let id = random_id();
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     }
 
     #[test]

@@ -33,12 +33,18 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 impl App {
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
         config.validate().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        let store = open_store(&config).await?;
-        let master = MasterKey::load_or_create(&config)?;
-        let keys = Keystore::load_or_create(&store, &master, clock.now()).await?;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
+        Self::build_with_listener(config, clock, listener).await
+    }
+
+    /// As `build`, on a listener bound by the caller (tests bind port 0 to learn the issuer).
+    pub async fn build_with_listener(config: Config, clock: Clock, listener: TcpListener) -> anyhow::Result<Self> {
+        config.validate().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let store = open_store(&config).await?;
+        let master = MasterKey::load_or_create(&config)?;
+        let keys = Keystore::load_or_create(&store, &master, clock.now()).await?;
         let port = listener.local_addr()?.port();
         let state = AppState::new(Arc::new(config), store.clone(), Arc::new(keys), clock.clone(), Hasher::default());
         Ok(Self { listener, router: router(state), port, store, clock })

@@ -1,0 +1,95 @@
+//! The `gatehouse` binary: admin commands and start-up validation.
+use crate::helpers::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn gatehouse(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env("GATEHOUSE_DATA_DIR", dir.join("data"))
+        .env("GATEHOUSE_KEYS_DIR", dir.join("keys"))
+        .env("GATEHOUSE_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn client_and_user_commands_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = stdout(&gatehouse(d, &["client", "create", "--name", "Web", "--redirect-uri", REDIRECT_URI, "--audience", "https://api.example.com", "--json"], None));
+    let created: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let id = created["client_id"].as_str().unwrap().to_string();
+    assert_eq!(created["client_secret"].as_str().unwrap().len(), 43, "256-bit secret");
+
+    let public = stdout(&gatehouse(d, &["client", "create", "--name", "CLI", "--redirect-uri", "http://127.0.0.1/cb", "--public", "--json"], None));
+    assert!(serde_json::from_str::<serde_json::Value>(public.trim()).unwrap()["client_secret"].is_null());
+
+    let list = stdout(&gatehouse(d, &["client", "list"], None));
+    assert!(list.contains(&id) && list.contains("public") && list.contains("confidential"));
+    let show = stdout(&gatehouse(d, &["client", "show", &id], None));
+    assert!(show.contains("https://api.example.com"));
+    assert!(!show.contains(created["client_secret"].as_str().unwrap()), "the secret is never shown again");
+
+    let bad = gatehouse(d, &["client", "create", "--name", "X", "--redirect-uri", "javascript:alert(1)"], None);
+    assert!(!bad.status.success());
+    let bad = gatehouse(d, &["client", "create", "--name", "X", "--redirect-uri", "http://app.example.com/cb"], None);
+    assert!(!bad.status.success(), "plain http only on loopback");
+
+    stdout(&gatehouse(d, &["user", "create", "--username", "bob", "--email", "bob@example.com", "--password-stdin"], Some("a long password\n")));
+    let dup = gatehouse(d, &["user", "create", "--username", "bob", "--password-stdin"], Some("a long password\n"));
+    assert!(!dup.status.success());
+    let users = stdout(&gatehouse(d, &["user", "list"], None));
+    assert!(users.contains("bob") && users.contains("active"));
+    stdout(&gatehouse(d, &["user", "set-password", "bob", "--password-stdin"], Some("another long password\n")));
+    stdout(&gatehouse(d, &["user", "disable", "bob"], None));
+    assert!(stdout(&gatehouse(d, &["user", "list"], None)).contains("disabled"));
+
+    stdout(&gatehouse(d, &["client", "delete", &id], None));
+    assert!(!stdout(&gatehouse(d, &["client", "list"], None)).contains(&id));
+    assert!(stdout(&gatehouse(d, &["migrate"], None)).contains("migrations applied"));
+}
+
+#[test]
+fn invalid_issuer_fails_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for issuer in ["http://id.example.com", "https://id.example.com?x=1", "https://id.example.com#f"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("serve")
+            .env("GATEHOUSE_ISSUER", issuer)
+            .env("GATEHOUSE_BIND", "127.0.0.1:0")
+            .env("GATEHOUSE_DATA_DIR", dir.path().join("data"))
+            .env("GATEHOUSE_KEYS_DIR", dir.path().join("keys"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("issuer"), "{err}");
+    }
+}
+
+#[test]
+fn help_documents_environment_variables() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in ["GATEHOUSE_ISSUER", "GATEHOUSE_BIND", "GATEHOUSE_DATABASE_URL", "GATEHOUSE_LOG_FORMAT"] {
+        assert!(help.contains(var), "{var} missing from --help");
+    }
+}

@@ -1,0 +1,199 @@
+//! The whole sign-in, with the `openidconnect` crate as the relying party.
+use crate::helpers::*;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    RedirectUrl, Scope, TokenResponse,
+};
+
+/// Drives the browser from an authorization URL to the client redirect; returns its query.
+async fn browse(app: &TestApp, browser: &reqwest::Client, auth_url: &str) -> Vec<(String, String)> {
+    let mut resp = browser.get(auth_url).send().await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(resp.status(), 303);
+        let loc = location(&resp);
+        if loc.starts_with("/login") {
+            resp = app.submit_login(browser, &loc, "alice", PASSWORD).await;
+        } else if loc.starts_with("/consent") {
+            resp = app.submit_consent(browser, &loc, "allow").await;
+        } else {
+            assert!(loc.starts_with(REDIRECT_URI), "redirects only to the registered URI: {loc}");
+            return query_of(&loc);
+        }
+    }
+    panic!("no client redirect");
+}
+
+async fn relying_party_signs_in(app: TestApp, public: bool) {
+    let user = app.create_user("alice").await;
+    let registered = app.create_client_with(public, &[REDIRECT_URI], &[], false).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http).await.unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(registered.id.clone()),
+        registered.secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, csrf, nonce) = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    let q = browse(&app, &browser(), auth_url.as_str()).await;
+    assert_eq!(param(&q, "state").as_deref(), Some(csrf.secret().as_str()));
+    assert_eq!(param(&q, "iss").as_deref(), Some(app.issuer.as_str()), "RFC 9207 iss");
+    let code = param(&q, "code").unwrap();
+
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().expect("openid was requested");
+    let claims = id_token.claims(&client.id_token_verifier(), &nonce).unwrap();
+    assert_eq!(claims.subject().as_str(), user.id);
+    assert_eq!(claims.issuer().as_str(), app.issuer);
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("someone@example.com"));
+    assert!(claims.auth_time().is_some());
+
+    // at_hash binds the ID token to this access token (OIDC Core §3.1.3.6).
+    let raw = jwt_claims(&id_token.to_string());
+    let digest = gatehouse::crypto::sha256(tokens.access_token().secret().as_bytes());
+    assert_eq!(raw["at_hash"], gatehouse::crypto::b64url(&digest[..16]));
+    assert_eq!(raw["azp"], registered.id);
+
+    let scopes: Vec<String> = tokens.scopes().unwrap().iter().map(|s| s.to_string()).collect();
+    assert_eq!(scopes, ["openid", "email", "profile"]);
+
+    let info: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(info.email().map(|e| e.as_str()), Some("someone@example.com"));
+    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("alice"));
+}
+
+async fn confidential_relying_party_signs_in(app: TestApp) {
+    relying_party_signs_in(app, false).await
+}
+
+async fn public_relying_party_signs_in(app: TestApp) {
+    relying_party_signs_in(app, true).await
+}
+
+/// RFC 9068: the access token is an RS256 JWT with typ at+jwt and the listed claims; its `aud`
+/// holds the client's registered APIs and our issuer (for /userinfo).
+async fn access_token_is_rfc9068_jwt(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client_with(false, &[REDIRECT_URI], &["https://api.example.com"], false).await;
+    let b = browser();
+    let (code, verifier) = app.get_code(&b, &client, "openid", "alice").await;
+    let body: serde_json::Value = app.exchange(&client, &code, &verifier).await.json().await.unwrap();
+    let at = body["access_token"].as_str().unwrap();
+    let header = jwt_header(at);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "RS256");
+    let jwks: serde_json::Value = app.http.get(app.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(header["kid"], jwks["keys"][0]["kid"]);
+    let c = jwt_claims(at);
+    for k in ["iss", "sub", "aud", "client_id", "scope", "jti", "exp", "iat"] {
+        assert!(c.get(k).is_some(), "claim {k}");
+    }
+    assert_eq!(c["aud"], serde_json::json!(["https://api.example.com", app.issuer]));
+    assert_eq!(c["client_id"], client.id);
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 600);
+    assert_eq!(body["expires_in"], 600);
+    assert_eq!(body["token_type"], "Bearer");
+}
+
+/// SECURITY.md: without `openid` it is plain OAuth 2.0: no ID token, and aud is the issuer alone
+/// when the client registered no API.
+async fn without_openid_there_is_no_id_token(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let b = browser();
+    let (code, verifier) = app.get_code(&b, &client, "email unknown:scope", "alice").await;
+    let body: serde_json::Value = app.exchange(&client, &code, &verifier).await.json().await.unwrap();
+    assert!(body.get("id_token").is_none());
+    assert_eq!(body["scope"], "email", "unknown scope values are never granted");
+    let c = jwt_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(c["aud"], app.issuer);
+    // Without openid the token is not good for /userinfo.
+    assert_eq!(app.userinfo(body["access_token"].as_str().unwrap()).await.status(), 403);
+}
+
+/// Issue: a second /authorize in the same browser skips the login form (SSO), and a remembered
+/// consent covering the scopes skips the consent page.
+async fn second_authorize_in_same_browser_skips_login_and_consent(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let b = browser();
+    app.get_code(&b, &client, "openid email", "alice").await;
+    let challenge = gatehouse::oauth::pkce::s256_challenge(&gatehouse::crypto::random_token());
+    let resp = app
+        .authorize(&b, &[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT_URI), ("scope", "openid"),
+            ("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .await;
+    assert_eq!(resp.status(), 303);
+    let loc = location(&resp);
+    assert!(loc.starts_with(REDIRECT_URI), "straight back to the client: {loc}");
+    assert!(param(&query_of(&loc), "code").is_some());
+
+    // A wider request asks for consent again (but not for the password).
+    let resp = app
+        .authorize(&b, &[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT_URI), ("scope", "openid profile"),
+            ("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .await;
+    assert!(location(&resp).starts_with("/consent"));
+}
+
+/// First-party clients never show consent.
+async fn skip_consent_client_goes_straight_back(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client_with(false, &[REDIRECT_URI], &[], true).await;
+    let b = browser();
+    let verifier = gatehouse::crypto::random_token();
+    let challenge = gatehouse::oauth::pkce::s256_challenge(&verifier);
+    let resp = app
+        .authorize(&b, &[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT_URI), ("scope", "openid"),
+            ("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .await;
+    let login = location(&resp);
+    let resp = app.submit_login(&b, &login, "alice", PASSWORD).await;
+    assert_eq!(resp.status(), 303);
+    assert!(location(&resp).starts_with(REDIRECT_URI));
+}
+
+/// OIDC Core §3.1.2.1: POST to /authorize works like GET.
+async fn authorize_accepts_post(app: TestApp) {
+    let client = app.create_client().await;
+    let challenge = gatehouse::oauth::pkce::s256_challenge(&gatehouse::crypto::random_token());
+    let resp = browser()
+        .post(app.url("/authorize"))
+        .form(&[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT_URI), ("scope", "openid"),
+            ("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(location(&resp).starts_with("/login?flow="));
+}
+
+crate::backend_tests!(
+    confidential_relying_party_signs_in,
+    public_relying_party_signs_in,
+    access_token_is_rfc9068_jwt,
+    without_openid_there_is_no_id_token,
+    second_authorize_in_same_browser_skips_login_and_consent,
+    skip_consent_client_goes_straight_back,
+    authorize_accepts_post,
+);

@@ -1,0 +1,264 @@
+use gatehouse::accounts::password::Hasher;
+use gatehouse::accounts::{NewUser, create_user};
+use gatehouse::clock::Clock;
+use gatehouse::config::Config;
+use gatehouse::crypto::{hash_secret, random_id, random_token};
+use gatehouse::domain::Client;
+use gatehouse::oauth::pkce::s256_challenge;
+use gatehouse::startup::App;
+use gatehouse::store::Store;
+use sqlx::Connection;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Emits each listed `async fn name(app: TestApp)` once per backend: `sqlite::name` and
+/// `postgres::name` (skipped, not failed, when PostgreSQL is not configured).
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await.expect("sqlite app");
+                    super::$name(app).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    match $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                        Some(app) => super::$name(app).await,
+                        None => eprintln!("skipped: GATEHOUSE_TEST_DATABASE_URL is not set"),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const REDIRECT_URI: &str = "https://app.example.com/callback";
+
+pub struct TestApp {
+    pub issuer: String,
+    pub store: Store,
+    pub clock: Clock,
+    /// A plain client for back-channel calls (token, userinfo).
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+}
+
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A fresh PostgreSQL database on the configured server.
+async fn postgres_database() -> Option<String> {
+    let base = std::env::var("GATEHOUSE_TEST_DATABASE_URL").ok().filter(|s| !s.is_empty())?;
+    let name = format!("gh_test_{}", random_id());
+    let mut conn = sqlx::postgres::PgConnection::connect(&base).await.expect("connect to GATEHOUSE_TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&mut conn).await.unwrap();
+    conn.close().await.ok();
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        if std::env::var("TEST_LOG").is_ok() {
+            gatehouse::telemetry::init(gatehouse::config::LogFormat::Text);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let issuer = format!("http://127.0.0.1:{}", addr.port());
+        let mut config = Config::embedded(&issuer, addr, dir.path().join("data"), dir.path().join("keys"));
+        if backend == Backend::Postgres {
+            config.database_url = Some(postgres_database().await?);
+        }
+        let clock = Clock::system();
+        let app = App::build_with_listener(config, clock.clone(), listener).await.expect("app builds");
+        let store = app.store().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Some(Self { issuer, store, clock, http: reqwest::Client::new(), dir, _stop: tx })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    pub async fn create_user(&self, username: &str) -> gatehouse::domain::User {
+        let new = NewUser { username, email: Some("someone@example.com"), name: Some("Some One") };
+        create_user(&self.store, &Hasher::default(), new, PASSWORD, self.clock.now()).await.unwrap()
+    }
+
+    pub async fn create_client_with(&self, public: bool, redirect_uris: &[&str], audiences: &[&str], skip_consent: bool) -> TestClient {
+        let secret = (!public).then(random_token);
+        let client = Client {
+            id: random_id(),
+            name: "Example App".into(),
+            secret_hash: secret.as_deref().map(hash_secret),
+            redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+            audiences: audiences.iter().map(|s| s.to_string()).collect(),
+            skip_consent,
+            created_at: self.clock.now(),
+        };
+        self.store.insert_client(&client).await.unwrap();
+        TestClient { id: client.id, secret }
+    }
+
+    pub async fn create_client(&self) -> TestClient {
+        self.create_client_with(false, &[REDIRECT_URI], &[], false).await
+    }
+
+    /// GET /authorize with the given parameters.
+    pub async fn authorize(&self, browser: &reqwest::Client, params: &[(&str, &str)]) -> reqwest::Response {
+        browser.get(self.url("/authorize")).query(params).send().await.unwrap()
+    }
+
+    /// Follows a Location from the browser's point of view.
+    pub async fn get(&self, browser: &reqwest::Client, location: &str) -> reqwest::Response {
+        let url = if location.starts_with('/') { self.url(location) } else { location.to_string() };
+        browser.get(url).send().await.unwrap()
+    }
+
+    /// Submits the login form at `login_location` (a `/login?flow=…` path).
+    pub async fn submit_login(&self, browser: &reqwest::Client, login_location: &str, username: &str, password: &str) -> reqwest::Response {
+        let page = self.get(browser, login_location).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        let csrf = hidden(&html, "csrf");
+        let mut form = vec![("username", username.to_string()), ("password", password.to_string()), ("csrf", csrf)];
+        if let Some(flow) = maybe_hidden(&html, "flow") {
+            form.push(("flow", flow));
+        }
+        browser.post(self.url("/login")).form(&form).send().await.unwrap()
+    }
+
+    /// Answers the consent page at `consent_location`.
+    pub async fn submit_consent(&self, browser: &reqwest::Client, consent_location: &str, decision: &str) -> reqwest::Response {
+        let page = self.get(browser, consent_location).await;
+        assert_eq!(page.status(), 200, "consent page");
+        let html = page.text().await.unwrap();
+        let form = [("csrf", hidden(&html, "csrf")), ("flow", hidden(&html, "flow")), ("decision", decision.to_string())];
+        browser.post(self.url("/consent")).form(&form).send().await.unwrap()
+    }
+
+    /// Drives a whole browser sign-in (login + consent as needed) and returns the final client
+    /// redirect's query parameters.
+    pub async fn sign_in(&self, browser: &reqwest::Client, params: &[(&str, &str)], username: &str) -> Vec<(String, String)> {
+        let mut resp = self.authorize(browser, params).await;
+        for _ in 0..5 {
+            assert_eq!(resp.status(), 303, "expected a redirect, got {}", resp.status());
+            let loc = location(&resp);
+            if loc.starts_with("/login") {
+                resp = self.submit_login(browser, &loc, username, PASSWORD).await;
+            } else if loc.starts_with("/consent") {
+                resp = self.submit_consent(browser, &loc, "allow").await;
+            } else {
+                return query_of(&loc);
+            }
+        }
+        panic!("sign-in did not finish");
+    }
+
+    /// A full authorization request for `client`, returning (code, verifier).
+    pub async fn get_code(&self, browser: &reqwest::Client, client: &TestClient, scope: &str, username: &str) -> (String, String) {
+        let verifier = random_token();
+        let challenge = s256_challenge(&verifier);
+        let q = self
+            .sign_in(
+                browser,
+                &[
+                    ("response_type", "code"),
+                    ("client_id", &client.id),
+                    ("redirect_uri", REDIRECT_URI),
+                    ("scope", scope),
+                    ("state", "st"),
+                    ("nonce", "n0"),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+                username,
+            )
+            .await;
+        (param(&q, "code").expect("code in redirect"), verifier)
+    }
+
+    /// POST /token with client_secret_basic (confidential) or client_id in the body (public).
+    pub async fn token(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.http.post(self.url("/token"));
+        let mut body: Vec<(&str, &str)> = form.to_vec();
+        match &client.secret {
+            Some(s) => req = req.basic_auth(&client.id, Some(s)),
+            None => body.push(("client_id", &client.id)),
+        }
+        req.form(&body).send().await.unwrap()
+    }
+
+    pub async fn exchange(&self, client: &TestClient, code: &str, verifier: &str) -> reqwest::Response {
+        self.token(client, &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT_URI), ("code_verifier", verifier)]).await
+    }
+
+    pub async fn userinfo(&self, token: &str) -> reqwest::Response {
+        self.http.get(self.url("/userinfo")).bearer_auth(token).send().await.unwrap()
+    }
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers().get("location").expect("Location header").to_str().unwrap().to_string()
+}
+
+pub fn query_of(url: &str) -> Vec<(String, String)> {
+    let q = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+pub fn param(q: &[(String, String)], name: &str) -> Option<String> {
+    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+pub fn maybe_hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+pub fn hidden(html: &str, name: &str) -> String {
+    maybe_hidden(html, name).unwrap_or_else(|| panic!("no hidden field {name} in page"))
+}
+
+/// Decodes a JWT's payload without verifying it (tests inspect claims after verifying elsewhere).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&gatehouse::crypto::b64url_decode(payload).unwrap()).unwrap()
+}
+
+pub fn jwt_header(jwt: &str) -> serde_json::Value {
+    let header = jwt.split('.').next().unwrap();
+    serde_json::from_slice(&gatehouse::crypto::b64url_decode(header).unwrap()).unwrap()
+}

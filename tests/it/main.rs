@@ -1,0 +1,12 @@
+//! One integration binary: every test spawns the real server on 127.0.0.1:0 with its own
+//! database (SQLite always; PostgreSQL when GATEHOUSE_TEST_DATABASE_URL is set).
+mod helpers;
+
+mod authorize;
+mod cli;
+mod discovery;
+mod flow;
+mod login;
+mod store_conformance;
+mod token;
+mod userinfo;

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use std::io::Read;
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse", version, about = "A standalone OpenID Connect identity provider")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A standalone OpenID Connect identity provider"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -112,7 +116,9 @@ async fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
     let app = App::build(config, clock.clone()).await?;
     if let Some(pw) = ensure_admin(app.store(), admin_password.as_ref(), clock.now()).await? {
         // Shown once on the terminal, never logged.
-        println!("\nCreated user `admin` with password: {pw}\nSign in at {issuer}/account and keep this password safe.\n");
+        println!(
+            "\nCreated user `admin` with password: {pw}\nSign in at {issuer}/account and keep this password safe.\n"
+        );
     }
     println!("Gatehouse is running at {issuer}");
     app.run_until_stopped().await?;
@@ -121,8 +127,14 @@ async fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
 
 fn read_password() -> anyhow::Result<String> {
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).context("cannot read the password from standard input")?;
-    let pw = s.strip_suffix('\n').map(|p| p.strip_suffix('\r').unwrap_or(p)).unwrap_or(&s).to_owned();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("cannot read the password from standard input")?;
+    let pw = s
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(&s)
+        .to_owned();
     if pw.is_empty() {
         bail!("no password on standard input");
     }
@@ -132,7 +144,14 @@ fn read_password() -> anyhow::Result<String> {
 async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     match cmd {
-        ClientCommand::Create { name, redirect_uris, public, audiences, skip_consent, json } => {
+        ClientCommand::Create {
+            name,
+            redirect_uris,
+            public,
+            audiences,
+            skip_consent,
+            json,
+        } => {
             let name = name.trim().to_owned();
             if name.is_empty() || name.len() > 200 {
                 bail!("--name must be 1 to 200 characters");
@@ -141,7 +160,8 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                 validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
             }
             for aud in &audiences {
-                url::Url::parse(aud).map_err(|_| anyhow::anyhow!("--audience {aud}: must be an absolute URI"))?;
+                url::Url::parse(aud)
+                    .map_err(|_| anyhow::anyhow!("--audience {aud}: must be an absolute URI"))?;
             }
             let secret = (!public).then(random_token);
             let client = Client {
@@ -155,21 +175,39 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
             };
             store.insert_client(&client).await?;
             if json {
-                println!("{}", serde_json::json!({ "client_id": client.id, "client_secret": secret }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "client_id": client.id, "client_secret": secret })
+                );
             } else {
                 println!("client_id: {}", client.id);
                 if let Some(s) = secret {
-                    println!("client_secret: {s}\n(shown once: store it now; Gatehouse keeps only a hash)");
+                    println!(
+                        "client_secret: {s}\n(shown once: store it now; Gatehouse keeps only a hash)"
+                    );
                 }
             }
         }
         ClientCommand::List => {
             for c in store.list_clients().await? {
-                println!("{}\t{}\t{}\t{}", c.id, if c.is_public() { "public" } else { "confidential" }, c.name, c.redirect_uris.join(" "));
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    c.id,
+                    if c.is_public() {
+                        "public"
+                    } else {
+                        "confidential"
+                    },
+                    c.name,
+                    c.redirect_uris.join(" ")
+                );
             }
         }
         ClientCommand::Show { id } => {
-            let c = store.find_client(&id).await?.ok_or_else(|| anyhow::anyhow!("no client {id}"))?;
+            let c = store
+                .find_client(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no client {id}"))?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
@@ -180,7 +218,10 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
             );
         }
         ClientCommand::Delete { id } => {
-            store.delete_client(&id).await.map_err(|_| anyhow::anyhow!("no client {id}"))?;
+            store
+                .delete_client(&id)
+                .await
+                .map_err(|_| anyhow::anyhow!("no client {id}"))?;
             println!("deleted client {id}");
         }
     }
@@ -191,23 +232,51 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
     let store = open_store(config).await?;
     let hasher = Hasher::default();
     match cmd {
-        UserCommand::Create { username, email, name, password_stdin: _ } => {
+        UserCommand::Create {
+            username,
+            email,
+            name,
+            password_stdin: _,
+        } => {
             let pw = read_password()?;
-            let u = accounts::create_user(&store, &hasher, NewUser { username: &username, email: email.as_deref(), name: name.as_deref() }, &pw, clock.now()).await?;
+            let u = accounts::create_user(
+                &store,
+                &hasher,
+                NewUser {
+                    username: &username,
+                    email: email.as_deref(),
+                    name: name.as_deref(),
+                },
+                &pw,
+                clock.now(),
+            )
+            .await?;
             println!("created user {} (sub {})", u.username, u.id);
         }
         UserCommand::List => {
             for u in store.list_users().await? {
-                println!("{}\t{}\t{}\t{}", u.id, u.username, u.email.unwrap_or_default(), if u.disabled { "disabled" } else { "active" });
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.id,
+                    u.username,
+                    u.email.unwrap_or_default(),
+                    if u.disabled { "disabled" } else { "active" }
+                );
             }
         }
-        UserCommand::SetPassword { username, password_stdin: _ } => {
+        UserCommand::SetPassword {
+            username,
+            password_stdin: _,
+        } => {
             let pw = read_password()?;
             accounts::set_password(&store, &hasher, &username, &pw).await?;
             println!("password updated for {username}");
         }
         UserCommand::Disable { username } => {
-            store.set_user_disabled(&username, true).await.map_err(|_| anyhow::anyhow!("no user {username}"))?;
+            store
+                .set_user_disabled(&username, true)
+                .await
+                .map_err(|_| anyhow::anyhow!("no user {username}"))?;
             println!("disabled user {username}");
         }
     }

@@ -15,7 +15,11 @@ pub enum LogFormat {
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     /// Issuer identifier: the absolute URL relying parties discover us at.
-    #[arg(long, env = "GATEHOUSE_ISSUER", default_value = "http://localhost:8080")]
+    #[arg(
+        long,
+        env = "GATEHOUSE_ISSUER",
+        default_value = "http://localhost:8080"
+    )]
     pub issuer: String,
 
     /// Address and port to listen on.
@@ -39,7 +43,11 @@ pub struct Config {
     pub master_key: Option<Secret>,
 
     /// Password for the `admin` user created on first start (random and printed when unset).
-    #[arg(long, env = "GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
     pub bootstrap_admin_password: Option<Secret>,
 
     /// Log format: human-readable text or JSON lines.
@@ -110,7 +118,10 @@ impl Config {
             }
         }
         let url = self.database_url();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err("database URL must start with sqlite: or postgres://".into());
         }
         Ok(())
@@ -120,9 +131,16 @@ impl Config {
 /// OIDC Discovery §3/§4.3: the issuer is an absolute https URL with no query or fragment; plain
 /// http is accepted only on loopback, for development.
 pub fn validate_issuer(issuer: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(issuer).map_err(|e| format!("issuer {issuer:?} is not an absolute URL: {e}"))?;
-    if parsed.query().is_some() || parsed.fragment().is_some() || issuer.contains('?') || issuer.contains('#') {
-        return Err(format!("issuer {issuer:?} must not have a query or fragment"));
+    let parsed = url::Url::parse(issuer)
+        .map_err(|e| format!("issuer {issuer:?} is not an absolute URL: {e}"))?;
+    if parsed.query().is_some()
+        || parsed.fragment().is_some()
+        || issuer.contains('?')
+        || issuer.contains('#')
+    {
+        return Err(format!(
+            "issuer {issuer:?} must not have a query or fragment"
+        ));
     }
     if issuer.ends_with('/') {
         return Err(format!("issuer {issuer:?} must not end with a slash"));
@@ -133,7 +151,9 @@ pub fn validate_issuer(issuer: &str) -> Result<(), String> {
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_host(parsed.host_str().unwrap_or("")) => Ok(()),
-        "http" => Err(format!("issuer {issuer:?} must use https (plain http only on localhost)")),
+        "http" => Err(format!(
+            "issuer {issuer:?} must use https (plain http only on localhost)"
+        )),
         _ => Err(format!("issuer {issuer:?} must be an https URL")),
     }
 }
@@ -162,7 +182,12 @@ mod tests {
 
     #[test]
     fn default_database_is_sqlite_in_data_dir() {
-        let c = Config::embedded("http://localhost:8080", "127.0.0.1:0".parse().unwrap(), "d".into(), "k".into());
+        let c = Config::embedded(
+            "http://localhost:8080",
+            "127.0.0.1:0".parse().unwrap(),
+            "d".into(),
+            "k".into(),
+        );
         assert_eq!(c.database_url(), "sqlite://d/gatehouse.db?mode=rwc");
         assert!(c.validate().is_ok());
     }

@@ -31,7 +31,10 @@ pub fn random_token() -> String {
 /// A 128-bit random identifier (never sequential), lowercase hex: safe in URLs, file names and
 /// as a command-line argument (a base64url id may start with `-`).
 pub fn random_id() -> String {
-    random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
+    random_bytes::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub fn sha256(data: &[u8]) -> Vec<u8> {
@@ -88,7 +91,10 @@ mod tests {
     fn ids_are_lowercase_hex() {
         let id = random_id();
         assert_eq!(id.len(), 32);
-        assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
     }
 
     #[test]

@@ -25,14 +25,21 @@ pub struct App {
 /// Connects to the configured database and applies migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
-    let store = Store::connect(&url).await.context("cannot open the database")?;
-    store.migrate().await.context("cannot apply database migrations")?;
+    let store = Store::connect(&url)
+        .await
+        .context("cannot open the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
     Ok(store)
 }
 
 impl App {
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        config.validate().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -40,14 +47,32 @@ impl App {
     }
 
     /// As `build`, on a listener bound by the caller (tests bind port 0 to learn the issuer).
-    pub async fn build_with_listener(config: Config, clock: Clock, listener: TcpListener) -> anyhow::Result<Self> {
-        config.validate().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    pub async fn build_with_listener(
+        config: Config,
+        clock: Clock,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let store = open_store(&config).await?;
         let master = MasterKey::load_or_create(&config)?;
         let keys = Keystore::load_or_create(&store, &master, clock.now()).await?;
         let port = listener.local_addr()?.port();
-        let state = AppState::new(Arc::new(config), store.clone(), Arc::new(keys), clock.clone(), Hasher::default());
-        Ok(Self { listener, router: router(state), port, store, clock })
+        let state = AppState::new(
+            Arc::new(config),
+            store.clone(),
+            Arc::new(keys),
+            clock.clone(),
+            Hasher::default(),
+        );
+        Ok(Self {
+            listener,
+            router: router(state),
+            port,
+            store,
+            clock,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -64,10 +89,15 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired(self.store.clone(), self.clock.clone()));
         tracing::info!(port = self.port, "listening");
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
         sweeper.abort();
         self.store.close().await;
         tracing::info!("stopped");
@@ -117,7 +147,11 @@ async fn shutdown_signal() {
 
 /// On a store with no users, creates `admin`. Returns the generated password (to be shown once)
 /// when none was configured.
-pub async fn ensure_admin(store: &Store, password: Option<&Secret>, now: i64) -> anyhow::Result<Option<String>> {
+pub async fn ensure_admin(
+    store: &Store,
+    password: Option<&Secret>,
+    now: i64,
+) -> anyhow::Result<Option<String>> {
     if store.count_users().await? > 0 {
         return Ok(None);
     }
@@ -125,7 +159,18 @@ pub async fn ensure_admin(store: &Store, password: Option<&Secret>, now: i64) ->
         Some(p) => (p.expose().to_owned(), false),
         None => (random_token(), true),
     };
-    let created = accounts::create_user(store, &Hasher::default(), NewUser { username: "admin", email: None, name: Some("Administrator") }, &pw, now).await;
+    let created = accounts::create_user(
+        store,
+        &Hasher::default(),
+        NewUser {
+            username: "admin",
+            email: None,
+            name: Some("Administrator"),
+        },
+        &pw,
+        now,
+    )
+    .await;
     match created {
         Ok(_) => Ok(generated.then_some(pw)),
         // Another replica created it first.

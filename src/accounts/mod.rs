@@ -35,11 +35,18 @@ impl From<store::Error> for AccountError {
 }
 
 /// Checks a username and password. Disabled users fail like wrong passwords.
-pub async fn authenticate(store: &Store, hasher: &Hasher, username: &str, password: &str) -> Result<User, AccountError> {
+pub async fn authenticate(
+    store: &Store,
+    hasher: &Hasher,
+    username: &str,
+    password: &str,
+) -> Result<User, AccountError> {
     let found = store.find_user_credentials(username).await?;
     let stored_hash = found.as_ref().map(|(_, h)| h.clone());
     let outcome = hasher.verify(password, stored_hash).await?;
-    let Some((user, _)) = found else { return Err(AccountError::InvalidCredentials) };
+    let Some((user, _)) = found else {
+        return Err(AccountError::InvalidCredentials);
+    };
     if !outcome.valid || user.disabled {
         return Err(AccountError::InvalidCredentials);
     }
@@ -62,13 +69,19 @@ pub struct NewUser<'a> {
     pub name: Option<&'a str>,
 }
 
-pub async fn create_user(store: &Store, hasher: &Hasher, new: NewUser<'_>, password: &str, now: i64) -> Result<User, AccountError> {
+pub async fn create_user(
+    store: &Store,
+    hasher: &Hasher,
+    new: NewUser<'_>,
+    password: &str,
+    now: i64,
+) -> Result<User, AccountError> {
     validate_username(new.username).map_err(|e| AccountError::Invalid(e.into()))?;
     password::check_strength(password).map_err(|e| AccountError::Invalid(e.into()))?;
-    if let Some(email) = new.email {
-        if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
-            return Err(AccountError::Invalid("email address is not valid".into()));
-        }
+    if let Some(email) = new.email
+        && (!email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace))
+    {
+        return Err(AccountError::Invalid("email address is not valid".into()));
     }
     let hash = hasher.hash(password).await?;
     let user = User {
@@ -83,9 +96,17 @@ pub async fn create_user(store: &Store, hasher: &Hasher, new: NewUser<'_>, passw
     Ok(user)
 }
 
-pub async fn set_password(store: &Store, hasher: &Hasher, username: &str, password: &str) -> Result<(), AccountError> {
+pub async fn set_password(
+    store: &Store,
+    hasher: &Hasher,
+    username: &str,
+    password: &str,
+) -> Result<(), AccountError> {
     password::check_strength(password).map_err(|e| AccountError::Invalid(e.into()))?;
-    let (user, _) = store.find_user_credentials(username).await?.ok_or(AccountError::NotFound)?;
+    let (user, _) = store
+        .find_user_credentials(username)
+        .await?
+        .ok_or(AccountError::NotFound)?;
     let hash = hasher.hash(password).await?;
     store.update_password_hash(&user.id, &hash).await?;
     Ok(())

@@ -54,41 +54,75 @@ fn argon2id(params: Params) -> Argon2<'static> {
 
 impl Hasher {
     pub fn new(params: Params) -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        Self { params, permits: Arc::new(Semaphore::new(cores)) }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        Self {
+            params,
+            permits: Arc::new(Semaphore::new(cores)),
+        }
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AccountError> {
-        let _permit = self.permits.acquire().await.map_err(|_| AccountError::Hash)?;
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AccountError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AccountError::Hash)?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(f)).await.map_err(|_| AccountError::Hash)
+        tokio::task::spawn_blocking(move || span.in_scope(f))
+            .await
+            .map_err(|_| AccountError::Hash)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, AccountError> {
         let params = self.params.clone();
         let pw = password.to_owned();
-        self.run(move || argon2id(params).hash_password(pw.as_bytes()).map(|h| h.to_string()))
-            .await?
-            .map_err(|_| AccountError::Hash)
+        self.run(move || {
+            argon2id(params)
+                .hash_password(pw.as_bytes())
+                .map(|h| h.to_string())
+        })
+        .await?
+        .map_err(|_| AccountError::Hash)
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash when `stored` is None.
-    pub async fn verify(&self, password: &str, stored: Option<String>) -> Result<Verified, AccountError> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<String>,
+    ) -> Result<Verified, AccountError> {
         let params = self.params.clone();
         let pw = password.to_owned();
         self.run(move || {
             let known = stored.is_some();
             let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
             let Ok(parsed) = PasswordHash::new(&stored) else {
-                return Verified { valid: false, rehashed: None };
+                return Verified {
+                    valid: false,
+                    rehashed: None,
+                };
             };
-            let ok = argon2id(params.clone()).verify_password(pw.as_bytes(), &parsed).is_ok() && known;
+            let ok = argon2id(params.clone())
+                .verify_password(pw.as_bytes(), &parsed)
+                .is_ok()
+                && known;
             let rehashed = if ok && is_weaker(&parsed, &params) {
-                argon2id(params).hash_password(pw.as_bytes()).ok().map(|h| h.to_string())
+                argon2id(params)
+                    .hash_password(pw.as_bytes())
+                    .ok()
+                    .map(|h| h.to_string())
             } else {
                 None
             };
-            Verified { valid: ok, rehashed }
+            Verified {
+                valid: ok,
+                rehashed,
+            }
         })
         .await
     }
@@ -100,7 +134,9 @@ fn is_weaker(hash: &PasswordHash, want: &Params) -> bool {
         return true;
     }
     match Params::try_from(hash) {
-        Ok(p) => p.m_cost() < want.m_cost() || p.t_cost() < want.t_cost() || p.p_cost() < want.p_cost(),
+        Ok(p) => {
+            p.m_cost() < want.m_cost() || p.t_cost() < want.t_cost() || p.p_cost() < want.p_cost()
+        }
         Err(_) => true,
     }
 }
@@ -119,11 +155,17 @@ mod tests {
         let h = weak_hasher.hash("correct horse").await.unwrap();
         assert!(h.starts_with("$argon2id$"));
         let strong = Hasher::default();
-        let v = strong.verify("correct horse", Some(h.clone())).await.unwrap();
+        let v = strong
+            .verify("correct horse", Some(h.clone()))
+            .await
+            .unwrap();
         assert!(v.valid);
         let upgraded = v.rehashed.expect("weaker hash is upgraded");
         assert!(upgraded.contains("m=19456,t=2,p=1"));
-        let again = strong.verify("correct horse", Some(upgraded)).await.unwrap();
+        let again = strong
+            .verify("correct horse", Some(upgraded))
+            .await
+            .unwrap();
         assert!(again.valid && again.rehashed.is_none());
         assert!(!strong.verify("wrong horse", Some(h)).await.unwrap().valid);
     }

@@ -23,7 +23,9 @@ impl Client {
 
     /// RFC 6749 §3.1.2.3: the request's redirect_uri must be one registered for this client.
     pub fn allows_redirect_uri(&self, requested: &str) -> bool {
-        self.redirect_uris.iter().any(|r| redirect_uri_matches(r, requested))
+        self.redirect_uris
+            .iter()
+            .any(|r| redirect_uri_matches(r, requested))
     }
 }
 
@@ -54,9 +56,9 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
         return Err(RedirectUriError::Malformed);
     }
     let lower = uri.to_ascii_lowercase();
-    if lower.starts_with("https://") {
-        Ok(())
-    } else if lower.starts_with("http://") && is_loopback_host(parsed.host_str().unwrap_or("")) {
+    let loopback_http =
+        lower.starts_with("http://") && is_loopback_host(parsed.host_str().unwrap_or(""));
+    if lower.starts_with("https://") || loopback_http {
         Ok(())
     } else {
         Err(RedirectUriError::Scheme)
@@ -69,7 +71,10 @@ pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
     if registered == requested {
         return true;
     }
-    match (split_loopback_port(registered), split_loopback_port(requested)) {
+    match (
+        split_loopback_port(registered),
+        split_loopback_port(requested),
+    ) {
         (Some((rh, rrest)), Some((qh, qrest))) => rh == qh && rrest == qrest,
         _ => false,
     }
@@ -79,7 +84,9 @@ pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
 /// returns (host, rest); the port must be all digits.
 fn split_loopback_port(uri: &str) -> Option<(&str, &str)> {
     let after = uri.strip_prefix("http://")?;
-    let host = ["127.0.0.1", "[::1]", "localhost"].into_iter().find(|h| after.starts_with(h))?;
+    let host = ["127.0.0.1", "[::1]", "localhost"]
+        .into_iter()
+        .find(|h| after.starts_with(h))?;
     let tail = &after[host.len()..];
     let rest = match tail.strip_prefix(':') {
         Some(p) => {
@@ -124,11 +131,23 @@ mod tests {
     fn loopback_port_may_vary_but_nothing_else() {
         let r = "http://127.0.0.1/callback";
         assert!(redirect_uri_matches(r, "http://127.0.0.1:51234/callback"));
-        assert!(redirect_uri_matches("http://127.0.0.1:8000/cb", "http://127.0.0.1:9/cb"));
-        assert!(redirect_uri_matches("http://[::1]:1/cb?a=b", "http://[::1]:2/cb?a=b"));
-        assert!(!redirect_uri_matches(r, "http://127.0.0.1:51234/callback?x"));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1:8000/cb",
+            "http://127.0.0.1:9/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://[::1]:1/cb?a=b",
+            "http://[::1]:2/cb?a=b"
+        ));
+        assert!(!redirect_uri_matches(
+            r,
+            "http://127.0.0.1:51234/callback?x"
+        ));
         assert!(!redirect_uri_matches(r, "http://127.0.0.1:51234/Callback"));
-        assert!(!redirect_uri_matches(r, "http://127.0.0.1.evil.example/callback"));
+        assert!(!redirect_uri_matches(
+            r,
+            "http://127.0.0.1.evil.example/callback"
+        ));
         assert!(!redirect_uri_matches(r, "http://localhost:5/callback"));
         assert!(!redirect_uri_matches(r, "https://127.0.0.1:5/callback"));
         assert!(!redirect_uri_matches(r, "http://127.0.0.1:abc/callback"));
@@ -139,11 +158,29 @@ mod tests {
         assert!(validate_redirect_uri("https://app.example.com/cb").is_ok());
         assert!(validate_redirect_uri("http://127.0.0.1:8080/cb").is_ok());
         assert!(validate_redirect_uri("http://localhost/cb").is_ok());
-        assert_eq!(validate_redirect_uri("https://a.example/cb#x"), Err(RedirectUriError::Fragment));
-        assert_eq!(validate_redirect_uri("http://app.example.com/cb"), Err(RedirectUriError::Scheme));
-        assert_eq!(validate_redirect_uri("JavaScript:alert(1)"), Err(RedirectUriError::Scheme));
-        assert_eq!(validate_redirect_uri("data:text/html,x"), Err(RedirectUriError::Scheme));
-        assert_eq!(validate_redirect_uri("/relative"), Err(RedirectUriError::NotAbsolute));
-        assert_eq!(validate_redirect_uri("https://u:p@a.example/"), Err(RedirectUriError::Malformed));
+        assert_eq!(
+            validate_redirect_uri("https://a.example/cb#x"),
+            Err(RedirectUriError::Fragment)
+        );
+        assert_eq!(
+            validate_redirect_uri("http://app.example.com/cb"),
+            Err(RedirectUriError::Scheme)
+        );
+        assert_eq!(
+            validate_redirect_uri("JavaScript:alert(1)"),
+            Err(RedirectUriError::Scheme)
+        );
+        assert_eq!(
+            validate_redirect_uri("data:text/html,x"),
+            Err(RedirectUriError::Scheme)
+        );
+        assert_eq!(
+            validate_redirect_uri("/relative"),
+            Err(RedirectUriError::NotAbsolute)
+        );
+        assert_eq!(
+            validate_redirect_uri("https://u:p@a.example/"),
+            Err(RedirectUriError::Malformed)
+        );
     }
 }

@@ -23,7 +23,9 @@ impl MasterKey {
     fn parse(text: &str) -> Result<Self, KeyError> {
         let bytes = b64url_decode(text.trim())
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| KeyError::Master("must be 32 bytes, base64url without padding".into()))?;
+            .ok_or_else(|| {
+                KeyError::Master("must be 32 bytes, base64url without padding".into())
+            })?;
         Ok(Self(bytes))
     }
 
@@ -34,16 +36,22 @@ impl MasterKey {
         }
         let path = config.keys_dir.join(FILE_NAME);
         match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text).map_err(|e| KeyError::Master(format!("{}: {e}", path.display()))),
+            Ok(text) => {
+                Self::parse(&text).map_err(|e| KeyError::Master(format!("{}: {e}", path.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(&path),
-            Err(e) => Err(KeyError::Master(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(KeyError::Master(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
         }
     }
 
     fn create(path: &Path) -> Result<Self, KeyError> {
         use std::io::Write;
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| KeyError::Master(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| KeyError::Master(format!("cannot create {}: {e}", dir.display())))?;
         let key = Self(random_bytes::<32>());
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
@@ -73,7 +81,11 @@ impl MasterKey {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut buf = plaintext.to_vec();
         self.cipher()?
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(aad), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::from(aad),
+                &mut buf,
+            )
             .map_err(|_| KeyError::Master("encryption failed".into()))?;
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&buf);
@@ -89,7 +101,11 @@ impl MasterKey {
         let (nonce, ct) = data.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut buf = ct.to_vec();
-        let plain = self.cipher().ok()?.open_in_place(nonce, Aad::from(aad), &mut buf).ok()?;
+        let plain = self
+            .cipher()
+            .ok()?
+            .open_in_place(nonce, Aad::from(aad), &mut buf)
+            .ok()?;
         Some(plain.to_vec())
     }
 }

@@ -66,18 +66,26 @@ pub struct Keystore {
 
 impl std::fmt::Debug for Keystore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keystore").field("current_kid", &self.current.kid).finish_non_exhaustive()
+        f.debug_struct("Keystore")
+            .field("current_kid", &self.current.kid)
+            .finish_non_exhaustive()
     }
 }
 
 /// RFC 7638 thumbprint of an RSA public key: SHA-256 over the required members in order.
 pub fn thumbprint(n: &str, e: &str) -> String {
-    b64url(&sha256(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes()))
+    b64url(&sha256(
+        format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes(),
+    ))
 }
 
 impl Keystore {
     /// Loads every stored key, creating the first one if the store has none.
-    pub async fn load_or_create(store: &Store, master: &MasterKey, now: i64) -> Result<Self, KeyError> {
+    pub async fn load_or_create(
+        store: &Store,
+        master: &MasterKey,
+        now: i64,
+    ) -> Result<Self, KeyError> {
         let mut rows = store.list_signing_keys().await?;
         if rows.is_empty() {
             let generated = tokio::task::spawn_blocking(|| KeyPair::generate(KeySize::Rsa2048))
@@ -105,9 +113,17 @@ impl Keystore {
             by_kid.insert(row.kid.clone(), key);
         }
         let current = current.ok_or(KeyError::NoKey)?;
-        let keys: Vec<&Jwk> = rows.iter().filter_map(|r| by_kid.get(&r.kid)).map(|k| &k.jwk).collect();
+        let keys: Vec<&Jwk> = rows
+            .iter()
+            .filter_map(|r| by_kid.get(&r.kid))
+            .map(|k| &k.jwk)
+            .collect();
         let jwks = serde_json::json!({ "keys": keys }).to_string().into();
-        Ok(Self { current, by_kid, jwks })
+        Ok(Self {
+            current,
+            by_kid,
+            jwks,
+        })
     }
 
     /// The JWKS document (public parts only), serialized once.
@@ -129,7 +145,9 @@ impl Keystore {
         let header = serde_json::json!({ "alg": ALG, "typ": typ, "kid": self.current.kid });
         let mut out = b64url(header.to_string().as_bytes());
         out.push('.');
-        out.push_str(&b64url(&serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?));
+        out.push_str(&b64url(
+            &serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?,
+        ));
         let mut sig = vec![0u8; self.current.pair.public_modulus_len()];
         let rng = aws_lc_rs::rand::SystemRandom::new();
         self.current
@@ -146,7 +164,14 @@ fn public_jwk(pair: &KeyPair) -> Jwk {
     let public = pair.public_key();
     let n = b64url(public.modulus().big_endian_without_leading_zero());
     let e = b64url(public.exponent().big_endian_without_leading_zero());
-    Jwk { kty: "RSA".into(), use_: "sig".into(), alg: ALG.into(), kid: thumbprint(&n, &e), n, e }
+    Jwk {
+        kty: "RSA".into(),
+        use_: "sig".into(),
+        alg: ALG.into(),
+        kid: thumbprint(&n, &e),
+        n,
+        e,
+    }
 }
 
 fn seal_key(pair: &KeyPair, master: &MasterKey, now: i64) -> Result<StoredKey, KeyError> {
@@ -166,15 +191,30 @@ fn seal_key(pair: &KeyPair, master: &MasterKey, now: i64) -> Result<StoredKey, K
 fn unseal_key(row: &StoredKey, master: &MasterKey) -> Result<SigningKey, KeyError> {
     let der = master
         .open(&row.sealed_private_key, row.kid.as_bytes())
-        .ok_or_else(|| KeyError::Unseal { kid: row.kid.clone() })?;
-    let pair = KeyPair::from_pkcs8(&der).map_err(|_| KeyError::Parse { kid: row.kid.clone() })?;
+        .ok_or_else(|| KeyError::Unseal {
+            kid: row.kid.clone(),
+        })?;
+    let pair = KeyPair::from_pkcs8(&der).map_err(|_| KeyError::Parse {
+        kid: row.kid.clone(),
+    })?;
     let jwk = public_jwk(&pair);
     if jwk.kid != row.kid {
-        return Err(KeyError::Parse { kid: row.kid.clone() });
+        return Err(KeyError::Parse {
+            kid: row.kid.clone(),
+        });
     }
-    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(&jwk.n, &jwk.e)
-        .map_err(|_| KeyError::Parse { kid: row.kid.clone() })?;
-    Ok(SigningKey { kid: row.kid.clone(), pair, jwk, decoding })
+    let decoding =
+        jsonwebtoken::DecodingKey::from_rsa_components(&jwk.n, &jwk.e).map_err(|_| {
+            KeyError::Parse {
+                kid: row.kid.clone(),
+            }
+        })?;
+    Ok(SigningKey {
+        kid: row.kid.clone(),
+        pair,
+        jwk,
+        decoding,
+    })
 }
 
 /// A fresh random id for JWT `jti`.
@@ -190,7 +230,10 @@ mod tests {
     fn rfc7638_thumbprint_example() {
         // RFC 7638 §3.1 example key and its thumbprint.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-        assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            thumbprint(n, "AQAB"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]
@@ -198,8 +241,11 @@ mod tests {
         let master = MasterKey::from_bytes([7u8; 32]);
         let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
         let row = seal_key(&pair, &master, 1).unwrap();
-        assert!(!row.sealed_private_key.contains("MII"), "never plaintext DER/PEM");
-        let ks = Keystore::from_rows(&[row.clone()], &master).unwrap();
+        assert!(
+            !row.sealed_private_key.contains("MII"),
+            "never plaintext DER/PEM"
+        );
+        let ks = Keystore::from_rows(std::slice::from_ref(&row), &master).unwrap();
         let jwt = ks.sign("JWT", &serde_json::json!({"sub": "x"})).unwrap();
         let header = jsonwebtoken::decode_header(&jwt).unwrap();
         assert_eq!(header.kid.as_deref(), Some(row.kid.as_str()));
@@ -207,7 +253,9 @@ mod tests {
         v.required_spec_claims.clear();
         v.validate_exp = false;
         v.validate_aud = false;
-        let data = jsonwebtoken::decode::<serde_json::Value>(&jwt, ks.decoding_key(&row.kid).unwrap(), &v).unwrap();
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(&jwt, ks.decoding_key(&row.kid).unwrap(), &v)
+                .unwrap();
         assert_eq!(data.claims["sub"], "x");
     }
 

@@ -24,12 +24,15 @@ impl Params {
             if v.is_empty() {
                 continue;
             }
-            if p.values.contains_key(&k) {
-                if !p.repeated.contains(&k) {
-                    p.repeated.push(k);
+            match p.values.entry(k) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if !p.repeated.contains(e.key()) {
+                        p.repeated.push(e.key().clone());
+                    }
                 }
-            } else {
-                p.values.insert(k, v);
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
             }
         }
         p
@@ -98,9 +101,17 @@ pub async fn validate(store: &Store, params: &Params) -> Result<ValidRequest, Re
         .map_err(|e| Rejection::Page(OAuthError::from(e)))?
         .ok_or_else(|| Rejection::Page(OAuthError::invalid_request("unknown client")))?;
     let redirect_uri = check_redirect_uri(&client, params).map_err(Rejection::Page)?;
-    let state = if params.is_repeated("state") { None } else { params.get("state").map(str::to_owned) };
+    let state = if params.is_repeated("state") {
+        None
+    } else {
+        params.get("state").map(str::to_owned)
+    };
     let back = |error: OAuthError| {
-        Rejection::Redirect(ErrorRedirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error })
+        Rejection::Redirect(ErrorRedirect {
+            redirect_uri: redirect_uri.clone(),
+            state: state.clone(),
+            error,
+        })
     };
     check_not_repeated(params).map_err(back)?;
     check_lengths(params).map_err(back)?;
@@ -129,7 +140,9 @@ pub fn check_client_id(params: &Params) -> Result<&str, OAuthError> {
     if params.is_repeated("client_id") {
         return Err(OAuthError::invalid_request("client_id is repeated"));
     }
-    params.get("client_id").ok_or_else(|| OAuthError::invalid_request("client_id is required"))
+    params
+        .get("client_id")
+        .ok_or_else(|| OAuthError::invalid_request("client_id is required"))
 }
 
 /// OIDC Core §3.1.2.1: redirect_uri is required and must match a registered one exactly
@@ -138,9 +151,13 @@ pub fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, OA
     if params.is_repeated("redirect_uri") {
         return Err(OAuthError::invalid_request("redirect_uri is repeated"));
     }
-    let uri = params.get("redirect_uri").ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+    let uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
     if !client.allows_redirect_uri(uri) {
-        return Err(OAuthError::invalid_request("redirect_uri is not registered for this client"));
+        return Err(OAuthError::invalid_request(
+            "redirect_uri is not registered for this client",
+        ));
     }
     Ok(uri.to_owned())
 }
@@ -148,7 +165,10 @@ pub fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, OA
 /// RFC 6749 §3.1: parameters must not be included more than once.
 pub fn check_not_repeated(params: &Params) -> Result<(), OAuthError> {
     match params.first_repeated() {
-        Some(name) => Err(OAuthError::invalid_request(format!("parameter {} is repeated", safe_name(name)))),
+        Some(name) => Err(OAuthError::invalid_request(format!(
+            "parameter {} is repeated",
+            safe_name(name)
+        ))),
         None => Ok(()),
     }
 }
@@ -166,10 +186,16 @@ pub fn check_lengths(params: &Params) -> Result<(), OAuthError> {
 /// OIDC Core §6: request objects are not supported.
 pub fn check_request_objects(params: &Params) -> Result<(), OAuthError> {
     if params.get("request").is_some() {
-        return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
     }
     if params.get("request_uri").is_some() {
-        return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
     Ok(())
 }
@@ -179,7 +205,10 @@ pub fn check_response_type(params: &Params) -> Result<(), OAuthError> {
     match params.get("response_type") {
         None => Err(OAuthError::invalid_request("response_type is required")),
         Some("code") => Ok(()),
-        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::UnsupportedResponseType,
+            "only response_type=code is supported",
+        )),
     }
 }
 
@@ -187,7 +216,9 @@ pub fn check_response_type(params: &Params) -> Result<(), OAuthError> {
 pub fn check_response_mode(params: &Params) -> Result<(), OAuthError> {
     match params.get("response_mode") {
         None | Some("query") => Ok(()),
-        Some(_) => Err(OAuthError::invalid_request("only response_mode=query is supported")),
+        Some(_) => Err(OAuthError::invalid_request(
+            "only response_mode=query is supported",
+        )),
     }
 }
 
@@ -199,10 +230,16 @@ pub fn check_scope(params: &Params) -> ScopeSet {
 /// RFC 7636 §4.4.1 and SECURITY.md: a challenge is required for every client, S256 only; a
 /// missing method means `plain` (§4.3), which we refuse.
 pub fn check_pkce(params: &Params) -> Result<String, OAuthError> {
-    let challenge = params.get("code_challenge").ok_or_else(|| OAuthError::invalid_request("code challenge required"))?;
+    let challenge = params
+        .get("code_challenge")
+        .ok_or_else(|| OAuthError::invalid_request("code challenge required"))?;
     match params.get("code_challenge_method") {
         Some("S256") => {}
-        _ => return Err(OAuthError::invalid_request("transform algorithm not supported: use S256")),
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "transform algorithm not supported: use S256",
+            ));
+        }
     }
     if !pkce::is_valid_s256_challenge(challenge) {
         return Err(OAuthError::invalid_request("code_challenge is malformed"));
@@ -213,7 +250,9 @@ pub fn check_pkce(params: &Params) -> Result<String, OAuthError> {
 /// OIDC Core §3.1.2.1: `none` must stand alone; unknown values are an error.
 pub fn check_prompt(params: &Params) -> Result<Prompt, OAuthError> {
     let mut p = Prompt::default();
-    let Some(raw) = params.get("prompt") else { return Ok(p) };
+    let Some(raw) = params.get("prompt") else {
+        return Ok(p);
+    };
     let mut count = 0;
     for v in raw.split(' ').filter(|v| !v.is_empty()) {
         count += 1;
@@ -226,7 +265,9 @@ pub fn check_prompt(params: &Params) -> Result<Prompt, OAuthError> {
         }
     }
     if p.none && count > 1 {
-        return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
     }
     Ok(p)
 }
@@ -245,7 +286,10 @@ pub fn check_max_age(params: &Params) -> Result<Option<i64>, OAuthError> {
 }
 
 fn safe_name(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect()
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(40)
+        .collect()
 }
 
 /// Turns a valid request into a pending flow bound to this browser.
@@ -289,7 +333,12 @@ pub enum Next {
 
 /// OIDC Core §3.1.2.3/§3.1.2.4: authenticate unless the session satisfies `prompt` and
 /// `max_age`; ask consent unless remembered (or the client is first-party).
-pub fn next_step(flow: &Flow, session: Option<&SessionUser>, remembered: Option<&ScopeSet>, skip_consent: bool) -> Next {
+pub fn next_step(
+    flow: &Flow,
+    session: Option<&SessionUser>,
+    remembered: Option<&ScopeSet>,
+    skip_consent: bool,
+) -> Next {
     let Some(s) = session else { return Next::Login };
     if flow.force_login && s.login_flow.as_deref() != Some(flow.id.as_str()) {
         return Next::Login;
@@ -310,7 +359,13 @@ pub fn next_step(flow: &Flow, session: Option<&SessionUser>, remembered: Option<
 /// Issues the code for a finished flow and returns the client redirect (RFC 6749 §4.1.2,
 /// RFC 9207 `iss`). The code is stored only as a hash, bound to everything the token request
 /// must repeat.
-pub async fn issue_code(store: &Store, issuer: &str, flow: &Flow, user: &SessionUser, now: i64) -> Result<String, OAuthError> {
+pub async fn issue_code(
+    store: &Store,
+    issuer: &str,
+    flow: &Flow,
+    user: &SessionUser,
+    now: i64,
+) -> Result<String, OAuthError> {
     let code = random_token();
     let code_hash = hash_secret(&code);
     store
@@ -338,7 +393,10 @@ pub async fn issue_code(store: &Store, issuer: &str, flow: &Flow, user: &Session
 
 /// The error redirect (RFC 6749 §4.1.2.1, RFC 9207).
 pub fn error_redirect_url(issuer: &str, r: &ErrorRedirect) -> String {
-    let mut params = vec![("error", r.error.code.as_str()), ("error_description", r.error.description.as_ref())];
+    let mut params = vec![
+        ("error", r.error.code.as_str()),
+        ("error_description", r.error.description.as_ref()),
+    ];
     if let Some(state) = r.state.as_deref() {
         params.push(("state", state));
     }
@@ -352,7 +410,15 @@ pub fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
     for (k, v) in params {
         ser.append_pair(k, v);
     }
-    let sep = if uri.contains('?') { if uri.ends_with('?') || uri.ends_with('&') { "" } else { "&" } } else { "?" };
+    let sep = if uri.contains('?') {
+        if uri.ends_with('?') || uri.ends_with('&') {
+            ""
+        } else {
+            "&"
+        }
+    } else {
+        "?"
+    };
     format!("{uri}{sep}{}", ser.finish())
 }
 
@@ -376,19 +442,48 @@ mod tests {
     #[test]
     fn pkce_rules() {
         let ch = pkce::s256_challenge(&"a".repeat(43));
-        assert!(check_pkce(&params(&[("code_challenge", &ch), ("code_challenge_method", "S256")])).is_ok());
+        assert!(
+            check_pkce(&params(&[
+                ("code_challenge", &ch),
+                ("code_challenge_method", "S256")
+            ]))
+            .is_ok()
+        );
         let missing = check_pkce(&params(&[])).unwrap_err();
         assert_eq!(missing.code, ErrorCode::InvalidRequest);
-        assert!(check_pkce(&params(&[("code_challenge", &ch)])).is_err(), "no method means plain");
-        assert!(check_pkce(&params(&[("code_challenge", &ch), ("code_challenge_method", "plain")])).is_err());
-        assert!(check_pkce(&params(&[("code_challenge", "x"), ("code_challenge_method", "S256")])).is_err());
+        assert!(
+            check_pkce(&params(&[("code_challenge", &ch)])).is_err(),
+            "no method means plain"
+        );
+        assert!(
+            check_pkce(&params(&[
+                ("code_challenge", &ch),
+                ("code_challenge_method", "plain")
+            ]))
+            .is_err()
+        );
+        assert!(
+            check_pkce(&params(&[
+                ("code_challenge", "x"),
+                ("code_challenge_method", "S256")
+            ]))
+            .is_err()
+        );
     }
 
     #[test]
     fn response_type_rules() {
         assert!(check_response_type(&params(&[("response_type", "code")])).is_ok());
-        assert_eq!(check_response_type(&params(&[("response_type", "token")])).unwrap_err().code, ErrorCode::UnsupportedResponseType);
-        assert_eq!(check_response_type(&params(&[])).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            check_response_type(&params(&[("response_type", "token")]))
+                .unwrap_err()
+                .code,
+            ErrorCode::UnsupportedResponseType
+        );
+        assert_eq!(
+            check_response_type(&params(&[])).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]
@@ -397,21 +492,40 @@ mod tests {
         assert!(check_prompt(&params(&[("prompt", "bogus")])).is_err());
         let p = check_prompt(&params(&[("prompt", "login consent")])).unwrap();
         assert!(p.login && p.consent && !p.none);
-        assert_eq!(check_max_age(&params(&[("max_age", "30")])).unwrap(), Some(30));
+        assert_eq!(
+            check_max_age(&params(&[("max_age", "30")])).unwrap(),
+            Some(30)
+        );
         assert!(check_max_age(&params(&[("max_age", "-1")])).is_err());
         assert!(check_max_age(&params(&[("max_age", "x")])).is_err());
     }
 
     #[test]
     fn request_objects_refused() {
-        assert_eq!(check_request_objects(&params(&[("request", "x")])).unwrap_err().code, ErrorCode::RequestNotSupported);
-        assert_eq!(check_request_objects(&params(&[("request_uri", "x")])).unwrap_err().code, ErrorCode::RequestUriNotSupported);
+        assert_eq!(
+            check_request_objects(&params(&[("request", "x")]))
+                .unwrap_err()
+                .code,
+            ErrorCode::RequestNotSupported
+        );
+        assert_eq!(
+            check_request_objects(&params(&[("request_uri", "x")]))
+                .unwrap_err()
+                .code,
+            ErrorCode::RequestUriNotSupported
+        );
     }
 
     #[test]
     fn append_query_keeps_existing_query() {
-        assert_eq!(append_query("https://a/cb", &[("code", "x y")]), "https://a/cb?code=x+y");
-        assert_eq!(append_query("https://a/cb?t=1", &[("code", "c")]), "https://a/cb?t=1&code=c");
+        assert_eq!(
+            append_query("https://a/cb", &[("code", "x y")]),
+            "https://a/cb?code=x+y"
+        );
+        assert_eq!(
+            append_query("https://a/cb?t=1", &[("code", "c")]),
+            "https://a/cb?t=1&code=c"
+        );
     }
 
     fn flow() -> Flow {
@@ -437,21 +551,51 @@ mod tests {
 
     #[test]
     fn next_step_rules() {
-        let s = SessionUser { user_id: "u".into(), auth_time: 50, login_flow: None };
+        let s = SessionUser {
+            user_id: "u".into(),
+            auth_time: 50,
+            login_flow: None,
+        };
         let all = ScopeSet::parse_supported("openid email profile");
         let f = flow();
         assert_eq!(next_step(&f, None, None, false), Next::Login);
         assert_eq!(next_step(&f, Some(&s), None, false), Next::Consent);
         assert_eq!(next_step(&f, Some(&s), Some(&all), false), Next::Finish);
-        assert_eq!(next_step(&f, Some(&s), Some(&ScopeSet::parse_supported("openid")), false), Next::Consent);
+        assert_eq!(
+            next_step(
+                &f,
+                Some(&s),
+                Some(&ScopeSet::parse_supported("openid")),
+                false
+            ),
+            Next::Consent
+        );
         assert_eq!(next_step(&f, Some(&s), None, true), Next::Finish);
-        let forced = Flow { force_login: true, ..flow() };
+        let forced = Flow {
+            force_login: true,
+            ..flow()
+        };
         assert_eq!(next_step(&forced, Some(&s), Some(&all), false), Next::Login);
-        let fresh = SessionUser { login_flow: Some("f".into()), ..s.clone() };
-        assert_eq!(next_step(&forced, Some(&fresh), Some(&all), false), Next::Finish);
-        let aged = Flow { min_auth_time: 60, ..flow() };
+        let fresh = SessionUser {
+            login_flow: Some("f".into()),
+            ..s.clone()
+        };
+        assert_eq!(
+            next_step(&forced, Some(&fresh), Some(&all), false),
+            Next::Finish
+        );
+        let aged = Flow {
+            min_auth_time: 60,
+            ..flow()
+        };
         assert_eq!(next_step(&aged, Some(&s), Some(&all), false), Next::Login);
-        let consent = Flow { force_consent: true, ..flow() };
-        assert_eq!(next_step(&consent, Some(&s), Some(&all), true), Next::Consent);
+        let consent = Flow {
+            force_consent: true,
+            ..flow()
+        };
+        assert_eq!(
+            next_step(&consent, Some(&s), Some(&all), true),
+            Next::Consent
+        );
     }
 }

@@ -13,12 +13,12 @@ pub fn user_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
             m.insert("name".into(), name.clone().into());
         }
     }
-    if scope.contains("email") {
-        if let Some(email) = &user.email {
-            m.insert("email".into(), email.clone().into());
-            // Gatehouse does not verify addresses itself; say so rather than imply it.
-            m.insert("email_verified".into(), false.into());
-        }
+    if scope.contains("email")
+        && let Some(email) = &user.email
+    {
+        m.insert("email".into(), email.clone().into());
+        // Gatehouse does not verify addresses itself; say so rather than imply it.
+        m.insert("email_verified".into(), false.into());
     }
     m
 }
@@ -33,7 +33,11 @@ pub enum Audience {
 
 impl Audience {
     pub fn from_list(mut v: Vec<String>) -> Self {
-        if v.len() == 1 { Self::One(v.remove(0)) } else { Self::Many(v) }
+        if v.len() == 1 {
+            Self::One(v.remove(0))
+        } else {
+            Self::Many(v)
+        }
     }
     pub fn contains(&self, s: &str) -> bool {
         match self {
@@ -91,8 +95,14 @@ mod tests {
 
     #[test]
     fn audience_serializes_as_string_when_single() {
-        assert_eq!(serde_json::to_string(&Audience::from_list(vec!["a".into()])).unwrap(), "\"a\"");
-        assert_eq!(serde_json::to_string(&Audience::from_list(vec!["a".into(), "b".into()])).unwrap(), "[\"a\",\"b\"]");
+        assert_eq!(
+            serde_json::to_string(&Audience::from_list(vec!["a".into()])).unwrap(),
+            "\"a\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Audience::from_list(vec!["a".into(), "b".into()])).unwrap(),
+            "[\"a\",\"b\"]"
+        );
     }
 
     #[test]

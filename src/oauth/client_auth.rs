@@ -24,35 +24,58 @@ pub struct ClientCredentials {
 
 /// Reads credentials from the `Authorization` header or the body. RFC 6749 §2.3: more than one
 /// method in a request is an error; §2.3.1: Basic values are form-urlencoded before base64.
-pub fn parse_credentials(authorization: Option<&str>, params: &Params) -> Result<ClientCredentials, OAuthError> {
+pub fn parse_credentials(
+    authorization: Option<&str>,
+    params: &Params,
+) -> Result<ClientCredentials, OAuthError> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
     if let Some(header) = authorization {
         let (scheme, value) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(OAuthError::invalid_client().with_detail("unsupported authorization scheme"));
+            return Err(
+                OAuthError::invalid_client().with_detail("unsupported authorization scheme")
+            );
         }
         if body_secret.is_some() {
-            return Err(OAuthError::invalid_request("use only one client authentication method"));
+            return Err(OAuthError::invalid_request(
+                "use only one client authentication method",
+            ));
         }
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(value.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| OAuthError::invalid_client().with_detail("malformed basic credentials"))?;
-        let (id, secret) = decoded
-            .split_once(':')
-            .ok_or_else(|| OAuthError::invalid_client().with_detail("malformed basic credentials"))?;
+            .ok_or_else(|| {
+                OAuthError::invalid_client().with_detail("malformed basic credentials")
+            })?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+            OAuthError::invalid_client().with_detail("malformed basic credentials")
+        })?;
         let id = form_decode(id);
         if body_id.is_some_and(|b| b != id) {
-            return Err(OAuthError::invalid_client().with_detail("client_id in body differs from basic credentials"));
+            return Err(OAuthError::invalid_client()
+                .with_detail("client_id in body differs from basic credentials"));
         }
-        return Ok(ClientCredentials { client_id: id, secret: Some(Secret::new(form_decode(secret))), method: Method::Basic });
+        return Ok(ClientCredentials {
+            client_id: id,
+            secret: Some(Secret::new(form_decode(secret))),
+            method: Method::Basic,
+        });
     }
-    let id = body_id.ok_or_else(|| OAuthError::invalid_client().with_detail("no client credentials"))?;
+    let id =
+        body_id.ok_or_else(|| OAuthError::invalid_client().with_detail("no client credentials"))?;
     Ok(match body_secret {
-        Some(s) => ClientCredentials { client_id: id.to_owned(), secret: Some(Secret::new(s)), method: Method::Post },
-        None => ClientCredentials { client_id: id.to_owned(), secret: None, method: Method::None },
+        Some(s) => ClientCredentials {
+            client_id: id.to_owned(),
+            secret: Some(Secret::new(s)),
+            method: Method::Post,
+        },
+        None => ClientCredentials {
+            client_id: id.to_owned(),
+            secret: None,
+            method: Method::None,
+        },
     })
 }
 
@@ -80,8 +103,12 @@ pub async fn authenticate(store: &Store, creds: &ClientCredentials) -> Result<Cl
             }
         }
         (None, None) => Ok(client),
-        (Some(_), None) => Err(OAuthError::invalid_client().with_detail("confidential client sent no secret")),
-        (None, Some(_)) => Err(OAuthError::invalid_client().with_detail("public client sent a secret")),
+        (Some(_), None) => {
+            Err(OAuthError::invalid_client().with_detail("confidential client sent no secret"))
+        }
+        (None, Some(_)) => {
+            Err(OAuthError::invalid_client().with_detail("public client sent a secret"))
+        }
     }
 }
 
@@ -94,7 +121,10 @@ mod tests {
     }
 
     fn basic(id: &str, secret: &str) -> String {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
     }
 
     #[test]
@@ -107,14 +137,25 @@ mod tests {
 
     #[test]
     fn two_methods_are_refused() {
-        let e = parse_credentials(Some(&basic("a", "b")), &params(&[("client_secret", "b")])).unwrap_err();
+        let e = parse_credentials(Some(&basic("a", "b")), &params(&[("client_secret", "b")]))
+            .unwrap_err();
         assert_eq!(e.code, super::super::ErrorCode::InvalidRequest);
     }
 
     #[test]
     fn body_methods() {
-        assert_eq!(parse_credentials(None, &params(&[("client_id", "a"), ("client_secret", "b")])).unwrap().method, Method::Post);
-        assert_eq!(parse_credentials(None, &params(&[("client_id", "a")])).unwrap().method, Method::None);
+        assert_eq!(
+            parse_credentials(None, &params(&[("client_id", "a"), ("client_secret", "b")]))
+                .unwrap()
+                .method,
+            Method::Post
+        );
+        assert_eq!(
+            parse_credentials(None, &params(&[("client_id", "a")]))
+                .unwrap()
+                .method,
+            Method::None
+        );
         assert!(parse_credentials(None, &params(&[])).is_err());
         assert!(parse_credentials(Some("Bearer x"), &params(&[])).is_err());
     }

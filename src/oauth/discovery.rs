@@ -36,8 +36,15 @@ mod tests {
     #[test]
     fn required_metadata_present() {
         let m = metadata("https://id.example.com");
-        for k in ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported",
-                  "subject_types_supported", "id_token_signing_alg_values_supported"] {
+        for k in [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "response_types_supported",
+            "subject_types_supported",
+            "id_token_signing_alg_values_supported",
+        ] {
             assert!(m.get(k).is_some(), "{k}");
         }
         assert_eq!(m["jwks_uri"], "https://id.example.com/jwks.json");

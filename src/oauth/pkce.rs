@@ -8,7 +8,9 @@ pub fn is_valid_verifier(v: &str) -> bool {
 
 /// An S256 challenge is base64url(SHA-256) without padding: exactly 43 characters.
 pub fn is_valid_s256_challenge(c: &str) -> bool {
-    c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn is_unreserved(b: u8) -> bool {
@@ -28,7 +30,10 @@ mod tests {
     fn rfc7636_appendix_b() {
         let v = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         assert!(is_valid_verifier(v));
-        assert_eq!(s256_challenge(v), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            s256_challenge(v),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
         assert!(is_valid_s256_challenge(&s256_challenge(v)));
     }
 

@@ -33,33 +33,59 @@ pub struct Issuer<'a> {
 }
 
 /// Dispatches on `grant_type` (RFC 6749 §4.1.3, §5.2).
-pub async fn grant(ctx: Issuer<'_>, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+pub async fn grant(
+    ctx: Issuer<'_>,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     match params.get("grant_type") {
         None => Err(OAuthError::invalid_request("grant_type is required")),
         Some("authorization_code") => exchange_code(ctx, client, params).await,
-        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported")),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "grant_type is not supported",
+        )),
     }
 }
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.6: the code is redeemed once, by the client it was issued to,
 /// with the same redirect_uri and a verifier matching the stored challenge.
-pub async fn exchange_code(ctx: Issuer<'_>, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
-    let code = params.get("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let redirect_uri = params.get("redirect_uri").ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
-    let verifier = params.get("code_verifier").ok_or_else(|| OAuthError::invalid_request("code_verifier is required"))?;
+pub async fn exchange_code(
+    ctx: Issuer<'_>,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let code = params
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+    let verifier = params
+        .get("code_verifier")
+        .ok_or_else(|| OAuthError::invalid_request("code_verifier is required"))?;
     if !pkce::is_valid_verifier(verifier) {
         return Err(OAuthError::invalid_request("code_verifier is malformed"));
     }
     let code_hash = hash_secret(code);
     let challenge = pkce::s256_challenge(verifier);
-    let Some(grant) = ctx.store.consume_code(&code_hash, &client.id, redirect_uri, &challenge, ctx.now).await? else {
+    let Some(grant) = ctx
+        .store
+        .consume_code(&code_hash, &client.id, redirect_uri, &challenge, ctx.now)
+        .await?
+    else {
         if ctx.store.code_was_consumed(&code_hash).await? {
             // RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a replayed code revokes what it produced.
-            let revoked = ctx.store.revoke_tokens_from_code(&code_hash, ctx.now).await?;
+            let revoked = ctx
+                .store
+                .revoke_tokens_from_code(&code_hash, ctx.now)
+                .await?;
             tracing::warn!(client_id = %client.id, revoked, "authorization code replayed; tokens revoked");
             return Err(OAuthError::invalid_grant("code already used"));
         }
-        return Err(OAuthError::invalid_grant("code unknown, expired, or not bound to this client, redirect_uri and verifier"));
+        return Err(OAuthError::invalid_grant(
+            "code unknown, expired, or not bound to this client, redirect_uri and verifier",
+        ));
     };
     let user = ctx
         .store

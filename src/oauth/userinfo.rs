@@ -9,20 +9,31 @@ use serde_json::Value;
 
 /// Verifies one of our access tokens: RS256 only, a kid of ours, `typ` at+jwt, our issuer in
 /// `iss` and `aud`, unexpired by our clock, and not revoked.
-pub async fn verify_access_token(store: &Store, keys: &Keystore, issuer: &str, now: i64, token: &str) -> Result<AccessTokenClaims, OAuthError> {
+pub async fn verify_access_token(
+    store: &Store,
+    keys: &Keystore,
+    issuer: &str,
+    now: i64,
+    token: &str,
+) -> Result<AccessTokenClaims, OAuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(OAuthError::invalid_token)?;
     if header.alg != Algorithm::RS256 {
-        return Err(OAuthError::invalid_token(format!("algorithm must be {ALG}")));
+        return Err(OAuthError::invalid_token(format!(
+            "algorithm must be {ALG}"
+        )));
     }
-    let typ_ok = header
-        .typ
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
+    let typ_ok = header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    });
     if !typ_ok {
         return Err(OAuthError::invalid_token("not an access token"));
     }
-    let kid = header.kid.ok_or_else(|| OAuthError::invalid_token("no kid"))?;
-    let key = keys.decoding_key(&kid).ok_or_else(|| OAuthError::invalid_token("unknown kid"))?;
+    let kid = header
+        .kid
+        .ok_or_else(|| OAuthError::invalid_token("no kid"))?;
+    let key = keys
+        .decoding_key(&kid)
+        .ok_or_else(|| OAuthError::invalid_token("unknown kid"))?;
     let mut v = Validation::new(Algorithm::RS256);
     v.set_issuer(&[issuer]);
     v.set_audience(&[issuer]);
@@ -42,11 +53,20 @@ pub async fn verify_access_token(store: &Store, keys: &Keystore, issuer: &str, n
 }
 
 /// The claims a valid token's scope allows; `sub` always (OIDC Core §5.3.2).
-pub async fn userinfo(store: &Store, keys: &Keystore, issuer: &str, now: i64, token: &str) -> Result<Value, OAuthError> {
+pub async fn userinfo(
+    store: &Store,
+    keys: &Keystore,
+    issuer: &str,
+    now: i64,
+    token: &str,
+) -> Result<Value, OAuthError> {
     let claims = verify_access_token(store, keys, issuer, now, token).await?;
     let scope = ScopeSet::parse_supported(&claims.scope);
     if !scope.contains("openid") {
-        return Err(OAuthError::new(ErrorCode::InsufficientScope, "the openid scope is required"));
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "the openid scope is required",
+        ));
     }
     let user = store
         .find_user(&claims.sub)

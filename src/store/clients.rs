@@ -37,22 +37,29 @@ impl Store {
     }
 
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("select {COLUMNS} from clients where id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select {COLUMNS} from clients where id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(client_from_row).transpose()
     }
 
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("select {COLUMNS} from clients order by created_at, id")))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select {COLUMNS} from clients order by created_at, id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(client_from_row).collect()
     }
 
     pub async fn delete_client(&self, id: &str) -> Result<()> {
-        let done = sqlx::query("delete from clients where id = $1").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("delete from clients where id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }

@@ -15,18 +15,22 @@ impl Store {
 
     /// A pending flow that has not expired.
     pub async fn find_flow(&self, id: &str, now: i64) -> Result<Option<Flow>> {
-        let data: Option<String> = sqlx::query_scalar("select data from flows where id = $1 and expires_at >= $2")
-            .bind(id)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
+        let data: Option<String> =
+            sqlx::query_scalar("select data from flows where id = $1 and expires_at >= $2")
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
         data.map(|d| serde_json::from_str(&d).map_err(|e| Error::Corrupt(e.to_string())))
             .transpose()
     }
 
     /// Removes the flow; true when this call removed it (so only one finisher wins).
     pub async fn delete_flow(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("delete from flows where id = $1").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("delete from flows where id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -22,7 +22,11 @@ fn backend(e: impl std::fmt::Display) -> Error {
 
 fn encode(record: &Record) -> session_store::Result<(String, String, i64)> {
     let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-    Ok((record.id.to_string(), data, record.expiry_date.unix_timestamp()))
+    Ok((
+        record.id.to_string(),
+        data,
+        record.expiry_date.unix_timestamp(),
+    ))
 }
 
 #[async_trait]
@@ -64,17 +68,22 @@ impl tower_sessions::SessionStore for SessionStore {
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let row: Option<(String, i64)> = sqlx::query_as("select data, expires_at from sessions where id = $1 and expires_at > $2")
-            .bind(session_id.to_string())
-            .bind(now)
-            .fetch_optional(&self.store.pool)
-            .await
-            .map_err(backend)?;
-        let Some((data, expires_at)) = row else { return Ok(None) };
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "select data, expires_at from sessions where id = $1 and expires_at > $2",
+        )
+        .bind(session_id.to_string())
+        .bind(now)
+        .fetch_optional(&self.store.pool)
+        .await
+        .map_err(backend)?;
+        let Some((data, expires_at)) = row else {
+            return Ok(None);
+        };
         Ok(Some(Record {
             id: *session_id,
             data: serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?,
-            expiry_date: time::OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| Error::Decode(e.to_string()))?,
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(expires_at)
+                .map_err(|e| Error::Decode(e.to_string()))?,
         }))
     }
 

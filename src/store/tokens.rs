@@ -32,11 +32,13 @@ impl Store {
 
     /// RFC 6749 §4.1.2: a reused code revokes every token issued from it.
     pub async fn revoke_tokens_from_code(&self, code_hash: &str, now: i64) -> Result<u64> {
-        let done = sqlx::query("update access_tokens set revoked_at = $1 where code_hash = $2 and revoked_at is null")
-            .bind(now)
-            .bind(code_hash)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "update access_tokens set revoked_at = $1 where code_hash = $2 and revoked_at is null",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 

@@ -10,18 +10,34 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
-pub async fn authorize_get(State(state): State<AppState>, session: Session, RawQuery(q): RawQuery) -> Response {
+pub async fn authorize_get(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(q): RawQuery,
+) -> Response {
     let params = params_from(q.unwrap_or_default().as_bytes());
-    handle(&state, &session, &params).await.unwrap_or_else(IntoResponse::into_response)
+    handle(&state, &session, &params)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// OIDC Core §3.1.2.1: POST carries the same parameters form-encoded.
-pub async fn authorize_post(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    session: Session,
+    body: Bytes,
+) -> Response {
     let params = params_from(&body);
-    handle(&state, &session, &params).await.unwrap_or_else(IntoResponse::into_response)
+    handle(&state, &session, &params)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn handle(state: &AppState, session: &Session, params: &Params) -> Result<Response, PageError> {
+async fn handle(
+    state: &AppState,
+    session: &Session,
+    params: &Params,
+) -> Result<Response, PageError> {
     let req = match authorize::validate(&state.store, params).await {
         Ok(r) => r,
         Err(Rejection::Page(e)) => return Err(e.into()),
@@ -36,7 +52,12 @@ async fn handle(state: &AppState, session: &Session, params: &Params) -> Result<
     };
     let browser_key = ls.browser_key().await?;
     let flow = authorize::new_flow(&req, &browser_key, now);
-    let next = authorize::next_step(&flow, user.as_ref(), remembered.as_ref(), req.client.skip_consent);
+    let next = authorize::next_step(
+        &flow,
+        user.as_ref(),
+        remembered.as_ref(),
+        req.client.skip_consent,
+    );
     if req.prompt.none {
         // OIDC Core §3.1.2.6: no UI at all; errors go back to the client.
         let code = match next {
@@ -44,8 +65,22 @@ async fn handle(state: &AppState, session: &Session, params: &Params) -> Result<
             Next::Consent => ErrorCode::ConsentRequired,
             Next::Finish => return finish(state, &flow, user.as_ref(), false).await,
         };
-        let error = OAuthError::new(code, if code == ErrorCode::LoginRequired { "the user must sign in" } else { "the user must consent" });
-        return Ok(error_redirect(state, &ErrorRedirect { redirect_uri: flow.redirect_uri, state: flow.state, error }));
+        let error = OAuthError::new(
+            code,
+            if code == ErrorCode::LoginRequired {
+                "the user must sign in"
+            } else {
+                "the user must consent"
+            },
+        );
+        return Ok(error_redirect(
+            state,
+            &ErrorRedirect {
+                redirect_uri: flow.redirect_uri,
+                state: flow.state,
+                error,
+            },
+        ));
     }
     if next == Next::Finish {
         return finish(state, &flow, user.as_ref(), false).await;
@@ -55,31 +90,55 @@ async fn handle(state: &AppState, session: &Session, params: &Params) -> Result<
 }
 
 fn step_redirect(next: Next, flow_id: &str) -> Response {
-    let page = if next == Next::Login { ep::LOGIN } else { ep::CONSENT };
+    let page = if next == Next::Login {
+        ep::LOGIN
+    } else {
+        ep::CONSENT
+    };
     Redirect::to(&format!("{page}?flow={flow_id}")).into_response()
 }
 
 pub fn error_redirect(state: &AppState, r: &ErrorRedirect) -> Response {
-    tracing::info!(error = r.error.code.as_str(), "authorization request refused");
+    tracing::info!(
+        error = r.error.code.as_str(),
+        "authorization request refused"
+    );
     Redirect::to(&authorize::error_redirect_url(state.issuer(), r)).into_response()
 }
 
 /// The signed-in user, if the session has one whose account is still enabled.
-pub async fn current_user(state: &AppState, ls: &LoginSession<'_>) -> Result<Option<SessionUser>, PageError> {
-    let Some(u) = ls.user().await? else { return Ok(None) };
+pub async fn current_user(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+) -> Result<Option<SessionUser>, PageError> {
+    let Some(u) = ls.user().await? else {
+        return Ok(None);
+    };
     match state.store.find_user(&u.user_id).await? {
         Some(user) if !user.disabled => Ok(Some(u)),
         _ => Ok(None),
     }
 }
 
-pub async fn remembered_consent(state: &AppState, user_id: &str, client_id: &str) -> Result<Option<ScopeSet>, PageError> {
-    Ok(state.store.find_consent(user_id, client_id).await?.map(|s| ScopeSet::parse_supported(&s)))
+pub async fn remembered_consent(
+    state: &AppState,
+    user_id: &str,
+    client_id: &str,
+) -> Result<Option<ScopeSet>, PageError> {
+    Ok(state
+        .store
+        .find_consent(user_id, client_id)
+        .await?
+        .map(|s| ScopeSet::parse_supported(&s)))
 }
 
 /// Loads a pending flow and checks it belongs to this browser (SECURITY.md: every login and
 /// consent step is bound to the browser's own session).
-pub async fn bound_flow(state: &AppState, ls: &LoginSession<'_>, flow_id: &str) -> Result<Flow, PageError> {
+pub async fn bound_flow(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+    flow_id: &str,
+) -> Result<Flow, PageError> {
     let flow = state
         .store
         .find_flow(flow_id, state.now())
@@ -87,31 +146,53 @@ pub async fn bound_flow(state: &AppState, ls: &LoginSession<'_>, flow_id: &str) 
         .ok_or_else(|| PageError::bad_request("This sign-in request has expired or was already completed. Go back to the application and start again."))?;
     let key = ls.existing_browser_key().await?;
     if key.as_deref() != Some(flow.browser_key.as_str()) {
-        return Err(PageError::bad_request("This sign-in request was started in another browser. Go back to the application and start again."));
+        return Err(PageError::bad_request(
+            "This sign-in request was started in another browser. Go back to the application and start again.",
+        ));
     }
     Ok(flow)
 }
 
 /// Where a pending flow goes now: the login page, the consent page, or back to the client.
-pub async fn advance(state: &AppState, ls: &LoginSession<'_>, flow: &Flow) -> Result<Response, PageError> {
+pub async fn advance(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+    flow: &Flow,
+) -> Result<Response, PageError> {
     let user = current_user(state, ls).await?;
-    let client = state.store.find_client(&flow.client_id).await?.ok_or_else(|| PageError::bad_request("The application is no longer registered."))?;
+    let client = state
+        .store
+        .find_client(&flow.client_id)
+        .await?
+        .ok_or_else(|| PageError::bad_request("The application is no longer registered."))?;
     let remembered = match &user {
         Some(u) => remembered_consent(state, &u.user_id, &client.id).await?,
         None => None,
     };
-    match authorize::next_step(flow, user.as_ref(), remembered.as_ref(), client.skip_consent) {
+    match authorize::next_step(
+        flow,
+        user.as_ref(),
+        remembered.as_ref(),
+        client.skip_consent,
+    ) {
         Next::Finish => finish(state, flow, user.as_ref(), true).await,
         next => Ok(step_redirect(next, &flow.id)),
     }
 }
 
 /// Issues the code and sends the browser back to the client (303, RFC 9700 §4.12).
-pub async fn finish(state: &AppState, flow: &Flow, user: Option<&SessionUser>, stored: bool) -> Result<Response, PageError> {
+pub async fn finish(
+    state: &AppState,
+    flow: &Flow,
+    user: Option<&SessionUser>,
+    stored: bool,
+) -> Result<Response, PageError> {
     let user = user.ok_or_else(|| PageError::internal("finishing a flow without a user"))?;
     // Deleting first makes completion single-shot even with two tabs racing.
     if stored && !state.store.delete_flow(&flow.id).await? {
-        return Err(PageError::bad_request("This sign-in request was already completed."));
+        return Err(PageError::bad_request(
+            "This sign-in request was already completed.",
+        ));
     }
     let url = authorize::issue_code(&state.store, state.issuer(), flow, user, state.now()).await?;
     tracing::info!(client_id = %flow.client_id, user_id = %user.user_id, "authorization code issued");

@@ -1,5 +1,7 @@
 //! The consent page: the client's name and the requested scopes in words; Allow or Deny.
-use super::authorize::{advance, bound_flow, current_user, error_redirect, finish, remembered_consent};
+use super::authorize::{
+    advance, bound_flow, current_user, error_redirect, finish, remembered_consent,
+};
 use super::error::PageError;
 use super::extract::LoginSession;
 use super::state::AppState;
@@ -20,23 +22,55 @@ pub struct ConsentQuery {
     flow: String,
 }
 
-pub async fn consent_form(State(state): State<AppState>, session: Session, Query(q): Query<ConsentQuery>) -> Result<Response, PageError> {
+pub async fn consent_form(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ConsentQuery>,
+) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     let flow = bound_flow(&state, &ls, &q.flow).await?;
     let user = current_user(&state, &ls).await?;
-    let client = state.store.find_client(&flow.client_id).await?.ok_or_else(|| PageError::bad_request("The application is no longer registered."))?;
+    let client = state
+        .store
+        .find_client(&flow.client_id)
+        .await?
+        .ok_or_else(|| PageError::bad_request("The application is no longer registered."))?;
     let remembered = match &user {
         Some(u) => remembered_consent(&state, &u.user_id, &client.id).await?,
         None => None,
     };
-    let (Next::Consent, Some(u)) = (authorize::next_step(&flow, user.as_ref(), remembered.as_ref(), client.skip_consent), &user) else {
+    let (Next::Consent, Some(u)) = (
+        authorize::next_step(
+            &flow,
+            user.as_ref(),
+            remembered.as_ref(),
+            client.skip_consent,
+        ),
+        &user,
+    ) else {
         return advance(&state, &ls, &flow).await;
     };
-    let account = state.store.find_user(&u.user_id).await?.ok_or_else(|| PageError::internal("session user vanished"))?;
+    let account = state
+        .store
+        .find_user(&u.user_id)
+        .await?
+        .ok_or_else(|| PageError::internal("session user vanished"))?;
     let csrf = ls.csrf_token().await?;
     let scope = ScopeSet::parse_supported(&flow.scope);
-    let scopes = scope.iter().map(|s| ScopeLine { name: s, description: describe(s) }).collect();
-    Ok(render(&ConsentPage { csrf: &csrf, flow: &flow.id, client_name: &client.name, username: &account.username, scopes }))
+    let scopes = scope
+        .iter()
+        .map(|s| ScopeLine {
+            name: s,
+            description: describe(s),
+        })
+        .collect();
+    Ok(render(&ConsentPage {
+        csrf: &csrf,
+        flow: &flow.id,
+        client_name: &client.name,
+        username: &account.username,
+        scopes,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -46,11 +80,20 @@ pub struct ConsentForm {
     decision: String,
 }
 
-pub async fn consent_submit(State(state): State<AppState>, session: Session, form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>) -> Result<Response, PageError> {
-    let Form(form) = form.map_err(|_| PageError::bad_request("The consent form was incomplete."))?;
+pub async fn consent_submit(
+    State(state): State<AppState>,
+    session: Session,
+    form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) =
+        form.map_err(|_| PageError::bad_request("The consent form was incomplete."))?;
     let ls = LoginSession(&session);
     if !ls.check_csrf(&form.csrf).await? {
-        return Err(PageError { status: StatusCode::FORBIDDEN, title: "This form has expired", message: "Reload the page and try again.".into() });
+        return Err(PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "This form has expired",
+            message: "Reload the page and try again.".into(),
+        });
     }
     let flow = bound_flow(&state, &ls, &form.flow).await?;
     let Some(user) = current_user(&state, &ls).await? else {
@@ -62,16 +105,35 @@ pub async fn consent_submit(State(state): State<AppState>, session: Session, for
     match form.decision.as_str() {
         "allow" => {
             let granted = ScopeSet::parse_supported(&flow.scope);
-            let previous = remembered_consent(&state, &user.user_id, &flow.client_id).await?.unwrap_or_default();
-            state.store.upsert_consent(&user.user_id, &flow.client_id, &previous.union(&granted).to_wire(), state.now()).await?;
+            let previous = remembered_consent(&state, &user.user_id, &flow.client_id)
+                .await?
+                .unwrap_or_default();
+            state
+                .store
+                .upsert_consent(
+                    &user.user_id,
+                    &flow.client_id,
+                    &previous.union(&granted).to_wire(),
+                    state.now(),
+                )
+                .await?;
             finish(&state, &flow, Some(&user), true).await
         }
         "deny" => {
             if !state.store.delete_flow(&flow.id).await? {
-                return Err(PageError::bad_request("This sign-in request was already completed."));
+                return Err(PageError::bad_request(
+                    "This sign-in request was already completed.",
+                ));
             }
             let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
-            Ok(error_redirect(&state, &ErrorRedirect { redirect_uri: flow.redirect_uri, state: flow.state, error }))
+            Ok(error_redirect(
+                &state,
+                &ErrorRedirect {
+                    redirect_uri: flow.redirect_uri,
+                    state: flow.state,
+                    error,
+                },
+            ))
         }
         _ => Err(PageError::bad_request("Choose Allow or Deny.")),
     }

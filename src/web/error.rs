@@ -7,9 +7,17 @@ use axum::response::{IntoResponse, Response};
 
 fn log(e: &OAuthError) {
     if e.code == ErrorCode::ServerError {
-        tracing::error!(error = e.code.as_str(), detail = e.detail().unwrap_or(""), "request failed");
+        tracing::error!(
+            error = e.code.as_str(),
+            detail = e.detail().unwrap_or(""),
+            "request failed"
+        );
     } else {
-        tracing::info!(error = e.code.as_str(), detail = e.detail().unwrap_or(""), "request refused");
+        tracing::info!(
+            error = e.code.as_str(),
+            detail = e.detail().unwrap_or(""),
+            "request refused"
+        );
     }
 }
 
@@ -22,7 +30,10 @@ pub struct TokenError {
 
 impl From<OAuthError> for TokenError {
     fn from(error: OAuthError) -> Self {
-        Self { error, used_basic: false }
+        Self {
+            error,
+            used_basic: false,
+        }
     }
 }
 
@@ -44,7 +55,11 @@ impl IntoResponse for TokenError {
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if self.error.code == ErrorCode::InvalidClient {
             // RFC 6749 §5.2: 401 carries the scheme the client should use.
-            let v = if self.used_basic { r#"Basic realm="gatehouse", charset="UTF-8""# } else { r#"Basic realm="gatehouse""# };
+            let v = if self.used_basic {
+                r#"Basic realm="gatehouse", charset="UTF-8""#
+            } else {
+                r#"Basic realm="gatehouse""#
+            };
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
         }
         resp
@@ -64,17 +79,42 @@ impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         log(&self.0);
         let (status, challenge) = match self.0.code {
-            ErrorCode::ServerError => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
-            ErrorCode::InsufficientScope => (StatusCode::FORBIDDEN, format!(r#"Bearer error="insufficient_scope", error_description="{}""#, self.0.description)),
-            ErrorCode::InvalidRequest => (StatusCode::BAD_REQUEST, format!(r#"Bearer error="invalid_request", error_description="{}""#, self.0.description)),
+            ErrorCode::ServerError => {
+                return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+            }
+            ErrorCode::InsufficientScope => (
+                StatusCode::FORBIDDEN,
+                format!(
+                    r#"Bearer error="insufficient_scope", error_description="{}""#,
+                    self.0.description
+                ),
+            ),
+            ErrorCode::InvalidRequest => (
+                StatusCode::BAD_REQUEST,
+                format!(
+                    r#"Bearer error="invalid_request", error_description="{}""#,
+                    self.0.description
+                ),
+            ),
             // RFC 6750 §3.1: no token at all gets the bare challenge.
-            _ if self.0.detail() == Some("no token") => (StatusCode::UNAUTHORIZED, "Bearer".to_owned()),
-            _ => (StatusCode::UNAUTHORIZED, format!(r#"Bearer error="invalid_token", error_description="{}""#, self.0.description)),
+            _ if self.0.detail() == Some("no token") => {
+                (StatusCode::UNAUTHORIZED, "Bearer".to_owned())
+            }
+            _ => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    r#"Bearer error="invalid_token", error_description="{}""#,
+                    self.0.description
+                ),
+            ),
         };
-        let mut resp = (status, axum::Json(serde_json::json!({
-            "error": if challenge == "Bearer" { "invalid_token" } else { self.0.code.as_str() },
-            "error_description": self.0.description,
-        })))
+        let mut resp = (
+            status,
+            axum::Json(serde_json::json!({
+                "error": if challenge == "Bearer" { "invalid_token" } else { self.0.code.as_str() },
+                "error_description": self.0.description,
+            })),
+        )
             .into_response();
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -92,13 +132,21 @@ pub struct PageError {
 
 impl PageError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, title: "This request cannot be completed", message: message.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            title: "This request cannot be completed",
+            message: message.into(),
+        }
     }
 
     /// Internal failure: logged here with its cause; the page stays generic.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(detail = %cause, "request failed");
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, title: "Something went wrong", message: "Please try again in a moment.".into() }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Something went wrong",
+            message: "Please try again in a moment.".into(),
+        }
     }
 }
 
@@ -106,7 +154,11 @@ impl From<OAuthError> for PageError {
     fn from(e: OAuthError) -> Self {
         log(&e);
         if e.code == ErrorCode::ServerError {
-            return Self { status: StatusCode::INTERNAL_SERVER_ERROR, title: "Something went wrong", message: "Please try again in a moment.".into() };
+            return Self {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                title: "Something went wrong",
+                message: "Please try again in a moment.".into(),
+            };
         }
         Self::bad_request(e.description.into_owned())
     }
@@ -126,7 +178,10 @@ impl From<crate::store::Error> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let page = ErrorPage { title: self.title, message: &self.message };
+        let page = ErrorPage {
+            title: self.title,
+            message: &self.message,
+        };
         (self.status, render(&page)).into_response()
     }
 }

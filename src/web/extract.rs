@@ -55,13 +55,22 @@ impl LoginSession<'_> {
         let auth_time = self.0.get::<i64>(AUTH_TIME).await?;
         let login_flow = self.0.get::<String>(LOGIN_FLOW).await?;
         Ok(match (uid, auth_time) {
-            (Some(user_id), Some(auth_time)) => Some(SessionUser { user_id, auth_time, login_flow }),
+            (Some(user_id), Some(auth_time)) => Some(SessionUser {
+                user_id,
+                auth_time,
+                login_flow,
+            }),
             _ => None,
         })
     }
 
     /// Records a fresh sign-in. The session id is rotated first (session fixation).
-    pub async fn sign_in(&self, user_id: &str, auth_time: i64, flow: Option<&str>) -> Result<(), PageError> {
+    pub async fn sign_in(
+        &self,
+        user_id: &str,
+        auth_time: i64,
+        flow: Option<&str>,
+    ) -> Result<(), PageError> {
         self.0.cycle_id().await?;
         self.0.insert(USER_ID, user_id).await?;
         self.0.insert(AUTH_TIME, auth_time).await?;

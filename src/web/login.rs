@@ -18,7 +18,11 @@ pub struct LoginQuery {
     flow: Option<String>,
 }
 
-pub async fn login_form(State(state): State<AppState>, session: Session, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
+pub async fn login_form(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     let csrf = ls.csrf_token().await?;
     let (client_name, hint) = match &q.flow {
@@ -46,20 +50,31 @@ pub struct LoginForm {
     flow: Option<String>,
 }
 
-pub async fn login_submit(State(state): State<AppState>, session: Session, form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>) -> Result<Response, PageError> {
-    let Form(form) = form.map_err(|_| PageError::bad_request("The sign-in form was incomplete."))?;
+pub async fn login_submit(
+    State(state): State<AppState>,
+    session: Session,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) =
+        form.map_err(|_| PageError::bad_request("The sign-in form was incomplete."))?;
     let ls = LoginSession(&session);
     if !ls.check_csrf(&form.csrf).await? {
-        return Err(PageError { status: StatusCode::FORBIDDEN, title: "This form has expired", message: "Reload the sign-in page and try again.".into() });
+        return Err(PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "This form has expired",
+            message: "Reload the sign-in page and try again.".into(),
+        });
     }
     let flow_id = form.flow.filter(|f| !f.is_empty());
     let flow = match &flow_id {
         Some(id) => Some(bound_flow(&state, &ls, id).await?),
         None => None,
     };
-    match accounts::authenticate(&state.store, &state.hasher, &form.username, &form.password).await {
+    match accounts::authenticate(&state.store, &state.hasher, &form.username, &form.password).await
+    {
         Ok(user) => {
-            ls.sign_in(&user.id, state.now(), flow_id.as_deref()).await?;
+            ls.sign_in(&user.id, state.now(), flow_id.as_deref())
+                .await?;
             tracing::info!(user_id = %user.id, "signed in");
             match &flow {
                 Some(f) => advance(&state, &ls, f).await,

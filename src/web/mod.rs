@@ -26,22 +26,37 @@ pub fn router(state: AppState) -> Router {
     let https = state.config.is_https();
     let sessions = SessionManagerLayer::new(crate::store::SessionStore::new(state.store.clone()))
         // SECURITY.md: HttpOnly, SameSite=Lax, Secure and `__Host-` when the issuer is https.
-        .with_name(if https { "__Host-gatehouse" } else { "gatehouse" })
+        .with_name(if https {
+            "__Host-gatehouse"
+        } else {
+            "gatehouse"
+        })
         .with_secure(https)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(state.config.session_ttl)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            state.config.session_ttl,
+        )));
 
     Router::new()
         .route("/", get(account::index))
-        .route(ep::AUTHORIZE, get(authorize::authorize_get).post(authorize::authorize_post))
+        .route(
+            ep::AUTHORIZE,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
         .route(ep::LOGIN, get(login::login_form).post(login::login_submit))
-        .route(ep::CONSENT, get(consent::consent_form).post(consent::consent_submit))
+        .route(
+            ep::CONSENT,
+            get(consent::consent_form).post(consent::consent_submit),
+        )
         .route(ep::ACCOUNT, get(account::account))
         .route(ep::LOGOUT, post(account::logout))
         .route(ep::TOKEN, post(token::token))
-        .route(ep::USERINFO, get(userinfo::userinfo_get).post(userinfo::userinfo_post))
+        .route(
+            ep::USERINFO,
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
         .route(ep::DISCOVERY, get(well_known::discovery))
         .route(ep::JWKS, get(well_known::jwks))
         .route(ep::HEALTHZ, get(well_known::healthz))

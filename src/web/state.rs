@@ -18,9 +18,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, store: Store, keys: Arc<Keystore>, clock: Clock, hasher: Hasher) -> Self {
-        let discovery = crate::oauth::discovery::metadata(&config.issuer).to_string().into();
-        Self { config, store, keys, clock, hasher, discovery }
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        keys: Arc<Keystore>,
+        clock: Clock,
+        hasher: Hasher,
+    ) -> Self {
+        let discovery = crate::oauth::discovery::metadata(&config.issuer)
+            .to_string()
+            .into();
+        Self {
+            config,
+            store,
+            keys,
+            clock,
+            hasher,
+            discovery,
+        }
     }
 
     pub fn issuer(&self) -> &str {

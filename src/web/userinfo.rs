@@ -17,16 +17,30 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 async fn respond(state: &AppState, token: Option<&str>) -> Result<Response, BearerError> {
     let token = token.ok_or_else(|| OAuthError::invalid_token("no token"))?;
-    let claims = userinfo::userinfo(&state.store, &state.keys, state.issuer(), state.now(), token).await?;
+    let claims = userinfo::userinfo(
+        &state.store,
+        &state.keys,
+        state.issuer(),
+        state.now(),
+        token,
+    )
+    .await?;
     Ok(Json(claims).into_response())
 }
 
-pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, BearerError> {
+pub async fn userinfo_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, BearerError> {
     respond(&state, bearer(&headers)).await
 }
 
 /// RFC 6750 §2.2 also allows the token in a form body; only one method per request (§2).
-pub async fn userinfo_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, BearerError> {
+pub async fn userinfo_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, BearerError> {
     let params = params_from(&body);
     let from_body = params.get("access_token");
     let from_header = bearer(&headers);

@@ -16,7 +16,11 @@ fn base<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
     ]
 }
 
-fn with(mut params: Vec<(&'static str, String)>, key: &'static str, value: Option<&str>) -> Vec<(&'static str, String)> {
+fn with(
+    mut params: Vec<(&'static str, String)>,
+    key: &'static str,
+    value: Option<&str>,
+) -> Vec<(&'static str, String)> {
     params.retain(|(k, _)| *k != key);
     if let Some(v) = value {
         params.push((key, v.to_string()));
@@ -34,12 +38,20 @@ fn owned(p: Vec<(&str, &str)>) -> Vec<(&'static str, String)> {
 }
 
 async fn get(app: &TestApp, params: &[(&'static str, String)]) -> reqwest::Response {
-    browser().get(app.url("/authorize")).query(params).send().await.unwrap()
+    browser()
+        .get(app.url("/authorize"))
+        .query(params)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn assert_page_error(resp: reqwest::Response) {
     assert_eq!(resp.status(), 400);
-    assert!(resp.headers().get("location").is_none(), "must not redirect");
+    assert!(
+        resp.headers().get("location").is_none(),
+        "must not redirect"
+    );
     let html = resp.text().await.unwrap();
     assert!(html.contains("<h1>"), "an HTML error page");
 }
@@ -51,7 +63,11 @@ async fn assert_redirect_error(app: &TestApp, resp: reqwest::Response, code: &st
     let q = query_of(&loc);
     assert_eq!(param(&q, "error").as_deref(), Some(code), "{loc}");
     assert_eq!(param(&q, "state").as_deref(), Some("xyz"));
-    assert_eq!(param(&q, "iss").as_deref(), Some(app.issuer.as_str()), "RFC 9207 iss on errors too");
+    assert_eq!(
+        param(&q, "iss").as_deref(),
+        Some(app.issuer.as_str()),
+        "RFC 9207 iss on errors too"
+    );
     assert!(param(&q, "code").is_none());
 }
 
@@ -77,37 +93,86 @@ async fn near_miss_redirect_uris_render_error_page(app: TestApp) {
         "http://app.example.com/callback",
         "https://evil.example/callback",
     ] {
-        let resp = get(&app, &with(owned(base(&client.id, &ch)), "redirect_uri", Some(near))).await;
+        let resp = get(
+            &app,
+            &with(owned(base(&client.id, &ch)), "redirect_uri", Some(near)),
+        )
+        .await;
         assert_eq!(resp.status(), 400, "{near}");
         assert!(resp.headers().get("location").is_none(), "{near}");
     }
-    assert_page_error(get(&app, &with(owned(base(&client.id, &ch)), "redirect_uri", None)).await).await;
+    assert_page_error(
+        get(
+            &app,
+            &with(owned(base(&client.id, &ch)), "redirect_uri", None),
+        )
+        .await,
+    )
+    .await;
 }
 
 /// RFC 8252 §7.3: a loopback redirect URI may use any port; nothing else may differ.
 async fn loopback_redirect_uri_port_may_vary(app: TestApp) {
-    let client = app.create_client_with(true, &["http://127.0.0.1/cb"], &[], false).await;
+    let client = app
+        .create_client_with(true, &["http://127.0.0.1/cb"], &[], false)
+        .await;
     let ch = s256_challenge(&random_token());
-    let ok = get(&app, &with(owned(base(&client.id, &ch)), "redirect_uri", Some("http://127.0.0.1:49152/cb"))).await;
+    let ok = get(
+        &app,
+        &with(
+            owned(base(&client.id, &ch)),
+            "redirect_uri",
+            Some("http://127.0.0.1:49152/cb"),
+        ),
+    )
+    .await;
     assert_eq!(ok.status(), 303);
     assert!(location(&ok).starts_with("/login"));
-    let bad = get(&app, &with(owned(base(&client.id, &ch)), "redirect_uri", Some("http://127.0.0.1:49152/cb2"))).await;
+    let bad = get(
+        &app,
+        &with(
+            owned(base(&client.id, &ch)),
+            "redirect_uri",
+            Some("http://127.0.0.1:49152/cb2"),
+        ),
+    )
+    .await;
     assert_eq!(bad.status(), 400);
 }
 
 async fn plain_pkce_is_refused(app: TestApp) {
     let client = app.create_client().await;
     let verifier = random_token();
-    let p = with(with(owned(base(&client.id, "")), "code_challenge", Some(&verifier)), "code_challenge_method", Some("plain"));
+    let p = with(
+        with(
+            owned(base(&client.id, "")),
+            "code_challenge",
+            Some(&verifier),
+        ),
+        "code_challenge_method",
+        Some("plain"),
+    );
     assert_redirect_error(&app, get(&app, &p).await, "invalid_request").await;
     // A challenge without a method means plain (RFC 7636 §4.3).
-    let p = with(with(owned(base(&client.id, "")), "code_challenge", Some(&s256_challenge(&verifier))), "code_challenge_method", None);
+    let p = with(
+        with(
+            owned(base(&client.id, "")),
+            "code_challenge",
+            Some(&s256_challenge(&verifier)),
+        ),
+        "code_challenge_method",
+        None,
+    );
     assert_redirect_error(&app, get(&app, &p).await, "invalid_request").await;
 }
 
 async fn missing_pkce_is_refused(app: TestApp) {
     let client = app.create_client().await;
-    let p = with(with(owned(base(&client.id, "")), "code_challenge", None), "code_challenge_method", None);
+    let p = with(
+        with(owned(base(&client.id, "")), "code_challenge", None),
+        "code_challenge_method",
+        None,
+    );
     assert_redirect_error(&app, get(&app, &p).await, "invalid_request").await;
 }
 
@@ -115,10 +180,18 @@ async fn only_response_type_code_is_supported(app: TestApp) {
     let client = app.create_client().await;
     let ch = s256_challenge(&random_token());
     for rt in ["token", "id_token", "code id_token"] {
-        let resp = get(&app, &with(owned(base(&client.id, &ch)), "response_type", Some(rt))).await;
+        let resp = get(
+            &app,
+            &with(owned(base(&client.id, &ch)), "response_type", Some(rt)),
+        )
+        .await;
         assert_redirect_error(&app, resp, "unsupported_response_type").await;
     }
-    let resp = get(&app, &with(owned(base(&client.id, &ch)), "response_type", None)).await;
+    let resp = get(
+        &app,
+        &with(owned(base(&client.id, &ch)), "response_type", None),
+    )
+    .await;
     assert_redirect_error(&app, resp, "invalid_request").await;
 }
 
@@ -149,7 +222,9 @@ async fn denied_consent_returns_access_denied(app: TestApp) {
     let b = browser();
     let ch = s256_challenge(&random_token());
     let resp = app.authorize(&b, &base(&client.id, &ch)).await;
-    let resp = app.submit_login(&b, &location(&resp), "alice", PASSWORD).await;
+    let resp = app
+        .submit_login(&b, &location(&resp), "alice", PASSWORD)
+        .await;
     let consent = location(&resp);
     assert!(consent.starts_with("/consent"));
     let resp = app.submit_consent(&b, &consent, "deny").await;
@@ -159,7 +234,11 @@ async fn denied_consent_returns_access_denied(app: TestApp) {
 async fn request_objects_are_not_supported(app: TestApp) {
     let client = app.create_client().await;
     let ch = s256_challenge(&random_token());
-    let p = with(owned(base(&client.id, &ch)), "request", Some("eyJhbGciOiJub25lIn0.e30."));
+    let p = with(
+        owned(base(&client.id, &ch)),
+        "request",
+        Some("eyJhbGciOiJub25lIn0.e30."),
+    );
     assert_redirect_error(&app, get(&app, &p).await, "request_not_supported").await;
 }
 
@@ -169,9 +248,17 @@ async fn error_page_escapes_and_sets_security_headers(app: TestApp) {
     let resp = get(&app, &owned(base("<script>alert(1)</script>", &ch))).await;
     let h = resp.headers().clone();
     assert_eq!(h["x-frame-options"], "DENY");
-    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert_eq!(h["referrer-policy"], "no-referrer");
-    assert!(h.get("access-control-allow-origin").is_none(), "no CORS on /authorize");
+    assert!(
+        h.get("access-control-allow-origin").is_none(),
+        "no CORS on /authorize"
+    );
     let html = resp.text().await.unwrap();
     assert!(!html.contains("<script>"));
 }

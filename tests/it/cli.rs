@@ -25,7 +25,11 @@ fn gatehouse(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> std::
 }
 
 fn stdout(o: &std::process::Output) -> String {
-    assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
@@ -33,31 +37,110 @@ fn stdout(o: &std::process::Output) -> String {
 fn client_and_user_commands_work() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = stdout(&gatehouse(d, &["client", "create", "--name", "Web", "--redirect-uri", REDIRECT_URI, "--audience", "https://api.example.com", "--json"], None));
+    let out = stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--audience",
+            "https://api.example.com",
+            "--json",
+        ],
+        None,
+    ));
     let created: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let id = created["client_id"].as_str().unwrap().to_string();
-    assert_eq!(created["client_secret"].as_str().unwrap().len(), 43, "256-bit secret");
+    assert_eq!(
+        created["client_secret"].as_str().unwrap().len(),
+        43,
+        "256-bit secret"
+    );
 
-    let public = stdout(&gatehouse(d, &["client", "create", "--name", "CLI", "--redirect-uri", "http://127.0.0.1/cb", "--public", "--json"], None));
-    assert!(serde_json::from_str::<serde_json::Value>(public.trim()).unwrap()["client_secret"].is_null());
+    let public = stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "CLI",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--public",
+            "--json",
+        ],
+        None,
+    ));
+    assert!(
+        serde_json::from_str::<serde_json::Value>(public.trim()).unwrap()["client_secret"]
+            .is_null()
+    );
 
     let list = stdout(&gatehouse(d, &["client", "list"], None));
     assert!(list.contains(&id) && list.contains("public") && list.contains("confidential"));
     let show = stdout(&gatehouse(d, &["client", "show", &id], None));
     assert!(show.contains("https://api.example.com"));
-    assert!(!show.contains(created["client_secret"].as_str().unwrap()), "the secret is never shown again");
+    assert!(
+        !show.contains(created["client_secret"].as_str().unwrap()),
+        "the secret is never shown again"
+    );
 
-    let bad = gatehouse(d, &["client", "create", "--name", "X", "--redirect-uri", "javascript:alert(1)"], None);
+    let bad = gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "javascript:alert(1)",
+        ],
+        None,
+    );
     assert!(!bad.status.success());
-    let bad = gatehouse(d, &["client", "create", "--name", "X", "--redirect-uri", "http://app.example.com/cb"], None);
+    let bad = gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "http://app.example.com/cb",
+        ],
+        None,
+    );
     assert!(!bad.status.success(), "plain http only on loopback");
 
-    stdout(&gatehouse(d, &["user", "create", "--username", "bob", "--email", "bob@example.com", "--password-stdin"], Some("a long password\n")));
-    let dup = gatehouse(d, &["user", "create", "--username", "bob", "--password-stdin"], Some("a long password\n"));
+    stdout(&gatehouse(
+        d,
+        &[
+            "user",
+            "create",
+            "--username",
+            "bob",
+            "--email",
+            "bob@example.com",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    ));
+    let dup = gatehouse(
+        d,
+        &["user", "create", "--username", "bob", "--password-stdin"],
+        Some("a long password\n"),
+    );
     assert!(!dup.status.success());
     let users = stdout(&gatehouse(d, &["user", "list"], None));
     assert!(users.contains("bob") && users.contains("active"));
-    stdout(&gatehouse(d, &["user", "set-password", "bob", "--password-stdin"], Some("another long password\n")));
+    stdout(&gatehouse(
+        d,
+        &["user", "set-password", "bob", "--password-stdin"],
+        Some("another long password\n"),
+    ));
     stdout(&gatehouse(d, &["user", "disable", "bob"], None));
     assert!(stdout(&gatehouse(d, &["user", "list"], None)).contains("disabled"));
 
@@ -69,7 +152,11 @@ fn client_and_user_commands_work() {
 #[test]
 fn invalid_issuer_fails_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
-    for issuer in ["http://id.example.com", "https://id.example.com?x=1", "https://id.example.com#f"] {
+    for issuer in [
+        "http://id.example.com",
+        "https://id.example.com?x=1",
+        "https://id.example.com#f",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .arg("serve")
             .env("GATEHOUSE_ISSUER", issuer)
@@ -87,9 +174,17 @@ fn invalid_issuer_fails_with_one_clear_line() {
 
 #[test]
 fn help_documents_environment_variables() {
-    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for var in ["GATEHOUSE_ISSUER", "GATEHOUSE_BIND", "GATEHOUSE_DATABASE_URL", "GATEHOUSE_LOG_FORMAT"] {
+    for var in [
+        "GATEHOUSE_ISSUER",
+        "GATEHOUSE_BIND",
+        "GATEHOUSE_DATABASE_URL",
+        "GATEHOUSE_LOG_FORMAT",
+    ] {
         assert!(help.contains(var), "{var} missing from --help");
     }
 }

@@ -2,7 +2,12 @@
 use crate::helpers::*;
 
 async fn discovery_document_matches_issuer(app: TestApp) {
-    let resp = app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let m: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(m["issuer"], app.issuer);
@@ -10,26 +15,69 @@ async fn discovery_document_matches_issuer(app: TestApp) {
     assert_eq!(m["token_endpoint"], app.url("/token"));
     assert_eq!(m["userinfo_endpoint"], app.url("/userinfo"));
     assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(m["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
+    assert_eq!(
+        m["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
     assert_eq!(m["authorization_response_iss_parameter_supported"], true);
-    assert_eq!(m["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        m["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     let jwks_uri = m["jwks_uri"].as_str().unwrap();
-    let jwks: serde_json::Value = app.http.get(jwks_uri).send().await.unwrap().json().await.unwrap();
+    let jwks: serde_json::Value = app
+        .http
+        .get(jwks_uri)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["use"], "sig");
     assert_eq!(key["alg"], "RS256");
-    assert_eq!(key["kid"], gatehouse::keys::thumbprint(key["n"].as_str().unwrap(), key["e"].as_str().unwrap()));
+    assert_eq!(
+        key["kid"],
+        gatehouse::keys::thumbprint(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
+    );
     for private in ["d", "p", "q", "dp", "dq", "qi"] {
         assert!(key.get(private).is_none(), "no private member {private}");
     }
 }
 
 async fn health_and_readiness(app: TestApp) {
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().text().await.unwrap(), "ready");
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ready"
+    );
     app.store.close().await;
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 503);
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
 }
 
 /// The signing key is generated once and survives a restart (same kid, sealed in the store).
@@ -39,20 +87,40 @@ async fn signing_key_persists_and_is_sealed(app: TestApp) {
     assert_eq!(keys[0].state, "current");
     assert!(!keys[0].sealed_private_key.contains("MII"));
     let master = gatehouse::keys::MasterKey::load_or_create(&gatehouse::config::Config::embedded(
-        &app.issuer, "127.0.0.1:0".parse().unwrap(), app.dir.path().join("data"), app.dir.path().join("keys"),
+        &app.issuer,
+        "127.0.0.1:0".parse().unwrap(),
+        app.dir.path().join("data"),
+        app.dir.path().join("keys"),
     ))
     .unwrap();
-    let again = gatehouse::keys::Keystore::load_or_create(&app.store, &master, app.clock.now()).await.unwrap();
+    let again = gatehouse::keys::Keystore::load_or_create(&app.store, &master, app.clock.now())
+        .await
+        .unwrap();
     assert_eq!(again.current_kid(), keys[0].kid);
     assert_eq!(app.store.list_signing_keys().await.unwrap().len(), 1);
     // A wrong master key is a clear error, not a panic.
     let wrong = gatehouse::keys::MasterKey::from_bytes([0u8; 32]);
-    let err = gatehouse::keys::Keystore::load_or_create(&app.store, &wrong, app.clock.now()).await.unwrap_err();
+    let err = gatehouse::keys::Keystore::load_or_create(&app.store, &wrong, app.clock.now())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("cannot be decrypted"), "{err}");
 }
 
 async fn unknown_path_is_404(app: TestApp) {
-    assert_eq!(app.http.get(app.url("/nope")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.http
+            .get(app.url("/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }
 
-crate::backend_tests!(discovery_document_matches_issuer, health_and_readiness, signing_key_persists_and_is_sealed, unknown_path_is_404);
+crate::backend_tests!(
+    discovery_document_matches_issuer,
+    health_and_readiness,
+    signing_key_persists_and_is_sealed,
+    unknown_path_is_404
+);

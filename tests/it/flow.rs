@@ -1,9 +1,11 @@
 //! The whole sign-in, with the `openidconnect` crate as the relying party.
 use crate::helpers::*;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
 /// Drives the browser from an authorization URL to the client redirect; returns its query.
@@ -17,7 +19,10 @@ async fn browse(app: &TestApp, browser: &reqwest::Client, auth_url: &str) -> Vec
         } else if loc.starts_with("/consent") {
             resp = app.submit_consent(browser, &loc, "allow").await;
         } else {
-            assert!(loc.starts_with(REDIRECT_URI), "redirects only to the registered URI: {loc}");
+            assert!(
+                loc.starts_with(REDIRECT_URI),
+                "redirects only to the registered URI: {loc}"
+            );
             return query_of(&loc);
         }
     }
@@ -26,10 +31,18 @@ async fn browse(app: &TestApp, browser: &reqwest::Client, auth_url: &str) -> Vec
 
 async fn relying_party_signs_in(app: TestApp, public: bool) {
     let user = app.create_user("alice").await;
-    let registered = app.create_client_with(public, &[REDIRECT_URI], &[], false).await;
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let registered = app
+        .create_client_with(public, &[REDIRECT_URI], &[], false)
+        .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
 
-    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http).await.unwrap();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
+            .await
+            .unwrap();
     let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(registered.id.clone()),
@@ -38,7 +51,11 @@ async fn relying_party_signs_in(app: TestApp, public: bool) {
     .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into()).unwrap());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (auth_url, csrf, nonce) = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("profile".into()))
         .set_pkce_challenge(challenge)
@@ -46,7 +63,11 @@ async fn relying_party_signs_in(app: TestApp, public: bool) {
 
     let q = browse(&app, &browser(), auth_url.as_str()).await;
     assert_eq!(param(&q, "state").as_deref(), Some(csrf.secret().as_str()));
-    assert_eq!(param(&q, "iss").as_deref(), Some(app.issuer.as_str()), "RFC 9207 iss");
+    assert_eq!(
+        param(&q, "iss").as_deref(),
+        Some(app.issuer.as_str()),
+        "RFC 9207 iss"
+    );
     let code = param(&q, "code").unwrap();
 
     let tokens = client
@@ -57,10 +78,15 @@ async fn relying_party_signs_in(app: TestApp, public: bool) {
         .await
         .unwrap();
     let id_token = tokens.id_token().expect("openid was requested");
-    let claims = id_token.claims(&client.id_token_verifier(), &nonce).unwrap();
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .unwrap();
     assert_eq!(claims.subject().as_str(), user.id);
     assert_eq!(claims.issuer().as_str(), app.issuer);
-    assert_eq!(claims.email().map(|e| e.as_str()), Some("someone@example.com"));
+    assert_eq!(
+        claims.email().map(|e| e.as_str()),
+        Some("someone@example.com")
+    );
     assert!(claims.auth_time().is_some());
 
     // at_hash binds the ID token to this access token (OIDC Core §3.1.3.6).
@@ -69,16 +95,27 @@ async fn relying_party_signs_in(app: TestApp, public: bool) {
     assert_eq!(raw["at_hash"], gatehouse::crypto::b64url(&digest[..16]));
     assert_eq!(raw["azp"], registered.id);
 
-    let scopes: Vec<String> = tokens.scopes().unwrap().iter().map(|s| s.to_string()).collect();
+    let scopes: Vec<String> = tokens
+        .scopes()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(scopes, ["openid", "email", "profile"]);
 
     let info: CoreUserInfoClaims = client
-        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+        .user_info(
+            tokens.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
         .unwrap()
         .request_async(&http)
         .await
         .unwrap();
-    assert_eq!(info.email().map(|e| e.as_str()), Some("someone@example.com"));
+    assert_eq!(
+        info.email().map(|e| e.as_str()),
+        Some("someone@example.com")
+    );
     assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("alice"));
 }
 
@@ -94,21 +131,48 @@ async fn public_relying_party_signs_in(app: TestApp) {
 /// holds the client's registered APIs and our issuer (for /userinfo).
 async fn access_token_is_rfc9068_jwt(app: TestApp) {
     app.create_user("alice").await;
-    let client = app.create_client_with(false, &[REDIRECT_URI], &["https://api.example.com"], false).await;
+    let client = app
+        .create_client_with(false, &[REDIRECT_URI], &["https://api.example.com"], false)
+        .await;
     let b = browser();
     let (code, verifier) = app.get_code(&b, &client, "openid", "alice").await;
-    let body: serde_json::Value = app.exchange(&client, &code, &verifier).await.json().await.unwrap();
+    let body: serde_json::Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     let at = body["access_token"].as_str().unwrap();
     let header = jwt_header(at);
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "RS256");
-    let jwks: serde_json::Value = app.http.get(app.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks: serde_json::Value = app
+        .http
+        .get(app.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(header["kid"], jwks["keys"][0]["kid"]);
     let c = jwt_claims(at);
-    for k in ["iss", "sub", "aud", "client_id", "scope", "jti", "exp", "iat"] {
+    for k in [
+        "iss",
+        "sub",
+        "aud",
+        "client_id",
+        "scope",
+        "jti",
+        "exp",
+        "iat",
+    ] {
         assert!(c.get(k).is_some(), "claim {k}");
     }
-    assert_eq!(c["aud"], serde_json::json!(["https://api.example.com", app.issuer]));
+    assert_eq!(
+        c["aud"],
+        serde_json::json!(["https://api.example.com", app.issuer])
+    );
     assert_eq!(c["client_id"], client.id);
     assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 600);
     assert_eq!(body["expires_in"], 600);
@@ -121,14 +185,29 @@ async fn without_openid_there_is_no_id_token(app: TestApp) {
     app.create_user("alice").await;
     let client = app.create_client().await;
     let b = browser();
-    let (code, verifier) = app.get_code(&b, &client, "email unknown:scope", "alice").await;
-    let body: serde_json::Value = app.exchange(&client, &code, &verifier).await.json().await.unwrap();
+    let (code, verifier) = app
+        .get_code(&b, &client, "email unknown:scope", "alice")
+        .await;
+    let body: serde_json::Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(body.get("id_token").is_none());
-    assert_eq!(body["scope"], "email", "unknown scope values are never granted");
+    assert_eq!(
+        body["scope"], "email",
+        "unknown scope values are never granted"
+    );
     let c = jwt_claims(body["access_token"].as_str().unwrap());
     assert_eq!(c["aud"], app.issuer);
     // Without openid the token is not good for /userinfo.
-    assert_eq!(app.userinfo(body["access_token"].as_str().unwrap()).await.status(), 403);
+    assert_eq!(
+        app.userinfo(body["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        403
+    );
 }
 
 /// Issue: a second /authorize in the same browser skips the login form (SSO), and a remembered
@@ -140,18 +219,39 @@ async fn second_authorize_in_same_browser_skips_login_and_consent(app: TestApp) 
     app.get_code(&b, &client, "openid email", "alice").await;
     let challenge = gatehouse::oauth::pkce::s256_challenge(&gatehouse::crypto::random_token());
     let resp = app
-        .authorize(&b, &[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT_URI), ("scope", "openid"),
-            ("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .authorize(
+            &b,
+            &[
+                ("response_type", "code"),
+                ("client_id", &client.id),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", "openid"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
         .await;
     assert_eq!(resp.status(), 303);
     let loc = location(&resp);
-    assert!(loc.starts_with(REDIRECT_URI), "straight back to the client: {loc}");
+    assert!(
+        loc.starts_with(REDIRECT_URI),
+        "straight back to the client: {loc}"
+    );
     assert!(param(&query_of(&loc), "code").is_some());
 
     // A wider request asks for consent again (but not for the password).
     let resp = app
-        .authorize(&b, &[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT_URI), ("scope", "openid profile"),
-            ("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .authorize(
+            &b,
+            &[
+                ("response_type", "code"),
+                ("client_id", &client.id),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", "openid profile"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
         .await;
     assert!(location(&resp).starts_with("/consent"));
 }
@@ -159,13 +259,24 @@ async fn second_authorize_in_same_browser_skips_login_and_consent(app: TestApp) 
 /// First-party clients never show consent.
 async fn skip_consent_client_goes_straight_back(app: TestApp) {
     app.create_user("alice").await;
-    let client = app.create_client_with(false, &[REDIRECT_URI], &[], true).await;
+    let client = app
+        .create_client_with(false, &[REDIRECT_URI], &[], true)
+        .await;
     let b = browser();
     let verifier = gatehouse::crypto::random_token();
     let challenge = gatehouse::oauth::pkce::s256_challenge(&verifier);
     let resp = app
-        .authorize(&b, &[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT_URI), ("scope", "openid"),
-            ("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .authorize(
+            &b,
+            &[
+                ("response_type", "code"),
+                ("client_id", &client.id),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", "openid"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
         .await;
     let login = location(&resp);
     let resp = app.submit_login(&b, &login, "alice", PASSWORD).await;
@@ -179,8 +290,14 @@ async fn authorize_accepts_post(app: TestApp) {
     let challenge = gatehouse::oauth::pkce::s256_challenge(&gatehouse::crypto::random_token());
     let resp = browser()
         .post(app.url("/authorize"))
-        .form(&[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT_URI), ("scope", "openid"),
-            ("code_challenge", &challenge), ("code_challenge_method", "S256")])
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", &client.id),
+            ("redirect_uri", REDIRECT_URI),
+            ("scope", "openid"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
         .send()
         .await
         .unwrap();
@@ -197,3 +314,31 @@ crate::backend_tests!(
     skip_consent_client_goes_straight_back,
     authorize_accepts_post,
 );
+
+/// The issue's bar: a PyJWT resource server (as the FastAPI tutorials write it) accepts our
+/// access token unmodified, for its own audience.
+#[tokio::test]
+async fn pyjwt_resource_server_accepts_access_token() {
+    let has_pyjwt = std::process::Command::new("python3").args(["-c", "import jwt, cryptography"]).status().is_ok_and(|s| s.success());
+    if !has_pyjwt {
+        assert_ne!(std::env::var("GATEHOUSE_REQUIRE_PYJWT").as_deref(), Ok("1"), "PyJWT is required but not installed");
+        eprintln!("skipped: python3 with PyJWT[crypto] is not installed");
+        return;
+    }
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await.unwrap();
+    let user = app.create_user("alice").await;
+    let client = app.create_client_with(false, &[REDIRECT_URI], &["https://api.example.com"], false).await;
+    let (code, verifier) = app.get_code(&browser(), &client, "openid", "alice").await;
+    let body: serde_json::Value = app.exchange(&client, &code, &verifier).await.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/resource_server.py");
+    let run = |audience: &str| {
+        let args = [script.to_string(), app.url("/jwks.json"), app.issuer.clone(), audience.to_string(), token.clone()];
+        tokio::task::spawn_blocking(move || std::process::Command::new("python3").args(args).output().unwrap())
+    };
+    let ok = run("https://api.example.com").await.unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), user.id);
+    let wrong = run("https://other.example.com").await.unwrap();
+    assert!(!wrong.status.success(), "a token for another API is refused");
+}

@@ -73,10 +73,17 @@ pub fn browser() -> reqwest::Client {
 
 /// A fresh PostgreSQL database on the configured server.
 async fn postgres_database() -> Option<String> {
-    let base = std::env::var("GATEHOUSE_TEST_DATABASE_URL").ok().filter(|s| !s.is_empty())?;
+    let base = std::env::var("GATEHOUSE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())?;
     let name = format!("gh_test_{}", random_id());
-    let mut conn = sqlx::postgres::PgConnection::connect(&base).await.expect("connect to GATEHOUSE_TEST_DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&mut conn).await.unwrap();
+    let mut conn = sqlx::postgres::PgConnection::connect(&base)
+        .await
+        .expect("connect to GATEHOUSE_TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.ok();
     let mut url = url::Url::parse(&base).unwrap();
     url.set_path(&name);
@@ -92,18 +99,32 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let issuer = format!("http://127.0.0.1:{}", addr.port());
-        let mut config = Config::embedded(&issuer, addr, dir.path().join("data"), dir.path().join("keys"));
+        let mut config = Config::embedded(
+            &issuer,
+            addr,
+            dir.path().join("data"),
+            dir.path().join("keys"),
+        );
         if backend == Backend::Postgres {
             config.database_url = Some(postgres_database().await?);
         }
         let clock = Clock::system();
-        let app = App::build_with_listener(config, clock.clone(), listener).await.expect("app builds");
+        let app = App::build_with_listener(config, clock.clone(), listener)
+            .await
+            .expect("app builds");
         let store = app.store().clone();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        Some(Self { issuer, store, clock, http: reqwest::Client::new(), dir, _stop: tx })
+        Some(Self {
+            issuer,
+            store,
+            clock,
+            http: reqwest::Client::new(),
+            dir,
+            _stop: tx,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -111,11 +132,29 @@ impl TestApp {
     }
 
     pub async fn create_user(&self, username: &str) -> gatehouse::domain::User {
-        let new = NewUser { username, email: Some("someone@example.com"), name: Some("Some One") };
-        create_user(&self.store, &Hasher::default(), new, PASSWORD, self.clock.now()).await.unwrap()
+        let new = NewUser {
+            username,
+            email: Some("someone@example.com"),
+            name: Some("Some One"),
+        };
+        create_user(
+            &self.store,
+            &Hasher::default(),
+            new,
+            PASSWORD,
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
     }
 
-    pub async fn create_client_with(&self, public: bool, redirect_uris: &[&str], audiences: &[&str], skip_consent: bool) -> TestClient {
+    pub async fn create_client_with(
+        &self,
+        public: bool,
+        redirect_uris: &[&str],
+        audiences: &[&str],
+        skip_consent: bool,
+    ) -> TestClient {
         let secret = (!public).then(random_token);
         let client = Client {
             id: random_id(),
@@ -127,52 +166,108 @@ impl TestApp {
             created_at: self.clock.now(),
         };
         self.store.insert_client(&client).await.unwrap();
-        TestClient { id: client.id, secret }
+        TestClient {
+            id: client.id,
+            secret,
+        }
     }
 
     pub async fn create_client(&self) -> TestClient {
-        self.create_client_with(false, &[REDIRECT_URI], &[], false).await
+        self.create_client_with(false, &[REDIRECT_URI], &[], false)
+            .await
     }
 
     /// GET /authorize with the given parameters.
-    pub async fn authorize(&self, browser: &reqwest::Client, params: &[(&str, &str)]) -> reqwest::Response {
-        browser.get(self.url("/authorize")).query(params).send().await.unwrap()
+    pub async fn authorize(
+        &self,
+        browser: &reqwest::Client,
+        params: &[(&str, &str)],
+    ) -> reqwest::Response {
+        browser
+            .get(self.url("/authorize"))
+            .query(params)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Follows a Location from the browser's point of view.
     pub async fn get(&self, browser: &reqwest::Client, location: &str) -> reqwest::Response {
-        let url = if location.starts_with('/') { self.url(location) } else { location.to_string() };
+        let url = if location.starts_with('/') {
+            self.url(location)
+        } else {
+            location.to_string()
+        };
         browser.get(url).send().await.unwrap()
     }
 
     /// Submits the login form at `login_location` (a `/login?flow=…` path).
-    pub async fn submit_login(&self, browser: &reqwest::Client, login_location: &str, username: &str, password: &str) -> reqwest::Response {
+    pub async fn submit_login(
+        &self,
+        browser: &reqwest::Client,
+        login_location: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
         let page = self.get(browser, login_location).await;
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
         let csrf = hidden(&html, "csrf");
-        let mut form = vec![("username", username.to_string()), ("password", password.to_string()), ("csrf", csrf)];
+        let mut form = vec![
+            ("username", username.to_string()),
+            ("password", password.to_string()),
+            ("csrf", csrf),
+        ];
         if let Some(flow) = maybe_hidden(&html, "flow") {
             form.push(("flow", flow));
         }
-        browser.post(self.url("/login")).form(&form).send().await.unwrap()
+        browser
+            .post(self.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Answers the consent page at `consent_location`.
-    pub async fn submit_consent(&self, browser: &reqwest::Client, consent_location: &str, decision: &str) -> reqwest::Response {
+    pub async fn submit_consent(
+        &self,
+        browser: &reqwest::Client,
+        consent_location: &str,
+        decision: &str,
+    ) -> reqwest::Response {
         let page = self.get(browser, consent_location).await;
         assert_eq!(page.status(), 200, "consent page");
         let html = page.text().await.unwrap();
-        let form = [("csrf", hidden(&html, "csrf")), ("flow", hidden(&html, "flow")), ("decision", decision.to_string())];
-        browser.post(self.url("/consent")).form(&form).send().await.unwrap()
+        let form = [
+            ("csrf", hidden(&html, "csrf")),
+            ("flow", hidden(&html, "flow")),
+            ("decision", decision.to_string()),
+        ];
+        browser
+            .post(self.url("/consent"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Drives a whole browser sign-in (login + consent as needed) and returns the final client
     /// redirect's query parameters.
-    pub async fn sign_in(&self, browser: &reqwest::Client, params: &[(&str, &str)], username: &str) -> Vec<(String, String)> {
+    pub async fn sign_in(
+        &self,
+        browser: &reqwest::Client,
+        params: &[(&str, &str)],
+        username: &str,
+    ) -> Vec<(String, String)> {
         let mut resp = self.authorize(browser, params).await;
         for _ in 0..5 {
-            assert_eq!(resp.status(), 303, "expected a redirect, got {}", resp.status());
+            assert_eq!(
+                resp.status(),
+                303,
+                "expected a redirect, got {}",
+                resp.status()
+            );
             let loc = location(&resp);
             if loc.starts_with("/login") {
                 resp = self.submit_login(browser, &loc, username, PASSWORD).await;
@@ -186,7 +281,13 @@ impl TestApp {
     }
 
     /// A full authorization request for `client`, returning (code, verifier).
-    pub async fn get_code(&self, browser: &reqwest::Client, client: &TestClient, scope: &str, username: &str) -> (String, String) {
+    pub async fn get_code(
+        &self,
+        browser: &reqwest::Client,
+        client: &TestClient,
+        scope: &str,
+        username: &str,
+    ) -> (String, String) {
         let verifier = random_token();
         let challenge = s256_challenge(&verifier);
         let q = self
@@ -219,17 +320,41 @@ impl TestApp {
         req.form(&body).send().await.unwrap()
     }
 
-    pub async fn exchange(&self, client: &TestClient, code: &str, verifier: &str) -> reqwest::Response {
-        self.token(client, &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT_URI), ("code_verifier", verifier)]).await
+    pub async fn exchange(
+        &self,
+        client: &TestClient,
+        code: &str,
+        verifier: &str,
+    ) -> reqwest::Response {
+        self.token(
+            client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
     }
 
     pub async fn userinfo(&self, token: &str) -> reqwest::Response {
-        self.http.get(self.url("/userinfo")).bearer_auth(token).send().await.unwrap()
+        self.http
+            .get(self.url("/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
 pub fn location(resp: &reqwest::Response) -> String {
-    resp.headers().get("location").expect("Location header").to_str().unwrap().to_string()
+    resp.headers()
+        .get("location")
+        .expect("Location header")
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 pub fn query_of(url: &str) -> Vec<(String, String)> {

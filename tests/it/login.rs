@@ -7,8 +7,18 @@ async fn start_flow(app: &TestApp, b: &reqwest::Client) -> String {
     let client = app.create_client().await;
     let ch = s256_challenge(&random_token());
     let resp = app
-        .authorize(b, &[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT_URI), ("scope", "openid"),
-            ("code_challenge", &ch), ("code_challenge_method", "S256"), ("login_hint", "alice")])
+        .authorize(
+            b,
+            &[
+                ("response_type", "code"),
+                ("client_id", &client.id),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", "openid"),
+                ("code_challenge", &ch),
+                ("code_challenge_method", "S256"),
+                ("login_hint", "alice"),
+            ],
+        )
         .await;
     let loc = location(&resp);
     assert!(loc.starts_with("/login?flow="), "{loc}");
@@ -20,11 +30,15 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(app: TestApp) {
     app.create_user("alice").await;
     let b = browser();
     let login = start_flow(&app, &b).await;
-    let wrong = app.submit_login(&b, &login, "alice", "not the password").await;
+    let wrong = app
+        .submit_login(&b, &login, "alice", "not the password")
+        .await;
     assert_eq!(wrong.status(), 401);
     assert!(wrong.headers().get("location").is_none());
     let wrong_html = wrong.text().await.unwrap();
-    let unknown = app.submit_login(&b, &login, "mallory", "not the password").await;
+    let unknown = app
+        .submit_login(&b, &login, "mallory", "not the password")
+        .await;
     assert_eq!(unknown.status(), 401);
     let unknown_html = unknown.text().await.unwrap();
     assert!(wrong_html.contains("Invalid username or password."));
@@ -38,7 +52,12 @@ async fn disabled_user_cannot_sign_in(app: TestApp) {
     app.store.set_user_disabled("alice", true).await.unwrap();
     let b = browser();
     let login = start_flow(&app, &b).await;
-    assert_eq!(app.submit_login(&b, &login, "alice", PASSWORD).await.status(), 401);
+    assert_eq!(
+        app.submit_login(&b, &login, "alice", PASSWORD)
+            .await
+            .status(),
+        401
+    );
 }
 
 /// RFC 6749 §10.12: a forged CSRF token is refused and signs nobody in.
@@ -50,7 +69,12 @@ async fn forged_csrf_token_is_refused(app: TestApp) {
     let flow = hidden(&html, "flow");
     let resp = b
         .post(app.url("/login"))
-        .form(&[("username", "alice"), ("password", PASSWORD), ("csrf", &random_token()), ("flow", &flow)])
+        .form(&[
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("csrf", &random_token()),
+            ("flow", &flow),
+        ])
         .send()
         .await
         .unwrap();
@@ -75,17 +99,35 @@ async fn session_id_is_rotated_at_sign_in(app: TestApp) {
     let b = browser();
     let login = start_flow(&app, &b).await;
     let page = app.get(&b, &login).await;
-    let before = page.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+    let before = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>();
     let html = page.text().await.unwrap();
-    assert!(html.contains(r#"value="alice""#), "login_hint pre-fills the username");
+    assert!(
+        html.contains(r#"value="alice""#),
+        "login_hint pre-fills the username"
+    );
     let resp = b
         .post(app.url("/login"))
-        .form(&[("username", "alice"), ("password", PASSWORD), ("csrf", &hidden(&html, "csrf")), ("flow", &hidden(&html, "flow"))])
+        .form(&[
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("csrf", &hidden(&html, "csrf")),
+            ("flow", &hidden(&html, "flow")),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 303, "303 after the login POST, never 307");
-    let after = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+    let after = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>();
     assert!(!after.is_empty(), "a new session cookie is set");
     assert_ne!(before, after);
     assert!(after[0].contains("HttpOnly") && after[0].contains("SameSite=Lax"));
@@ -98,21 +140,51 @@ async fn account_page_shows_the_signed_in_user_and_signs_out(app: TestApp) {
     assert_eq!(location(&resp), "/login");
     let resp = app.submit_login(&b, "/login", "alice", PASSWORD).await;
     assert_eq!(location(&resp), "/account");
-    let html = b.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    let html = b
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("alice"));
     let csrf = hidden(&html, "csrf");
-    let resp = b.post(app.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let resp = b
+        .post(app.url("/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 303);
     let resp = b.get(app.url("/account")).send().await.unwrap();
     assert_eq!(location(&resp), "/login", "signed out");
 }
 
 async fn landing_page_and_stylesheet_are_served(app: TestApp) {
-    let html = app.http.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let html = app
+        .http
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains(&app.issuer));
-    let css = app.http.get(app.url("/static/gatehouse.css")).send().await.unwrap();
+    let css = app
+        .http
+        .get(app.url("/static/gatehouse.css"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(css.status(), 200);
-    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
 }
 
 crate::backend_tests!(

@@ -26,7 +26,12 @@ async fn code_is_consumed_exactly_once_under_concurrency(app: TestApp) {
     for _ in 0..8 {
         let store = app.store.clone();
         let id = client.id.clone();
-        tasks.push(tokio::spawn(async move { store.consume_code("h", &id, REDIRECT_URI, "c", now).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            store
+                .consume_code("h", &id, REDIRECT_URI, "c", now)
+                .await
+                .unwrap()
+        }));
     }
     let mut won = 0;
     for t in tasks {
@@ -39,7 +44,14 @@ async fn code_is_consumed_exactly_once_under_concurrency(app: TestApp) {
 }
 
 async fn clients_round_trip_and_delete(app: TestApp) {
-    let c = app.create_client_with(true, &["http://127.0.0.1/cb", REDIRECT_URI], &["https://api.example.com"], true).await;
+    let c = app
+        .create_client_with(
+            true,
+            &["http://127.0.0.1/cb", REDIRECT_URI],
+            &["https://api.example.com"],
+            true,
+        )
+        .await;
     let found = app.store.find_client(&c.id).await.unwrap().unwrap();
     assert!(found.is_public() && found.skip_consent);
     assert_eq!(found.redirect_uris, ["http://127.0.0.1/cb", REDIRECT_URI]);
@@ -55,12 +67,19 @@ async fn usernames_are_unique(app: TestApp) {
     let again = gatehouse::accounts::create_user(
         &app.store,
         &gatehouse::accounts::password::Hasher::default(),
-        gatehouse::accounts::NewUser { username: "alice", email: None, name: None },
+        gatehouse::accounts::NewUser {
+            username: "alice",
+            email: None,
+            name: None,
+        },
         PASSWORD,
         0,
     )
     .await;
-    assert!(matches!(again, Err(gatehouse::accounts::AccountError::UsernameTaken)));
+    assert!(matches!(
+        again,
+        Err(gatehouse::accounts::AccountError::UsernameTaken)
+    ));
     assert_eq!(app.store.count_users().await.unwrap(), 1);
 }
 
@@ -72,13 +91,26 @@ async fn expired_rows_are_swept(app: TestApp) {
     let hash = gatehouse::crypto::hash_secret(&code);
     app.clock.advance(10 * 86400);
     assert!(app.store.delete_expired(app.clock.now()).await.unwrap() >= 1);
-    assert!(app.store.consume_code(&hash, &client.id, REDIRECT_URI, "x", 0).await.unwrap().is_none());
+    assert!(
+        app.store
+            .consume_code(&hash, &client.id, REDIRECT_URI, "x", 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn bootstrap_admin_is_created_once(app: TestApp) {
-    let pw = gatehouse::startup::ensure_admin(&app.store, None, 0).await.unwrap();
+    let pw = gatehouse::startup::ensure_admin(&app.store, None, 0)
+        .await
+        .unwrap();
     assert_eq!(pw.as_deref().map(str::len), Some(43));
-    assert!(gatehouse::startup::ensure_admin(&app.store, None, 0).await.unwrap().is_none());
+    assert!(
+        gatehouse::startup::ensure_admin(&app.store, None, 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let users = app.store.list_users().await.unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].username, "admin");

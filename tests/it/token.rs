@@ -27,32 +27,67 @@ async fn token_response_is_not_cacheable(app: TestApp) {
 /// RFC 7636 §4.6: a wrong verifier is invalid_grant, and the code survives for the right one.
 async fn wrong_code_verifier_is_invalid_grant_and_changes_nothing(app: TestApp) {
     let (client, code, verifier) = setup(&app).await;
-    assert_eq!(error_of(app.exchange(&client, &code, &random_token()).await).await, (400, "invalid_grant".into()));
-    assert_eq!(error_of(app.exchange(&client, &code, "short").await).await, (400, "invalid_request".into()));
+    assert_eq!(
+        error_of(app.exchange(&client, &code, &random_token()).await).await,
+        (400, "invalid_grant".into())
+    );
+    assert_eq!(
+        error_of(app.exchange(&client, &code, "short").await).await,
+        (400, "invalid_request".into())
+    );
     assert_eq!(app.exchange(&client, &code, &verifier).await.status(), 200);
 }
 
 async fn missing_code_verifier_is_refused(app: TestApp) {
     let (client, code, _) = setup(&app).await;
-    let resp = app.token(&client, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT_URI)]).await;
+    let resp = app
+        .token(
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+            ],
+        )
+        .await;
     assert_eq!(error_of(resp).await, (400, "invalid_request".into()));
 }
 
 /// RFC 6749 §4.1.2: a second redemption fails and revokes the tokens the first one issued.
 async fn reused_code_is_rejected_and_revokes_issued_tokens(app: TestApp) {
     let (client, code, verifier) = setup(&app).await;
-    let first: serde_json::Value = app.exchange(&client, &code, &verifier).await.json().await.unwrap();
+    let first: serde_json::Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     let at = first["access_token"].as_str().unwrap();
     assert_eq!(app.userinfo(at).await.status(), 200);
-    assert_eq!(error_of(app.exchange(&client, &code, &verifier).await).await, (400, "invalid_grant".into()));
-    assert_eq!(app.userinfo(at).await.status(), 401, "tokens from a replayed code are revoked");
+    assert_eq!(
+        error_of(app.exchange(&client, &code, &verifier).await).await,
+        (400, "invalid_grant".into())
+    );
+    assert_eq!(
+        app.userinfo(at).await.status(),
+        401,
+        "tokens from a replayed code are revoked"
+    );
 }
 
 /// RFC 6749 §4.1.3: redirect_uri must be identical to the authorization request's.
 async fn redirect_uri_mismatch_at_token_is_invalid_grant(app: TestApp) {
     let (client, code, verifier) = setup(&app).await;
     let resp = app
-        .token(&client, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "https://app.example.com/other"), ("code_verifier", &verifier)])
+        .token(
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://app.example.com/other"),
+                ("code_verifier", &verifier),
+            ],
+        )
         .await;
     assert_eq!(error_of(resp).await, (400, "invalid_grant".into()));
     assert_eq!(app.exchange(&client, &code, &verifier).await.status(), 200);
@@ -61,34 +96,60 @@ async fn redirect_uri_mismatch_at_token_is_invalid_grant(app: TestApp) {
 /// RFC 6749 §5.2: 401 with WWW-Authenticate when Basic credentials fail.
 async fn bad_client_secret_is_invalid_client(app: TestApp) {
     let (client, code, verifier) = setup(&app).await;
-    let wrong = TestClient { id: client.id.clone(), secret: Some(random_token()) };
+    let wrong = TestClient {
+        id: client.id.clone(),
+        secret: Some(random_token()),
+    };
     let resp = app.exchange(&wrong, &code, &verifier).await;
-    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
     assert_eq!(error_of(resp).await, (401, "invalid_client".into()));
     // No secret at all from a confidential client.
-    let none = TestClient { id: client.id.clone(), secret: None };
-    assert_eq!(error_of(app.exchange(&none, &code, &verifier).await).await, (401, "invalid_client".into()));
+    let none = TestClient {
+        id: client.id.clone(),
+        secret: None,
+    };
+    assert_eq!(
+        error_of(app.exchange(&none, &code, &verifier).await).await,
+        (401, "invalid_client".into())
+    );
     assert_eq!(app.exchange(&client, &code, &verifier).await.status(), 200);
 }
 
 async fn unknown_client_is_invalid_client(app: TestApp) {
     let (_, code, verifier) = setup(&app).await;
-    let ghost = TestClient { id: "ghost".into(), secret: Some(random_token()) };
-    assert_eq!(error_of(app.exchange(&ghost, &code, &verifier).await).await, (401, "invalid_client".into()));
+    let ghost = TestClient {
+        id: "ghost".into(),
+        secret: Some(random_token()),
+    };
+    assert_eq!(
+        error_of(app.exchange(&ghost, &code, &verifier).await).await,
+        (401, "invalid_client".into())
+    );
 }
 
 /// Keycloak CVE-2026-16089 class: a code is redeemable only by its own client.
 async fn code_of_another_client_is_invalid_grant(app: TestApp) {
     let (_, code, verifier) = setup(&app).await;
     let other = app.create_client().await;
-    assert_eq!(error_of(app.exchange(&other, &code, &verifier).await).await, (400, "invalid_grant".into()));
+    assert_eq!(
+        error_of(app.exchange(&other, &code, &verifier).await).await,
+        (400, "invalid_grant".into())
+    );
 }
 
 /// Codes live 60 seconds.
 async fn expired_code_is_invalid_grant(app: TestApp) {
     let (client, code, verifier) = setup(&app).await;
     app.clock.advance(61);
-    assert_eq!(error_of(app.exchange(&client, &code, &verifier).await).await, (400, "invalid_grant".into()));
+    assert_eq!(
+        error_of(app.exchange(&client, &code, &verifier).await).await,
+        (400, "invalid_grant".into())
+    );
 }
 
 /// RFC 6749 §2.3: one authentication method per request.
@@ -99,7 +160,13 @@ async fn two_client_auth_methods_are_refused(app: TestApp) {
         .http
         .post(app.url("/token"))
         .basic_auth(&client.id, Some(&secret))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT_URI), ("code_verifier", &verifier), ("client_secret", &secret)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &verifier),
+            ("client_secret", &secret),
+        ])
         .send()
         .await
         .unwrap();
@@ -112,7 +179,14 @@ async fn client_secret_post_is_accepted(app: TestApp) {
     let resp = app
         .http
         .post(app.url("/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT_URI), ("code_verifier", &verifier), ("client_id", &client.id), ("client_secret", &secret)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &verifier),
+            ("client_id", &client.id),
+            ("client_secret", &secret),
+        ])
         .send()
         .await
         .unwrap();
@@ -121,14 +195,46 @@ async fn client_secret_post_is_accepted(app: TestApp) {
 
 async fn unsupported_and_missing_grant_types(app: TestApp) {
     let client = app.create_client().await;
-    assert_eq!(error_of(app.token(&client, &[("grant_type", "password"), ("username", "a"), ("password", "b")]).await).await, (400, "unsupported_grant_type".into()));
-    assert_eq!(error_of(app.token(&client, &[("code", "x")]).await).await, (400, "invalid_request".into()));
-    assert_eq!(error_of(app.token(&client, &[("grant_type", "authorization_code"), ("grant_type", "authorization_code")]).await).await, (400, "invalid_request".into()));
+    assert_eq!(
+        error_of(
+            app.token(
+                &client,
+                &[
+                    ("grant_type", "password"),
+                    ("username", "a"),
+                    ("password", "b")
+                ]
+            )
+            .await
+        )
+        .await,
+        (400, "unsupported_grant_type".into())
+    );
+    assert_eq!(
+        error_of(app.token(&client, &[("code", "x")]).await).await,
+        (400, "invalid_request".into())
+    );
+    assert_eq!(
+        error_of(
+            app.token(
+                &client,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("grant_type", "authorization_code")
+                ]
+            )
+            .await
+        )
+        .await,
+        (400, "invalid_request".into())
+    );
 }
 
 async fn unknown_code_is_invalid_grant(app: TestApp) {
     let client = app.create_client().await;
-    let resp = app.exchange(&client, &random_token(), &random_token()).await;
+    let resp = app
+        .exchange(&client, &random_token(), &random_token())
+        .await;
     assert_eq!(error_of(resp).await, (400, "invalid_grant".into()));
 }
 

@@ -319,26 +319,60 @@ crate::backend_tests!(
 /// access token unmodified, for its own audience.
 #[tokio::test]
 async fn pyjwt_resource_server_accepts_access_token() {
-    let has_pyjwt = std::process::Command::new("python3").args(["-c", "import jwt, cryptography"]).status().is_ok_and(|s| s.success());
+    let has_pyjwt = std::process::Command::new("python3")
+        .args(["-c", "import jwt, cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
     if !has_pyjwt {
-        assert_ne!(std::env::var("GATEHOUSE_REQUIRE_PYJWT").as_deref(), Ok("1"), "PyJWT is required but not installed");
+        assert_ne!(
+            std::env::var("GATEHOUSE_REQUIRE_PYJWT").as_deref(),
+            Ok("1"),
+            "PyJWT is required but not installed"
+        );
         eprintln!("skipped: python3 with PyJWT[crypto] is not installed");
         return;
     }
-    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
     let user = app.create_user("alice").await;
-    let client = app.create_client_with(false, &[REDIRECT_URI], &["https://api.example.com"], false).await;
+    let client = app
+        .create_client_with(false, &[REDIRECT_URI], &["https://api.example.com"], false)
+        .await;
     let (code, verifier) = app.get_code(&browser(), &client, "openid", "alice").await;
-    let body: serde_json::Value = app.exchange(&client, &code, &verifier).await.json().await.unwrap();
+    let body: serde_json::Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     let token = body["access_token"].as_str().unwrap().to_string();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/resource_server.py");
     let run = |audience: &str| {
-        let args = [script.to_string(), app.url("/jwks.json"), app.issuer.clone(), audience.to_string(), token.clone()];
-        tokio::task::spawn_blocking(move || std::process::Command::new("python3").args(args).output().unwrap())
+        let args = [
+            script.to_string(),
+            app.url("/jwks.json"),
+            app.issuer.clone(),
+            audience.to_string(),
+            token.clone(),
+        ];
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("python3")
+                .args(args)
+                .output()
+                .unwrap()
+        })
     };
     let ok = run("https://api.example.com").await.unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), user.id);
     let wrong = run("https://other.example.com").await.unwrap();
-    assert!(!wrong.status.success(), "a token for another API is refused");
+    assert!(
+        !wrong.status.success(),
+        "a token for another API is refused"
+    );
 }

@@ -1,6 +1,7 @@
 //! Users and passwords: argon2id on the blocking pool behind a semaphore, the same work for
 //! unknown usernames, and one generic failure. Imports `store`, `domain`, `crypto`.
 pub mod password;
+pub mod throttle;
 
 use crate::crypto::random_id;
 use crate::domain::{User, validate_username};
@@ -22,6 +23,9 @@ pub enum AccountError {
     Store(store::Error),
     #[error("password hashing failed")]
     Hash,
+    /// Too many recent failures for this username or address.
+    #[error("too many sign-in attempts")]
+    Throttled { retry_after: i64 },
 }
 
 impl From<store::Error> for AccountError {
@@ -59,6 +63,51 @@ pub async fn authenticate(
         }
     }
     Ok(user)
+}
+
+/// `authenticate` behind the back-off of `throttle`, keyed by username and client address.
+/// Unknown usernames are throttled like known ones, so the throttle reveals nothing either.
+pub async fn authenticate_throttled(
+    store: &Store,
+    hasher: &Hasher,
+    username: &str,
+    password: &str,
+    address: &str,
+    now: i64,
+) -> Result<User, AccountError> {
+    let user_key = throttle::user_key(username);
+    let address_key = throttle::address_key(address);
+    let blocked_until = store
+        .throttle_blocked_until(&[&user_key, &address_key])
+        .await?;
+    if blocked_until > now {
+        return Err(AccountError::Throttled {
+            retry_after: blocked_until - now,
+        });
+    }
+    match authenticate(store, hasher, username, password).await {
+        Ok(user) => {
+            store.clear_login_failures(&user_key).await?;
+            Ok(user)
+        }
+        Err(AccountError::InvalidCredentials) => {
+            for (key, free) in [
+                (&user_key, throttle::FREE_PER_USER),
+                (&address_key, throttle::FREE_PER_ADDRESS),
+            ] {
+                let failures = store
+                    .record_login_failure(key, now, now - throttle::FORGET_AFTER)
+                    .await?;
+                let wait = throttle::backoff(failures, free);
+                if wait > 0 {
+                    store.block_login(key, now + wait).await?;
+                    tracing::warn!(failures, wait, "sign-in back-off engaged");
+                }
+            }
+            Err(AccountError::InvalidCredentials)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Input for a new user.

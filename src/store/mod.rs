@@ -7,6 +7,7 @@ mod consents;
 mod flows;
 mod keys;
 mod sessions;
+mod throttle;
 mod tokens;
 mod users;
 
@@ -51,16 +52,30 @@ pub struct Store {
     backend: Backend,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "login throttle",
+        include_str!("../../migrations/sqlite/0002_login_throttle.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "login throttle",
+        include_str!("../../migrations/postgres/0002_login_throttle.sql"),
+    ),
+];
 
 impl Store {
     /// Connects to `sqlite:…` or `postgres://…`. A SQLite file and its directory are created.

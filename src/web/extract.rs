@@ -3,7 +3,26 @@
 use super::error::PageError;
 use crate::crypto::{constant_time_eq, random_token};
 use crate::oauth::authorize::{Params, SessionUser};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use std::net::SocketAddr;
 use tower_sessions::Session;
+
+/// The peer address of the connection. Forwarding headers are not trusted (RFC 9700 §4.13);
+/// behind a proxy every client shares the proxy's address.
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Self(addr.unwrap_or_else(|| "unknown".into())))
+    }
+}
 
 /// Parameters from a query string or an `application/x-www-form-urlencoded` body.
 pub fn params_from(raw: &[u8]) -> Params {

@@ -1,7 +1,7 @@
 //! The sign-in page.
 use super::authorize::{advance, bound_flow};
 use super::error::PageError;
-use super::extract::LoginSession;
+use super::extract::{ClientAddress, LoginSession};
 use super::state::AppState;
 use super::templates::{LoginPage, render};
 use crate::accounts::{self, AccountError};
@@ -53,6 +53,7 @@ pub struct LoginForm {
 pub async fn login_submit(
     State(state): State<AppState>,
     session: Session,
+    ClientAddress(address): ClientAddress,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) =
@@ -70,8 +71,16 @@ pub async fn login_submit(
         Some(id) => Some(bound_flow(&state, &ls, id).await?),
         None => None,
     };
-    match accounts::authenticate(&state.store, &state.hasher, &form.username, &form.password).await
-    {
+    let outcome = accounts::authenticate_throttled(
+        &state.store,
+        &state.hasher,
+        &form.username,
+        &form.password,
+        &address,
+        state.now(),
+    )
+    .await;
+    match outcome {
         Ok(user) => {
             ls.sign_in(&user.id, state.now(), flow_id.as_deref())
                 .await?;
@@ -96,6 +105,19 @@ pub async fn login_submit(
                 error: Some("Invalid username or password."),
             });
             *resp.status_mut() = StatusCode::UNAUTHORIZED;
+            Ok(resp)
+        }
+        Err(AccountError::Throttled { retry_after }) => {
+            let mut resp = PageError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                title: "Too many sign-in attempts",
+                message: format!("Wait {retry_after} seconds, then try again."),
+            }
+            .into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
             Ok(resp)
         }
         Err(e) => Err(PageError::internal(e)),

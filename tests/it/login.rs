@@ -187,6 +187,65 @@ async fn landing_page_and_stylesheet_are_served(app: TestApp) {
     );
 }
 
+/// SECURITY.md: back-off per username after repeated failures, the same for unknown names; the
+/// right password is refused while blocked and works once the wait is over.
+async fn repeated_failures_back_off(app: TestApp) {
+    app.create_user("alice").await;
+    let b = browser();
+    for _ in 0..5 {
+        assert_eq!(
+            app.submit_login(&b, "/login", "alice", "wrong password")
+                .await
+                .status(),
+            401
+        );
+        assert_eq!(
+            app.submit_login(&b, "/login", "nobody", "wrong password")
+                .await
+                .status(),
+            401
+        );
+    }
+    let blocked = app.submit_login(&b, "/login", "alice", PASSWORD).await;
+    assert_eq!(blocked.status(), 429);
+    assert!(blocked.headers().get("retry-after").is_some());
+    assert_eq!(
+        app.submit_login(&b, "/login", "nobody", PASSWORD)
+            .await
+            .status(),
+        429,
+        "unknown names back off alike"
+    );
+    app.clock.advance(2);
+    assert_eq!(
+        app.submit_login(&b, "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+}
+
+/// Parallel failures are all counted (Keycloak #31726): the counter is one atomic statement.
+async fn parallel_failures_are_all_counted(app: TestApp) {
+    let now = app.clock.now();
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = app.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .record_login_failure("user:race", now, now - 3600)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap());
+    }
+    counts.sort();
+    assert_eq!(counts, (1..=10).collect::<Vec<i64>>());
+}
+
 crate::backend_tests!(
     wrong_password_and_unknown_user_get_the_same_answer,
     disabled_user_cannot_sign_in,
@@ -195,4 +254,6 @@ crate::backend_tests!(
     session_id_is_rotated_at_sign_in,
     account_page_shows_the_signed_in_user_and_signs_out,
     landing_page_and_stylesheet_are_served,
+    repeated_failures_back_off,
+    parallel_failures_are_all_counted,
 );

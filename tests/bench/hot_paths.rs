@@ -1,0 +1,179 @@
+//! Figures for the hot paths, printed, never asserted: `cargo bench --bench hot_paths`.
+//! Under `cargo test` (no `--bench` argument) it runs one iteration of each as a smoke test.
+use gatehouse::accounts::password::Hasher;
+use gatehouse::clock::Clock;
+use gatehouse::config::Config;
+use gatehouse::crypto::{hash_secret, random_id, random_token};
+use gatehouse::domain::{Client, User};
+use gatehouse::keys::{Keystore, MasterKey};
+use gatehouse::oauth::pkce::s256_challenge;
+use gatehouse::startup::App;
+use gatehouse::store::{NewCode, Store};
+use std::time::{Duration, Instant};
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let n = samples.len();
+    let total: Duration = samples.iter().sum();
+    let pct = |p: f64| samples[((n as f64 * p) as usize).min(n - 1)];
+    println!(
+        "{name:<40} n={n:<6} mean={:>8.3} ms  p50={:>8.3} ms  p99={:>8.3} ms  ({:.0}/s sequential)",
+        total.as_secs_f64() * 1e3 / n as f64,
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        n as f64 / total.as_secs_f64()
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let scale = |n: usize| if full { n } else { 1 };
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!(
+        "sqlite://{}/bench.db?mode=rwc",
+        dir.path().display()
+    ))
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let keys = Keystore::load_or_create(&store, &MasterKey::from_bytes([1; 32]), 0)
+        .await
+        .unwrap();
+
+    let claims = serde_json::json!({"iss": "https://id.example.com", "sub": "u", "aud": "a", "exp": 2_000_000_000i64, "iat": 1});
+    let samples = (0..scale(2000))
+        .map(|_| {
+            let t = Instant::now();
+            keys.sign("at+jwt", &claims).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    report("RS256 sign (aws-lc-rs, cached key)", samples);
+
+    let token = keys.sign("at+jwt", &claims).unwrap();
+    let key = keys.decoding_key(keys.current_kid()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.validate_aud = false;
+    let samples = (0..scale(2000))
+        .map(|_| {
+            let t = Instant::now();
+            jsonwebtoken::decode::<serde_json::Value>(&token, key, &v).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    report("RS256 verify (jsonwebtoken)", samples);
+
+    let hasher = Hasher::default();
+    let mut samples = Vec::new();
+    for _ in 0..scale(20) {
+        let t = Instant::now();
+        hasher.hash("correct horse battery").await.unwrap();
+        samples.push(t.elapsed());
+    }
+    report("argon2id hash (m=19456, t=2, p=1)", samples);
+
+    // The token endpoint over HTTP: code redemption, two signatures, one insert.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let issuer = format!("http://127.0.0.1:{}", addr.port());
+    let config = Config::embedded(
+        &issuer,
+        addr,
+        dir.path().join("app"),
+        dir.path().join("keys"),
+    );
+    let app = App::build_with_listener(config, Clock::system(), listener)
+        .await
+        .unwrap();
+    let app_store = app.store().clone();
+    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let user = User {
+        id: random_id(),
+        username: "bench".into(),
+        email: None,
+        name: None,
+        disabled: false,
+        created_at: 0,
+    };
+    app_store.insert_user(&user, "x").await.unwrap();
+    let secret = random_token();
+    let client = Client {
+        id: random_id(),
+        name: "bench".into(),
+        secret_hash: Some(hash_secret(&secret)),
+        redirect_uris: vec!["https://app.example.com/cb".into()],
+        audiences: vec![],
+        skip_consent: true,
+        created_at: 0,
+    };
+    app_store.insert_client(&client).await.unwrap();
+    let http = reqwest::Client::new();
+    let verifier = random_token();
+    let challenge = s256_challenge(&verifier);
+    let now = Clock::system().now();
+    let n = scale(500);
+    let mut codes = Vec::new();
+    for _ in 0..n {
+        let code = random_token();
+        let code_hash = hash_secret(&code);
+        app_store
+            .insert_code(&NewCode {
+                code_hash: &code_hash,
+                client_id: &client.id,
+                user_id: &user.id,
+                redirect_uri: "https://app.example.com/cb",
+                scope: "openid",
+                nonce: None,
+                code_challenge: &challenge,
+                code_challenge_method: "S256",
+                auth_time: now,
+                expires_at: now + 3600,
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        codes.push(code);
+    }
+    let mut samples = Vec::new();
+    for code in &codes {
+        let t = Instant::now();
+        let resp = http
+            .post(format!("{issuer}/token"))
+            .basic_auth(&client.id, Some(&secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", "https://app.example.com/cb"),
+                ("code_verifier", &verifier),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
+        samples.push(t.elapsed());
+    }
+    report("POST /token (code exchange, SQLite)", samples);
+
+    let samples = {
+        let mut s = Vec::new();
+        for _ in 0..scale(2000) {
+            let t = Instant::now();
+            http.get(format!("{issuer}/jwks.json"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            s.push(t.elapsed());
+        }
+        s
+    };
+    report("GET /jwks.json", samples);
+}

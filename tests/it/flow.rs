@@ -376,3 +376,82 @@ async fn pyjwt_resource_server_accepts_access_token() {
         "a token for another API is refused"
     );
 }
+
+/// A person in headless Chromium completes the flow on our pages (Selenium drives it).
+#[tokio::test]
+async fn person_in_a_browser_completes_the_flow() {
+    let available = std::path::Path::new("/usr/bin/chromedriver").exists()
+        && std::process::Command::new("python3")
+            .args(["-c", "import selenium"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !available {
+        assert_ne!(
+            std::env::var("GATEHOUSE_REQUIRE_BROWSER").as_deref(),
+            Ok("1"),
+            "Chromium and Selenium are required but not installed"
+        );
+        eprintln!("skipped: chromium-driver and python3 selenium are not installed");
+        return;
+    }
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    app.create_user("alice").await;
+    // A loopback port nobody listens on: the browser's last navigation fails, but its URL is the redirect.
+    let redirect = "http://127.0.0.1:9/callback";
+    let client = app.create_client_with(false, &[redirect], &[], false).await;
+    let verifier = gatehouse::crypto::random_token();
+    let challenge = gatehouse::oauth::pkce::s256_challenge(&verifier);
+    let auth_url = reqwest::Url::parse_with_params(
+        &app.url("/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", &client.id),
+            ("redirect_uri", redirect),
+            ("scope", "openid email"),
+            ("state", "s1"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser_flow.py");
+    let args = [
+        script.to_string(),
+        auth_url.to_string(),
+        "alice".into(),
+        PASSWORD.into(),
+        redirect.into(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let landed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(landed.starts_with(redirect), "{landed}");
+    let q = query_of(&landed);
+    assert_eq!(param(&q, "state").as_deref(), Some("s1"));
+    let code = param(&q, "code").unwrap();
+    let resp = app
+        .token(
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+}

@@ -142,8 +142,16 @@ pub fn validate_issuer(issuer: &str) -> Result<(), String> {
             "issuer {issuer:?} must not have a query or fragment"
         ));
     }
-    if issuer.ends_with('/') {
-        return Err(format!("issuer {issuer:?} must not end with a slash"));
+    if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+        return Err(format!(
+            "issuer {issuer:?} must start with https:// (lower case)"
+        ));
+    }
+    // Routes are served at the root, so the issuer is scheme, host and port only.
+    if parsed.path() != "/" || issuer.ends_with('/') {
+        return Err(format!(
+            "issuer {issuer:?} must have no path and no trailing slash"
+        ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!("issuer {issuer:?} must not contain user info"));
@@ -169,7 +177,8 @@ mod tests {
     #[test]
     fn issuer_rules() {
         assert!(validate_issuer("https://id.example.com").is_ok());
-        assert!(validate_issuer("https://example.com/tenant").is_ok());
+        assert!(validate_issuer("https://example.com/tenant").is_err());
+        assert!(validate_issuer("HTTPS://id.example.com").is_err());
         assert!(validate_issuer("http://localhost:8080").is_ok());
         assert!(validate_issuer("http://127.0.0.1:9000").is_ok());
         assert!(validate_issuer("http://id.example.com").is_err());

@@ -20,6 +20,8 @@ pub struct App {
     port: u16,
     store: Store,
     clock: Clock,
+    /// Tokens issued from a code live this long, so its hash is kept as long to catch replays.
+    keep_consumed_codes: i64,
 }
 
 /// Connects to the configured database and applies migrations.
@@ -59,6 +61,7 @@ impl App {
         let master = MasterKey::load_or_create(&config)?;
         let keys = Keystore::load_or_create(&store, &master, clock.now()).await?;
         let port = listener.local_addr()?.port();
+        let keep_consumed_codes = config.access_token_ttl;
         let state = AppState::new(
             Arc::new(config),
             store.clone(),
@@ -72,6 +75,7 @@ impl App {
             port,
             store,
             clock,
+            keep_consumed_codes,
         })
     }
 
@@ -93,9 +97,17 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let sweeper = tokio::spawn(sweep_expired(self.store.clone(), self.clock.clone()));
+        let sweeper = tokio::spawn(sweep_expired(
+            self.store.clone(),
+            self.clock.clone(),
+            self.keep_consumed_codes,
+        ));
         tracing::info!(port = self.port, "listening");
-        let result = axum::serve(self.listener, self.router)
+        // The peer address feeds the per-address sign-in back-off.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
@@ -105,11 +117,13 @@ impl App {
     }
 }
 
-async fn sweep_expired(store: Store, clock: Clock) {
+async fn sweep_expired(store: Store, clock: Clock, keep_consumed_codes: i64) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;
-        match store.delete_expired(clock.now()).await {
+        let now = clock.now();
+        let forget = now - crate::accounts::throttle::FORGET_AFTER;
+        match store.delete_expired(now, keep_consumed_codes, forget).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "expired rows deleted"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),

@@ -66,7 +66,9 @@ pub async fn authenticate(
 }
 
 /// `authenticate` behind the back-off of `throttle`, keyed by username and client address.
-/// Unknown usernames are throttled like known ones, so the throttle reveals nothing either.
+/// Each attempt is counted before its password is checked, in one atomic statement, so parallel
+/// guesses cannot slip past the allowance (Keycloak #31726). Unknown usernames are throttled like
+/// known ones, so the throttle reveals nothing either.
 pub async fn authenticate_throttled(
     store: &Store,
     hasher: &Hasher,
@@ -75,33 +77,43 @@ pub async fn authenticate_throttled(
     address: &str,
     now: i64,
 ) -> Result<User, AccountError> {
-    let user_key = throttle::user_key(username);
-    let address_key = throttle::address_key(address);
-    let blocked_until = store
-        .throttle_blocked_until(&[&user_key, &address_key])
-        .await?;
-    if blocked_until > now {
-        return Err(AccountError::Throttled {
-            retry_after: blocked_until - now,
-        });
+    let forget_before = now - throttle::FORGET_AFTER;
+    let keys = [
+        (throttle::user_key(username), throttle::FREE_PER_USER),
+        (throttle::address_key(address), throttle::FREE_PER_ADDRESS),
+    ];
+    let mut prior = [0i64; 2];
+    for (i, (key, _)) in keys.iter().enumerate() {
+        let (failures, blocked_until) = store.login_throttle_state(key, forget_before).await?;
+        if blocked_until > now {
+            return Err(AccountError::Throttled {
+                retry_after: blocked_until - now,
+            });
+        }
+        prior[i] = failures;
+    }
+    let mut ranks = [0i64; 2];
+    for (i, (key, free)) in keys.iter().enumerate() {
+        ranks[i] = store.record_login_failure(key, now, forget_before).await?;
+        // Beyond the allowance only the first attempt after a wait may proceed; the rest raced it.
+        if ranks[i] > (*free).max(prior[i] + 1) {
+            let wait = throttle::backoff(ranks[i], *free);
+            store.block_login(key, now + wait).await?;
+            return Err(AccountError::Throttled { retry_after: wait });
+        }
     }
     match authenticate(store, hasher, username, password).await {
         Ok(user) => {
-            store.clear_login_failures(&user_key).await?;
+            store.clear_login_failures(&keys[0].0).await?;
+            store.forgive_login_attempt(&keys[1].0).await?;
             Ok(user)
         }
         Err(AccountError::InvalidCredentials) => {
-            for (key, free) in [
-                (&user_key, throttle::FREE_PER_USER),
-                (&address_key, throttle::FREE_PER_ADDRESS),
-            ] {
-                let failures = store
-                    .record_login_failure(key, now, now - throttle::FORGET_AFTER)
-                    .await?;
-                let wait = throttle::backoff(failures, free);
+            for ((key, free), rank) in keys.iter().zip(ranks) {
+                let wait = throttle::backoff(rank, *free);
                 if wait > 0 {
                     store.block_login(key, now + wait).await?;
-                    tracing::warn!(failures, wait, "sign-in back-off engaged");
+                    tracing::warn!(failures = rank, wait, "sign-in back-off engaged");
                 }
             }
             Err(AccountError::InvalidCredentials)

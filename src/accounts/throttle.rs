@@ -20,8 +20,9 @@ pub fn backoff(failures: i64, free: i64) -> i64 {
     (1i64 << exp).min(MAX_BACKOFF)
 }
 
+/// Usernames are hashed so an attacker's arbitrary strings cannot bloat the table.
 pub fn user_key(username: &str) -> String {
-    format!("user:{username}")
+    format!("user:{}", crate::crypto::hash_secret(username))
 }
 
 pub fn address_key(address: &str) -> String {

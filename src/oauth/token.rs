@@ -58,6 +58,9 @@ pub async fn exchange_code(
     let code = params
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let code_hash = hash_secret(code);
+    // A second redemption is refused whatever else the request got wrong.
+    reject_replay(ctx, client, &code_hash).await?;
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
@@ -67,22 +70,13 @@ pub async fn exchange_code(
     if !pkce::is_valid_verifier(verifier) {
         return Err(OAuthError::invalid_request("code_verifier is malformed"));
     }
-    let code_hash = hash_secret(code);
     let challenge = pkce::s256_challenge(verifier);
     let Some(grant) = ctx
         .store
         .consume_code(&code_hash, &client.id, redirect_uri, &challenge, ctx.now)
         .await?
     else {
-        if ctx.store.code_was_consumed(&code_hash).await? {
-            // RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a replayed code revokes what it produced.
-            let revoked = ctx
-                .store
-                .revoke_tokens_from_code(&code_hash, ctx.now)
-                .await?;
-            tracing::warn!(client_id = %client.id, revoked, "authorization code replayed; tokens revoked");
-            return Err(OAuthError::invalid_grant("code already used"));
-        }
+        reject_replay(ctx, client, &code_hash).await?;
         return Err(OAuthError::invalid_grant(
             "code unknown, expired, or not bound to this client, redirect_uri and verifier",
         ));
@@ -109,6 +103,7 @@ pub async fn exchange_code(
         exp: ctx.now + ctx.access_token_ttl,
         iat: ctx.now,
         auth_time: Some(grant.auth_time),
+        nbf: None,
     };
     ctx.store
         .insert_access_token(&NewAccessToken {
@@ -121,6 +116,13 @@ pub async fn exchange_code(
             created_at: ctx.now,
         })
         .await?;
+    // A replay that raced this redemption marked the code before our token was recorded.
+    if ctx.store.code_was_replayed(&code_hash).await? {
+        ctx.store
+            .revoke_tokens_from_code(&code_hash, ctx.now)
+            .await?;
+        return Err(OAuthError::invalid_grant("code replayed during redemption"));
+    }
     // RFC 9068 §2.1: typ "at+jwt" keeps access tokens from passing as ID tokens and back.
     let access_token = ctx.keys.sign("at+jwt", &at)?;
 
@@ -149,4 +151,22 @@ pub async fn exchange_code(
         id_token,
         scope: scope.to_wire(),
     })
+}
+
+/// RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a code presented again after redemption is refused and
+/// revokes every token issued from it.
+async fn reject_replay(
+    ctx: Issuer<'_>,
+    client: &Client,
+    code_hash: &str,
+) -> Result<(), OAuthError> {
+    if !ctx.store.mark_code_replayed(code_hash, ctx.now).await? {
+        return Ok(());
+    }
+    let revoked = ctx
+        .store
+        .revoke_tokens_from_code(code_hash, ctx.now)
+        .await?;
+    tracing::warn!(client_id = %client.id, revoked, "authorization code replayed; tokens revoked");
+    Err(OAuthError::invalid_grant("code already used"))
 }

@@ -84,6 +84,29 @@ impl Store {
         .transpose()
     }
 
+    /// Marks a redeemed code as replayed; true when the code exists and had been redeemed.
+    pub async fn mark_code_replayed(&self, code_hash: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "update authorization_codes set replayed_at = $1 where code_hash = $2 and consumed_at is not null",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// True when a replay of this code has been seen.
+    pub async fn code_was_replayed(&self, code_hash: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from authorization_codes where code_hash = $1 and replayed_at is not null",
+        )
+        .bind(code_hash)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
     /// True when the code exists and was already redeemed.
     pub async fn code_was_consumed(&self, code_hash: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(

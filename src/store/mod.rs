@@ -52,29 +52,16 @@ pub struct Store {
     backend: Backend,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-    ),
-    (
-        2,
-        "login throttle",
-        include_str!("../../migrations/sqlite/0002_login_throttle.sql"),
-    ),
+/// Migration `n` is element `n - 1`; both dialects keep the same numbers and meaning.
+const SQLITE_MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_login_throttle.sql"),
+    include_str!("../../migrations/sqlite/0003_code_replay.sql"),
 ];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../../migrations/postgres/0001_init.sql"),
-    ),
-    (
-        2,
-        "login throttle",
-        include_str!("../../migrations/postgres/0002_login_throttle.sql"),
-    ),
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_login_throttle.sql"),
+    include_str!("../../migrations/postgres/0003_code_replay.sql"),
 ];
 
 impl Store {
@@ -115,10 +102,11 @@ impl Store {
         };
         let migrations = set
             .iter()
-            .map(|(v, d, sql)| {
+            .zip(1i64..)
+            .map(|(sql, v)| {
                 Migration::new(
-                    *v,
-                    Cow::Borrowed(*d),
+                    v,
+                    Cow::Owned(format!("migration {v}")),
                     MigrationType::Simple,
                     SqlStr::from_static(sql),
                     false,
@@ -137,12 +125,18 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes flows, codes, tokens and sessions past their expiry.
-    pub async fn delete_expired(&self, now: i64) -> Result<u64> {
+    /// Deletes flows, codes, tokens, sessions and throttle counters past their expiry. A
+    /// consumed code is kept `keep_consumed_codes` seconds after redemption, so a late replay is
+    /// still recognised and revokes what the code issued (RFC 6749 §4.1.2).
+    pub async fn delete_expired(
+        &self,
+        now: i64,
+        keep_consumed_codes: i64,
+        forget_failures_before: i64,
+    ) -> Result<u64> {
         let mut n = 0;
         for sql in [
             "delete from flows where expires_at < $1",
-            "delete from authorization_codes where expires_at < $1",
             "delete from access_tokens where expires_at < $1",
             "delete from sessions where expires_at < $1",
         ] {
@@ -152,6 +146,22 @@ impl Store {
                 .await?
                 .rows_affected();
         }
+        n += sqlx::query(
+            "delete from authorization_codes where expires_at < $1 and (consumed_at is null or consumed_at < $2)",
+        )
+        .bind(now)
+        .bind(now - keep_consumed_codes)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        n += sqlx::query(
+            "delete from login_throttle where last_failure_at < $1 and blocked_until < $2",
+        )
+        .bind(forget_failures_before)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(n)
     }
 

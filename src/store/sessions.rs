@@ -1,19 +1,27 @@
 //! Browser sessions for tower-sessions, on the same pool and schema as everything else.
 use super::Store;
+use crate::clock::Clock;
+use crate::crypto::hash_secret;
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, Error};
 
-/// `tower_sessions::SessionStore` over our database.
+/// `tower_sessions::SessionStore` over our database. Rows are keyed by a hash of the session
+/// id, so reading the database does not hand out live sessions.
 #[derive(Clone, Debug)]
 pub struct SessionStore {
     store: Store,
+    clock: Clock,
 }
 
 impl SessionStore {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
     }
+}
+
+fn key(id: &Id) -> String {
+    hash_secret(&id.to_string())
 }
 
 fn backend(e: impl std::fmt::Display) -> Error {
@@ -22,11 +30,7 @@ fn backend(e: impl std::fmt::Display) -> Error {
 
 fn encode(record: &Record) -> session_store::Result<(String, String, i64)> {
     let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-    Ok((
-        record.id.to_string(),
-        data,
-        record.expiry_date.unix_timestamp(),
-    ))
+    Ok((key(&record.id), data, record.expiry_date.unix_timestamp()))
 }
 
 #[async_trait]
@@ -67,11 +71,11 @@ impl tower_sessions::SessionStore for SessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = self.clock.now();
         let row: Option<(String, i64)> = sqlx::query_as(
             "select data, expires_at from sessions where id = $1 and expires_at > $2",
         )
-        .bind(session_id.to_string())
+        .bind(key(session_id))
         .bind(now)
         .fetch_optional(&self.store.pool)
         .await
@@ -89,7 +93,7 @@ impl tower_sessions::SessionStore for SessionStore {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         sqlx::query("delete from sessions where id = $1")
-            .bind(session_id.to_string())
+            .bind(key(session_id))
             .execute(&self.store.pool)
             .await
             .map_err(backend)?;

@@ -1,18 +1,30 @@
 use super::{Result, Store};
 
 impl Store {
-    /// The latest `blocked_until` among these throttle keys (0 when none is blocked).
-    pub async fn throttle_blocked_until(&self, keys: &[&str]) -> Result<i64> {
-        let mut until = 0;
-        for key in keys {
-            let v: Option<i64> =
-                sqlx::query_scalar("select blocked_until from login_throttle where key = $1")
-                    .bind(*key)
-                    .fetch_optional(&self.pool)
-                    .await?;
-            until = until.max(v.unwrap_or(0));
-        }
-        Ok(until)
+    /// (recent failures, blocked_until) for a key; failures older than `forget_before` count 0.
+    pub async fn login_throttle_state(&self, key: &str, forget_before: i64) -> Result<(i64, i64)> {
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "select failures, last_failure_at, blocked_until from login_throttle where key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some((failures, last, blocked)) if last >= forget_before => (failures, blocked),
+            Some((_, _, blocked)) => (0, blocked),
+            None => (0, 0),
+        })
+    }
+
+    /// Takes back one counted attempt (it turned out to be a success).
+    pub async fn forgive_login_attempt(&self, key: &str) -> Result<()> {
+        sqlx::query(
+            "update login_throttle set failures = failures - 1 where key = $1 and failures > 0",
+        )
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Counts one failure in a single statement (parallel attempts cannot lose counts); a key

@@ -24,20 +24,23 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 /// The whole route table.
 pub fn router(state: AppState) -> Router {
     let https = state.config.is_https();
-    let sessions = SessionManagerLayer::new(crate::store::SessionStore::new(state.store.clone()))
-        // SECURITY.md: HttpOnly, SameSite=Lax, Secure and `__Host-` when the issuer is https.
-        .with_name(if https {
-            "__Host-gatehouse"
-        } else {
-            "gatehouse"
-        })
-        .with_secure(https)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-            state.config.session_ttl,
-        )));
+    let sessions = SessionManagerLayer::new(crate::store::SessionStore::new(
+        state.store.clone(),
+        state.clock.clone(),
+    ))
+    // SECURITY.md: HttpOnly, SameSite=Lax, Secure and `__Host-` when the issuer is https.
+    .with_name(if https {
+        "__Host-gatehouse"
+    } else {
+        "gatehouse"
+    })
+    .with_secure(https)
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_path("/")
+    .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+        state.config.session_ttl,
+    )));
 
     Router::new()
         .route("/", get(account::index))

@@ -246,6 +246,49 @@ async fn parallel_failures_are_all_counted(app: TestApp) {
     assert_eq!(counts, (1..=10).collect::<Vec<i64>>());
 }
 
+/// Parallel guesses cannot slip past the allowance: each attempt is counted before its
+/// password is checked, so at most the free allowance is ever verified.
+async fn parallel_guesses_are_throttled(app: TestApp) {
+    app.create_user("alice").await;
+    let b = browser();
+    let html = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf");
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (b, url, csrf) = (b.clone(), app.url("/login"), csrf.clone());
+        tasks.push(tokio::spawn(async move {
+            let pw = format!("wrong password {i}");
+            let form = [
+                ("username", "alice"),
+                ("password", pw.as_str()),
+                ("csrf", csrf.as_str()),
+            ];
+            b.post(url)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let verified = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(verified <= 5, "{statuses:?}");
+    assert_eq!(verified + refused, 12, "{statuses:?}");
+}
+
 crate::backend_tests!(
     wrong_password_and_unknown_user_get_the_same_answer,
     disabled_user_cannot_sign_in,
@@ -256,4 +299,5 @@ crate::backend_tests!(
     landing_page_and_stylesheet_are_served,
     repeated_failures_back_off,
     parallel_failures_are_all_counted,
+    parallel_guesses_are_throttled,
 );

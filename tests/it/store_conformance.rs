@@ -90,7 +90,13 @@ async fn expired_rows_are_swept(app: TestApp) {
     let (code, _) = app.get_code(&b, &client, "openid", "alice").await;
     let hash = gatehouse::crypto::hash_secret(&code);
     app.clock.advance(10 * 86400);
-    assert!(app.store.delete_expired(app.clock.now()).await.unwrap() >= 1);
+    assert!(
+        app.store
+            .delete_expired(app.clock.now(), 600, 0)
+            .await
+            .unwrap()
+            >= 1
+    );
     assert!(
         app.store
             .consume_code(&hash, &client.id, REDIRECT_URI, "x", 0)

@@ -238,6 +238,32 @@ async fn unknown_code_is_invalid_grant(app: TestApp) {
     assert_eq!(error_of(resp).await, (400, "invalid_grant".into()));
 }
 
+/// A replay is recognised even when the rest of the request is wrong, and long after the
+/// code's 60 s lifetime (the expiry sweep keeps consumed codes while their tokens live).
+async fn late_or_sloppy_replay_still_revokes(app: TestApp) {
+    let (client, code, verifier) = setup(&app).await;
+    let first: serde_json::Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let at = first["access_token"].as_str().unwrap();
+    app.clock.advance(120);
+    app.store
+        .delete_expired(app.clock.now(), 600, 0)
+        .await
+        .unwrap();
+    let sloppy = app
+        .token(
+            &client,
+            &[("grant_type", "authorization_code"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(error_of(sloppy).await, (400, "invalid_grant".into()));
+    assert_eq!(app.userinfo(at).await.status(), 401);
+}
+
 crate::backend_tests!(
     token_response_is_not_cacheable,
     wrong_code_verifier_is_invalid_grant_and_changes_nothing,
@@ -252,4 +278,5 @@ crate::backend_tests!(
     client_secret_post_is_accepted,
     unsupported_and_missing_grant_types,
     unknown_code_is_invalid_grant,
+    late_or_sloppy_replay_still_revokes,
 );

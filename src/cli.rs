@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{hash_secret, random_id, random_token};
 use crate::domain::{Client, validate_redirect_uri};
+use crate::keys::{Keystore, MasterKey, Policy};
 use crate::startup::{App, ensure_admin, open_store};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -35,6 +36,25 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect and rotate signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List keys: kid, algorithm, state, created, activates, retires.
+    List,
+    /// Start a rotation: publish a new key that signs after the publish lead.
+    Rotate {
+        /// Emergency: the new key signs at once and the old one is retired. Relying parties
+        /// that cached the JWKS fail to verify new tokens until they refetch it.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Remove a compromised key from the JWKS at once (running servers drop it within one
+    /// key refresh interval); tokens it signed stop validating here.
+    Revoke { kid: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +127,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Client(cmd) => client(&cli.config, &clock, cmd).await,
         Command::User(cmd) => user(&cli.config, &clock, cmd).await,
+        Command::Keys(cmd) => keys(&cli.config, &clock, cmd).await,
     }
 }
 
@@ -278,6 +299,56 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                 .await
                 .map_err(|_| anyhow::anyhow!("no user {username}"))?;
             println!("disabled user {username}");
+        }
+    }
+    Ok(())
+}
+
+fn timestamp(t: Option<i64>) -> String {
+    t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+async fn keys(config: &Config, clock: &Clock, cmd: KeysCommand) -> anyhow::Result<()> {
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let store = open_store(config).await?;
+    let master = MasterKey::load_or_create(config)?;
+    let keys = Keystore::open(store, master, Policy::from_config(config), clock.now()).await?;
+    match cmd {
+        KeysCommand::List => {
+            println!("kid\talg\tstate\tcreated\tactivates\tretires");
+            for k in keys.infos() {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    k.kid,
+                    k.alg,
+                    k.state,
+                    timestamp(Some(k.created_at)),
+                    timestamp(k.activates_at),
+                    timestamp(k.retires_at)
+                );
+            }
+        }
+        KeysCommand::Rotate { now } => {
+            let kid = keys.rotate(clock.now(), now).await?;
+            if now {
+                println!("{kid} signs now; the previous key is retired");
+            } else {
+                println!(
+                    "{kid} is published and starts signing in {} s",
+                    keys.policy().publish_lead
+                );
+            }
+        }
+        KeysCommand::Revoke { kid } => {
+            keys.revoke(&kid, clock.now()).await?;
+            println!("revoked {kid}");
         }
     }
     Ok(())

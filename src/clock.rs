@@ -1,12 +1,23 @@
-//! The only place that reads wall time. Tests use a clock they can move forward.
+//! The only place that reads wall time. Tests use a clock they can stop and move forward.
 //! Imports nothing from the crate.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// Unix time in seconds from the system clock, plus an offset that only tests move.
+/// Unix time in seconds: the system clock, or (in tests) a stopped clock, plus an offset that
+/// only tests move.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     offset: Arc<AtomicI64>,
+    /// When set, time stands still at this instant (plus the offset).
+    frozen_at: Option<i64>,
+}
+
+#[allow(clippy::disallowed_methods)]
+fn wall() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Clock {
@@ -14,18 +25,41 @@ impl Clock {
         Self::default()
     }
 
+    /// A clock stopped at the current wall time; it moves only with `advance`.
+    pub fn frozen() -> Self {
+        Self {
+            offset: Arc::default(),
+            frozen_at: Some(wall()),
+        }
+    }
+
     /// Seconds since the Unix epoch.
-    #[allow(clippy::disallowed_methods)]
     pub fn now(&self) -> i64 {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        wall + self.offset.load(Ordering::Relaxed)
+        self.frozen_at.unwrap_or_else(wall) + self.offset.load(Ordering::Relaxed)
+    }
+
+    /// How far this clock is from the wall clock (0 for the system clock). Libraries that keep
+    /// wall-clock times (tower-sessions' expiry) are translated with it.
+    pub fn offset(&self) -> i64 {
+        self.now() - wall()
     }
 
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, seconds: i64) {
         self.offset.fetch_add(seconds, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frozen_clock_moves_only_when_advanced() {
+        let c = Clock::frozen();
+        let t = c.now();
+        c.advance(10);
+        assert_eq!(c.now(), t + 10);
+        assert_eq!(c.clone().now(), t + 10, "clones share the offset");
     }
 }

@@ -65,6 +65,19 @@ pub struct Config {
     /// Browser session lifetime in seconds.
     #[arg(long, env = "GATEHOUSE_SESSION_TTL", default_value_t = 8 * 3600)]
     pub session_ttl: i64,
+
+    /// How long a signing key signs before it is replaced, in seconds (default 30 days).
+    #[arg(long, env = "GATEHOUSE_KEY_ROTATION_PERIOD", default_value_t = 30 * 86400)]
+    pub key_rotation_period: i64,
+
+    /// `Cache-Control: max-age` of the JWKS and discovery documents, in seconds. A new key is
+    /// published at least this long (plus one refresh) before it signs.
+    #[arg(long, env = "GATEHOUSE_JWKS_MAX_AGE", default_value_t = 300)]
+    pub jwks_max_age: i64,
+
+    /// How often each replica reloads the keystore and tries a rotation step, in seconds.
+    #[arg(long, env = "GATEHOUSE_KEY_REFRESH_INTERVAL", default_value_t = 30)]
+    pub key_refresh_interval: i64,
 }
 
 /// Authorization codes live 60 seconds (SECURITY.md; RFC 6749 §4.1.2 allows up to 10 minutes).
@@ -87,6 +100,9 @@ impl Config {
             access_token_ttl: 600,
             id_token_ttl: 3600,
             session_ttl: 8 * 3600,
+            key_rotation_period: 30 * 86400,
+            jwks_max_age: 300,
+            key_refresh_interval: 30,
         }
     }
 
@@ -112,10 +128,19 @@ impl Config {
             ("access token TTL", self.access_token_ttl),
             ("ID token TTL", self.id_token_ttl),
             ("session TTL", self.session_ttl),
+            ("key rotation period", self.key_rotation_period),
+            ("JWKS max-age", self.jwks_max_age),
+            ("key refresh interval", self.key_refresh_interval),
         ] {
             if v <= 0 {
                 return Err(format!("{name} must be a positive number of seconds"));
             }
+        }
+        if self.key_rotation_period <= self.jwks_max_age + self.key_refresh_interval {
+            return Err(
+                "key rotation period must exceed the JWKS max-age plus the key refresh interval"
+                    .into(),
+            );
         }
         let url = self.database_url();
         if !(url.starts_with("sqlite:")

@@ -5,7 +5,7 @@ use crate::accounts::{self, NewUser};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{Secret, random_token};
-use crate::keys::{Keystore, MasterKey};
+use crate::keys::{Keystore, MasterKey, Policy};
 use crate::store::Store;
 use crate::web::{AppState, router};
 use anyhow::Context;
@@ -22,6 +22,7 @@ pub struct App {
     clock: Clock,
     /// Tokens issued from a code live this long, so its hash is kept as long to catch replays.
     keep_consumed_codes: i64,
+    keys: Arc<Keystore>,
 }
 
 /// Connects to the configured database and applies migrations.
@@ -59,13 +60,21 @@ impl App {
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let store = open_store(&config).await?;
         let master = MasterKey::load_or_create(&config)?;
-        let keys = Keystore::load_or_create(&store, &master, clock.now()).await?;
+        let keys = Keystore::open(
+            store.clone(),
+            master,
+            Policy::from_config(&config),
+            clock.now(),
+        )
+        .await
+        .context("cannot load the signing keys")?;
+        let keys = Arc::new(keys);
         let port = listener.local_addr()?.port();
         let keep_consumed_codes = config.access_token_ttl;
         let state = AppState::new(
             Arc::new(config),
             store.clone(),
-            Arc::new(keys),
+            keys.clone(),
             clock.clone(),
             Hasher::default(),
         );
@@ -76,6 +85,7 @@ impl App {
             store,
             clock,
             keep_consumed_codes,
+            keys,
         })
     }
 
@@ -85,6 +95,10 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn keys(&self) -> &Arc<Keystore> {
+        &self.keys
     }
 
     /// Serves until SIGTERM or Ctrl-C, letting in-flight requests finish.
@@ -102,6 +116,7 @@ impl App {
             self.clock.clone(),
             self.keep_consumed_codes,
         ));
+        let rotator = tokio::spawn(maintain_keys(self.keys.clone(), self.clock.clone()));
         tracing::info!(port = self.port, "listening");
         // The peer address feeds the per-address sign-in back-off.
         let service = self
@@ -111,6 +126,7 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        rotator.abort();
         self.store.close().await;
         tracing::info!("stopped");
         result
@@ -127,6 +143,20 @@ async fn sweep_expired(store: Store, clock: Clock, keep_consumed_codes: i64) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "expired rows deleted"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+    }
+}
+
+/// Every refresh interval: perform due rotation steps (one replica at a time) and pick up what
+/// other replicas changed.
+async fn maintain_keys(keys: Arc<Keystore>, clock: Clock) {
+    let every = std::time::Duration::from_secs(keys.policy().refresh_interval.max(1) as u64);
+    // Start-up already loaded the keys; the first pass comes one interval later.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = keys.tick(clock.now()).await {
+            tracing::error!(error = %e, "key maintenance failed; signing with the keys loaded before");
         }
     }
 }

@@ -82,7 +82,7 @@ pub async fn authenticate_throttled(
         (throttle::user_key(username), throttle::FREE_PER_USER),
         (throttle::address_key(address), throttle::FREE_PER_ADDRESS),
     ];
-    let mut prior = [0i64; 2];
+    let mut prior = [(0i64, 0i64); 2];
     for (i, (key, _)) in keys.iter().enumerate() {
         let (failures, blocked_until) = store.login_throttle_state(key, forget_before).await?;
         if blocked_until > now {
@@ -90,13 +90,16 @@ pub async fn authenticate_throttled(
                 retry_after: blocked_until - now,
             });
         }
-        prior[i] = failures;
+        prior[i] = (failures, blocked_until);
     }
     let mut ranks = [0i64; 2];
     for (i, (key, free)) in keys.iter().enumerate() {
         ranks[i] = store.record_login_failure(key, now, forget_before).await?;
-        // Beyond the allowance only the first attempt after a wait may proceed; the rest raced it.
-        if ranks[i] > (*free).max(prior[i] + 1) {
+        // Beyond the allowance only the first attempt after an expired wait may proceed; any
+        // other attempt there raced one still being checked.
+        let (failures, blocked_until) = prior[i];
+        let first_after_wait = blocked_until > 0 && ranks[i] == failures + 1;
+        if ranks[i] > *free && !first_after_wait {
             let wait = throttle::backoff(ranks[i], *free);
             store.block_login(key, now + wait).await?;
             return Err(AccountError::Throttled { retry_after: wait });

@@ -40,7 +40,7 @@ pub async fn verify_access_token(
     v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     // Expiry is checked below against our clock.
     v.validate_exp = false;
-    let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &v)
+    let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &v)
         .map_err(OAuthError::invalid_token)?
         .claims;
     if claims.exp < now {

@@ -57,11 +57,13 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_login_throttle.sql"),
     include_str!("../../migrations/sqlite/0003_code_replay.sql"),
+    include_str!("../../migrations/sqlite/0004_key_lifecycle.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_login_throttle.sql"),
     include_str!("../../migrations/postgres/0003_code_replay.sql"),
+    include_str!("../../migrations/postgres/0004_key_lifecycle.sql"),
 ];
 
 impl Store {

@@ -28,9 +28,14 @@ fn backend(e: impl std::fmt::Display) -> Error {
     Error::Backend(e.to_string())
 }
 
-fn encode(record: &Record) -> session_store::Result<(String, String, i64)> {
+/// tower-sessions computes expiry from the wall clock; stored expiry is on our clock.
+fn encode(record: &Record, clock: &Clock) -> session_store::Result<(String, String, i64)> {
     let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-    Ok((key(&record.id), data, record.expiry_date.unix_timestamp()))
+    Ok((
+        key(&record.id),
+        data,
+        record.expiry_date.unix_timestamp() + clock.offset(),
+    ))
 }
 
 #[async_trait]
@@ -38,7 +43,7 @@ impl tower_sessions::SessionStore for SessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A colliding 128-bit id is astronomically unlikely; still, never overwrite one.
         loop {
-            let (id, data, expires_at) = encode(record)?;
+            let (id, data, expires_at) = encode(record, &self.clock)?;
             let done = sqlx::query(
                 "insert into sessions (id, data, expires_at) values ($1, $2, $3) on conflict (id) do nothing",
             )
@@ -56,7 +61,7 @@ impl tower_sessions::SessionStore for SessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let (id, data, expires_at) = encode(record)?;
+        let (id, data, expires_at) = encode(record, &self.clock)?;
         sqlx::query(
             "insert into sessions (id, data, expires_at) values ($1, $2, $3) \
              on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at",
@@ -86,8 +91,10 @@ impl tower_sessions::SessionStore for SessionStore {
         Ok(Some(Record {
             id: *session_id,
             data: serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?,
-            expiry_date: time::OffsetDateTime::from_unix_timestamp(expires_at)
-                .map_err(|e| Error::Decode(e.to_string()))?,
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(
+                expires_at - self.clock.offset(),
+            )
+            .map_err(|e| Error::Decode(e.to_string()))?,
         }))
     }
 

@@ -13,8 +13,9 @@ pub struct AppState {
     pub keys: Arc<Keystore>,
     pub clock: Clock,
     pub hasher: Hasher,
-    /// Discovery document, serialized once.
+    /// Discovery document, serialized once, and its ETag.
     pub discovery: Arc<str>,
+    pub discovery_etag: Arc<str>,
 }
 
 impl AppState {
@@ -25,9 +26,11 @@ impl AppState {
         clock: Clock,
         hasher: Hasher,
     ) -> Self {
-        let discovery = crate::oauth::discovery::metadata(&config.issuer)
+        let discovery: Arc<str> = crate::oauth::discovery::metadata(&config.issuer)
             .to_string()
             .into();
+        let digest = crate::crypto::b64url(&crate::crypto::sha256(discovery.as_bytes()));
+        let discovery_etag = format!("\"{}\"", &digest[..22]).into();
         Self {
             config,
             store,
@@ -35,6 +38,7 @@ impl AppState {
             clock,
             hasher,
             discovery,
+            discovery_etag,
         }
     }
 

@@ -1,30 +1,47 @@
 //! Discovery, JWKS, health and the stylesheet: cached bytes, no per-request serialization.
 use super::state::AppState;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
-fn json_cached(body: std::sync::Arc<str>) -> Response {
-    let mut resp = (
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
+/// JSON with `Cache-Control: public, max-age` and an ETag; `If-None-Match` gets 304.
+fn json_cached(headers: &HeaderMap, body: Arc<str>, etag: &str, max_age: i64) -> Response {
+    let cache = HeaderValue::from_str(&format!("public, max-age={max_age}"))
+        .unwrap_or(HeaderValue::from_static("no-cache"));
+    let tag = HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut resp = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    resp.headers_mut().insert(header::CACHE_CONTROL, cache);
+    resp.headers_mut().insert(header::ETAG, tag);
     resp
 }
 
 /// OIDC Discovery §4.
-pub async fn discovery(State(state): State<AppState>) -> Response {
-    json_cached(state.discovery.clone())
+pub async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    json_cached(
+        &headers,
+        state.discovery.clone(),
+        &state.discovery_etag,
+        state.config.jwks_max_age,
+    )
 }
 
-/// RFC 7517 key set with public parts only.
-pub async fn jwks(State(state): State<AppState>) -> Response {
-    json_cached(state.keys.jwks_json())
+/// RFC 7517 key set with public parts only: next, current and retired keys.
+pub async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (body, etag) = state.keys.jwks();
+    json_cached(&headers, body, &etag, state.config.jwks_max_age)
 }
 
 pub async fn healthz() -> &'static str {

@@ -5,7 +5,7 @@ use gatehouse::clock::Clock;
 use gatehouse::config::Config;
 use gatehouse::crypto::{hash_secret, random_id, random_token};
 use gatehouse::domain::{Client, User};
-use gatehouse::keys::{Keystore, MasterKey};
+use gatehouse::keys::{Keystore, MasterKey, Policy};
 use gatehouse::oauth::pkce::s256_challenge;
 use gatehouse::startup::App;
 use gatehouse::store::{NewCode, Store};
@@ -38,7 +38,13 @@ async fn main() {
     .await
     .unwrap();
     store.migrate().await.unwrap();
-    let keys = Keystore::load_or_create(&store, &MasterKey::from_bytes([1; 32]), 0)
+    let policy = Policy {
+        period: 86400,
+        publish_lead: 300,
+        retire_after: 3600,
+        refresh_interval: 30,
+    };
+    let keys = Keystore::open(store.clone(), MasterKey::from_bytes([1; 32]), policy, 0)
         .await
         .unwrap();
 
@@ -53,13 +59,13 @@ async fn main() {
     report("RS256 sign (aws-lc-rs, cached key)", samples);
 
     let token = keys.sign("at+jwt", &claims).unwrap();
-    let key = keys.decoding_key(keys.current_kid()).unwrap();
+    let key = keys.decoding_key(&keys.current_kid()).unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.validate_aud = false;
     let samples = (0..scale(2000))
         .map(|_| {
             let t = Instant::now();
-            jsonwebtoken::decode::<serde_json::Value>(&token, key, &v).unwrap();
+            jsonwebtoken::decode::<serde_json::Value>(&token, &key, &v).unwrap();
             t.elapsed()
         })
         .collect();

@@ -150,6 +150,48 @@ fn client_and_user_commands_work() {
 }
 
 #[test]
+fn keys_commands_list_rotate_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rows = |out: String| {
+        out.lines()
+            .skip(1)
+            .map(|l| l.split('\t').map(str::to_string).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    let first = rows(stdout(&gatehouse(d, &["keys", "list"], None)));
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0][1], "RS256");
+    assert_eq!(first[0][2], "current");
+    let old = first[0][0].clone();
+
+    assert!(stdout(&gatehouse(d, &["keys", "rotate"], None)).contains("starts signing in"));
+    let listed = rows(stdout(&gatehouse(d, &["keys", "list"], None)));
+    let mut states: Vec<&str> = listed.iter().map(|r| r[2].as_str()).collect();
+    states.sort();
+    assert_eq!(states, ["current", "next"]);
+
+    stdout(&gatehouse(d, &["keys", "rotate", "--now"], None));
+    let listed = rows(stdout(&gatehouse(d, &["keys", "list"], None)));
+    let current: Vec<_> = listed.iter().filter(|r| r[2] == "current").collect();
+    assert_eq!(current.len(), 1);
+    assert_ne!(current[0][0], old);
+    assert!(
+        listed
+            .iter()
+            .any(|r| r[0] == old && r[2] == "retired" && r[5] != "-")
+    );
+
+    stdout(&gatehouse(d, &["keys", "revoke", &old], None));
+    assert!(!stdout(&gatehouse(d, &["keys", "list"], None)).contains(&old));
+    assert!(
+        !gatehouse(d, &["keys", "revoke", "no-such-kid"], None)
+            .status
+            .success()
+    );
+}
+
+#[test]
 fn invalid_issuer_fails_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     for issuer in [

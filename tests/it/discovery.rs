@@ -80,30 +80,48 @@ async fn health_and_readiness(app: TestApp) {
     );
 }
 
-/// The signing key is generated once and survives a restart (same kid, sealed in the store).
+/// The signing key is generated once and survives a restart (same kid, sealed in the store);
+/// a wrong master key or a corrupted row stops start-up with a clear error and changes nothing.
 async fn signing_key_persists_and_is_sealed(app: TestApp) {
     let keys = app.store.list_signing_keys().await.unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].state, "current");
     assert!(!keys[0].sealed_private_key.contains("MII"));
-    let master = gatehouse::keys::MasterKey::load_or_create(&gatehouse::config::Config::embedded(
-        &app.issuer,
-        "127.0.0.1:0".parse().unwrap(),
-        app.dir.path().join("data"),
-        app.dir.path().join("keys"),
-    ))
-    .unwrap();
-    let again = gatehouse::keys::Keystore::load_or_create(&app.store, &master, app.clock.now())
-        .await
-        .unwrap();
-    assert_eq!(again.current_kid(), keys[0].kid);
+    let replica = app.spawn_replica().await;
+    assert_eq!(
+        replica.keys.current_kid(),
+        keys[0].kid,
+        "a restart reuses the stored key"
+    );
     assert_eq!(app.store.list_signing_keys().await.unwrap().len(), 1);
-    // A wrong master key is a clear error, not a panic.
-    let wrong = gatehouse::keys::MasterKey::from_bytes([0u8; 32]);
-    let err = gatehouse::keys::Keystore::load_or_create(&app.store, &wrong, app.clock.now())
+
+    let mut wrong = app.config.clone();
+    wrong.bind = "127.0.0.1:0".parse().unwrap();
+    wrong.master_key = Some(gatehouse::crypto::Secret::new(gatehouse::crypto::b64url(
+        &[0u8; 32],
+    )));
+    let err = gatehouse::startup::App::build(wrong, app.clock.clone())
         .await
-        .unwrap_err();
-    assert!(err.to_string().contains("cannot be decrypted"), "{err}");
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("cannot be decrypted"),
+        "{err:#}"
+    );
+
+    let mut bad_key = app.config.clone();
+    bad_key.bind = "127.0.0.1:0".parse().unwrap();
+    bad_key.master_key = Some(gatehouse::crypto::Secret::new("not-a-key"));
+    let err = gatehouse::startup::App::build(bad_key, app.clock.clone())
+        .await
+        .err()
+        .unwrap();
+    assert!(format!("{err:#}").contains("master key"), "{err:#}");
+    assert_eq!(
+        app.store.list_signing_keys().await.unwrap(),
+        keys,
+        "nothing changed"
+    );
 }
 
 async fn unknown_path_is_404(app: TestApp) {

@@ -50,11 +50,13 @@ pub const REDIRECT_URI: &str = "https://app.example.com/callback";
 
 pub struct TestApp {
     pub issuer: String,
+    pub config: Config,
+    pub keys: std::sync::Arc<gatehouse::keys::Keystore>,
     pub store: Store,
     pub clock: Clock,
     /// A plain client for back-channel calls (token, userinfo).
     pub http: reqwest::Client,
-    pub dir: TempDir,
+    _dir: TempDir,
     _stop: oneshot::Sender<()>,
 }
 
@@ -90,7 +92,50 @@ async fn postgres_database() -> Option<String> {
     Some(url.to_string())
 }
 
+/// Builds and serves an app; returns its keystore, store and stop handle.
+async fn start(
+    config: Config,
+    clock: Clock,
+    listener: tokio::net::TcpListener,
+) -> (
+    std::sync::Arc<gatehouse::keys::Keystore>,
+    Store,
+    oneshot::Sender<()>,
+) {
+    let app = App::build_with_listener(config, clock, listener)
+        .await
+        .expect("app builds");
+    let keys = app.keys().clone();
+    let store = app.store().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    (keys, store, tx)
+}
+
+/// A second server on the same database and master key: another replica.
+pub struct Replica {
+    pub issuer: String,
+    pub keys: std::sync::Arc<gatehouse::keys::Keystore>,
+    _stop: oneshot::Sender<()>,
+}
+
 impl TestApp {
+    pub async fn spawn_replica(&self) -> Replica {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = self.config.clone();
+        config.bind = addr;
+        config.issuer = format!("http://127.0.0.1:{}", addr.port());
+        let (keys, _, stop) = start(config.clone(), self.clock.clone(), listener).await;
+        Replica {
+            issuer: config.issuer,
+            keys,
+            _stop: stop,
+        }
+    }
+
     pub async fn spawn(backend: Backend) -> Option<Self> {
         if std::env::var("TEST_LOG").is_ok() {
             gatehouse::telemetry::init(gatehouse::config::LogFormat::Text);
@@ -108,22 +153,18 @@ impl TestApp {
         if backend == Backend::Postgres {
             config.database_url = Some(postgres_database().await?);
         }
-        let clock = Clock::system();
-        let app = App::build_with_listener(config, clock.clone(), listener)
-            .await
-            .expect("app builds");
-        let store = app.store().clone();
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
-            let _ = rx.await;
-        }));
+        // Time stands still unless a test moves it, so expiry and back-off are deterministic.
+        let clock = Clock::frozen();
+        let (keys, store, stop) = start(config.clone(), clock.clone(), listener).await;
         Some(Self {
             issuer,
+            config,
+            keys,
             store,
             clock,
             http: reqwest::Client::new(),
-            dir,
-            _stop: tx,
+            _dir: dir,
+            _stop: stop,
         })
     }
 

@@ -289,6 +289,22 @@ async fn parallel_guesses_are_throttled(app: TestApp) {
     assert_eq!(verified + refused, 12, "{statuses:?}");
 }
 
+/// Sessions end after the configured inactivity.
+async fn session_expires_after_inactivity(app: TestApp) {
+    app.create_user("alice").await;
+    let b = browser();
+    app.submit_login(&b, "/login", "alice", PASSWORD).await;
+    assert_eq!(
+        b.get(app.url("/account")).send().await.unwrap().status(),
+        200
+    );
+    app.clock.advance(app.config.session_ttl + 1);
+    assert_eq!(
+        location(&b.get(app.url("/account")).send().await.unwrap()),
+        "/login"
+    );
+}
+
 crate::backend_tests!(
     wrong_password_and_unknown_user_get_the_same_answer,
     disabled_user_cannot_sign_in,
@@ -300,4 +316,5 @@ crate::backend_tests!(
     repeated_failures_back_off,
     parallel_failures_are_all_counted,
     parallel_guesses_are_throttled,
+    session_expires_after_inactivity,
 );

@@ -6,6 +6,7 @@ mod authorize;
 mod cli;
 mod discovery;
 mod flow;
+mod keys;
 mod login;
 mod store_conformance;
 mod token;

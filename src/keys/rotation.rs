@@ -1,0 +1,193 @@
+//! When keys change state. Pure: takes the stored keys and `now`, says what to do next.
+//!
+//! A new key is published (`next`) at least one JWKS cache lifetime plus one replica refresh
+//! before it signs, so every cache that could be asked holds it by then (OIDC Core §10.1.1).
+//! A replaced key stays published (`retired`) until every token it may have signed has
+//! expired, counting the refresh lag of replicas that still signed with it.
+use crate::config::Config;
+use crate::store::StoredKey;
+
+/// Allowed clock difference between us and the parties that verify our tokens.
+pub const CLOCK_SKEW: i64 = 60;
+
+/// The rotation windows, derived from configuration rather than guessed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// How long a key signs before it is replaced.
+    pub period: i64,
+    /// How long a `next` key is published before it signs.
+    pub publish_lead: i64,
+    /// How long a `retired` key stays published.
+    pub retire_after: i64,
+    /// How often each replica reloads keys and tries a rotation step.
+    pub refresh_interval: i64,
+}
+
+impl Policy {
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            period: c.key_rotation_period,
+            publish_lead: c.jwks_max_age + c.key_refresh_interval,
+            retire_after: c.access_token_ttl.max(c.id_token_ttl)
+                + c.key_refresh_interval
+                + CLOCK_SKEW,
+            refresh_interval: c.key_refresh_interval,
+        }
+    }
+}
+
+/// One change to make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The store has no usable key: create one that signs at once.
+    CreateCurrent,
+    /// Publish a key that starts signing at `activates_at`.
+    CreateNext { activates_at: i64 },
+    /// Make this key the signer and retire the others.
+    Promote { kid: String },
+    /// Remove a retired key whose tokens have all expired.
+    Delete { kid: String },
+}
+
+fn activated(k: &StoredKey) -> i64 {
+    k.activates_at.unwrap_or(k.created_at)
+}
+
+/// The next action, or None when the keys are as they should be.
+pub fn plan(keys: &[StoredKey], p: &Policy, now: i64) -> Option<Action> {
+    let mut current: Vec<&StoredKey> = keys.iter().filter(|k| k.state == "current").collect();
+    current.sort_by_key(|k| (activated(k), k.created_at));
+    let mut next: Vec<&StoredKey> = keys.iter().filter(|k| k.state == "next").collect();
+    next.sort_by_key(|k| (activated(k), k.created_at));
+
+    let Some(signer) = current.last() else {
+        return Some(match next.first() {
+            Some(n) => Action::Promote { kid: n.kid.clone() },
+            None => Action::CreateCurrent,
+        });
+    };
+    if let Some(n) = next.first()
+        && activated(n) <= now
+    {
+        return Some(Action::Promote { kid: n.kid.clone() });
+    }
+    if current.len() > 1 {
+        // Left by an interrupted promotion: keep the newest.
+        return Some(Action::Promote {
+            kid: signer.kid.clone(),
+        });
+    }
+    if let Some(old) = keys
+        .iter()
+        .find(|k| k.state == "retired" && k.retires_at.is_some_and(|r| r <= now))
+    {
+        return Some(Action::Delete {
+            kid: old.kid.clone(),
+        });
+    }
+    let due = activated(signer) + p.period;
+    if next.is_empty() && now >= due - p.publish_lead {
+        return Some(Action::CreateNext {
+            activates_at: due.max(now + p.publish_lead),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: Policy = Policy {
+        period: 1000,
+        publish_lead: 100,
+        retire_after: 200,
+        refresh_interval: 10,
+    };
+
+    fn key(
+        kid: &str,
+        state: &str,
+        created: i64,
+        activates: Option<i64>,
+        retires: Option<i64>,
+    ) -> StoredKey {
+        StoredKey {
+            kid: kid.into(),
+            alg: "RS256".into(),
+            state: state.into(),
+            sealed_private_key: String::new(),
+            public_jwk: String::new(),
+            created_at: created,
+            activates_at: activates,
+            retires_at: retires,
+        }
+    }
+
+    #[test]
+    fn empty_store_creates_a_signer() {
+        assert_eq!(plan(&[], &P, 0), Some(Action::CreateCurrent));
+    }
+
+    #[test]
+    fn next_key_is_published_one_lead_before_it_is_due() {
+        let keys = [key("a", "current", 0, Some(0), None)];
+        assert_eq!(plan(&keys, &P, 899), None);
+        assert_eq!(
+            plan(&keys, &P, 900),
+            Some(Action::CreateNext { activates_at: 1000 })
+        );
+        // Late (the server was down): still a full lead before it signs.
+        assert_eq!(
+            plan(&keys, &P, 5000),
+            Some(Action::CreateNext { activates_at: 5100 })
+        );
+    }
+
+    #[test]
+    fn next_key_is_promoted_when_due_and_not_before() {
+        let keys = [
+            key("a", "current", 0, Some(0), None),
+            key("b", "next", 900, Some(1000), None),
+        ];
+        assert_eq!(plan(&keys, &P, 999), None);
+        assert_eq!(
+            plan(&keys, &P, 1000),
+            Some(Action::Promote { kid: "b".into() })
+        );
+    }
+
+    #[test]
+    fn retired_key_is_deleted_only_after_its_window() {
+        let keys = [
+            key("a", "retired", 0, Some(0), Some(1200)),
+            key("b", "current", 900, Some(1000), None),
+        ];
+        assert_eq!(plan(&keys, &P, 1199), None);
+        assert_eq!(
+            plan(&keys, &P, 1200),
+            Some(Action::Delete { kid: "a".into() })
+        );
+    }
+
+    #[test]
+    fn interrupted_promotion_keeps_the_newest_signer() {
+        let keys = [
+            key("a", "current", 0, Some(0), None),
+            key("b", "current", 900, Some(1000), None),
+        ];
+        assert_eq!(
+            plan(&keys, &P, 1001),
+            Some(Action::Promote { kid: "b".into() })
+        );
+    }
+
+    #[test]
+    fn lone_next_key_is_promoted_at_once() {
+        let keys = [key("b", "next", 0, Some(50), None)];
+        assert_eq!(
+            plan(&keys, &P, 10),
+            Some(Action::Promote { kid: "b".into() })
+        );
+    }
+}

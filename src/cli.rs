@@ -4,6 +4,7 @@ use crate::accounts::{self, NewUser};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{hash_secret, random_id, random_token};
+use crate::domain::client::GRANT_TYPES;
 use crate::domain::{Client, validate_redirect_uri};
 use crate::keys::{Keystore, MasterKey, Policy};
 use crate::startup::{App, ensure_admin, open_store};
@@ -57,25 +58,144 @@ pub enum KeysCommand {
     Revoke { kid: String },
 }
 
+/// Client settings shared by `client create` and `client update`. On update, a list given
+/// replaces the stored one; an option left out keeps its value.
+#[derive(Debug, Default, clap::Args)]
+pub struct ClientOptions {
+    /// Display name shown on the consent page.
+    #[arg(long)]
+    name: Option<String>,
+    /// Exact redirect URI (repeatable).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// An API this client's access tokens are for (repeatable; the token's `aud`).
+    #[arg(long = "audience")]
+    audiences: Vec<String>,
+    /// First-party app: never show the consent page.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    skip_consent: Option<bool>,
+    /// A scope this client may be granted (repeatable; default: every supported OIDC scope).
+    /// For client_credentials these are the API scopes it may ask for.
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Allowed grant type (repeatable): authorization_code, refresh_token, client_credentials.
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// Where the browser may go after sign-out (repeatable, exact match).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A browser origin allowed to call the token, userinfo and revocation endpoints (repeatable).
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
+    /// Refresh-token family lifetime, seconds.
+    #[arg(long)]
+    refresh_token_ttl: Option<i64>,
+    /// Refresh-token idle lifetime, seconds.
+    #[arg(long)]
+    refresh_idle_ttl: Option<i64>,
+}
+
+impl ClientOptions {
+    /// Applies the given options onto `c`, checking each.
+    fn apply(self, c: &mut Client) -> anyhow::Result<()> {
+        if let Some(name) = self.name {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.len() > 200 {
+                bail!("--name must be 1 to 200 characters");
+            }
+            c.name = name;
+        }
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
+        }
+        for aud in &self.audiences {
+            url::Url::parse(aud)
+                .map_err(|_| anyhow::anyhow!("--audience {aud}: must be an absolute URI"))?;
+        }
+        for origin in &self.allowed_origins {
+            let parsed = url::Url::parse(origin)
+                .map_err(|_| anyhow::anyhow!("--allowed-origin {origin}: not a URL"))?;
+            if parsed.origin().ascii_serialization() != *origin {
+                bail!("--allowed-origin {origin}: give scheme://host[:port] only");
+            }
+        }
+        for g in &self.grant_types {
+            if !GRANT_TYPES.contains(&g.as_str()) {
+                bail!("--grant-type {g}: one of {}", GRANT_TYPES.join(", "));
+            }
+        }
+        if self
+            .scopes
+            .iter()
+            .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
+            bail!("--scope values must be single words");
+        }
+        for v in [self.refresh_token_ttl, self.refresh_idle_ttl]
+            .into_iter()
+            .flatten()
+        {
+            if v <= 0 {
+                bail!("refresh lifetimes must be positive");
+            }
+        }
+        let replace = |target: &mut Vec<String>, given: Vec<String>| {
+            if !given.is_empty() {
+                *target = given;
+            }
+        };
+        replace(&mut c.redirect_uris, self.redirect_uris);
+        replace(&mut c.audiences, self.audiences);
+        replace(&mut c.grant_types, self.grant_types);
+        replace(
+            &mut c.post_logout_redirect_uris,
+            self.post_logout_redirect_uris,
+        );
+        replace(&mut c.allowed_origins, self.allowed_origins);
+        if !self.scopes.is_empty() {
+            c.allowed_scopes = Some(self.scopes);
+        }
+        if let Some(b) = self.skip_consent {
+            c.skip_consent = b;
+        }
+        c.refresh_token_ttl = self.refresh_token_ttl.or(c.refresh_token_ttl);
+        c.refresh_idle_ttl = self.refresh_idle_ttl.or(c.refresh_idle_ttl);
+        if c.redirect_uris.is_empty() && c.allows_grant("authorization_code") {
+            bail!("at least one --redirect-uri is required for the authorization_code grant");
+        }
+        if c.is_public() && c.allows_grant("client_credentials") {
+            bail!("public clients cannot use client_credentials");
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client; prints its id and (for confidential clients) its secret, once.
     Create {
-        #[arg(long)]
-        name: String,
-        /// Exact redirect URI (repeatable).
-        #[arg(long = "redirect-uri", required = true)]
-        redirect_uris: Vec<String>,
+        #[command(flatten)]
+        options: ClientOptions,
         /// A public client (native app, SPA): no secret, PKCE only.
         #[arg(long)]
         public: bool,
-        /// An API this client's access tokens are for (repeatable; the token's `aud`).
-        #[arg(long = "audience")]
-        audiences: Vec<String>,
-        /// First-party app: never show the consent page.
-        #[arg(long)]
-        skip_consent: bool,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a client's settings.
+    Update {
+        id: String,
+        #[command(flatten)]
+        options: ClientOptions,
+    },
+    /// Issue a new secret (shown once); the old one stops working at once.
+    RotateSecret {
+        id: String,
         #[arg(long)]
         json: bool,
     },
@@ -146,6 +266,20 @@ async fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_secret(id: &str, secret: Option<&str>, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "client_id": id, "client_secret": secret })
+        );
+        return;
+    }
+    println!("client_id: {id}");
+    if let Some(s) = secret {
+        println!("client_secret: {s}\n(shown once: store it now; Gatehouse keeps only a hash)");
+    }
+}
+
 fn read_password() -> anyhow::Result<String> {
     let mut s = String::new();
     std::io::stdin()
@@ -166,48 +300,46 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
     let store = open_store(config).await?;
     match cmd {
         ClientCommand::Create {
-            name,
-            redirect_uris,
+            options,
             public,
-            audiences,
-            skip_consent,
             json,
         } => {
-            let name = name.trim().to_owned();
-            if name.is_empty() || name.len() > 200 {
-                bail!("--name must be 1 to 200 characters");
-            }
-            for uri in &redirect_uris {
-                validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
-            }
-            for aud in &audiences {
-                url::Url::parse(aud)
-                    .map_err(|_| anyhow::anyhow!("--audience {aud}: must be an absolute URI"))?;
+            if options.name.is_none() {
+                bail!("--name is required");
             }
             let secret = (!public).then(random_token);
-            let client = Client {
+            let mut client = Client {
                 id: random_id(),
-                name,
                 secret_hash: secret.as_deref().map(hash_secret),
-                redirect_uris,
-                audiences,
-                skip_consent,
+                grant_types: vec!["authorization_code".into()],
                 created_at: clock.now(),
+                ..Client::default()
             };
+            options.apply(&mut client)?;
             store.insert_client(&client).await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "client_id": client.id, "client_secret": secret })
-                );
-            } else {
-                println!("client_id: {}", client.id);
-                if let Some(s) = secret {
-                    println!(
-                        "client_secret: {s}\n(shown once: store it now; Gatehouse keeps only a hash)"
-                    );
-                }
+            print_secret(&client.id, secret.as_deref(), json);
+        }
+        ClientCommand::Update { id, options } => {
+            let mut client = store
+                .find_client(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no client {id}"))?;
+            options.apply(&mut client)?;
+            store.update_client(&client).await?;
+            println!("updated client {id}");
+        }
+        ClientCommand::RotateSecret { id, json } => {
+            let mut client = store
+                .find_client(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no client {id}"))?;
+            if client.is_public() {
+                bail!("client {id} is public: it has no secret");
             }
+            let secret = random_token();
+            client.secret_hash = Some(hash_secret(&secret));
+            store.update_client(&client).await?;
+            print_secret(&client.id, Some(&secret), json);
         }
         ClientCommand::List => {
             for c in store.list_clients().await? {
@@ -235,6 +367,10 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "client_id": c.id, "name": c.name, "public": c.is_public(),
                     "redirect_uris": c.redirect_uris, "audiences": c.audiences,
                     "skip_consent": c.skip_consent, "created_at": c.created_at,
+                    "allowed_scopes": c.allowed_scopes, "grant_types": c.grant_types,
+                    "post_logout_redirect_uris": c.post_logout_redirect_uris,
+                    "allowed_origins": c.allowed_origins,
+                    "refresh_token_ttl": c.refresh_token_ttl, "refresh_idle_ttl": c.refresh_idle_ttl,
                 }))?
             );
         }
@@ -290,7 +426,7 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             password_stdin: _,
         } => {
             let pw = read_password()?;
-            accounts::set_password(&store, &hasher, &username, &pw).await?;
+            accounts::set_password(&store, &hasher, &username, &pw, clock.now()).await?;
             println!("password updated for {username}");
         }
         UserCommand::Disable { username } => {

@@ -66,6 +66,19 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_SESSION_TTL", default_value_t = 8 * 3600)]
     pub session_ttl: i64,
 
+    /// Refresh-token family lifetime in seconds (default 30 days), unless the client sets one.
+    #[arg(long, env = "GATEHOUSE_REFRESH_TOKEN_TTL", default_value_t = 30 * 86400)]
+    pub refresh_token_ttl: i64,
+
+    /// A refresh token unused this long expires (default 14 days), unless the client sets one.
+    #[arg(long, env = "GATEHOUSE_REFRESH_IDLE_TTL", default_value_t = 14 * 86400)]
+    pub refresh_idle_ttl: i64,
+
+    /// Seconds in which a confidential client re-presenting a just-rotated refresh token gets
+    /// the same response again instead of a revoked family (lost responses, parallel tabs).
+    #[arg(long, env = "GATEHOUSE_REFRESH_REPLAY_WINDOW", default_value_t = 2)]
+    pub refresh_replay_window: i64,
+
     /// How long a signing key signs before it is replaced, in seconds (default 30 days).
     #[arg(long, env = "GATEHOUSE_KEY_ROTATION_PERIOD", default_value_t = 30 * 86400)]
     pub key_rotation_period: i64,
@@ -100,6 +113,9 @@ impl Config {
             access_token_ttl: 600,
             id_token_ttl: 3600,
             session_ttl: 8 * 3600,
+            refresh_token_ttl: 30 * 86400,
+            refresh_idle_ttl: 14 * 86400,
+            refresh_replay_window: 2,
             key_rotation_period: 30 * 86400,
             jwks_max_age: 300,
             key_refresh_interval: 30,
@@ -128,6 +144,8 @@ impl Config {
             ("access token TTL", self.access_token_ttl),
             ("ID token TTL", self.id_token_ttl),
             ("session TTL", self.session_ttl),
+            ("refresh token TTL", self.refresh_token_ttl),
+            ("refresh idle TTL", self.refresh_idle_ttl),
             ("key rotation period", self.key_rotation_period),
             ("JWKS max-age", self.jwks_max_age),
             ("key refresh interval", self.key_refresh_interval),
@@ -135,6 +153,9 @@ impl Config {
             if v <= 0 {
                 return Err(format!("{name} must be a positive number of seconds"));
             }
+        }
+        if self.refresh_replay_window < 0 {
+            return Err("refresh replay window must not be negative".into());
         }
         if self.key_rotation_period <= self.jwks_max_age + self.key_refresh_interval {
             return Err(

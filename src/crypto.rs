@@ -1,5 +1,6 @@
 //! Randomness, hashing of stored secrets, constant-time comparison, and a redacting wrapper.
 //! Imports nothing from the crate.
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::{constant_time, digest, rand};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -48,6 +49,49 @@ pub fn hash_secret(secret: &str) -> String {
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// AES-256-GCM: base64url(nonce ‖ ciphertext ‖ tag). `None` only if the key is unusable.
+pub fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Option<String> {
+    let cipher = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
+    let nonce_bytes = random_bytes::<NONCE_LEN>();
+    let mut buf = plaintext.to_vec();
+    cipher
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce_bytes),
+            Aad::from(aad),
+            &mut buf,
+        )
+        .ok()?;
+    let mut out = nonce_bytes.to_vec();
+    out.extend_from_slice(&buf);
+    Some(b64url(&out))
+}
+
+/// Opens what `seal` made; `None` when the key is wrong or the data was altered.
+pub fn open(key: &[u8; 32], sealed: &str, aad: &[u8]) -> Option<Vec<u8>> {
+    let data = b64url_decode(sealed)?;
+    if data.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, ct) = data.split_at(NONCE_LEN);
+    let cipher = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
+    let mut buf = ct.to_vec();
+    let plain = cipher
+        .open_in_place(
+            Nonce::try_assume_unique_for_key(nonce).ok()?,
+            Aad::from(aad),
+            &mut buf,
+        )
+        .ok()?;
+    Some(plain.to_vec())
+}
+
+/// A 256-bit key derived from a high-entropy secret (a token), for a named purpose.
+pub fn derive_key(purpose: &str, secret: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&sha256(format!("{purpose}\0{secret}").as_bytes()));
+    out
 }
 
 /// A value that must never be printed: `Debug` and `Display` show `[redacted]`.

@@ -165,6 +165,7 @@ pub async fn set_password(
     hasher: &Hasher,
     username: &str,
     password: &str,
+    now: i64,
 ) -> Result<(), AccountError> {
     password::check_strength(password).map_err(|e| AccountError::Invalid(e.into()))?;
     let (user, _) = store
@@ -173,5 +174,7 @@ pub async fn set_password(
         .ok_or(AccountError::NotFound)?;
     let hash = hasher.hash(password).await?;
     store.update_password_hash(&user.id, &hash).await?;
+    // SECURITY.md: a password change revokes all of the user's refresh tokens.
+    store.revoke_user_grants(&user.id, now).await?;
     Ok(())
 }

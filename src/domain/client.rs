@@ -2,7 +2,7 @@
 use crate::config::is_loopback_host;
 
 /// A registered relying party.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Client {
     pub id: String,
     pub name: String,
@@ -14,11 +14,51 @@ pub struct Client {
     /// First-party apps never show the consent page.
     pub skip_consent: bool,
     pub created_at: i64,
+    /// Scopes this client may be granted; `None` means every supported OIDC scope. For the
+    /// client credentials grant these are the API scopes it may ask for.
+    pub allowed_scopes: Option<Vec<String>>,
+    /// `authorization_code`, `refresh_token`, `client_credentials`.
+    pub grant_types: Vec<String>,
+    /// RP-Initiated Logout: where the browser may be sent after sign-out (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Browser origins allowed to call token, userinfo and revocation endpoints (CORS).
+    pub allowed_origins: Vec<String>,
+    /// Refresh-token family lifetime and idle lifetime, seconds; `None` = server default.
+    pub refresh_token_ttl: Option<i64>,
+    pub refresh_idle_ttl: Option<i64>,
 }
+
+/// Grant types a client may use.
+pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 impl Client {
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// RP-Initiated Logout §3: exact match only.
+    pub fn allows_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Origins allowed for CORS: those of a public client's redirect URIs, plus registered ones.
+    pub fn cors_origins(&self) -> Vec<String> {
+        let mut out = self.allowed_origins.clone();
+        if self.is_public() {
+            for uri in &self.redirect_uris {
+                if let Ok(u) = url::Url::parse(uri) {
+                    let origin = u.origin().ascii_serialization();
+                    if origin != "null" && !out.contains(&origin) {
+                        out.push(origin);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// RFC 6749 §3.1.2.3: the request's redirect_uri must be one registered for this client.

@@ -1,7 +1,7 @@
 //! Scope values (RFC 6749 §3.3) and the ones we support.
 
 /// Scopes Gatehouse knows. Others are ignored, never granted (OIDC Core §3.1.2.1).
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email"];
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
 /// An ordered set of supported scope values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,6 +46,14 @@ impl ScopeSet {
         self.0.is_empty()
     }
 
+    /// Keeps only the values in `allowed` (a client's registered scopes).
+    pub fn restrict_to(&self, allowed: Option<&[String]>) -> ScopeSet {
+        match allowed {
+            None => self.clone(),
+            Some(a) => Self(self.0.iter().filter(|s| a.contains(s)).cloned().collect()),
+        }
+    }
+
     /// The space-delimited wire form.
     pub fn to_wire(&self) -> String {
         self.0.join(" ")
@@ -58,6 +66,7 @@ pub fn describe(scope: &str) -> &'static str {
         "openid" => "Know who you are (your account identifier)",
         "profile" => "See your name and username",
         "email" => "See your email address",
+        "offline_access" => "Stay connected when you are not using it (offline access)",
         _ => "Unknown permission",
     }
 }

@@ -2,7 +2,6 @@
 use super::KeyError;
 use crate::config::Config;
 use crate::crypto::{b64url, b64url_decode, random_bytes};
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use std::path::Path;
 
 pub struct MasterKey([u8; 32]);
@@ -70,43 +69,15 @@ impl MasterKey {
         Ok(key)
     }
 
-    fn cipher(&self) -> Result<LessSafeKey, KeyError> {
-        UnboundKey::new(&AES_256_GCM, &self.0)
-            .map(LessSafeKey::new)
-            .map_err(|_| KeyError::Master("unusable key".into()))
-    }
-
     /// base64url(nonce ‖ ciphertext ‖ tag).
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<String, KeyError> {
-        let nonce_bytes = random_bytes::<NONCE_LEN>();
-        let mut buf = plaintext.to_vec();
-        self.cipher()?
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce_bytes),
-                Aad::from(aad),
-                &mut buf,
-            )
-            .map_err(|_| KeyError::Master("encryption failed".into()))?;
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&buf);
-        Ok(b64url(&out))
+        crate::crypto::seal(&self.0, plaintext, aad)
+            .ok_or_else(|| KeyError::Master("encryption failed".into()))
     }
 
     /// None when the key is wrong or the data was altered.
     pub fn open(&self, sealed: &str, aad: &[u8]) -> Option<Vec<u8>> {
-        let data = b64url_decode(sealed)?;
-        if data.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, ct) = data.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut buf = ct.to_vec();
-        let plain = self
-            .cipher()
-            .ok()?
-            .open_in_place(nonce, Aad::from(aad), &mut buf)
-            .ok()?;
-        Some(plain.to_vec())
+        crate::crypto::open(&self.0, sealed, aad)
     }
 }
 

@@ -2,10 +2,12 @@
 //! steps. client_id and redirect_uri come first: until both are verified an error is shown on
 //! our own page and never redirected (RFC 6749 §4.1.2.1, SECURITY.md).
 use super::error::{ErrorCode, OAuthError};
+use super::jwt::{self, Kind};
 use super::pkce;
 use crate::config::{CODE_TTL, FLOW_TTL};
 use crate::crypto::{hash_secret, random_id, random_token};
 use crate::domain::{Client, Flow, ScopeSet};
+use crate::keys::Keystore;
 use crate::store::{NewCode, Store};
 use std::collections::HashMap;
 
@@ -80,6 +82,8 @@ pub struct ValidRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// The subject of a valid `id_token_hint`.
+    pub id_token_hint_sub: Option<String>,
 }
 
 /// OIDC Core §3.1.2.1 `prompt` values we act on.
@@ -93,7 +97,12 @@ pub struct Prompt {
 const MAX_PARAM_LEN: usize = 2048;
 
 /// Runs every check in order.
-pub async fn validate(store: &Store, params: &Params) -> Result<ValidRequest, Rejection> {
+pub async fn validate(
+    store: &Store,
+    keys: &Keystore,
+    issuer: &str,
+    params: &Params,
+) -> Result<ValidRequest, Rejection> {
     let client_id = check_client_id(params).map_err(Rejection::Page)?;
     let client = store
         .find_client(client_id)
@@ -118,7 +127,8 @@ pub async fn validate(store: &Store, params: &Params) -> Result<ValidRequest, Re
     check_request_objects(params).map_err(back)?;
     check_response_type(params).map_err(back)?;
     check_response_mode(params).map_err(back)?;
-    let scope = check_scope(params);
+    let scope = check_scope(params).restrict_to(client.allowed_scopes.as_deref());
+    let id_token_hint_sub = check_id_token_hint(keys, issuer, &client, params).map_err(back)?;
     let code_challenge = check_pkce(params).map_err(back)?;
     let prompt = check_prompt(params).map_err(back)?;
     let max_age = check_max_age(params).map_err(back)?;
@@ -132,7 +142,35 @@ pub async fn validate(store: &Store, params: &Params) -> Result<ValidRequest, Re
         prompt,
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
+        id_token_hint_sub,
     })
+}
+
+/// OIDC Core §3.1.2.1 `id_token_hint`: an ID token we issued to this client (expired is fine);
+/// yields its subject, which must match the session's user.
+pub fn check_id_token_hint(
+    keys: &Keystore,
+    issuer: &str,
+    client: &Client,
+    params: &Params,
+) -> Result<Option<String>, OAuthError> {
+    let Some(hint) = params.get("id_token_hint") else {
+        return Ok(None);
+    };
+    let claims: serde_json::Value = jwt::decode(keys, issuer, hint, Kind::Id).map_err(|_| {
+        OAuthError::invalid_request("id_token_hint is not a valid ID token from this server")
+    })?;
+    let aud_ok = match &claims["aud"] {
+        serde_json::Value::String(a) => a == &client.id,
+        serde_json::Value::Array(a) => a.iter().any(|v| v == client.id.as_str()),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(OAuthError::invalid_request(
+            "id_token_hint was issued to another client",
+        ));
+    }
+    Ok(claims["sub"].as_str().map(str::to_owned))
 }
 
 /// RFC 6749 §4.1.1: client_id is required, once.
@@ -321,6 +359,8 @@ pub struct SessionUser {
     pub auth_time: i64,
     /// The flow whose login form produced this authentication, if any.
     pub login_flow: Option<String>,
+    /// Hash of the browser's key: session-bound refresh tokens end when it signs out.
+    pub session_key: Option<String>,
 }
 
 /// What a flow needs next.
@@ -378,6 +418,7 @@ pub async fn issue_code(
             nonce: flow.nonce.as_deref(),
             code_challenge: &flow.code_challenge,
             code_challenge_method: &flow.code_challenge_method,
+            session_key: user.session_key.as_deref(),
             auth_time: user.auth_time,
             expires_at: now + CODE_TTL,
             created_at: now,
@@ -555,6 +596,7 @@ mod tests {
             user_id: "u".into(),
             auth_time: 50,
             login_flow: None,
+            session_key: None,
         };
         let all = ScopeSet::parse_supported("openid email profile");
         let f = flow();

@@ -6,7 +6,9 @@ pub mod client_auth;
 pub mod discovery;
 pub mod endpoints;
 pub mod error;
+pub mod jwt;
 pub mod pkce;
+pub mod revocation;
 pub mod token;
 pub mod userinfo;
 

@@ -3,7 +3,8 @@ use crate::domain::Client;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at";
+const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
+    allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl";
 
 fn client_from_row(row: &AnyRow) -> Result<Client> {
     Ok(Client {
@@ -14,15 +15,25 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         audiences: parse_list(&row.try_get::<String, _>("audiences")?)?,
         skip_consent: row.try_get::<i64, _>("skip_consent")? != 0,
         created_at: row.try_get("created_at")?,
+        allowed_scopes: row
+            .try_get::<Option<String>, _>("allowed_scopes")?
+            .map(|s| parse_list(&s))
+            .transpose()?,
+        grant_types: parse_list(&row.try_get::<String, _>("grant_types")?)?,
+        post_logout_redirect_uris: parse_list(
+            &row.try_get::<String, _>("post_logout_redirect_uris")?,
+        )?,
+        allowed_origins: parse_list(&row.try_get::<String, _>("allowed_origins")?)?,
+        refresh_token_ttl: row.try_get("refresh_token_ttl")?,
+        refresh_idle_ttl: row.try_get("refresh_idle_ttl")?,
     })
 }
 
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
-        sqlx::query(
-            "insert into clients (id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        )))
         .bind(&c.id)
         .bind(&c.name)
         .bind(&c.secret_hash)
@@ -30,9 +41,42 @@ impl Store {
         .bind(json_list(&c.audiences))
         .bind(flag(c.skip_consent))
         .bind(c.created_at)
+        .bind(c.allowed_scopes.as_deref().map(json_list))
+        .bind(json_list(&c.grant_types))
+        .bind(json_list(&c.post_logout_redirect_uris))
+        .bind(json_list(&c.allowed_origins))
+        .bind(c.refresh_token_ttl)
+        .bind(c.refresh_idle_ttl)
         .execute(&self.pool)
         .await
         .map_err(on_conflict("client"))?;
+        Ok(())
+    }
+
+    /// Replaces every field but the id and creation time.
+    pub async fn update_client(&self, c: &Client) -> Result<()> {
+        let done = sqlx::query(
+            "update clients set name = $1, secret_hash = $2, redirect_uris = $3, audiences = $4, skip_consent = $5, \
+             allowed_scopes = $6, grant_types = $7, post_logout_redirect_uris = $8, allowed_origins = $9, \
+             refresh_token_ttl = $10, refresh_idle_ttl = $11 where id = $12",
+        )
+        .bind(&c.name)
+        .bind(&c.secret_hash)
+        .bind(json_list(&c.redirect_uris))
+        .bind(json_list(&c.audiences))
+        .bind(flag(c.skip_consent))
+        .bind(c.allowed_scopes.as_deref().map(json_list))
+        .bind(json_list(&c.grant_types))
+        .bind(json_list(&c.post_logout_redirect_uris))
+        .bind(json_list(&c.allowed_origins))
+        .bind(c.refresh_token_ttl)
+        .bind(c.refresh_idle_ttl)
+        .bind(&c.id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
         Ok(())
     }
 

@@ -12,6 +12,8 @@ pub struct NewCode<'a> {
     pub nonce: Option<&'a str>,
     pub code_challenge: &'a str,
     pub code_challenge_method: &'a str,
+    /// The browser session the code was issued in (hash), for session-bound refresh tokens.
+    pub session_key: Option<&'a str>,
     pub auth_time: i64,
     pub expires_at: i64,
     pub created_at: i64,
@@ -21,6 +23,7 @@ pub struct NewCode<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CodeGrant {
     pub user_id: String,
+    pub session_key: Option<String>,
     pub scope: String,
     pub nonce: Option<String>,
     pub auth_time: i64,
@@ -30,8 +33,8 @@ impl Store {
     pub async fn insert_code(&self, c: &NewCode<'_>) -> Result<()> {
         sqlx::query(
             "insert into authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
-             code_challenge, code_challenge_method, auth_time, expires_at, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             code_challenge, code_challenge_method, auth_time, expires_at, created_at, session_key) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(c.code_hash)
         .bind(c.client_id)
@@ -44,6 +47,7 @@ impl Store {
         .bind(c.auth_time)
         .bind(c.expires_at)
         .bind(c.created_at)
+        .bind(c.session_key)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -64,7 +68,7 @@ impl Store {
             "update authorization_codes set consumed_at = $1 \
              where code_hash = $2 and client_id = $3 and redirect_uri = $4 and code_challenge = $5 \
              and code_challenge_method = 'S256' and consumed_at is null and expires_at >= $1 \
-             returning user_id, scope, nonce, auth_time",
+             returning user_id, scope, nonce, auth_time, session_key",
         )
         .bind(now)
         .bind(code_hash)
@@ -76,6 +80,7 @@ impl Store {
         row.map(|r| {
             Ok(CodeGrant {
                 user_id: r.try_get("user_id")?,
+                session_key: r.try_get("session_key")?,
                 scope: r.try_get("scope")?,
                 nonce: r.try_get("nonce")?,
                 auth_time: r.try_get("auth_time")?,

@@ -31,4 +31,24 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// "Connected apps": (client id, client name, scope, since) for each app the user approved.
+    pub async fn list_consents(&self, user_id: &str) -> Result<Vec<(String, String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "select c.id, c.name, s.scope, s.created_at from consents s join clients c on c.id = s.client_id \
+             where s.user_id = $1 order by s.created_at, c.name",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool> {
+        let done = sqlx::query("delete from consents where user_id = $1 and client_id = $2")
+            .bind(user_id)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
 }

@@ -5,6 +5,7 @@ mod clients;
 mod codes;
 mod consents;
 mod flows;
+mod grants;
 mod keys;
 mod sessions;
 mod throttle;
@@ -12,6 +13,7 @@ mod tokens;
 mod users;
 
 pub use codes::{CodeGrant, NewCode};
+pub use grants::{AccessTokenRecord, GrantRecord, NewGrant, RefreshRecord};
 pub use keys::StoredKey;
 pub use sessions::SessionStore;
 pub use tokens::NewAccessToken;
@@ -58,12 +60,14 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_login_throttle.sql"),
     include_str!("../../migrations/sqlite/0003_code_replay.sql"),
     include_str!("../../migrations/sqlite/0004_key_lifecycle.sql"),
+    include_str!("../../migrations/sqlite/0005_token_lifecycle.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_login_throttle.sql"),
     include_str!("../../migrations/postgres/0003_code_replay.sql"),
     include_str!("../../migrations/postgres/0004_key_lifecycle.sql"),
+    include_str!("../../migrations/postgres/0005_token_lifecycle.sql"),
 ];
 
 impl Store {

@@ -7,6 +7,7 @@ pub struct NewAccessToken<'a> {
     pub client_id: &'a str,
     pub user_id: Option<&'a str>,
     pub code_hash: Option<&'a str>,
+    pub grant_id: Option<&'a str>,
     pub scope: &'a str,
     pub expires_at: i64,
     pub created_at: i64,
@@ -15,13 +16,14 @@ pub struct NewAccessToken<'a> {
 impl Store {
     pub async fn insert_access_token(&self, t: &NewAccessToken<'_>) -> Result<()> {
         sqlx::query(
-            "insert into access_tokens (jti, client_id, user_id, code_hash, scope, expires_at, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
+            "insert into access_tokens (jti, client_id, user_id, code_hash, grant_id, scope, expires_at, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(t.jti)
         .bind(t.client_id)
         .bind(t.user_id)
         .bind(t.code_hash)
+        .bind(t.grant_id)
         .bind(t.scope)
         .bind(t.expires_at)
         .bind(t.created_at)
@@ -39,7 +41,8 @@ impl Store {
         .bind(code_hash)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        // And the refresh-token family the code started, with its access tokens.
+        Ok(done.rows_affected() + self.revoke_code_grants(code_hash, now).await?)
     }
 
     /// True when the token was issued by us, is unexpired and not revoked.

@@ -2,7 +2,7 @@
 use super::error::PageError;
 use super::extract::LoginSession;
 use super::state::AppState;
-use super::templates::{AccountPage, IndexPage, render};
+use super::templates::{AccountPage, ConnectedApp, IndexPage, render};
 use crate::oauth::endpoints as ep;
 use axum::Form;
 use axum::extract::State;
@@ -38,25 +38,38 @@ pub async fn account(
                 .ok()
         })
         .unwrap_or_default();
+    let apps = state
+        .store
+        .list_consents(&user.id)
+        .await?
+        .into_iter()
+        .map(|(client_id, name, scope, _)| ConnectedApp {
+            client_id,
+            name,
+            scope,
+        })
+        .collect();
     Ok(render(&AccountPage {
         csrf: &csrf,
         user: &user,
         signed_in_at,
+        apps,
     }))
 }
 
 #[derive(Deserialize)]
-pub struct LogoutForm {
+pub struct RevokeAppForm {
     csrf: String,
+    client_id: String,
 }
 
-/// Ends the browser session (the full RP-initiated logout endpoint is separate work).
-pub async fn logout(
+/// "Connected apps": withdraws the remembered consent and revokes the app's refresh tokens.
+pub async fn revoke_app(
+    State(state): State<AppState>,
     session: Session,
-    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<RevokeAppForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(form) =
-        form.map_err(|_| PageError::bad_request("The sign-out form was incomplete."))?;
+    let Form(form) = form.map_err(|_| PageError::bad_request("The form was incomplete."))?;
     let ls = LoginSession(&session);
     if !ls.check_csrf(&form.csrf).await? {
         return Err(PageError {
@@ -65,8 +78,19 @@ pub async fn logout(
             message: "Reload the page and try again.".into(),
         });
     }
-    ls.sign_out().await?;
-    Ok(Redirect::to("/").into_response())
+    let Some(u) = super::authorize::current_user(&state, &ls).await? else {
+        return Ok(Redirect::to(ep::LOGIN).into_response());
+    };
+    state
+        .store
+        .delete_consent(&u.user_id, &form.client_id)
+        .await?;
+    let revoked = state
+        .store
+        .revoke_user_client_grants(&u.user_id, &form.client_id, state.now())
+        .await?;
+    tracing::info!(user_id = %u.user_id, client_id = %form.client_id, revoked, "app access removed by the user");
+    Ok(Redirect::to(ep::ACCOUNT).into_response())
 }
 
 pub async fn not_found() -> Response {

@@ -38,7 +38,7 @@ async fn handle(
     session: &Session,
     params: &Params,
 ) -> Result<Response, PageError> {
-    let req = match authorize::validate(&state.store, params).await {
+    let req = match authorize::validate(&state.store, &state.keys, state.issuer(), params).await {
         Ok(r) => r,
         Err(Rejection::Page(e)) => return Err(e.into()),
         Err(Rejection::Redirect(r)) => return Ok(error_redirect(state, &r)),
@@ -50,6 +50,23 @@ async fn handle(
         Some(u) => remembered_consent(state, &u.user_id, &req.client.id).await?,
         None => None,
     };
+    // OIDC Core §3.1.2.1: an id_token_hint naming someone other than the signed-in user.
+    if let (Some(sub), Some(u)) = (&req.id_token_hint_sub, &user)
+        && sub != &u.user_id
+    {
+        let error = OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the hinted user is not the signed-in user",
+        );
+        return Ok(error_redirect(
+            state,
+            &ErrorRedirect {
+                redirect_uri: req.redirect_uri,
+                state: req.state,
+                error,
+            },
+        ));
+    }
     let browser_key = ls.browser_key().await?;
     let flow = authorize::new_flow(&req, &browser_key, now);
     let next = authorize::next_step(

@@ -58,6 +58,14 @@ impl LoginSession<'_> {
         Ok(self.0.get::<String>(BROWSER_KEY).await?)
     }
 
+    /// What session-bound grants are keyed by: a hash of the browser key (never the key itself).
+    pub async fn session_key(&self) -> Result<Option<String>, PageError> {
+        Ok(self
+            .existing_browser_key()
+            .await?
+            .map(|k| crate::crypto::hash_secret(&k)))
+    }
+
     /// The session's CSRF token (RFC 6749 §10.12), created on first use.
     pub async fn csrf_token(&self) -> Result<String, PageError> {
         self.get_or_create(CSRF).await
@@ -73,11 +81,13 @@ impl LoginSession<'_> {
         let uid = self.0.get::<String>(USER_ID).await?;
         let auth_time = self.0.get::<i64>(AUTH_TIME).await?;
         let login_flow = self.0.get::<String>(LOGIN_FLOW).await?;
+        let session_key = self.session_key().await?;
         Ok(match (uid, auth_time) {
             (Some(user_id), Some(auth_time)) => Some(SessionUser {
                 user_id,
                 auth_time,
                 login_flow,
+                session_key,
             }),
             _ => None,
         })

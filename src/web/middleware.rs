@@ -2,7 +2,7 @@
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 /// SECURITY.md "Pages": CSP with `frame-ancestors 'none'`, no framing, no referrer, no sniffing;
@@ -52,4 +52,67 @@ pub async fn request_span(req: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+/// Paths browsers may call cross-origin (RFC 9700 §2.6): never /authorize or any HTML page.
+const CORS_PATHS: &[&str] = &[
+    crate::oauth::endpoints::DISCOVERY,
+    crate::oauth::endpoints::JWKS,
+    crate::oauth::endpoints::TOKEN,
+    crate::oauth::endpoints::USERINFO,
+    crate::oauth::endpoints::REVOKE,
+];
+
+/// CORS for the origins clients registered (a public client's redirect-URI origins and any
+/// `--allowed-origin`). No credentials are ever allowed; unknown origins get no CORS headers.
+pub async fn cors(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (Some(origin), true) = (origin, CORS_PATHS.contains(&req.uri().path())) else {
+        return next.run(req).await;
+    };
+    let allowed = match state.store.list_clients().await {
+        Ok(clients) => clients.iter().any(|c| c.cors_origins().contains(&origin)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check CORS origin");
+            false
+        }
+    };
+    let preflight = req.method() == axum::http::Method::OPTIONS;
+    let mut resp = if preflight {
+        axum::http::StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    if allowed && let Ok(v) = HeaderValue::from_str(&origin) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate"),
+        );
+        if preflight {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Authorization, Content-Type"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+    }
+    resp
 }

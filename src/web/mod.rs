@@ -6,6 +6,7 @@ mod consent;
 mod error;
 mod extract;
 mod login;
+mod logout;
 mod middleware;
 mod state;
 mod templates;
@@ -54,7 +55,13 @@ pub fn router(state: AppState) -> Router {
             get(consent::consent_form).post(consent::consent_submit),
         )
         .route(ep::ACCOUNT, get(account::account))
-        .route(ep::LOGOUT, post(account::logout))
+        .route(
+            ep::LOGOUT,
+            get(logout::logout_get).post(logout::logout_post),
+        )
+        .route(ep::ACCOUNT_APPS_REVOKE, post(account::revoke_app))
+        .route(ep::REVOKE, post(token::revoke))
+        .route(ep::INTROSPECT, post(token::introspect))
         .route(ep::TOKEN, post(token::token))
         .route(
             ep::USERINFO,
@@ -67,6 +74,10 @@ pub fn router(state: AppState) -> Router {
         .route(ep::STATIC_CSS, get(well_known::stylesheet))
         .fallback(account::not_found)
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::cors,
+        ))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::request_span))
         .with_state(state)

@@ -54,9 +54,7 @@ impl AppState {
         crate::oauth::token::Issuer {
             store: &self.store,
             keys: &self.keys,
-            issuer: &self.config.issuer,
-            access_token_ttl: self.config.access_token_ttl,
-            id_token_ttl: self.config.id_token_ttl,
+            config: &self.config,
             now: self.clock.now(),
         }
     }

@@ -52,10 +52,33 @@ pub struct IndexPage<'a> {
     pub issuer: &'a str,
 }
 
+pub struct ConnectedApp {
+    pub client_id: String,
+    pub name: String,
+    pub scope: String,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
     pub csrf: &'a str,
     pub user: &'a crate::domain::User,
     pub signed_in_at: String,
+    pub apps: Vec<ConnectedApp>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutConfirmPage<'a> {
+    pub csrf: &'a str,
+    pub client_name: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub redirect: Option<&'a str>,
+    pub state: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+pub struct LoggedOutPage<'a> {
+    pub client_name: Option<&'a str>,
 }

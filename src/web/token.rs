@@ -1,47 +1,94 @@
-//! POST /token (RFC 6749 §3.2, §5).
+//! The client-authenticated back-channel endpoints: POST /token (RFC 6749 §3.2, §5),
+//! /revoke (RFC 7009) and /introspect (RFC 7662).
 use super::error::TokenError;
 use super::extract::params_from;
 use super::state::AppState;
-use crate::oauth::client_auth::{self, Method};
-use crate::oauth::{OAuthError, token as grants};
+use crate::domain::Client;
+use crate::oauth::authorize::{Params, check_not_repeated};
+use crate::oauth::{OAuthError, client_auth, revocation, token as grants};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+/// Parses the form and authenticates the client (RFC 6749 §2.3); one method per request.
+async fn authenticated(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Client, Params, bool), TokenError> {
+    let params = params_from(body);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let used_basic = authorization.is_some();
+    let wrap = |error: OAuthError| TokenError { error, used_basic };
+    check_not_repeated(&params).map_err(wrap)?;
+    let creds = client_auth::parse_credentials(authorization, &params).map_err(wrap)?;
+    let client = client_auth::authenticate(&state.store, &creds)
+        .await
+        .map_err(wrap)?;
+    Ok((client, params, used_basic))
+}
+
+/// RFC 6749 §5.1: never cached.
+fn no_store(mut out: Response) -> Response {
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    out
+}
 
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, TokenError> {
-    let params = params_from(&body);
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let used_basic = authorization.is_some();
-    let wrap = |error: OAuthError| TokenError { error, used_basic };
-    if let Some(name) = params.first_repeated() {
-        return Err(wrap(OAuthError::invalid_request(format!(
-            "parameter {} is repeated",
-            name.chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .take(40)
-                .collect::<String>()
-        ))));
-    }
-    let creds = client_auth::parse_credentials(authorization, &params).map_err(wrap)?;
-    let client = client_auth::authenticate(&state.store, &creds)
-        .await
-        .map_err(wrap)?;
-    debug_assert!(creds.method != Method::None || client.is_public());
+    let (client, params, used_basic) = authenticated(&state, &headers, &body).await?;
     let resp = grants::grant(state.token_issuer(), &client, &params)
         .await
-        .map_err(wrap)?;
-    let mut out = axum::Json(resp).into_response();
-    // RFC 6749 §5.1.
-    out.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    out.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(out)
+        .map_err(|error| TokenError { error, used_basic })?;
+    Ok(no_store(Json(resp).into_response()))
+}
+
+/// RFC 7009 §2.2: 200 with an empty body whether or not anything was revoked.
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TokenError> {
+    let (client, params, used_basic) = authenticated(&state, &headers, &body).await?;
+    revocation::revoke(
+        &state.store,
+        &state.keys,
+        state.issuer(),
+        state.now(),
+        &client,
+        &params,
+    )
+    .await
+    .map_err(|error| TokenError { error, used_basic })?;
+    Ok(no_store(StatusCode::OK.into_response()))
+}
+
+/// RFC 7662 §2.2.
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TokenError> {
+    let (client, params, used_basic) = authenticated(&state, &headers, &body).await?;
+    let answer = revocation::introspect(
+        &state.store,
+        &state.keys,
+        state.issuer(),
+        state.now(),
+        &client,
+        &params,
+    )
+    .await
+    .map_err(|error| TokenError { error, used_basic })?;
+    Ok(no_store(Json(answer).into_response()))
 }

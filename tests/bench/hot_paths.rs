@@ -116,6 +116,8 @@ async fn main() {
         audiences: vec![],
         skip_consent: true,
         created_at: 0,
+        grant_types: vec!["authorization_code".into()],
+        ..Client::default()
     };
     app_store.insert_client(&client).await.unwrap();
     let http = reqwest::Client::new();
@@ -137,6 +139,7 @@ async fn main() {
                 nonce: None,
                 code_challenge: &challenge,
                 code_challenge_method: "S256",
+                session_key: None,
                 auth_time: now,
                 expires_at: now + 3600,
                 created_at: now,

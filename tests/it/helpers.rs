@@ -58,6 +58,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     _dir: TempDir,
     _stop: oneshot::Sender<()>,
+    /// Declared last: dropped after the server's stop signal.
+    _cleanup: Option<DropDatabase>,
 }
 
 pub struct TestClient {
@@ -73,8 +75,36 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// Drops a test's PostgreSQL database when the test ends (on its own thread and runtime: Drop
+/// cannot await).
+struct DropDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&url).await {
+                    let sql = format!("drop database if exists {name} with (force)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// A fresh PostgreSQL database on the configured server.
-async fn postgres_database() -> Option<String> {
+async fn postgres_database() -> Option<(String, DropDatabase)> {
     let base = std::env::var("GATEHOUSE_TEST_DATABASE_URL")
         .ok()
         .filter(|s| !s.is_empty())?;
@@ -89,7 +119,13 @@ async fn postgres_database() -> Option<String> {
     conn.close().await.ok();
     let mut url = url::Url::parse(&base).unwrap();
     url.set_path(&name);
-    Some(url.to_string())
+    Some((
+        url.to_string(),
+        DropDatabase {
+            admin_url: base,
+            name,
+        },
+    ))
 }
 
 /// Builds and serves an app; returns its keystore, store and stop handle.
@@ -150,8 +186,11 @@ impl TestApp {
             dir.path().join("data"),
             dir.path().join("keys"),
         );
+        let mut cleanup = None;
         if backend == Backend::Postgres {
-            config.database_url = Some(postgres_database().await?);
+            let (url, drop_db) = postgres_database().await?;
+            config.database_url = Some(url);
+            cleanup = Some(drop_db);
         }
         // Time stands still unless a test moves it, so expiry and back-off are deterministic.
         let clock = Clock::frozen();
@@ -165,6 +204,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             _dir: dir,
             _stop: stop,
+            _cleanup: cleanup,
         })
     }
 
@@ -196,16 +236,31 @@ impl TestApp {
         audiences: &[&str],
         skip_consent: bool,
     ) -> TestClient {
+        self.create_client_custom(public, |c| {
+            c.redirect_uris = redirect_uris.iter().map(|s| s.to_string()).collect();
+            c.audiences = audiences.iter().map(|s| s.to_string()).collect();
+            c.skip_consent = skip_consent;
+        })
+        .await
+    }
+
+    /// A client with the defaults (one redirect URI, authorization_code) changed by `f`.
+    pub async fn create_client_custom(
+        &self,
+        public: bool,
+        f: impl FnOnce(&mut Client),
+    ) -> TestClient {
         let secret = (!public).then(random_token);
-        let client = Client {
+        let mut client = Client {
             id: random_id(),
             name: "Example App".into(),
             secret_hash: secret.as_deref().map(hash_secret),
-            redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
-            audiences: audiences.iter().map(|s| s.to_string()).collect(),
-            skip_consent,
+            redirect_uris: vec![REDIRECT_URI.into()],
+            grant_types: vec!["authorization_code".into()],
             created_at: self.clock.now(),
+            ..Client::default()
         };
+        f(&mut client);
         self.store.insert_client(&client).await.unwrap();
         TestClient {
             id: client.id,

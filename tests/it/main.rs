@@ -7,6 +7,7 @@ mod cli;
 mod discovery;
 mod flow;
 mod keys;
+mod lifecycle;
 mod login;
 mod store_conformance;
 mod token;

@@ -1,0 +1,47 @@
+//! Reading JWTs we issued (access tokens, ID tokens used as hints). SECURITY.md "JWTs we
+//! accept": RS256 only (no `none`, no HMAC), a `kid` we publish, our `iss`; `typ` keeps the two
+//! kinds apart. Expiry is left to callers, who use our clock.
+use super::error::OAuthError;
+use crate::keys::Keystore;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::de::DeserializeOwned;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// RFC 9068: `typ` is `at+jwt`.
+    Access,
+    /// OIDC ID token: `typ` is `JWT` (never `at+jwt`).
+    Id,
+}
+
+pub fn decode<T: DeserializeOwned>(
+    keys: &Keystore,
+    issuer: &str,
+    token: &str,
+    kind: Kind,
+) -> Result<T, OAuthError> {
+    let header = jsonwebtoken::decode_header(token).map_err(OAuthError::invalid_token)?;
+    if header.alg != Algorithm::RS256 {
+        return Err(OAuthError::invalid_token("algorithm must be RS256"));
+    }
+    let typ = header.typ.as_deref().unwrap_or("JWT");
+    let is_access =
+        typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt");
+    if is_access != (kind == Kind::Access) {
+        return Err(OAuthError::invalid_token("wrong token type"));
+    }
+    let kid = header
+        .kid
+        .ok_or_else(|| OAuthError::invalid_token("no kid"))?;
+    let key = keys
+        .decoding_key(&kid)
+        .ok_or_else(|| OAuthError::invalid_token("unknown kid"))?;
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_issuer(&[issuer]);
+    v.validate_aud = false;
+    v.validate_exp = false;
+    v.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+    Ok(jsonwebtoken::decode::<T>(token, &key, &v)
+        .map_err(OAuthError::invalid_token)?
+        .claims)
+}

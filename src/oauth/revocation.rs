@@ -1,0 +1,120 @@
+//! RFC 7009 token revocation and RFC 7662 introspection. Both answer only about the caller's
+//! own business and never reveal whether an unknown token existed.
+use super::authorize::Params;
+use super::claims::AccessTokenClaims;
+use super::error::OAuthError;
+use super::jwt::{self, Kind};
+use crate::crypto::hash_secret;
+use crate::domain::Client;
+use crate::keys::Keystore;
+use crate::store::Store;
+use serde_json::{Value, json};
+
+/// RFC 7009 §2.1: revokes a refresh token (its whole family, RFC 7009 §2.1 SHOULD) or an access
+/// token, if it was issued to the caller. Anything else changes nothing; the answer is the same.
+pub async fn revoke(
+    store: &Store,
+    keys: &Keystore,
+    issuer: &str,
+    now: i64,
+    client: &Client,
+    params: &Params,
+) -> Result<(), OAuthError> {
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    if let Some(r) = store.find_refresh_token(&hash_secret(token)).await? {
+        if r.grant.client_id == client.id {
+            store.revoke_grant(&r.grant.id, now).await?;
+            tracing::info!(client_id = %client.id, "refresh token family revoked");
+        }
+        return Ok(());
+    }
+    if let Ok(claims) = jwt::decode::<AccessTokenClaims>(keys, issuer, token, Kind::Access)
+        && claims.client_id == client.id
+    {
+        store.revoke_access_token(&claims.jti, now).await?;
+        tracing::info!(client_id = %client.id, "access token revoked");
+    }
+    Ok(())
+}
+
+fn inactive() -> Value {
+    json!({ "active": false })
+}
+
+/// Whether `caller` may learn about an access token: it was issued to the caller, or the caller
+/// is a resource server the token is meant for (one of its registered audiences).
+fn concerns(caller: &Client, claims: &AccessTokenClaims) -> bool {
+    claims.client_id == caller.id || caller.audiences.iter().any(|a| claims.aud.contains(a))
+}
+
+/// RFC 7662 §2.2. Public clients may not introspect.
+pub async fn introspect(
+    store: &Store,
+    keys: &Keystore,
+    issuer: &str,
+    now: i64,
+    caller: &Client,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    if caller.is_public() {
+        return Err(OAuthError::invalid_client().with_detail("public clients cannot introspect"));
+    }
+    if let Some(r) = store.find_refresh_token(&hash_secret(token)).await? {
+        let live = r.rotated_at.is_none()
+            && r.expires_at >= now
+            && r.grant.revoked_at.is_none()
+            && r.grant.expires_at >= now;
+        let user_ok = store
+            .find_user(&r.grant.user_id)
+            .await?
+            .is_some_and(|u| !u.disabled);
+        if !(live && user_ok && r.grant.client_id == caller.id) {
+            return Ok(inactive());
+        }
+        return Ok(json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": r.grant.scope,
+            "client_id": r.grant.client_id,
+            "sub": r.grant.user_id,
+            "iss": issuer,
+            "iat": r.created_at,
+            "exp": r.expires_at,
+        }));
+    }
+    let Ok(claims) = jwt::decode::<AccessTokenClaims>(keys, issuer, token, Kind::Access) else {
+        return Ok(inactive());
+    };
+    if claims.exp < now
+        || !concerns(caller, &claims)
+        || !store.access_token_is_active(&claims.jti, now).await?
+    {
+        return Ok(inactive());
+    }
+    if claims.sub != claims.client_id {
+        let user_ok = store
+            .find_user(&claims.sub)
+            .await?
+            .is_some_and(|u| !u.disabled);
+        if !user_ok {
+            return Ok(inactive());
+        }
+    }
+    Ok(json!({
+        "active": true,
+        "token_type": "Bearer",
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "iss": claims.iss,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "jti": claims.jti,
+    }))
+}

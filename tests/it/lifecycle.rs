@@ -1,0 +1,1094 @@
+//! Sessions and the token lifecycle: prompt/max_age/id_token_hint semantics, refresh rotation,
+//! revocation, introspection, client credentials, logout, connected apps, CORS.
+use crate::helpers::*;
+use gatehouse::crypto::random_token;
+use gatehouse::oauth::pkce::s256_challenge;
+use serde_json::Value;
+
+/// Authorization parameters for `client` with extra ones appended.
+fn auth_params<'a>(
+    client: &'a TestClient,
+    challenge: &'a str,
+    scope: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut p = vec![
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", scope),
+        ("state", "st"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    p.extend_from_slice(extra);
+    p
+}
+
+/// Signs in once and returns (client, browser, tokens) for `scope`.
+async fn signed_in(app: &TestApp, client: &TestClient, scope: &str) -> (reqwest::Client, Value) {
+    let b = browser();
+    let (code, verifier) = app.get_code(&b, client, scope, "alice").await;
+    let resp = app.exchange(client, &code, &verifier).await;
+    assert_eq!(resp.status(), 200);
+    (b, resp.json().await.unwrap())
+}
+
+async fn refresh(
+    app: &TestApp,
+    client: &TestClient,
+    token: &str,
+    scope: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    app.token(client, &form).await
+}
+
+async fn error_code(resp: reqwest::Response) -> String {
+    let body: Value = resp.json().await.unwrap();
+    body["error"].as_str().unwrap_or_default().to_string()
+}
+
+fn code_from(resp: &reqwest::Response) -> Option<String> {
+    let loc = location(resp);
+    assert!(loc.starts_with(REDIRECT_URI), "{loc}");
+    param(&query_of(&loc), "code")
+}
+
+// ---- OIDC Core §3.1.2.1 request semantics ----
+
+async fn prompt_login_forces_a_new_sign_in(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (b, first) = signed_in(&app, &client, "openid").await;
+    let first_auth = jwt_claims(first["id_token"].as_str().unwrap())["auth_time"]
+        .as_i64()
+        .unwrap();
+    app.clock.advance(30);
+    let ch = s256_challenge(&random_token());
+    let resp = app
+        .authorize(
+            &b,
+            &auth_params(&client, &ch, "openid", &[("prompt", "login")]),
+        )
+        .await;
+    let login = location(&resp);
+    assert!(login.starts_with("/login"), "{login}");
+    let verifier = random_token();
+    let ch = s256_challenge(&verifier);
+    let q = app
+        .sign_in(
+            &b,
+            &auth_params(&client, &ch, "openid", &[("prompt", "login")]),
+            "alice",
+        )
+        .await;
+    let code = param(&q, "code").unwrap();
+    let body: Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let auth_time = jwt_claims(body["id_token"].as_str().unwrap())["auth_time"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(auth_time, first_auth + 30, "a new auth_time");
+}
+
+async fn prompt_consent_asks_again(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (b, _) = signed_in(&app, &client, "openid").await;
+    let ch = s256_challenge(&random_token());
+    let resp = app
+        .authorize(
+            &b,
+            &auth_params(&client, &ch, "openid", &[("prompt", "consent")]),
+        )
+        .await;
+    assert!(location(&resp).starts_with("/consent"));
+}
+
+async fn prompt_none_with_session(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (b, _) = signed_in(&app, &client, "openid").await;
+    let ch = s256_challenge(&random_token());
+    let ok = app
+        .authorize(
+            &b,
+            &auth_params(&client, &ch, "openid", &[("prompt", "none")]),
+        )
+        .await;
+    assert!(code_from(&ok).is_some(), "silent authentication succeeds");
+    let wider = app
+        .authorize(
+            &b,
+            &auth_params(&client, &ch, "openid email", &[("prompt", "none")]),
+        )
+        .await;
+    assert_eq!(
+        param(&query_of(&location(&wider)), "error").as_deref(),
+        Some("consent_required")
+    );
+}
+
+async fn max_age_forces_reauthentication(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (b, _) = signed_in(&app, &client, "openid").await;
+    let ch = s256_challenge(&random_token());
+    let zero = app
+        .authorize(
+            &b,
+            &auth_params(&client, &ch, "openid", &[("max_age", "0")]),
+        )
+        .await;
+    assert!(location(&zero).starts_with("/login"), "max_age=0");
+    let fresh = app
+        .authorize(
+            &b,
+            &auth_params(&client, &ch, "openid", &[("max_age", "60")]),
+        )
+        .await;
+    assert!(code_from(&fresh).is_some(), "session younger than max_age");
+    app.clock.advance(61);
+    let stale = app
+        .authorize(
+            &b,
+            &auth_params(&client, &ch, "openid", &[("max_age", "60")]),
+        )
+        .await;
+    assert!(
+        location(&stale).starts_with("/login"),
+        "session older than max_age"
+    );
+    let silent = app
+        .authorize(
+            &b,
+            &auth_params(
+                &client,
+                &ch,
+                "openid",
+                &[("max_age", "60"), ("prompt", "none")],
+            ),
+        )
+        .await;
+    assert_eq!(
+        param(&query_of(&location(&silent)), "error").as_deref(),
+        Some("login_required")
+    );
+}
+
+async fn id_token_hint_must_match_the_session(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (b, tokens) = signed_in(&app, &client, "openid").await;
+    let hint = tokens["id_token"].as_str().unwrap().to_string();
+    let ch = s256_challenge(&random_token());
+    let same = app
+        .authorize(
+            &b,
+            &auth_params(
+                &client,
+                &ch,
+                "openid",
+                &[("id_token_hint", &hint), ("prompt", "none")],
+            ),
+        )
+        .await;
+    assert!(code_from(&same).is_some());
+    // Another user's hint.
+    app.create_user("bob").await;
+    let (_, bob_tokens) = {
+        let b2 = browser();
+        let (code, verifier) = app.get_code(&b2, &client, "openid", "bob").await;
+        (
+            b2,
+            app.exchange(&client, &code, &verifier)
+                .await
+                .json::<Value>()
+                .await
+                .unwrap(),
+        )
+    };
+    let bob_hint = bob_tokens["id_token"].as_str().unwrap();
+    let other = app
+        .authorize(
+            &b,
+            &auth_params(&client, &ch, "openid", &[("id_token_hint", bob_hint)]),
+        )
+        .await;
+    assert_eq!(
+        param(&query_of(&location(&other)), "error").as_deref(),
+        Some("login_required")
+    );
+    let forged = app
+        .authorize(
+            &b,
+            &auth_params(&client, &ch, "openid", &[("id_token_hint", "not.a.jwt")]),
+        )
+        .await;
+    assert_eq!(
+        param(&query_of(&location(&forged)), "error").as_deref(),
+        Some("invalid_request")
+    );
+}
+
+/// Unknown parameters are ignored; ui_locales and friends are accepted.
+async fn unknown_parameters_are_ignored(app: TestApp) {
+    let client = app.create_client().await;
+    let ch = s256_challenge(&random_token());
+    let resp = app
+        .authorize(
+            &browser(),
+            &auth_params(
+                &client,
+                &ch,
+                "openid",
+                &[
+                    ("ui_locales", "fr de"),
+                    ("display", "page"),
+                    ("acr_values", "x"),
+                    ("foo", "bar"),
+                ],
+            ),
+        )
+        .await;
+    assert!(location(&resp).starts_with("/login"));
+}
+
+// ---- Refresh tokens (RFC 6749 §6, RFC 9700 §4.14) ----
+
+async fn no_refresh_token_without_offline_access_or_registration(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (_, tokens) = signed_in(&app, &client, "openid").await;
+    assert!(tokens.get("refresh_token").is_none());
+}
+
+async fn refresh_rotates_and_keeps_identity(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (_, tokens) = signed_in(&app, &client, "openid email offline_access").await;
+    let rt = tokens["refresh_token"]
+        .as_str()
+        .expect("offline_access gives a refresh token")
+        .to_string();
+    let original = jwt_claims(tokens["id_token"].as_str().unwrap());
+    app.clock.advance(100);
+    let resp = refresh(&app, &client, &rt, None).await;
+    assert_eq!(resp.status(), 200);
+    let next: Value = resp.json().await.unwrap();
+    let rt2 = next["refresh_token"].as_str().unwrap();
+    assert_ne!(rt2, rt, "rotated");
+    assert_eq!(next["scope"], "openid email offline_access");
+    let id = jwt_claims(next["id_token"].as_str().unwrap());
+    assert_eq!(id["sub"], original["sub"]);
+    assert_eq!(
+        id["auth_time"], original["auth_time"],
+        "OIDC Core §12.2: original auth_time"
+    );
+    assert!(id.get("nonce").is_none());
+    assert_eq!(
+        id["iat"].as_i64().unwrap(),
+        original["iat"].as_i64().unwrap() + 100
+    );
+    assert_eq!(
+        app.userinfo(next["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    // Narrowing is honoured; widening refused.
+    let narrow: Value = refresh(&app, &client, rt2, Some("openid"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(narrow["scope"], "openid");
+    let rt3 = narrow["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        error_code(refresh(&app, &client, rt3, Some("openid profile")).await).await,
+        "invalid_scope"
+    );
+    // The family keeps its original scope after a narrowed refresh.
+    let again: Value = refresh(&app, &client, rt3, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["scope"], "openid email offline_access");
+}
+
+/// RFC 9700 §4.14.2: re-use of a rotated token by a public client revokes the whole family.
+async fn public_client_reuse_revokes_the_family(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client_custom(true, |_| {}).await;
+    let (_, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let next: Value = refresh(&app, &client, rt, None).await.json().await.unwrap();
+    let at = next["access_token"].as_str().unwrap();
+    let rt2 = next["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        error_code(refresh(&app, &client, rt, None).await).await,
+        "invalid_grant"
+    );
+    assert_eq!(
+        error_code(refresh(&app, &client, rt2, None).await).await,
+        "invalid_grant",
+        "the whole family is gone"
+    );
+    assert_eq!(
+        app.userinfo(at).await.status(),
+        401,
+        "and its access tokens"
+    );
+}
+
+/// The replay window: a confidential client re-presenting the just-rotated token gets the same
+/// response (nothing minted, nothing revoked); after the window, re-use revokes the family.
+async fn confidential_replay_within_window_is_idempotent(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (_, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let first: Value = refresh(&app, &client, rt, None).await.json().await.unwrap();
+    let again: Value = refresh(&app, &client, rt, None).await.json().await.unwrap();
+    assert_eq!(first, again, "identical response");
+    let rt2 = first["refresh_token"].as_str().unwrap();
+    app.clock.advance(3);
+    assert_eq!(
+        error_code(refresh(&app, &client, rt, None).await).await,
+        "invalid_grant"
+    );
+    assert_eq!(
+        error_code(refresh(&app, &client, rt2, None).await).await,
+        "invalid_grant",
+        "outside the window the family is revoked"
+    );
+}
+
+/// Parallel tabs: N simultaneous refreshes of one token all succeed with one and the same
+/// response, and the family stays usable.
+async fn parallel_refreshes_get_one_answer(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (_, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (http, url, id, secret, rt) = (
+            app.http.clone(),
+            app.url("/token"),
+            client.id.clone(),
+            client.secret.clone().unwrap(),
+            rt.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let resp = http
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut bodies = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        bodies.push(body);
+    }
+    assert!(
+        bodies.iter().all(|b| *b == bodies[0]),
+        "one response for all"
+    );
+    let next = bodies[0]["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        refresh(&app, &client, next, None).await.status(),
+        200,
+        "family intact"
+    );
+}
+
+async fn client_registered_for_refresh_gets_session_bound_tokens(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| c.grant_types.push("refresh_token".into()))
+        .await;
+    let (b, tokens) = signed_in(&app, &client, "openid").await;
+    let rt = tokens["refresh_token"]
+        .as_str()
+        .expect("registered for refresh tokens")
+        .to_string();
+    let offline = app
+        .create_client_custom(false, |c| c.skip_consent = true)
+        .await;
+    let (code, verifier) = app
+        .get_code(&b, &offline, "openid offline_access", "alice")
+        .await;
+    let off: Value = app
+        .exchange(&offline, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let off_rt = off["refresh_token"].as_str().unwrap().to_string();
+
+    // Sign out: session-bound tokens end, offline access survives.
+    let html = b
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf");
+    b.post(app.url("/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(refresh(&app, &client, &rt, None).await).await,
+        "invalid_grant"
+    );
+    assert_eq!(refresh(&app, &offline, &off_rt, None).await.status(), 200);
+}
+
+async fn refresh_token_lifetimes_are_enforced(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| {
+            c.refresh_idle_ttl = Some(100);
+            c.refresh_token_ttl = Some(250);
+        })
+        .await;
+    let (_, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    app.clock.advance(90);
+    let t1: Value = refresh(&app, &client, rt, None).await.json().await.unwrap();
+    app.clock.advance(101);
+    let idle = refresh(&app, &client, t1["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(error_code(idle).await, "invalid_grant", "idle lifetime");
+
+    let (_, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let mut rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        app.clock.advance(90);
+        let t: Value = refresh(&app, &client, &rt, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        rt = t["refresh_token"].as_str().unwrap().to_string();
+    }
+    app.clock.advance(90);
+    assert_eq!(
+        error_code(refresh(&app, &client, &rt, None).await).await,
+        "invalid_grant",
+        "absolute lifetime"
+    );
+}
+
+async fn password_change_and_code_reuse_revoke_refresh_tokens(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let b = browser();
+    let (code, verifier) = app
+        .get_code(&b, &client, "openid offline_access", "alice")
+        .await;
+    let tokens: Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.exchange(&client, &code, &verifier).await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        error_code(refresh(&app, &client, rt, None).await).await,
+        "invalid_grant",
+        "code re-use revoked the family"
+    );
+
+    let (_, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let hasher = gatehouse::accounts::password::Hasher::default();
+    gatehouse::accounts::set_password(
+        &app.store,
+        &hasher,
+        "alice",
+        "a brand new password",
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        error_code(
+            refresh(
+                &app,
+                &client,
+                tokens["refresh_token"].as_str().unwrap(),
+                None
+            )
+            .await
+        )
+        .await,
+        "invalid_grant"
+    );
+}
+
+async fn refresh_token_of_another_client_is_refused(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let other = app.create_client().await;
+    let (_, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        error_code(refresh(&app, &other, rt, None).await).await,
+        "invalid_grant"
+    );
+    assert_eq!(
+        refresh(&app, &client, rt, None).await.status(),
+        200,
+        "unchanged for its owner"
+    );
+}
+
+// ---- Revocation (RFC 7009) and introspection (RFC 7662) ----
+
+async fn post_as(
+    app: &TestApp,
+    client: &TestClient,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = app.http.post(app.url(path));
+    let mut body = form.to_vec();
+    match &client.secret {
+        Some(s) => req = req.basic_auth(&client.id, Some(s)),
+        None => body.push(("client_id", &client.id)),
+    }
+    req.form(&body).send().await.unwrap()
+}
+
+async fn introspect(app: &TestApp, caller: &TestClient, token: &str) -> Value {
+    let resp = post_as(app, caller, "/introspect", &[("token", token)]).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+async fn revocation_and_introspection_of_every_token_state(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let stranger = app.create_client().await;
+    let api = app
+        .create_client_custom(false, |c| {
+            c.audiences = vec!["https://api.example.com".into()];
+            c.grant_types = vec!["client_credentials".into()];
+        })
+        .await;
+    let rs = app
+        .create_client_custom(false, |c| {
+            c.audiences = vec!["https://api.example.com".into()]
+        })
+        .await;
+    let (_, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+
+    // Active, for the owner.
+    let a = introspect(&app, &client, at).await;
+    assert_eq!(a["active"], true);
+    assert_eq!(a["client_id"], client.id);
+    assert_eq!(a["token_type"], "Bearer");
+    let r = introspect(&app, &client, rt).await;
+    assert_eq!(r["active"], true);
+    assert_eq!(r["token_type"], "refresh_token");
+    // Not the caller's business, unknown: inactive, and nothing else.
+    assert_eq!(
+        introspect(&app, &stranger, at).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&app, &stranger, rt).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&app, &client, "unknown").await,
+        serde_json::json!({"active": false})
+    );
+    // A resource server sees tokens meant for its API.
+    let (cc_at,) = {
+        let t: Value = app
+            .token(&api, &[("grant_type", "client_credentials")])
+            .await
+            .json()
+            .await
+            .unwrap();
+        (t["access_token"].as_str().unwrap().to_string(),)
+    };
+    assert_eq!(introspect(&app, &rs, &cc_at).await["active"], true);
+    // Public clients may not introspect.
+    let public = app.create_client_custom(true, |_| {}).await;
+    assert_eq!(
+        post_as(&app, &public, "/introspect", &[("token", at)])
+            .await
+            .status(),
+        401
+    );
+
+    // Another client's revocation changes nothing.
+    assert_eq!(
+        post_as(&app, &stranger, "/revoke", &[("token", at)])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post_as(&app, &stranger, "/revoke", &[("token", rt)])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(introspect(&app, &client, at).await["active"], true);
+    assert_eq!(introspect(&app, &client, rt).await["active"], true);
+    assert_eq!(
+        post_as(&app, &client, "/revoke", &[("token", "never-issued")])
+            .await
+            .status(),
+        200
+    );
+
+    // The owner revokes the access token: inactive here and refused at /userinfo.
+    assert_eq!(
+        post_as(
+            &app,
+            &client,
+            "/revoke",
+            &[("token", at), ("token_type_hint", "access_token")]
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        introspect(&app, &client, at).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(app.userinfo(at).await.status(), 401);
+    // Revoking the refresh token ends the family.
+    let next: Value = refresh(&app, &client, rt, None).await.json().await.unwrap();
+    let at2 = next["access_token"].as_str().unwrap();
+    let rt2 = next["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        introspect(&app, &client, rt).await["active"],
+        false,
+        "rotated"
+    );
+    assert_eq!(
+        post_as(&app, &client, "/revoke", &[("token", rt2)])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(introspect(&app, &client, rt2).await["active"], false);
+    assert_eq!(
+        introspect(&app, &client, at2).await["active"],
+        false,
+        "its access tokens go too"
+    );
+
+    // Expired.
+    let (_, fresh) = signed_in(&app, &client, "openid").await;
+    app.clock.advance(601);
+    assert_eq!(
+        introspect(&app, &client, fresh["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    // Missing token parameter.
+    assert_eq!(post_as(&app, &client, "/revoke", &[]).await.status(), 400);
+}
+
+// ---- Client credentials (RFC 6749 §4.4) ----
+
+async fn client_credentials_grant(app: TestApp) {
+    let machine = app
+        .create_client_custom(false, |c| {
+            c.grant_types = vec!["client_credentials".into()];
+            c.allowed_scopes = Some(vec!["orders:read".into(), "orders:write".into()]);
+            c.audiences = vec!["https://api.example.com".into()];
+            c.redirect_uris.clear();
+        })
+        .await;
+    let resp = app
+        .token(
+            &machine,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "orders:read"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["scope"], "orders:read");
+    assert!(body.get("id_token").is_none() && body.get("refresh_token").is_none());
+    let claims = jwt_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], machine.id);
+    assert_eq!(claims["aud"], "https://api.example.com");
+    let all: Value = app
+        .token(&machine, &[("grant_type", "client_credentials")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["scope"], "orders:read orders:write");
+    assert_eq!(
+        error_code(
+            app.token(
+                &machine,
+                &[("grant_type", "client_credentials"), ("scope", "admin")]
+            )
+            .await
+        )
+        .await,
+        "invalid_scope"
+    );
+    // Not registered for it; public clients never.
+    let web = app.create_client().await;
+    assert_eq!(
+        error_code(
+            app.token(&web, &[("grant_type", "client_credentials")])
+                .await
+        )
+        .await,
+        "unauthorized_client"
+    );
+    let public = app
+        .create_client_custom(true, |c| c.grant_types = vec!["client_credentials".into()])
+        .await;
+    assert_eq!(
+        error_code(
+            app.token(&public, &[("grant_type", "client_credentials")])
+                .await
+        )
+        .await,
+        "unauthorized_client"
+    );
+}
+
+// ---- RP-initiated logout ----
+
+const AFTER_LOGOUT: &str = "https://app.example.com/signed-out";
+
+async fn logout_with_hint_and_registered_redirect(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| {
+            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
+        })
+        .await;
+    let (b, tokens) = signed_in(&app, &client, "openid").await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let resp = b
+        .get(app.url("/logout"))
+        .query(&[
+            ("id_token_hint", hint),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+            ("state", "bye"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), format!("{AFTER_LOGOUT}?state=bye"));
+    assert_eq!(
+        location(&b.get(app.url("/account")).send().await.unwrap()),
+        "/login",
+        "session ended"
+    );
+}
+
+async fn logout_without_hint_asks_to_confirm(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| {
+            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
+        })
+        .await;
+    let (b, _) = signed_in(&app, &client, "openid").await;
+    let page = b
+        .get(app.url("/logout"))
+        .query(&[
+            ("client_id", client.id.as_str()),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+            ("state", "s"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sign out?"));
+    assert_eq!(
+        b.get(app.url("/account")).send().await.unwrap().status(),
+        200,
+        "not signed out yet"
+    );
+    let form = [
+        ("csrf", hidden(&html, "csrf")),
+        ("client_id", hidden(&html, "client_id")),
+        (
+            "post_logout_redirect_uri",
+            hidden(&html, "post_logout_redirect_uri"),
+        ),
+        ("state", hidden(&html, "state")),
+    ];
+    let resp = b.post(app.url("/logout")).form(&form).send().await.unwrap();
+    assert_eq!(location(&resp), format!("{AFTER_LOGOUT}?state=s"));
+    assert_eq!(
+        location(&b.get(app.url("/account")).send().await.unwrap()),
+        "/login"
+    );
+}
+
+async fn logout_refuses_unregistered_redirects(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| {
+            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
+        })
+        .await;
+    let (b, tokens) = signed_in(&app, &client, "openid").await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    for (k, v) in [("id_token_hint", hint), ("client_id", client.id.as_str())] {
+        let resp = b
+            .get(app.url("/logout"))
+            .query(&[
+                (k, v),
+                ("post_logout_redirect_uri", "https://evil.example/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        assert!(resp.headers().get("location").is_none());
+    }
+    let no_client = b
+        .get(app.url("/logout"))
+        .query(&[("post_logout_redirect_uri", AFTER_LOGOUT)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        no_client.status(),
+        400,
+        "a redirect needs a client to check it against"
+    );
+    let bad_hint = b
+        .get(app.url("/logout"))
+        .query(&[("id_token_hint", "x.y.z")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_hint.status(), 400);
+    assert_eq!(
+        b.get(app.url("/account")).send().await.unwrap().status(),
+        200,
+        "still signed in"
+    );
+}
+
+// ---- Connected apps ----
+
+async fn connected_apps_can_be_revoked(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (b, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let html = b
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Example App") && html.contains("offline_access"));
+    let resp = b
+        .post(app.url("/account/apps/revoke"))
+        .form(&[
+            ("csrf", hidden(&html, "csrf")),
+            ("client_id", client.id.clone()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&resp), "/account");
+    let html = b
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("Example App"));
+    assert_eq!(
+        error_code(
+            refresh(
+                &app,
+                &client,
+                tokens["refresh_token"].as_str().unwrap(),
+                None
+            )
+            .await
+        )
+        .await,
+        "invalid_grant"
+    );
+    // Consent is asked again.
+    let ch = s256_challenge(&random_token());
+    let resp = app
+        .authorize(&b, &auth_params(&client, &ch, "openid", &[]))
+        .await;
+    assert!(location(&resp).starts_with("/consent"));
+}
+
+// ---- CORS for browser-based clients ----
+
+async fn cors_only_for_registered_origins_and_never_on_authorize(app: TestApp) {
+    app.create_client_custom(true, |c| {
+        c.redirect_uris = vec!["https://spa.example.com/callback".into()]
+    })
+    .await;
+    app.create_client_custom(false, |c| {
+        c.allowed_origins = vec!["https://admin.example.com".into()]
+    })
+    .await;
+    for origin in ["https://spa.example.com", "https://admin.example.com"] {
+        let pre = app
+            .http
+            .request(reqwest::Method::OPTIONS, app.url("/token"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pre.status(), 204);
+        assert_eq!(pre.headers()["access-control-allow-origin"], origin);
+        assert!(
+            pre.headers()
+                .get("access-control-allow-credentials")
+                .is_none()
+        );
+        let jwks = app
+            .http
+            .get(app.url("/jwks.json"))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(jwks.headers()["access-control-allow-origin"], origin);
+    }
+    let evil = app
+        .http
+        .get(app.url("/userinfo"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let authorize = app
+        .http
+        .get(app.url("/authorize"))
+        .header("origin", "https://spa.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        authorize
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "RFC 9700 §2.6"
+    );
+    let login = app
+        .http
+        .get(app.url("/login"))
+        .header("origin", "https://spa.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(login.headers().get("access-control-allow-origin").is_none());
+}
+
+async fn discovery_advertises_the_lifecycle_endpoints(app: TestApp) {
+    let m: Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["revocation_endpoint"], app.url("/revoke"));
+    assert_eq!(m["introspection_endpoint"], app.url("/introspect"));
+    assert_eq!(m["end_session_endpoint"], app.url("/logout"));
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
+    assert!(
+        m["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "offline_access")
+    );
+    assert!(
+        m["prompt_values_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "none")
+    );
+}
+
+crate::backend_tests!(
+    prompt_login_forces_a_new_sign_in,
+    prompt_consent_asks_again,
+    prompt_none_with_session,
+    max_age_forces_reauthentication,
+    id_token_hint_must_match_the_session,
+    unknown_parameters_are_ignored,
+    no_refresh_token_without_offline_access_or_registration,
+    refresh_rotates_and_keeps_identity,
+    public_client_reuse_revokes_the_family,
+    confidential_replay_within_window_is_idempotent,
+    parallel_refreshes_get_one_answer,
+    client_registered_for_refresh_gets_session_bound_tokens,
+    refresh_token_lifetimes_are_enforced,
+    password_change_and_code_reuse_revoke_refresh_tokens,
+    refresh_token_of_another_client_is_refused,
+    revocation_and_introspection_of_every_token_state,
+    client_credentials_grant,
+    logout_with_hint_and_registered_redirect,
+    logout_without_hint_asks_to_confirm,
+    logout_refuses_unregistered_redirects,
+    connected_apps_can_be_revoked,
+    cors_only_for_registered_origins_and_never_on_authorize,
+    discovery_advertises_the_lifecycle_endpoints,
+);

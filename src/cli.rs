@@ -87,6 +87,10 @@ pub struct ClientOptions {
     /// A browser origin allowed to call the token, userinfo and revocation endpoints (repeatable).
     #[arg(long = "allowed-origin")]
     allowed_origins: Vec<String>,
+    /// The API identifier this client serves as a resource server (repeatable): it may
+    /// introspect access tokens whose `aud` holds it.
+    #[arg(long = "resource-audience")]
+    resource_audiences: Vec<String>,
     /// Refresh-token family lifetime, seconds.
     #[arg(long)]
     refresh_token_ttl: Option<i64>,
@@ -112,7 +116,7 @@ impl ClientOptions {
         {
             validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
         }
-        for aud in &self.audiences {
+        for aud in self.audiences.iter().chain(&self.resource_audiences) {
             url::Url::parse(aud)
                 .map_err(|_| anyhow::anyhow!("--audience {aud}: must be an absolute URI"))?;
         }
@@ -156,6 +160,7 @@ impl ClientOptions {
             self.post_logout_redirect_uris,
         );
         replace(&mut c.allowed_origins, self.allowed_origins);
+        replace(&mut c.resource_audiences, self.resource_audiences);
         if !self.scopes.is_empty() {
             c.allowed_scopes = Some(self.scopes);
         }
@@ -371,6 +376,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "post_logout_redirect_uris": c.post_logout_redirect_uris,
                     "allowed_origins": c.allowed_origins,
                     "refresh_token_ttl": c.refresh_token_ttl, "refresh_idle_ttl": c.refresh_idle_ttl,
+                    "resource_audiences": c.resource_audiences,
                 }))?
             );
         }

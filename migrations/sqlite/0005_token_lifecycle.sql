@@ -5,6 +5,7 @@ alter table clients add column post_logout_redirect_uris text not null default '
 alter table clients add column allowed_origins text not null default '[]';
 alter table clients add column refresh_token_ttl bigint;
 alter table clients add column refresh_idle_ttl bigint;
+alter table clients add column resource_audiences text not null default '[]';
 
 alter table authorization_codes add column session_key text;
 alter table access_tokens add column grant_id text;

@@ -26,6 +26,8 @@ pub struct Client {
     /// Refresh-token family lifetime and idle lifetime, seconds; `None` = server default.
     pub refresh_token_ttl: Option<i64>,
     pub refresh_idle_ttl: Option<i64>,
+    /// The APIs this client *is* (a resource server): it may introspect tokens meant for them.
+    pub resource_audiences: Vec<String>,
 }
 
 /// Grant types a client may use.

@@ -24,6 +24,9 @@ pub struct Flow {
     /// `max_age` was requested, so `auth_time` must appear in the ID token.
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// Subject of a valid `id_token_hint`: only this user may finish the flow.
+    #[serde(default)]
+    pub hint_sub: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }

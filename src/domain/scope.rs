@@ -46,6 +46,11 @@ impl ScopeSet {
         self.0.is_empty()
     }
 
+    /// This set without one value.
+    pub fn without(&self, scope: &str) -> ScopeSet {
+        Self(self.0.iter().filter(|s| *s != scope).cloned().collect())
+    }
+
     /// Keeps only the values in `allowed` (a client's registered scopes).
     pub fn restrict_to(&self, allowed: Option<&[String]>) -> ScopeSet {
         match allowed {

@@ -498,9 +498,25 @@ pub fn new_jti() -> String {
     random_id()
 }
 
+/// True when base64url `data` holds the DER rsaEncryption OID: a plaintext PKCS#8 key would.
+#[doc(hidden)]
+pub fn contains_rsa_oid(data: &str) -> bool {
+    const OID: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    ];
+    crate::crypto::b64url_decode(data).is_some_and(|b| b.windows(OID.len()).any(|w| w == OID))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plaintext_pkcs8_is_detected() {
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let der = pair.as_der().unwrap();
+        assert!(contains_rsa_oid(&b64url(der.as_ref())));
+    }
 
     #[test]
     fn rfc7638_thumbprint_example() {
@@ -518,7 +534,7 @@ mod tests {
         let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
         let row = seal_key(&pair, &master, 1).unwrap();
         assert!(
-            !row.sealed_private_key.contains("MII"),
+            !contains_rsa_oid(&row.sealed_private_key),
             "never plaintext DER/PEM"
         );
         let set = build_set(std::slice::from_ref(&row), &master, None).unwrap();

@@ -347,6 +347,7 @@ pub fn new_flow(req: &ValidRequest, browser_key: &str, now: i64) -> Flow {
         min_auth_time: req.max_age.map(|m| now - m).unwrap_or(i64::MIN),
         max_age: req.max_age,
         login_hint: req.login_hint.clone(),
+        hint_sub: req.id_token_hint_sub.clone(),
         created_at: now,
         expires_at: now + FLOW_TTL,
     }
@@ -386,10 +387,14 @@ pub fn next_step(
     if s.auth_time < flow.min_auth_time {
         return Next::Login;
     }
+    let wanted = ScopeSet::parse_supported(&flow.scope);
+    // OIDC Core §11: offline access needs consent given for this request, never remembered.
+    if wanted.contains("offline_access") {
+        return Next::Consent;
+    }
     if skip_consent && !flow.force_consent {
         return Next::Finish;
     }
-    let wanted = ScopeSet::parse_supported(&flow.scope);
     match remembered {
         Some(r) if !flow.force_consent && wanted.is_subset_of(r) => Next::Finish,
         _ => Next::Consent,
@@ -585,6 +590,7 @@ mod tests {
             min_auth_time: i64::MIN,
             max_age: None,
             login_hint: None,
+            hint_sub: None,
             created_at: 100,
             expires_at: 200,
         }
@@ -631,6 +637,14 @@ mod tests {
             ..flow()
         };
         assert_eq!(next_step(&aged, Some(&s), Some(&all), false), Next::Login);
+        let offline = Flow {
+            scope: "openid offline_access".into(),
+            ..flow()
+        };
+        assert_eq!(
+            next_step(&offline, Some(&s), Some(&all), true),
+            Next::Consent
+        );
         let consent = Flow {
             force_consent: true,
             ..flow()

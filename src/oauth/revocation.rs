@@ -43,10 +43,14 @@ fn inactive() -> Value {
     json!({ "active": false })
 }
 
-/// Whether `caller` may learn about an access token: it was issued to the caller, or the caller
-/// is a resource server the token is meant for (one of its registered audiences).
-fn concerns(caller: &Client, claims: &AccessTokenClaims) -> bool {
-    claims.client_id == caller.id || caller.audiences.iter().any(|a| claims.aud.contains(a))
+/// Whether `caller` may learn about an access token (RFC 7662 §4): it was issued to the caller,
+/// or the caller is registered as the resource server (API) the token is meant for.
+fn concerns(caller: &Client, claims: &AccessTokenClaims, issuer: &str) -> bool {
+    claims.client_id == caller.id
+        || caller
+            .resource_audiences
+            .iter()
+            .any(|a| a != issuer && claims.aud.contains(a))
 }
 
 /// RFC 7662 §2.2. Public clients may not introspect.
@@ -91,7 +95,7 @@ pub async fn introspect(
         return Ok(inactive());
     };
     if claims.exp < now
-        || !concerns(caller, &claims)
+        || !concerns(caller, &claims, issuer)
         || !store.access_token_is_active(&claims.jti, now).await?
     {
         return Ok(inactive());

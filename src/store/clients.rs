@@ -4,7 +4,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
-    allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl";
+    allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl, \
+    resource_audiences";
 
 fn client_from_row(row: &AnyRow) -> Result<Client> {
     Ok(Client {
@@ -26,13 +27,14 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         allowed_origins: parse_list(&row.try_get::<String, _>("allowed_origins")?)?,
         refresh_token_ttl: row.try_get("refresh_token_ttl")?,
         refresh_idle_ttl: row.try_get("refresh_idle_ttl")?,
+        resource_audiences: parse_list(&row.try_get::<String, _>("resource_audiences")?)?,
     })
 }
 
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         )))
         .bind(&c.id)
         .bind(&c.name)
@@ -47,6 +49,7 @@ impl Store {
         .bind(json_list(&c.allowed_origins))
         .bind(c.refresh_token_ttl)
         .bind(c.refresh_idle_ttl)
+        .bind(json_list(&c.resource_audiences))
         .execute(&self.pool)
         .await
         .map_err(on_conflict("client"))?;
@@ -58,7 +61,7 @@ impl Store {
         let done = sqlx::query(
             "update clients set name = $1, secret_hash = $2, redirect_uris = $3, audiences = $4, skip_consent = $5, \
              allowed_scopes = $6, grant_types = $7, post_logout_redirect_uris = $8, allowed_origins = $9, \
-             refresh_token_ttl = $10, refresh_idle_ttl = $11 where id = $12",
+             refresh_token_ttl = $10, refresh_idle_ttl = $11, resource_audiences = $12 where id = $13",
         )
         .bind(&c.name)
         .bind(&c.secret_hash)
@@ -71,6 +74,7 @@ impl Store {
         .bind(json_list(&c.allowed_origins))
         .bind(c.refresh_token_ttl)
         .bind(c.refresh_idle_ttl)
+        .bind(json_list(&c.resource_audiences))
         .bind(&c.id)
         .execute(&self.pool)
         .await?;

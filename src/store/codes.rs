@@ -101,6 +101,17 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Sign-out: codes issued in this browser session and not yet redeemed stop working.
+    pub async fn expire_session_codes(&self, session_key: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "update authorization_codes set expires_at = 0 where session_key = $1 and consumed_at is null",
+        )
+        .bind(session_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// True when a replay of this code has been seen.
     pub async fn code_was_replayed(&self, code_hash: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(

@@ -263,4 +263,20 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Live refresh-token families of a user: (client id, client name, scope).
+    pub async fn list_live_grants(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String, String)>> {
+        Ok(sqlx::query_as(
+            "select c.id, c.name, g.scope from grants g join clients c on c.id = g.client_id \
+             where g.user_id = $1 and g.revoked_at is null and g.expires_at >= $2 order by g.created_at",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }

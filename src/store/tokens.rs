@@ -45,10 +45,13 @@ impl Store {
         Ok(done.rows_affected() + self.revoke_code_grants(code_hash, now).await?)
     }
 
-    /// True when the token was issued by us, is unexpired and not revoked.
+    /// True when the token was issued by us, is unexpired and not revoked, nor is its family
+    /// (so a family revoked while a refresh was minting still takes the new token with it).
     pub async fn access_token_is_active(&self, jti: &str, now: i64) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
-            "select count(*) from access_tokens where jti = $1 and revoked_at is null and expires_at >= $2",
+            "select count(*) from access_tokens t left join grants g on g.id = t.grant_id \
+             where t.jti = $1 and t.revoked_at is null and t.expires_at >= $2 \
+             and (t.grant_id is null or g.revoked_at is null)",
         )
         .bind(jti)
         .bind(now)

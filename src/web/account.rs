@@ -3,6 +3,7 @@ use super::error::PageError;
 use super::extract::LoginSession;
 use super::state::AppState;
 use super::templates::{AccountPage, ConnectedApp, IndexPage, render};
+use crate::domain::ScopeSet;
 use crate::oauth::endpoints as ep;
 use axum::Form;
 use axum::extract::State;
@@ -38,17 +39,29 @@ pub async fn account(
                 .ok()
         })
         .unwrap_or_default();
-    let apps = state
+    // Apps the user consented to, and apps holding refresh tokens (first-party ones too).
+    let mut apps: Vec<ConnectedApp> = Vec::new();
+    let consents = state
         .store
         .list_consents(&user.id)
         .await?
         .into_iter()
-        .map(|(client_id, name, scope, _)| ConnectedApp {
-            client_id,
-            name,
-            scope,
-        })
-        .collect();
+        .map(|(id, name, scope, _)| (id, name, scope));
+    let grants = state.store.list_live_grants(&user.id, state.now()).await?;
+    for (client_id, name, scope) in consents.chain(grants) {
+        match apps.iter_mut().find(|a| a.client_id == client_id) {
+            Some(app) => {
+                let merged =
+                    ScopeSet::parse_supported(&app.scope).union(&ScopeSet::parse_supported(&scope));
+                app.scope = merged.to_wire();
+            }
+            None => apps.push(ConnectedApp {
+                client_id,
+                name,
+                scope,
+            }),
+        }
+    }
     Ok(render(&AccountPage {
         csrf: &csrf,
         user: &user,

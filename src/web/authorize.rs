@@ -68,7 +68,13 @@ async fn handle(
         ));
     }
     let browser_key = ls.browser_key().await?;
-    let flow = authorize::new_flow(&req, &browser_key, now);
+    let mut flow = authorize::new_flow(&req, &browser_key, now);
+    if req.prompt.none {
+        // No consent page can be shown, so offline access cannot be granted (OIDC Core §11).
+        flow.scope = ScopeSet::parse_supported(&flow.scope)
+            .without("offline_access")
+            .to_wire();
+    }
     let next = authorize::next_step(
         &flow,
         user.as_ref(),
@@ -205,6 +211,28 @@ pub async fn finish(
     stored: bool,
 ) -> Result<Response, PageError> {
     let user = user.ok_or_else(|| PageError::internal("finishing a flow without a user"))?;
+    // OIDC Core §3.1.2.1: the request named its user with id_token_hint; nobody else finishes it.
+    if flow
+        .hint_sub
+        .as_ref()
+        .is_some_and(|sub| sub != &user.user_id)
+    {
+        if stored {
+            state.store.delete_flow(&flow.id).await?;
+        }
+        let error = OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the hinted user is not the signed-in user",
+        );
+        return Ok(error_redirect(
+            state,
+            &ErrorRedirect {
+                redirect_uri: flow.redirect_uri.clone(),
+                state: flow.state.clone(),
+                error,
+            },
+        ));
+    }
     // Deleting first makes completion single-shot even with two tabs racing.
     if stored && !state.store.delete_flow(&flow.id).await? {
         return Err(PageError::bad_request(

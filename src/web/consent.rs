@@ -113,7 +113,8 @@ pub async fn consent_submit(
                 .upsert_consent(
                     &user.user_id,
                     &flow.client_id,
-                    &previous.union(&granted).to_wire(),
+                    // Offline access is asked for every time, never remembered.
+                    &previous.union(&granted).without("offline_access").to_wire(),
                     state.now(),
                 )
                 .await?;

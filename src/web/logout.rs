@@ -125,9 +125,9 @@ async fn start(
     let user = ls.user().await?;
     // Clearly from the session's RP: a valid hint for the signed-in user. Otherwise ask.
     let clear = match (&user, &req.hint_sub) {
-        (None, _) => true,
+        (None, Some(_)) => true,
         (Some(u), Some(sub)) => &u.user_id == sub,
-        (Some(_), None) => false,
+        (_, None) => false,
     };
     if clear {
         return finish(state, &ls, req).await;
@@ -150,7 +150,8 @@ async fn finish(
     req: LogoutRequest,
 ) -> Result<Response, PageError> {
     if let Some(key) = ls.session_key().await? {
-        let revoked = state.store.revoke_session_grants(&key, state.now()).await?;
+        let revoked = state.store.revoke_session_grants(&key, state.now()).await?
+            + state.store.expire_session_codes(&key).await?;
         if revoked > 0 {
             tracing::info!(revoked, "session-bound tokens revoked at sign-out");
         }

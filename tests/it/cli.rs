@@ -144,6 +144,96 @@ fn client_and_user_commands_work() {
     stdout(&gatehouse(d, &["user", "disable", "bob"], None));
     assert!(stdout(&gatehouse(d, &["user", "list"], None)).contains("disabled"));
 
+    // Options, update and secret rotation.
+    let m2m = stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Worker",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "jobs:run",
+            "--json",
+        ],
+        None,
+    ));
+    let m2m: serde_json::Value = serde_json::from_str(m2m.trim()).unwrap();
+    let m2m_id = m2m["client_id"].as_str().unwrap();
+    stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "update",
+            &id,
+            "--name",
+            "Web 2",
+            "--post-logout-redirect-uri",
+            "https://app.example.com/bye",
+            "--allowed-origin",
+            "https://app.example.com",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--refresh-idle-ttl",
+            "3600",
+            "--skip-consent",
+        ],
+        None,
+    ));
+    let show: serde_json::Value =
+        serde_json::from_str(&stdout(&gatehouse(d, &["client", "show", &id], None))).unwrap();
+    assert_eq!(show["name"], "Web 2");
+    assert_eq!(
+        show["grant_types"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(
+        show["post_logout_redirect_uris"],
+        serde_json::json!(["https://app.example.com/bye"])
+    );
+    assert_eq!(show["skip_consent"], true);
+    assert_eq!(show["refresh_idle_ttl"], 3600);
+    assert_eq!(
+        show["redirect_uris"],
+        serde_json::json!([REDIRECT_URI]),
+        "lists not given are kept"
+    );
+    assert!(
+        !gatehouse(
+            d,
+            &[
+                "client",
+                "update",
+                &id,
+                "--allowed-origin",
+                "https://app.example.com/path"
+            ],
+            None
+        )
+        .status
+        .success()
+    );
+    assert!(
+        !gatehouse(
+            d,
+            &["client", "update", &id, "--grant-type", "password"],
+            None
+        )
+        .status
+        .success()
+    );
+    let rotated = stdout(&gatehouse(
+        d,
+        &["client", "rotate-secret", m2m_id, "--json"],
+        None,
+    ));
+    let rotated: serde_json::Value = serde_json::from_str(rotated.trim()).unwrap();
+    assert_ne!(rotated["client_secret"], m2m["client_secret"]);
+
     stdout(&gatehouse(d, &["client", "delete", &id], None));
     assert!(!stdout(&gatehouse(d, &["client", "list"], None)).contains(&id));
     assert!(stdout(&gatehouse(d, &["migrate"], None)).contains("migrations applied"));

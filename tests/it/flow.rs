@@ -455,3 +455,69 @@ async fn person_in_a_browser_completes_the_flow() {
         .await;
     assert_eq!(resp.status(), 200);
 }
+
+/// A single-page app built on oidc-client-ts signs in, exchanges its code and calls /userinfo
+/// from the browser: discovery, token and userinfo answer its origin with CORS.
+#[tokio::test]
+async fn spa_on_oidc_client_ts_signs_in_from_the_browser() {
+    let spa = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/spa");
+    let available = std::path::Path::new("/usr/bin/chromedriver").exists()
+        && std::path::Path::new(&format!(
+            "{spa}/node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js"
+        ))
+        .exists()
+        && std::process::Command::new("python3")
+            .args(["-c", "import selenium"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !available {
+        assert_ne!(
+            std::env::var("GATEHOUSE_REQUIRE_BROWSER").as_deref(),
+            Ok("1"),
+            "Chromium, Selenium and tests/spa/node_modules are required"
+        );
+        eprintln!(
+            "skipped: needs chromium-driver, python3 selenium and `npm install` in tests/spa"
+        );
+        return;
+    }
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    let user = app.create_user("alice").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redirect = format!("http://127.0.0.1:{port}/callback.html");
+    let client = app
+        .create_client_with(true, &[redirect.as_str()], &[], false)
+        .await;
+    let args = [
+        format!("{spa}/serve_and_drive.py"),
+        app.issuer.clone(),
+        client.id.clone(),
+        port.to_string(),
+        "alice".into(),
+        PASSWORD.into(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["profile"]["sub"], user.id);
+    assert_eq!(result["userinfo"]["sub"], user.id);
+    assert_eq!(result["userinfo"]["email"], "someone@example.com");
+}

@@ -601,6 +601,12 @@ async fn revocation_and_introspection_of_every_token_state(app: TestApp) {
         .await;
     let rs = app
         .create_client_custom(false, |c| {
+            c.resource_audiences = vec!["https://api.example.com".into()]
+        })
+        .await;
+    // Calling the same API does not make a client its resource server.
+    let caller = app
+        .create_client_custom(false, |c| {
             c.audiences = vec!["https://api.example.com".into()]
         })
         .await;
@@ -640,6 +646,10 @@ async fn revocation_and_introspection_of_every_token_state(app: TestApp) {
         (t["access_token"].as_str().unwrap().to_string(),)
     };
     assert_eq!(introspect(&app, &rs, &cc_at).await["active"], true);
+    assert_eq!(
+        introspect(&app, &caller, &cc_at).await,
+        serde_json::json!({"active": false})
+    );
     // Public clients may not introspect.
     let public = app.create_client_custom(true, |_| {}).await;
     assert_eq!(
@@ -1067,6 +1077,120 @@ async fn discovery_advertises_the_lifecycle_endpoints(app: TestApp) {
     );
 }
 
+/// Sign-out also ends codes issued in the session but not yet redeemed (else their refresh
+/// tokens would outlive the session).
+async fn logout_ends_codes_not_yet_redeemed(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| c.grant_types.push("refresh_token".into()))
+        .await;
+    let b = browser();
+    let (code, verifier) = app.get_code(&b, &client, "openid", "alice").await;
+    let html = b
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    b.post(app.url("/logout"))
+        .form(&[("csrf", hidden(&html, "csrf"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(app.exchange(&client, &code, &verifier).await).await,
+        "invalid_grant"
+    );
+}
+
+/// A flow that named its user with id_token_hint cannot be finished by someone else signing in.
+async fn id_token_hint_binds_the_flow_to_its_user(app: TestApp) {
+    app.create_user("alice").await;
+    app.create_user("bob").await;
+    let client = app.create_client().await;
+    let (_, tokens) = signed_in(&app, &client, "openid").await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let ch = s256_challenge(&random_token());
+    let q = app
+        .sign_in(
+            &browser(),
+            &auth_params(&client, &ch, "openid", &[("id_token_hint", hint)]),
+            "bob",
+        )
+        .await;
+    assert_eq!(param(&q, "error").as_deref(), Some("login_required"));
+    assert!(param(&q, "code").is_none());
+}
+
+/// OIDC Core §11: offline access needs consent in this very request: never silent (not for
+/// first-party apps, not from remembered consent, not with prompt=none).
+async fn offline_access_always_asks(app: TestApp) {
+    app.create_user("alice").await;
+    let first_party = app
+        .create_client_custom(false, |c| c.skip_consent = true)
+        .await;
+    let (b, tokens) = signed_in(&app, &first_party, "openid offline_access").await;
+    assert!(tokens.get("refresh_token").is_some());
+    let ch = s256_challenge(&random_token());
+    let again = app
+        .authorize(
+            &b,
+            &auth_params(&first_party, &ch, "openid offline_access", &[]),
+        )
+        .await;
+    assert!(
+        location(&again).starts_with("/consent"),
+        "asked again, even first-party"
+    );
+    let verifier = random_token();
+    let ch = s256_challenge(&verifier);
+    let silent = app
+        .authorize(
+            &b,
+            &auth_params(
+                &first_party,
+                &ch,
+                "openid offline_access",
+                &[("prompt", "none")],
+            ),
+        )
+        .await;
+    let code = code_from(&silent).expect("silent sign-in still works");
+    let body: Value = app
+        .exchange(&first_party, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        body.get("refresh_token").is_none(),
+        "but without offline access"
+    );
+    assert_eq!(body["scope"], "openid");
+}
+
+/// RP-Initiated Logout: without a valid hint the user is asked, even when no one is signed in.
+async fn logout_without_hint_and_session_still_confirms(app: TestApp) {
+    let client = app
+        .create_client_custom(false, |c| {
+            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
+        })
+        .await;
+    let resp = browser()
+        .get(app.url("/logout"))
+        .query(&[
+            ("client_id", client.id.as_str()),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("Sign out?"));
+}
+
 crate::backend_tests!(
     prompt_login_forces_a_new_sign_in,
     prompt_consent_asks_again,
@@ -1091,4 +1215,8 @@ crate::backend_tests!(
     connected_apps_can_be_revoked,
     cors_only_for_registered_origins_and_never_on_authorize,
     discovery_advertises_the_lifecycle_endpoints,
+    logout_ends_codes_not_yet_redeemed,
+    id_token_hint_binds_the_flow_to_its_user,
+    offline_access_always_asks,
+    logout_without_hint_and_session_still_confirms,
 );

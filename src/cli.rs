@@ -460,7 +460,8 @@ async fn keys(config: &Config, clock: &Clock, cmd: KeysCommand) -> anyhow::Resul
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let store = open_store(config).await?;
-    let master = MasterKey::load_or_create(config)?;
+    let has_keys = !store.list_signing_keys().await?.is_empty();
+    let master = MasterKey::load_or_create(config, !has_keys)?;
     let keys = Keystore::open(store, master, Policy::from_config(config), clock.now()).await?;
     match cmd {
         KeysCommand::List => {

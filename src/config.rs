@@ -42,6 +42,10 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<Secret>,
 
+    /// A file holding the master key (e.g. mounted by a secret manager); never created.
+    #[arg(long, env = "GATEHOUSE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
     /// Password for the `admin` user created on first start (random and printed when unset).
     #[arg(
         long,
@@ -108,6 +112,7 @@ impl Config {
             database_url: None,
             keys_dir,
             master_key: None,
+            master_key_file: None,
             bootstrap_admin_password: None,
             log_format: LogFormat::Text,
             access_token_ttl: 600,

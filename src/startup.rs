@@ -59,7 +59,8 @@ impl App {
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let store = open_store(&config).await?;
-        let master = MasterKey::load_or_create(&config)?;
+        let has_keys = !store.list_signing_keys().await?.is_empty();
+        let master = MasterKey::load_or_create(&config, !has_keys)?;
         let keys = Keystore::open(
             store.clone(),
             master,

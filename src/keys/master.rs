@@ -29,16 +29,30 @@ impl MasterKey {
     }
 
     /// From `GATEHOUSE_MASTER_KEY`, else `keys_dir/master.key`, generated (mode 0600) on first start.
-    pub fn load_or_create(config: &Config) -> Result<Self, KeyError> {
+    /// `may_create` is false when the database already holds sealed keys: a missing master key
+    /// is then an error, never silently replaced by a new one.
+    pub fn load_or_create(config: &Config, may_create: bool) -> Result<Self, KeyError> {
         if let Some(secret) = &config.master_key {
-            return Self::parse(secret.expose());
+            return Self::parse(secret.expose())
+                .map_err(|e| KeyError::Master(format!("GATEHOUSE_MASTER_KEY: {e}")));
+        }
+        if let Some(file) = &config.master_key_file {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| KeyError::Master(format!("cannot read {}: {e}", file.display())))?;
+            return Self::parse(&text)
+                .map_err(|e| KeyError::Master(format!("{}: {e}", file.display())));
         }
         let path = config.keys_dir.join(FILE_NAME);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 Self::parse(&text).map_err(|e| KeyError::Master(format!("{}: {e}", path.display())))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(&path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => Self::create(&path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(KeyError::Master(format!(
+                "the database holds signing keys but there is no master key at {} \
+                 (set GATEHOUSE_MASTER_KEY, GATEHOUSE_MASTER_KEY_FILE or GATEHOUSE_KEYS_DIR)",
+                path.display()
+            ))),
             Err(e) => Err(KeyError::Master(format!(
                 "cannot read {}: {e}",
                 path.display()

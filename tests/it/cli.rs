@@ -304,6 +304,65 @@ fn invalid_issuer_fails_with_one_clear_line() {
     }
 }
 
+/// `serve` on a fresh directory: the admin password is printed once on stdout and never logged;
+/// logs are JSON lines with GATEHOUSE_LOG_FORMAT=json; SIGTERM stops it cleanly.
+#[test]
+fn serve_prints_admin_password_once_logs_json_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("GATEHOUSE_DATA_DIR", dir.path().join("data"))
+        .env("GATEHOUSE_KEYS_DIR", dir.path().join("keys"))
+        .env("GATEHOUSE_LOG_FORMAT", "json")
+        .env("GATEHOUSE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut logged = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let done = v["message"].as_str() == Some("listening");
+        logged.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(logged.iter().any(|l| l.contains("listening")), "{logged:?}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "clean exit on SIGTERM");
+    reader.join().unwrap();
+    logged.extend(rx.try_iter());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Created user `admin` with password: "))
+        .expect("admin password printed")
+        .trim()
+        .to_string();
+    assert_eq!(password.len(), 43);
+    assert!(
+        logged.iter().all(|l| !l.contains(&password)),
+        "the password is never logged"
+    );
+    assert!(logged.iter().any(|l| l.contains("stopped")));
+}
+
 #[test]
 fn help_documents_environment_variables() {
     let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))

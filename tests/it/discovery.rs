@@ -125,6 +125,36 @@ async fn signing_key_persists_and_is_sealed(app: TestApp) {
         keys,
         "nothing changed"
     );
+
+    // The database holds keys but the master key is gone: refuse, and do not make a new one.
+    let mut missing = app.config.clone();
+    missing.bind = "127.0.0.1:0".parse().unwrap();
+    missing.keys_dir = app.config.keys_dir.join("elsewhere");
+    let err = gatehouse::startup::App::build(missing.clone(), app.clock.clone())
+        .await
+        .err()
+        .unwrap();
+    assert!(format!("{err:#}").contains("no master key"), "{err:#}");
+    assert!(!missing.keys_dir.join("master.key").exists());
+
+    // A corrupted key row: a clear error naming the key, no panic, nothing rewritten.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.config.database_url())
+        .await
+        .unwrap();
+    sqlx::query("update signing_keys set private_key = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let mut again = app.config.clone();
+    again.bind = "127.0.0.1:0".parse().unwrap();
+    let err = gatehouse::startup::App::build(again, app.clock.clone())
+        .await
+        .err()
+        .unwrap();
+    assert!(format!("{err:#}").contains(&keys[0].kid), "{err:#}");
+    assert_eq!(app.store.list_signing_keys().await.unwrap().len(), 1);
 }
 
 async fn unknown_path_is_404(app: TestApp) {

@@ -84,13 +84,7 @@ pub async fn revoke_app(
 ) -> Result<Response, PageError> {
     let Form(form) = form.map_err(|_| PageError::bad_request("The form was incomplete."))?;
     let ls = LoginSession(&session);
-    if !ls.check_csrf(&form.csrf).await? {
-        return Err(PageError {
-            status: StatusCode::FORBIDDEN,
-            title: "This form has expired",
-            message: "Reload the page and try again.".into(),
-        });
-    }
+    ls.require_csrf(&form.csrf).await?;
     let Some(u) = super::authorize::current_user(&state, &ls).await? else {
         return Ok(Redirect::to(ep::LOGIN).into_response());
     };

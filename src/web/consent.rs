@@ -12,7 +12,6 @@ use crate::oauth::authorize::{self, ErrorRedirect, Next};
 use crate::oauth::{ErrorCode, OAuthError};
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -88,13 +87,7 @@ pub async fn consent_submit(
     let Form(form) =
         form.map_err(|_| PageError::bad_request("The consent form was incomplete."))?;
     let ls = LoginSession(&session);
-    if !ls.check_csrf(&form.csrf).await? {
-        return Err(PageError {
-            status: StatusCode::FORBIDDEN,
-            title: "This form has expired",
-            message: "Reload the page and try again.".into(),
-        });
-    }
+    ls.require_csrf(&form.csrf).await?;
     let flow = bound_flow(&state, &ls, &form.flow).await?;
     let Some(user) = current_user(&state, &ls).await? else {
         return advance(&state, &ls, &flow).await;

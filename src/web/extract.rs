@@ -71,6 +71,18 @@ impl LoginSession<'_> {
         self.get_or_create(CSRF).await
     }
 
+    /// RFC 6749 §10.12: refuses a form whose CSRF token is not this session's (403).
+    pub async fn require_csrf(&self, submitted: &str) -> Result<(), PageError> {
+        if self.check_csrf(submitted).await? {
+            return Ok(());
+        }
+        Err(PageError {
+            status: axum::http::StatusCode::FORBIDDEN,
+            title: "This form has expired",
+            message: "Reload the page and try again.".into(),
+        })
+    }
+
     /// Constant-time check of a submitted CSRF token.
     pub async fn check_csrf(&self, submitted: &str) -> Result<bool, PageError> {
         let expected = self.0.get::<String>(CSRF).await?;

@@ -59,13 +59,7 @@ pub async fn login_submit(
     let Form(form) =
         form.map_err(|_| PageError::bad_request("The sign-in form was incomplete."))?;
     let ls = LoginSession(&session);
-    if !ls.check_csrf(&form.csrf).await? {
-        return Err(PageError {
-            status: StatusCode::FORBIDDEN,
-            title: "This form has expired",
-            message: "Reload the sign-in page and try again.".into(),
-        });
-    }
+    ls.require_csrf(&form.csrf).await?;
     let flow_id = form.flow.filter(|f| !f.is_empty());
     let flow = match &flow_id {
         Some(id) => Some(bound_flow(&state, &ls, id).await?),

@@ -7,7 +7,6 @@ use crate::oauth::authorize::{Params, append_query};
 use crate::oauth::jwt::{self, Kind};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
@@ -102,13 +101,7 @@ pub async fn logout_post(
     match params.get("csrf") {
         None => start(&state, &session, &params).await,
         Some(csrf) => {
-            if !ls.check_csrf(csrf).await? {
-                return Err(PageError {
-                    status: StatusCode::FORBIDDEN,
-                    title: "This form has expired",
-                    message: "Reload the page and try again.".into(),
-                });
-            }
+            ls.require_csrf(csrf).await?;
             let req = check(&state, &params).await?;
             finish(&state, &ls, req).await
         }

@@ -94,6 +94,7 @@ async fn main() {
         .await
         .unwrap();
     let app_store = app.store().clone();
+    let app_keys = app.keys().clone();
     let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
@@ -124,7 +125,7 @@ async fn main() {
     let verifier = random_token();
     let challenge = s256_challenge(&verifier);
     let now = Clock::system().now();
-    let n = scale(500);
+    let n = scale(1000);
     let mut codes = Vec::new();
     for _ in 0..n {
         let code = random_token();
@@ -148,8 +149,9 @@ async fn main() {
             .unwrap();
         codes.push(code);
     }
+    let (plain, during_rotation) = codes.split_at(n / 2);
     let mut samples = Vec::new();
-    for code in &codes {
+    for code in plain {
         let t = Instant::now();
         let resp = http
             .post(format!("{issuer}/token"))
@@ -168,6 +170,43 @@ async fn main() {
         samples.push(t.elapsed());
     }
     report("POST /token (code exchange, SQLite)", samples);
+
+    // The same while keys are generated and rotated in every 200 ms (blocking pool).
+    let keys = app_keys.clone();
+    let rotating = tokio::spawn(async move {
+        let mut rotations = 0;
+        loop {
+            if keys.rotate(Clock::system().now(), true).await.is_ok() {
+                rotations += 1;
+            }
+            // Far more often than the real schedule (once per period), still with gaps.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if rotations > 1000 {
+                break rotations;
+            }
+        }
+    });
+    let mut samples = Vec::new();
+    for code in during_rotation {
+        let t = Instant::now();
+        let resp = http
+            .post(format!("{issuer}/token"))
+            .basic_auth(&client.id, Some(&secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", "https://app.example.com/cb"),
+                ("code_verifier", &verifier),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
+        samples.push(t.elapsed());
+    }
+    rotating.abort();
+    report("POST /token with a rotation every 200 ms", samples);
 
     let samples = {
         let mut s = Vec::new();

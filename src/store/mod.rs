@@ -145,6 +145,10 @@ impl Store {
             "delete from flows where expires_at < $1",
             "delete from access_tokens where expires_at < $1",
             "delete from sessions where expires_at < $1",
+            // Idle-expired refresh tokens; the rest stay while their family lives, so re-use of
+            // a rotated token is still recognised.
+            "delete from refresh_tokens where expires_at < $1",
+            "delete from grants where expires_at < $1",
         ] {
             n += sqlx::query(sql)
                 .bind(now)

@@ -88,15 +88,26 @@ async fn expired_rows_are_swept(app: TestApp) {
     app.create_user("alice").await;
     let client = app.create_client().await;
     let b = browser();
+    let (code, verifier) = app
+        .get_code(&b, &client, "openid offline_access", "alice")
+        .await;
+    let tokens: serde_json::Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rt = gatehouse::crypto::hash_secret(tokens["refresh_token"].as_str().unwrap());
+    assert!(app.store.find_refresh_token(&rt).await.unwrap().is_some());
     let (code, _) = app.get_code(&b, &client, "openid", "alice").await;
     let hash = gatehouse::crypto::hash_secret(&code);
-    app.clock.advance(10 * 86400);
+    app.clock.advance(31 * 86400);
     assert!(
         app.store
             .delete_expired(app.clock.now(), 600, 0)
             .await
             .unwrap()
-            >= 1
+            >= 3
     );
     assert!(
         app.store
@@ -104,6 +115,10 @@ async fn expired_rows_are_swept(app: TestApp) {
             .await
             .unwrap()
             .is_none()
+    );
+    assert!(
+        app.store.find_refresh_token(&rt).await.unwrap().is_none(),
+        "expired families are removed"
     );
 }
 

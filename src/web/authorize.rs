@@ -2,7 +2,7 @@
 use super::error::PageError;
 use super::extract::{LoginSession, params_from};
 use super::state::AppState;
-use crate::domain::{Flow, ScopeSet};
+use crate::domain::{Client, Flow, ScopeSet};
 use crate::oauth::authorize::{self, ErrorRedirect, Next, Params, Rejection, SessionUser};
 use crate::oauth::{ErrorCode, OAuthError, endpoints as ep};
 use axum::body::Bytes;
@@ -54,18 +54,7 @@ async fn handle(
     if let (Some(sub), Some(u)) = (&req.id_token_hint_sub, &user)
         && sub != &u.user_id
     {
-        let error = OAuthError::new(
-            ErrorCode::LoginRequired,
-            "the hinted user is not the signed-in user",
-        );
-        return Ok(error_redirect(
-            state,
-            &ErrorRedirect {
-                redirect_uri: req.redirect_uri,
-                state: req.state,
-                error,
-            },
-        ));
+        return Ok(hint_mismatch(state, req.redirect_uri, req.state));
     }
     let browser_key = ls.browser_key().await?;
     let mut flow = authorize::new_flow(&req, &browser_key, now);
@@ -176,12 +165,18 @@ pub async fn bound_flow(
     Ok(flow)
 }
 
-/// Where a pending flow goes now: the login page, the consent page, or back to the client.
-pub async fn advance(
+/// What decides a pending flow's next step.
+pub struct FlowState {
+    pub user: Option<SessionUser>,
+    pub client: Client,
+    pub next: Next,
+}
+
+pub async fn flow_state(
     state: &AppState,
     ls: &LoginSession<'_>,
     flow: &Flow,
-) -> Result<Response, PageError> {
+) -> Result<FlowState, PageError> {
     let user = current_user(state, ls).await?;
     let client = state
         .store
@@ -192,15 +187,42 @@ pub async fn advance(
         Some(u) => remembered_consent(state, &u.user_id, &client.id).await?,
         None => None,
     };
-    match authorize::next_step(
+    let next = authorize::next_step(
         flow,
         user.as_ref(),
         remembered.as_ref(),
         client.skip_consent,
-    ) {
-        Next::Finish => finish(state, flow, user.as_ref(), true).await,
+    );
+    Ok(FlowState { user, client, next })
+}
+
+/// Where a pending flow goes now: the login page, the consent page, or back to the client.
+pub async fn advance(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+    flow: &Flow,
+) -> Result<Response, PageError> {
+    let fs = flow_state(state, ls, flow).await?;
+    match fs.next {
+        Next::Finish => finish(state, flow, fs.user.as_ref(), true).await,
         next => Ok(step_redirect(next, &flow.id)),
     }
+}
+
+/// OIDC Core §3.1.2.1: the request's id_token_hint names someone other than the user.
+fn hint_mismatch(state: &AppState, redirect_uri: String, client_state: Option<String>) -> Response {
+    let error = OAuthError::new(
+        ErrorCode::LoginRequired,
+        "the hinted user is not the signed-in user",
+    );
+    error_redirect(
+        state,
+        &ErrorRedirect {
+            redirect_uri,
+            state: client_state,
+            error,
+        },
+    )
 }
 
 /// Issues the code and sends the browser back to the client (303, RFC 9700 §4.12).
@@ -220,17 +242,10 @@ pub async fn finish(
         if stored {
             state.store.delete_flow(&flow.id).await?;
         }
-        let error = OAuthError::new(
-            ErrorCode::LoginRequired,
-            "the hinted user is not the signed-in user",
-        );
-        return Ok(error_redirect(
+        return Ok(hint_mismatch(
             state,
-            &ErrorRedirect {
-                redirect_uri: flow.redirect_uri.clone(),
-                state: flow.state.clone(),
-                error,
-            },
+            flow.redirect_uri.clone(),
+            flow.state.clone(),
         ));
     }
     // Deleting first makes completion single-shot even with two tabs racing.

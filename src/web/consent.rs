@@ -1,6 +1,6 @@
 //! The consent page: the client's name and the requested scopes in words; Allow or Deny.
 use super::authorize::{
-    advance, bound_flow, current_user, error_redirect, finish, remembered_consent,
+    advance, bound_flow, current_user, error_redirect, finish, flow_state, remembered_consent,
 };
 use super::error::PageError;
 use super::extract::LoginSession;
@@ -28,27 +28,11 @@ pub async fn consent_form(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     let flow = bound_flow(&state, &ls, &q.flow).await?;
-    let user = current_user(&state, &ls).await?;
-    let client = state
-        .store
-        .find_client(&flow.client_id)
-        .await?
-        .ok_or_else(|| PageError::bad_request("The application is no longer registered."))?;
-    let remembered = match &user {
-        Some(u) => remembered_consent(&state, &u.user_id, &client.id).await?,
-        None => None,
-    };
-    let (Next::Consent, Some(u)) = (
-        authorize::next_step(
-            &flow,
-            user.as_ref(),
-            remembered.as_ref(),
-            client.skip_consent,
-        ),
-        &user,
-    ) else {
+    let fs = flow_state(&state, &ls, &flow).await?;
+    let (Next::Consent, Some(u)) = (fs.next, &fs.user) else {
         return advance(&state, &ls, &flow).await;
     };
+    let client = fs.client;
     let account = state
         .store
         .find_user(&u.user_id)

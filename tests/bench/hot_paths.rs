@@ -25,6 +25,37 @@ fn report(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// Redeems each code at /token (sequentially) and returns the latencies.
+async fn exchange_all(
+    http: &reqwest::Client,
+    issuer: &str,
+    client_id: &str,
+    secret: &str,
+    verifier: &str,
+    codes: &[String],
+) -> Vec<Duration> {
+    let mut samples = Vec::new();
+    for code in codes {
+        let t = Instant::now();
+        let resp = http
+            .post(format!("{issuer}/token"))
+            .basic_auth(client_id, Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", "https://app.example.com/cb"),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
+        samples.push(t.elapsed());
+    }
+    samples
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -125,7 +156,7 @@ async fn main() {
     let verifier = random_token();
     let challenge = s256_challenge(&verifier);
     let now = Clock::system().now();
-    let n = scale(1000);
+    let n = scale(1000).max(2);
     let mut codes = Vec::new();
     for _ in 0..n {
         let code = random_token();
@@ -150,25 +181,7 @@ async fn main() {
         codes.push(code);
     }
     let (plain, during_rotation) = codes.split_at(n / 2);
-    let mut samples = Vec::new();
-    for code in plain {
-        let t = Instant::now();
-        let resp = http
-            .post(format!("{issuer}/token"))
-            .basic_auth(&client.id, Some(&secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", "https://app.example.com/cb"),
-                ("code_verifier", &verifier),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        resp.bytes().await.unwrap();
-        samples.push(t.elapsed());
-    }
+    let samples = exchange_all(&http, &issuer, &client.id, &secret, &verifier, plain).await;
     report("POST /token (code exchange, SQLite)", samples);
 
     // The same while keys are generated and rotated in every 200 ms (blocking pool).
@@ -186,25 +199,15 @@ async fn main() {
             }
         }
     });
-    let mut samples = Vec::new();
-    for code in during_rotation {
-        let t = Instant::now();
-        let resp = http
-            .post(format!("{issuer}/token"))
-            .basic_auth(&client.id, Some(&secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", "https://app.example.com/cb"),
-                ("code_verifier", &verifier),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        resp.bytes().await.unwrap();
-        samples.push(t.elapsed());
-    }
+    let samples = exchange_all(
+        &http,
+        &issuer,
+        &client.id,
+        &secret,
+        &verifier,
+        during_rotation,
+    )
+    .await;
     rotating.abort();
     report("POST /token with a rotation every 200 ms", samples);
 

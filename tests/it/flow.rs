@@ -10,23 +10,13 @@ use openidconnect::{
 
 /// Drives the browser from an authorization URL to the client redirect; returns its query.
 async fn browse(app: &TestApp, browser: &reqwest::Client, auth_url: &str) -> Vec<(String, String)> {
-    let mut resp = browser.get(auth_url).send().await.unwrap();
-    for _ in 0..5 {
-        assert_eq!(resp.status(), 303);
-        let loc = location(&resp);
-        if loc.starts_with("/login") {
-            resp = app.submit_login(browser, &loc, "alice", PASSWORD).await;
-        } else if loc.starts_with("/consent") {
-            resp = app.submit_consent(browser, &loc, "allow").await;
-        } else {
-            assert!(
-                loc.starts_with(REDIRECT_URI),
-                "redirects only to the registered URI: {loc}"
-            );
-            return query_of(&loc);
-        }
-    }
-    panic!("no client redirect");
+    let resp = browser.get(auth_url).send().await.unwrap();
+    let loc = app.follow_to_client(browser, resp, "alice").await;
+    assert!(
+        loc.starts_with(REDIRECT_URI),
+        "redirects only to the registered URI: {loc}"
+    );
+    query_of(&loc)
 }
 
 async fn relying_party_signs_in(app: TestApp, public: bool) {

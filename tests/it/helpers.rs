@@ -356,7 +356,18 @@ impl TestApp {
         params: &[(&str, &str)],
         username: &str,
     ) -> Vec<(String, String)> {
-        let mut resp = self.authorize(browser, params).await;
+        let resp = self.authorize(browser, params).await;
+        query_of(&self.follow_to_client(browser, resp, username).await)
+    }
+
+    /// From the first authorization response, signs in and consents as needed; returns the
+    /// final redirect to the client.
+    pub async fn follow_to_client(
+        &self,
+        browser: &reqwest::Client,
+        mut resp: reqwest::Response,
+        username: &str,
+    ) -> String {
         for _ in 0..5 {
             assert_eq!(
                 resp.status(),
@@ -370,7 +381,7 @@ impl TestApp {
             } else if loc.starts_with("/consent") {
                 resp = self.submit_consent(browser, &loc, "allow").await;
             } else {
-                return query_of(&loc);
+                return loc;
             }
         }
         panic!("sign-in did not finish");

@@ -263,17 +263,12 @@ async fn cached_jwks_relying_party_survives_rotation(app: TestApp) {
         )
         .set_pkce_challenge(challenge)
         .url();
-    let mut resp = b.get(url.as_str()).send().await.unwrap();
-    let code = loop {
-        let loc = location(&resp);
-        if loc.starts_with("/login") {
-            resp = app.submit_login(&b, &loc, "alice", PASSWORD).await;
-        } else if loc.starts_with("/consent") {
-            resp = app.submit_consent(&b, &loc, "allow").await;
-        } else {
-            break param(&query_of(&loc), "code").unwrap();
-        }
-    };
+    let resp = b.get(url.as_str()).send().await.unwrap();
+    let code = param(
+        &query_of(&app.follow_to_client(&b, resp, "alice").await),
+        "code",
+    )
+    .unwrap();
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
         .unwrap()

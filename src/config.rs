@@ -54,6 +54,11 @@ pub struct Config {
     )]
     pub bootstrap_admin_password: Option<Secret>,
 
+    /// Reverse proxies whose `X-Forwarded-For` is believed, comma-separated IPs or CIDR ranges
+    /// (e.g. `10.0.0.5,192.168.0.0/16`). Empty: the peer address is the client.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpRange>,
+
     /// Log format: human-readable text or JSON lines.
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -114,6 +119,7 @@ impl Config {
             master_key: None,
             master_key_file: None,
             bootstrap_admin_password: None,
+            trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             access_token_ttl: 600,
             id_token_ttl: 3600,
@@ -179,6 +185,76 @@ impl Config {
     }
 }
 
+/// An IP address or CIDR range (`10.0.0.0/8`, `::1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpRange {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (ip, prefix) = match s.trim().split_once('/') {
+            Some((ip, p)) => (ip, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: std::net::IpAddr = ip
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?} has a bad prefix length"))?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
+}
+
+impl IpRange {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let (a, b, bits) = match (self.addr, ip) {
+            (V4(a), V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32u32),
+            (V6(a), V6(b)) => (u128::from(a), u128::from(b), 128u32),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (a >> shift) == (b >> shift)
+    }
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the
+/// nearest `X-Forwarded-For` hop that is not itself a trusted proxy (RFC 9700 §4.13: only
+/// trusted proxies' headers count).
+pub fn client_address(
+    peer: std::net::IpAddr,
+    forwarded_for: Option<&str>,
+    trusted: &[IpRange],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|r| r.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded_for.unwrap_or("").rsplit(',') {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
+}
+
 /// OIDC Discovery §3/§4.3: the issuer is an absolute https URL with no query or fragment; plain
 /// http is accepted only on loopback, for development.
 pub fn validate_issuer(issuer: &str) -> Result<(), String> {
@@ -238,6 +314,44 @@ mod tests {
         assert!(validate_issuer("https://id.example.com/").is_err());
         assert!(validate_issuer("id.example.com").is_err());
         assert!(validate_issuer("ftp://id.example.com").is_err());
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpRange> = vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(
+            client_address(ip("203.0.113.9"), Some("1.2.3.4"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), Some("1.2.3.4"), &trusted),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), Some("6.6.6.6, 1.2.3.4, 10.9.9.9"), &trusted),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), None, &trusted),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), Some("garbage"), &trusted),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            client_address(ip("::1"), Some("2001:db8::1"), &trusted),
+            ip("2001:db8::1")
+        );
+        assert!("10.0.0.0/33".parse::<IpRange>().is_err());
+        assert!("nope".parse::<IpRange>().is_err());
+        assert!(
+            "0.0.0.0/0"
+                .parse::<IpRange>()
+                .unwrap()
+                .contains(ip("8.8.8.8"))
+        );
     }
 
     #[test]

@@ -8,19 +8,30 @@ use axum::http::request::Parts;
 use std::net::SocketAddr;
 use tower_sessions::Session;
 
-/// The peer address of the connection. Forwarding headers are not trusted (RFC 9700 §4.13);
-/// behind a proxy every client shares the proxy's address.
+/// The client's address: the connection's peer, or what a configured trusted proxy says
+/// (`GATEHOUSE_TRUSTED_PROXIES`); other forwarding headers are ignored (RFC 9700 §4.13).
 pub struct ClientAddress(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<super::AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        Ok(Self(addr.unwrap_or_else(|| "unknown".into())))
+            .map(|c| c.0.ip())
+        else {
+            return Ok(Self("unknown".into()));
+        };
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let ip = crate::config::client_address(peer, forwarded, &state.config.trusted_proxies);
+        Ok(Self(ip.to_string()))
     }
 }
 

@@ -173,6 +173,11 @@ impl TestApp {
     }
 
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// As `spawn`, with the configuration adjusted first.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
         if std::env::var("TEST_LOG").is_ok() {
             gatehouse::telemetry::init(gatehouse::config::LogFormat::Text);
         }
@@ -186,6 +191,7 @@ impl TestApp {
             dir.path().join("data"),
             dir.path().join("keys"),
         );
+        adjust(&mut config);
         let mut cleanup = None;
         if backend == Backend::Postgres {
             let (url, drop_db) = postgres_database().await?;

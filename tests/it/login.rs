@@ -306,6 +306,104 @@ async fn session_expires_after_inactivity(app: TestApp) {
     );
 }
 
+/// Behind a trusted reverse proxy the per-address back-off keys on X-Forwarded-For; from
+/// anyone else the header is ignored.
+#[tokio::test]
+async fn address_back_off_follows_trusted_proxy_headers() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await
+    .unwrap();
+    let b = browser();
+    let html = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf");
+    let attempt = |user: String, from: &'static str| {
+        let (b, url, csrf) = (b.clone(), app.url("/login"), csrf.clone());
+        async move {
+            let form = [
+                ("username", user.as_str()),
+                ("password", "wrong password"),
+                ("csrf", csrf.as_str()),
+            ];
+            b.post(url)
+                .header("x-forwarded-for", from)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for i in 0..20 {
+        assert_eq!(attempt(format!("user{i}"), "198.51.100.7").await, 401);
+    }
+    assert_eq!(
+        attempt("someone".into(), "198.51.100.7").await,
+        429,
+        "that address backs off"
+    );
+    assert_eq!(
+        attempt("someone".into(), "198.51.100.8").await,
+        401,
+        "another client is not affected"
+    );
+
+    // Without trust, the header changes nothing: all come from the peer address.
+    let plain = TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    let b = browser();
+    let html = b
+        .get(plain.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf");
+    for i in 0..20 {
+        let form = [
+            ("username", format!("user{i}")),
+            ("password", "wrong password".into()),
+            ("csrf", csrf.clone()),
+        ];
+        let from = format!("198.51.100.{i}");
+        let status = b
+            .post(plain.url("/login"))
+            .header("x-forwarded-for", from)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401);
+    }
+    let form = [
+        ("username", "someone"),
+        ("password", "wrong password"),
+        ("csrf", csrf.as_str()),
+    ];
+    let status = b
+        .post(plain.url("/login"))
+        .header("x-forwarded-for", "203.0.113.1")
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 429, "a forged header does not escape the back-off");
+}
+
 crate::backend_tests!(
     wrong_password_and_unknown_user_get_the_same_answer,
     disabled_user_cannot_sign_in,

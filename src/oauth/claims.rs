@@ -60,9 +60,6 @@ pub struct AccessTokenClaims {
     pub iat: i64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
-    /// Never set by us; checked if present (RFC 7519 §4.1.5).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub nbf: Option<i64>,
 }
 
 /// OIDC Core §3.1.3.6 `at_hash`: left half of SHA-256 of the access token, base64url.

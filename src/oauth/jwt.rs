@@ -40,6 +40,7 @@ pub fn decode<T: DeserializeOwned>(
     v.set_issuer(&[issuer]);
     v.validate_aud = false;
     v.validate_exp = false;
+    // RFC 7519 §4.1.5: every JWT we accept, whatever its kind (we issue none with nbf).
     v.validate_nbf = true;
     v.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
     Ok(jsonwebtoken::decode::<T>(token, &key, &v)

@@ -101,7 +101,6 @@ async fn mint(
         exp: ctx.now + ctx.config.access_token_ttl,
         iat: ctx.now,
         auth_time: Some(s.auth_time),
-        nbf: None,
     };
     ctx.store
         .insert_access_token(&NewAccessToken {
@@ -464,7 +463,6 @@ pub async fn client_credentials(
         exp: ctx.now + ctx.config.access_token_ttl,
         iat: ctx.now,
         auth_time: None,
-        nbf: None,
     };
     ctx.store
         .insert_access_token(&NewAccessToken {

@@ -23,9 +23,6 @@ pub async fn verify_access_token(
     if claims.exp < now {
         return Err(OAuthError::invalid_token("expired"));
     }
-    if claims.nbf.is_some_and(|nbf| nbf > now) {
-        return Err(OAuthError::invalid_token("not yet valid"));
-    }
     if !store.access_token_is_active(&claims.jti, now).await? {
         return Err(OAuthError::invalid_token("revoked or unknown"));
     }

@@ -39,18 +39,6 @@ pub struct RefreshRecord {
     pub replay_response: Option<String>,
 }
 
-/// What the store knows of an issued access token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccessTokenRecord {
-    pub jti: String,
-    pub client_id: String,
-    pub user_id: Option<String>,
-    pub scope: String,
-    pub expires_at: i64,
-    pub revoked_at: Option<i64>,
-    pub created_at: i64,
-}
-
 impl Store {
     pub async fn insert_grant(&self, g: &NewGrant<'_>) -> Result<()> {
         sqlx::query(
@@ -172,25 +160,14 @@ impl Store {
         extra: Option<&str>,
         now: i64,
     ) -> Result<u64> {
-        let ids: Vec<String> = match extra {
-            Some(x) => {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "select id from grants where {condition} and revoked_at is null"
-                )))
-                .bind(value)
-                .bind(x)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "select id from grants where {condition} and revoked_at is null"
-                )))
-                .bind(value)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select id from grants where {condition} and revoked_at is null"
+        )))
+        .bind(value);
+        if let Some(x) = extra {
+            query = query.bind(x);
+        }
+        let ids: Vec<String> = query.fetch_all(&self.pool).await?;
         let mut n = 0;
         for id in &ids {
             n += 1 + self.revoke_grant(id, now).await?;
@@ -230,27 +207,6 @@ impl Store {
             now,
         )
         .await
-    }
-
-    pub async fn find_access_token(&self, jti: &str) -> Result<Option<AccessTokenRecord>> {
-        let row = sqlx::query(
-            "select jti, client_id, user_id, scope, expires_at, revoked_at, created_at from access_tokens where jti = $1",
-        )
-        .bind(jti)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(AccessTokenRecord {
-                jti: r.try_get("jti")?,
-                client_id: r.try_get("client_id")?,
-                user_id: r.try_get("user_id")?,
-                scope: r.try_get("scope")?,
-                expires_at: r.try_get("expires_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
     }
 
     pub async fn revoke_access_token(&self, jti: &str, now: i64) -> Result<()> {

@@ -13,7 +13,7 @@ mod tokens;
 mod users;
 
 pub use codes::{CodeGrant, NewCode};
-pub use grants::{AccessTokenRecord, GrantRecord, NewGrant, RefreshRecord};
+pub use grants::{GrantRecord, NewGrant, RefreshRecord};
 pub use keys::StoredKey;
 pub use sessions::SessionStore;
 pub use tokens::NewAccessToken;

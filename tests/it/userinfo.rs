@@ -106,10 +106,22 @@ async fn disabled_user_token_stops_working(app: TestApp) {
     );
 }
 
+/// RFC 7519 §4.1.5: a token of ours that is not yet valid is refused.
+async fn not_yet_valid_token_is_refused(app: TestApp) {
+    let t = tokens(&app, "openid").await;
+    let at = t["access_token"].as_str().unwrap();
+    let mut claims = jwt_claims(at);
+    claims["nbf"] = (app.clock.now() + 3600).into();
+    let early = app.keys.sign("at+jwt", &claims).unwrap();
+    assert_eq!(app.userinfo(at).await.status(), 200);
+    assert_eq!(app.userinfo(&early).await.status(), 401);
+}
+
 crate::backend_tests!(
     userinfo_returns_claims_by_scope,
     missing_token_gets_bearer_challenge,
     id_token_and_forged_tokens_are_refused,
     expired_access_token_is_refused,
     disabled_user_token_stops_working,
+    not_yet_valid_token_is_refused,
 );

@@ -100,6 +100,27 @@ pub struct Config {
     /// How often each replica reloads the keystore and tries a rotation step, in seconds.
     #[arg(long, env = "GATEHOUSE_KEY_REFRESH_INTERVAL", default_value_t = 30)]
     pub key_refresh_interval: i64,
+
+    /// Seconds a connection has to send a request's headers, counted from when it starts
+    /// waiting for one (also the longest keep-alive wait between requests).
+    #[arg(long, env = "GATEHOUSE_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub header_read_timeout: i64,
+
+    /// Seconds a request body may take to arrive in full.
+    #[arg(long, env = "GATEHOUSE_BODY_TIMEOUT", default_value_t = 10)]
+    pub body_timeout: i64,
+
+    /// Seconds without a byte in either direction after which a connection is dropped.
+    #[arg(long, env = "GATEHOUSE_IDLE_TIMEOUT", default_value_t = 30)]
+    pub idle_timeout: i64,
+
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Seconds shutdown waits for in-flight requests before closing their connections.
+    #[arg(long, env = "GATEHOUSE_SHUTDOWN_TIMEOUT", default_value_t = 20)]
+    pub shutdown_drain_timeout: i64,
 }
 
 /// Authorization codes live 60 seconds (SECURITY.md; RFC 6749 §4.1.2 allows up to 10 minutes).
@@ -130,6 +151,11 @@ impl Config {
             key_rotation_period: 30 * 86400,
             jwks_max_age: 300,
             key_refresh_interval: 30,
+            header_read_timeout: 10,
+            body_timeout: 10,
+            idle_timeout: 30,
+            max_connections: 1024,
+            shutdown_drain_timeout: 20,
         }
     }
 
@@ -160,10 +186,17 @@ impl Config {
             ("key rotation period", self.key_rotation_period),
             ("JWKS max-age", self.jwks_max_age),
             ("key refresh interval", self.key_refresh_interval),
+            ("header read timeout", self.header_read_timeout),
+            ("body timeout", self.body_timeout),
+            ("idle timeout", self.idle_timeout),
+            ("shutdown timeout", self.shutdown_drain_timeout),
         ] {
             if v <= 0 {
                 return Err(format!("{name} must be a positive number of seconds"));
             }
+        }
+        if self.max_connections == 0 {
+            return Err("max connections must be at least 1".into());
         }
         if self.refresh_replay_window < 0 {
             return Err("refresh replay window must not be negative".into());

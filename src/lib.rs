@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod domain;
 pub mod keys;
 pub mod oauth;
+pub mod server;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

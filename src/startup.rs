@@ -23,6 +23,8 @@ pub struct App {
     /// Tokens issued from a code live this long, so its hash is kept as long to catch replays.
     keep_consumed_codes: i64,
     keys: Arc<Keystore>,
+    limits: crate::server::Limits,
+    replay_window: i64,
 }
 
 /// Connects to the configured database and applies migrations.
@@ -72,6 +74,8 @@ impl App {
         let keys = Arc::new(keys);
         let port = listener.local_addr()?.port();
         let keep_consumed_codes = config.access_token_ttl;
+        let limits = crate::server::Limits::from_config(&config);
+        let replay_window = config.refresh_replay_window;
         let state = AppState::new(
             Arc::new(config),
             store.clone(),
@@ -87,6 +91,8 @@ impl App {
             clock,
             keep_consumed_codes,
             keys,
+            limits,
+            replay_window,
         })
     }
 
@@ -116,16 +122,11 @@ impl App {
             self.store.clone(),
             self.clock.clone(),
             self.keep_consumed_codes,
+            self.replay_window,
         ));
         let rotator = tokio::spawn(maintain_keys(self.keys.clone(), self.clock.clone()));
         tracing::info!(port = self.port, "listening");
-        // The peer address feeds the per-address sign-in back-off.
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let result = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
         sweeper.abort();
         rotator.abort();
         self.store.close().await;
@@ -134,13 +135,16 @@ impl App {
     }
 }
 
-async fn sweep_expired(store: Store, clock: Clock, keep_consumed_codes: i64) {
+async fn sweep_expired(store: Store, clock: Clock, keep_consumed_codes: i64, replay_window: i64) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;
         let now = clock.now();
         let forget = now - crate::accounts::throttle::FORGET_AFTER;
-        match store.delete_expired(now, keep_consumed_codes, forget).await {
+        match store
+            .delete_expired(now, keep_consumed_codes, forget, replay_window)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "expired rows deleted"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),

@@ -9,27 +9,54 @@ use crate::crypto::{hash_secret, random_id, random_token};
 use crate::domain::{Client, Flow, ScopeSet};
 use crate::keys::Keystore;
 use crate::store::{NewCode, Store};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Request parameters with RFC 6749 §3.1 applied: empty values count as omitted, repeated
-/// names are remembered so they can be refused.
+/// names are remembered so they can be refused. Parsing is linear in the input and stops
+/// counting past `MAX_PARAMS`, so a flood of names costs no more than reading it once.
 #[derive(Debug, Default)]
 pub struct Params {
     values: HashMap<String, String>,
-    repeated: Vec<String>,
+    repeated: HashSet<String>,
+    problem: Option<ParamProblem>,
+}
+
+/// The most parameters one request may carry (SECURITY.md "Parsing is bounded").
+pub const MAX_PARAMS: usize = 100;
+
+/// What makes a parameter set unacceptable as a whole; the first one found wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParamProblem {
+    TooMany,
+    /// A name or value holds a control character (NUL, CR, LF, DEL, …).
+    ControlCharacter(String),
+    /// RFC 6749 §3.1: parameters must not be included more than once.
+    Repeated(String),
+}
+
+/// True when `s` holds a character no parameter may carry.
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
 }
 
 impl Params {
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut p = Self::default();
-        for (k, v) in pairs {
+        for (count, (k, v)) in pairs.into_iter().enumerate() {
+            if count >= MAX_PARAMS {
+                p.problem = Some(ParamProblem::TooMany);
+                break;
+            }
+            if p.problem.is_none() && (has_control(&k) || has_control(&v)) {
+                p.problem = Some(ParamProblem::ControlCharacter(k.clone()));
+            }
             if v.is_empty() {
                 continue;
             }
             match p.values.entry(k) {
                 std::collections::hash_map::Entry::Occupied(e) => {
-                    if !p.repeated.contains(e.key()) {
-                        p.repeated.push(e.key().clone());
+                    if p.repeated.insert(e.key().clone()) && p.problem.is_none() {
+                        p.problem = Some(ParamProblem::Repeated(e.key().clone()));
                     }
                 }
                 std::collections::hash_map::Entry::Vacant(e) => {
@@ -45,12 +72,12 @@ impl Params {
     }
 
     pub fn is_repeated(&self, name: &str) -> bool {
-        self.repeated.iter().any(|r| r == name)
+        self.repeated.contains(name)
     }
 
-    /// The first repeated parameter, if any.
-    pub fn first_repeated(&self) -> Option<&str> {
-        self.repeated.first().map(String::as_str)
+    /// Too many parameters, a control character, or a repeat: the first such problem.
+    pub fn problem(&self) -> Option<&ParamProblem> {
+        self.problem.as_ref()
     }
 }
 
@@ -122,7 +149,8 @@ pub async fn validate(
             error,
         })
     };
-    check_not_repeated(params).map_err(back)?;
+    check_well_formed(params).map_err(back)?;
+    check_grant_type(&client).map_err(back)?;
     check_lengths(params).map_err(back)?;
     check_request_objects(params).map_err(back)?;
     check_response_type(params).map_err(back)?;
@@ -178,9 +206,13 @@ pub fn check_client_id(params: &Params) -> Result<&str, OAuthError> {
     if params.is_repeated("client_id") {
         return Err(OAuthError::invalid_request("client_id is repeated"));
     }
-    params
+    let id = params
         .get("client_id")
-        .ok_or_else(|| OAuthError::invalid_request("client_id is required"))
+        .ok_or_else(|| OAuthError::invalid_request("client_id is required"))?;
+    if has_control(id) || id.len() > 255 {
+        return Err(OAuthError::invalid_request("client_id is malformed"));
+    }
+    Ok(id)
 }
 
 /// OIDC Core §3.1.2.1: redirect_uri is required and must match a registered one exactly
@@ -200,15 +232,34 @@ pub fn check_redirect_uri(client: &Client, params: &Params) -> Result<String, OA
     Ok(uri.to_owned())
 }
 
-/// RFC 6749 §3.1: parameters must not be included more than once.
-pub fn check_not_repeated(params: &Params) -> Result<(), OAuthError> {
-    match params.first_repeated() {
-        Some(name) => Err(OAuthError::invalid_request(format!(
+/// RFC 6749 §3.1 (no repeats) and our bounds: at most `MAX_PARAMS` parameters, and no control
+/// characters anywhere (they have no place in any OAuth parameter, and PostgreSQL refuses NUL).
+pub fn check_well_formed(params: &Params) -> Result<(), OAuthError> {
+    match params.problem() {
+        None => Ok(()),
+        Some(ParamProblem::TooMany) => Err(OAuthError::invalid_request(format!(
+            "at most {MAX_PARAMS} parameters are accepted"
+        ))),
+        Some(ParamProblem::ControlCharacter(name)) => Err(OAuthError::invalid_request(format!(
+            "parameter {} contains a control character",
+            safe_name(name)
+        ))),
+        Some(ParamProblem::Repeated(name)) => Err(OAuthError::invalid_request(format!(
             "parameter {} is repeated",
             safe_name(name)
         ))),
-        None => Ok(()),
     }
+}
+
+/// RFC 6749 §4.1.2.1: a client not registered for the code grant may not use this endpoint.
+pub fn check_grant_type(client: &Client) -> Result<(), OAuthError> {
+    if client.allows_grant("authorization_code") {
+        return Ok(());
+    }
+    Err(OAuthError::new(
+        ErrorCode::UnauthorizedClient,
+        "this client may not use the authorization code grant",
+    ))
 }
 
 /// Bounds what we store and echo.
@@ -482,7 +533,7 @@ mod tests {
         assert_eq!(p.get("a"), None);
         assert_eq!(p.get("b"), Some("1"));
         assert!(p.is_repeated("b"));
-        assert!(check_not_repeated(&p).is_err());
+        assert!(check_well_formed(&p).is_err());
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub fn parse_credentials(
             OAuthError::invalid_client().with_detail("malformed basic credentials")
         })?;
         let id = form_decode(id);
+        if super::authorize::has_control(&id) {
+            return Err(OAuthError::invalid_request("client_id is malformed"));
+        }
         if body_id.is_some_and(|b| b != id) {
             return Err(OAuthError::invalid_client()
                 .with_detail("client_id in body differs from basic credentials"));
@@ -133,6 +136,12 @@ mod tests {
         assert_eq!(c.client_id, "my app");
         assert_eq!(c.secret.unwrap().expose(), "s:cret");
         assert_eq!(c.method, Method::Basic);
+    }
+
+    #[test]
+    fn control_characters_in_basic_client_id_are_invalid_request() {
+        let e = parse_credentials(Some(&basic("a%00b", "s")), &params(&[])).unwrap_err();
+        assert_eq!(e.code, crate::oauth::ErrorCode::InvalidRequest);
     }
 
     #[test]

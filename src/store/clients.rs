@@ -53,6 +53,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(on_conflict("client"))?;
+        self.clients_changed();
         Ok(())
     }
 
@@ -78,6 +79,7 @@ impl Store {
         .bind(&c.id)
         .execute(&self.pool)
         .await?;
+        self.clients_changed();
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
@@ -108,6 +110,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.clients_changed();
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }

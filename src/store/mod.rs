@@ -52,6 +52,9 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Bumped by every client change through this handle, so caches of client data in this
+    /// process can tell they are stale (other processes are picked up by the caches' TTL).
+    clients_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Migration `n` is element `n - 1`; both dialects keep the same numbers and meaning.
@@ -93,11 +96,26 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            clients_version: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Changes whenever this process changes a client.
+    pub fn clients_version(&self) -> u64 {
+        self.clients_version
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn clients_changed(&self) {
+        self.clients_version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Applies the embedded migrations of this backend's dialect.
@@ -133,14 +151,23 @@ impl Store {
 
     /// Deletes flows, codes, tokens, sessions and throttle counters past their expiry. A
     /// consumed code is kept `keep_consumed_codes` seconds after redemption, so a late replay is
-    /// still recognised and revokes what the code issued (RFC 6749 §4.1.2).
+    /// still recognised and revokes what the code issued (RFC 6749 §4.1.2). The sealed copy of
+    /// a rotated refresh token's response is erased once its replay window has passed.
     pub async fn delete_expired(
         &self,
         now: i64,
         keep_consumed_codes: i64,
         forget_failures_before: i64,
+        replay_window: i64,
     ) -> Result<u64> {
-        let mut n = 0;
+        let mut n = sqlx::query(
+            "update refresh_tokens set replay_response = null \
+             where replay_response is not null and rotated_at < $1",
+        )
+        .bind(now - replay_window)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         for sql in [
             "delete from flows where expires_at < $1",
             "delete from access_tokens where expires_at < $1",

@@ -1,11 +1,10 @@
 //! The landing page, the signed-in user's account page, and sign-out.
 use super::error::PageError;
-use super::extract::LoginSession;
+use super::extract::{LoginSession, PageForm};
 use super::state::AppState;
 use super::templates::{AccountPage, ConnectedApp, IndexPage, render};
 use crate::domain::ScopeSet;
 use crate::oauth::endpoints as ep;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -80,9 +79,8 @@ pub struct RevokeAppForm {
 pub async fn revoke_app(
     State(state): State<AppState>,
     session: Session,
-    form: Result<Form<RevokeAppForm>, axum::extract::rejection::FormRejection>,
+    PageForm(form): PageForm<RevokeAppForm>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form.map_err(|_| PageError::bad_request("The form was incomplete."))?;
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
     let Some(u) = super::authorize::current_user(&state, &ls).await? else {

@@ -3,15 +3,15 @@ use super::authorize::{
     advance, bound_flow, current_user, error_redirect, finish, flow_state, remembered_consent,
 };
 use super::error::PageError;
-use super::extract::LoginSession;
+use super::extract::{LoginSession, PageForm, PageQuery};
+use super::middleware::allow_form_target;
 use super::state::AppState;
 use super::templates::{ConsentPage, ScopeLine, render};
 use crate::domain::ScopeSet;
 use crate::domain::scope::describe;
 use crate::oauth::authorize::{self, ErrorRedirect, Next};
 use crate::oauth::{ErrorCode, OAuthError};
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -24,7 +24,7 @@ pub struct ConsentQuery {
 pub async fn consent_form(
     State(state): State<AppState>,
     session: Session,
-    Query(q): Query<ConsentQuery>,
+    PageQuery(q): PageQuery<ConsentQuery>,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     let flow = bound_flow(&state, &ls, &q.flow).await?;
@@ -47,13 +47,15 @@ pub async fn consent_form(
             description: describe(s),
         })
         .collect();
-    Ok(render(&ConsentPage {
+    let mut resp = render(&ConsentPage {
         csrf: &csrf,
         flow: &flow.id,
         client_name: &client.name,
         username: &account.username,
         scopes,
-    }))
+    });
+    allow_form_target(&mut resp, &flow.redirect_uri);
+    Ok(resp)
 }
 
 #[derive(Deserialize)]
@@ -66,10 +68,8 @@ pub struct ConsentForm {
 pub async fn consent_submit(
     State(state): State<AppState>,
     session: Session,
-    form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>,
+    PageForm(form): PageForm<ConsentForm>,
 ) -> Result<Response, PageError> {
-    let Form(form) =
-        form.map_err(|_| PageError::bad_request("The consent form was incomplete."))?;
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
     let flow = bound_flow(&state, &ls, &form.flow).await?;

@@ -2,9 +2,12 @@
 //! access to the browser session.
 use super::error::PageError;
 use crate::crypto::{constant_time_eq, random_token};
-use crate::oauth::authorize::{Params, SessionUser};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use crate::oauth::authorize::{ParamProblem, Params, SessionUser};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use tower_sessions::Session;
 
@@ -38,6 +41,50 @@ impl FromRequestParts<super::AppState> for ClientAddress {
 /// Parameters from a query string or an `application/x-www-form-urlencoded` body.
 pub fn params_from(raw: &[u8]) -> Params {
     Params::from_pairs(form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())))
+}
+
+/// A page's form or query, held to the same bounds as protocol parameters (at most
+/// `MAX_PARAMS`, no repeats, no control characters) before it is read into `T`.
+fn page_params<T: DeserializeOwned>(raw: &[u8]) -> Result<T, PageError> {
+    if let Some(problem) = params_from(raw).problem() {
+        return Err(PageError::bad_request(match problem {
+            ParamProblem::TooMany => "The form has too many fields.",
+            ParamProblem::ControlCharacter(_) => {
+                "The form contains characters that are not allowed."
+            }
+            ParamProblem::Repeated(_) => "A field of the form was repeated.",
+        }));
+    }
+    serde_urlencoded::from_bytes(raw)
+        .map_err(|_| PageError::bad_request("The form was incomplete."))
+}
+
+/// A form body for a page handler (login, consent, account).
+pub struct PageForm<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // The body limit's 413 passes through as it is.
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        page_params(&body)
+            .map(Self)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// A query string for a page handler.
+pub struct PageQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        page_params(parts.uri.query().unwrap_or("").as_bytes()).map(Self)
+    }
 }
 
 const USER_ID: &str = "uid";

@@ -1,13 +1,13 @@
 //! The sign-in page.
 use super::authorize::{advance, bound_flow};
 use super::error::PageError;
-use super::extract::{ClientAddress, LoginSession};
+use super::extract::{ClientAddress, LoginSession, PageForm, PageQuery};
+use super::middleware::allow_form_target;
 use super::state::AppState;
 use super::templates::{LoginPage, render};
 use crate::accounts::{self, AccountError};
 use crate::oauth::endpoints as ep;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -21,25 +21,33 @@ pub struct LoginQuery {
 pub async fn login_form(
     State(state): State<AppState>,
     session: Session,
-    Query(q): Query<LoginQuery>,
+    PageQuery(q): PageQuery<LoginQuery>,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     let csrf = ls.csrf_token().await?;
-    let (client_name, hint) = match &q.flow {
+    let (client_name, hint, target) = match &q.flow {
         Some(id) => {
             let flow = bound_flow(&state, &ls, id).await?;
             let client = state.store.find_client(&flow.client_id).await?;
-            (client.map(|c| c.name), flow.login_hint)
+            (
+                client.map(|c| c.name),
+                flow.login_hint,
+                Some(flow.redirect_uri),
+            )
         }
-        None => (None, None),
+        None => (None, None, None),
     };
-    Ok(render(&LoginPage {
+    let mut resp = render(&LoginPage {
         csrf: &csrf,
         flow: q.flow.as_deref(),
         client_name: client_name.as_deref(),
         username: hint.as_deref().unwrap_or(""),
         error: None,
-    }))
+    });
+    if let Some(uri) = target {
+        allow_form_target(&mut resp, &uri);
+    }
+    Ok(resp)
 }
 
 #[derive(Deserialize)]
@@ -54,10 +62,8 @@ pub async fn login_submit(
     State(state): State<AppState>,
     session: Session,
     ClientAddress(address): ClientAddress,
-    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+    PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    let Form(form) =
-        form.map_err(|_| PageError::bad_request("The sign-in form was incomplete."))?;
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
     let flow_id = form.flow.filter(|f| !f.is_empty());
@@ -99,6 +105,9 @@ pub async fn login_submit(
                 error: Some("Invalid username or password."),
             });
             *resp.status_mut() = StatusCode::UNAUTHORIZED;
+            if let Some(f) = &flow {
+                allow_form_target(&mut resp, &f.redirect_uri);
+            }
             Ok(resp)
         }
         Err(AccountError::Throttled { retry_after }) => {

@@ -1,9 +1,10 @@
 //! RP-Initiated Logout 1.0 (`end_session_endpoint`) and the account page's sign-out.
 use super::error::PageError;
 use super::extract::{LoginSession, params_from};
+use super::middleware::allow_form_target;
 use super::state::AppState;
 use super::templates::{LoggedOutPage, LogoutConfirmPage, render};
-use crate::oauth::authorize::{Params, append_query};
+use crate::oauth::authorize::{Params, append_query, check_well_formed};
 use crate::oauth::jwt::{self, Kind};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -23,8 +24,8 @@ struct LogoutRequest {
 /// RP-Initiated Logout §2-§3: a hint must be our ID token; a post-logout redirect URI must be
 /// registered (exactly) for the client the hint or `client_id` names, or we do not redirect.
 async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageError> {
-    if params.first_repeated().is_some() {
-        return Err(PageError::bad_request("A parameter was repeated."));
+    if let Err(e) = check_well_formed(params) {
+        return Err(e.into());
     }
     let mut client_id = params.get("client_id").map(str::to_owned);
     let mut hint_sub = None;
@@ -126,13 +127,17 @@ async fn start(
         return finish(state, &ls, req).await;
     }
     let csrf = ls.csrf_token().await?;
-    Ok(render(&LogoutConfirmPage {
+    let mut resp = render(&LogoutConfirmPage {
         csrf: &csrf,
         client_name: req.client_name.as_deref(),
         client_id: req.client_id.as_deref(),
         redirect: req.redirect.as_deref(),
         state: req.state.as_deref(),
-    }))
+    });
+    if let Some(uri) = &req.redirect {
+        allow_form_target(&mut resp, uri);
+    }
+    Ok(resp)
 }
 
 /// Ends the session: its session-bound refresh tokens are revoked (offline access survives),

@@ -19,8 +19,19 @@ pub use state::AppState;
 use crate::oauth::endpoints as ep;
 use axum::Router;
 use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// Largest body a protocol endpoint (token, revoke, introspect, userinfo, authorize) reads.
+pub const PROTOCOL_BODY_LIMIT: usize = 64 * 1024;
+/// Largest body a page form (login, consent, logout, account) reads.
+pub const FORM_BODY_LIMIT: usize = 16 * 1024;
+
+fn form_limit() -> RequestBodyLimitLayer {
+    RequestBodyLimitLayer::new(FORM_BODY_LIMIT)
+}
 
 /// The whole route table.
 pub fn router(state: AppState) -> Router {
@@ -49,17 +60,29 @@ pub fn router(state: AppState) -> Router {
             ep::AUTHORIZE,
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
-        .route(ep::LOGIN, get(login::login_form).post(login::login_submit))
+        .route(
+            ep::LOGIN,
+            get(login::login_form)
+                .post(login::login_submit)
+                .layer(form_limit()),
+        )
         .route(
             ep::CONSENT,
-            get(consent::consent_form).post(consent::consent_submit),
+            get(consent::consent_form)
+                .post(consent::consent_submit)
+                .layer(form_limit()),
         )
         .route(ep::ACCOUNT, get(account::account))
         .route(
             ep::LOGOUT,
-            get(logout::logout_get).post(logout::logout_post),
+            get(logout::logout_get)
+                .post(logout::logout_post)
+                .layer(form_limit()),
         )
-        .route(ep::ACCOUNT_APPS_REVOKE, post(account::revoke_app))
+        .route(
+            ep::ACCOUNT_APPS_REVOKE,
+            post(account::revoke_app).layer(form_limit()),
+        )
         .route(ep::REVOKE, post(token::revoke))
         .route(ep::INTROSPECT, post(token::introspect))
         .route(ep::TOKEN, post(token::token))
@@ -74,11 +97,20 @@ pub fn router(state: AppState) -> Router {
         .route(ep::STATIC_CSS, get(well_known::stylesheet))
         .fallback(account::not_found)
         .layer(sessions)
+        // Every other body (the protocol endpoints) is capped here; pages cap lower above.
+        .layer(RequestBodyLimitLayer::new(PROTOCOL_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(middleware::uri_limit))
+        .layer(RequestBodyTimeoutLayer::new(
+            std::time::Duration::from_secs(state.config.body_timeout.max(1) as u64),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::cors,
         ))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            https,
+            middleware::security_headers,
+        ))
         .layer(axum::middleware::from_fn(middleware::request_span))
         .with_state(state)
 }

@@ -16,6 +16,59 @@ pub struct AppState {
     /// Discovery document, serialized once, and its ETag.
     pub discovery: Arc<str>,
     pub discovery_etag: Arc<str>,
+    pub cors: Arc<CorsOrigins>,
+}
+
+/// The origins clients registered for CORS, cached. Reloaded when this process changed a
+/// client, and at least every key-refresh interval for changes made elsewhere (the CLI, other
+/// replicas).
+#[derive(Debug, Default)]
+pub struct CorsOrigins {
+    cached: std::sync::Mutex<Option<CachedOrigins>>,
+}
+
+#[derive(Debug)]
+struct CachedOrigins {
+    version: u64,
+    loaded_at: i64,
+    origins: Arc<std::collections::HashSet<String>>,
+}
+
+impl AppState {
+    /// True when a registered client allows `origin`.
+    pub async fn cors_allows(&self, origin: &str) -> Result<bool, crate::store::Error> {
+        let version = self.store.clients_version();
+        let now = self.now();
+        let fresh = self.cors.cached.lock().ok().and_then(|c| {
+            c.as_ref()
+                .filter(|c| {
+                    c.version == version && now - c.loaded_at < self.config.key_refresh_interval
+                })
+                .map(|c| c.origins.clone())
+        });
+        let origins = match fresh {
+            Some(o) => o,
+            None => {
+                let origins: Arc<std::collections::HashSet<String>> = Arc::new(
+                    self.store
+                        .list_clients()
+                        .await?
+                        .iter()
+                        .flat_map(|c| c.cors_origins())
+                        .collect(),
+                );
+                if let Ok(mut c) = self.cors.cached.lock() {
+                    *c = Some(CachedOrigins {
+                        version,
+                        loaded_at: now,
+                        origins: origins.clone(),
+                    });
+                }
+                origins
+            }
+        };
+        Ok(origins.contains(origin))
+    }
 }
 
 impl AppState {
@@ -39,6 +92,7 @@ impl AppState {
             hasher,
             discovery,
             discovery_etag,
+            cors: Arc::default(),
         }
     }
 

@@ -4,7 +4,7 @@ use super::error::TokenError;
 use super::extract::params_from;
 use super::state::AppState;
 use crate::domain::Client;
-use crate::oauth::authorize::{Params, check_not_repeated};
+use crate::oauth::authorize::{Params, check_well_formed};
 use crate::oauth::{OAuthError, client_auth, revocation, token as grants};
 use axum::Json;
 use axum::body::Bytes;
@@ -24,7 +24,7 @@ async fn authenticated(
         .and_then(|v| v.to_str().ok());
     let used_basic = authorization.is_some();
     let wrap = |error: OAuthError| TokenError { error, used_basic };
-    check_not_repeated(&params).map_err(wrap)?;
+    check_well_formed(&params).map_err(wrap)?;
     let creds = client_auth::parse_credentials(authorization, &params).map_err(wrap)?;
     let client = client_auth::authenticate(&state.store, &creds)
         .await

@@ -42,6 +42,7 @@ pub async fn userinfo_post(
     body: Bytes,
 ) -> Result<Response, BearerError> {
     let params = params_from(&body);
+    crate::oauth::authorize::check_well_formed(&params).map_err(BearerError::from)?;
     let from_body = params.get("access_token");
     let from_header = bearer(&headers);
     if from_body.is_some() && from_header.is_some() {

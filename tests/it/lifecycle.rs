@@ -1191,7 +1191,133 @@ async fn logout_without_hint_and_session_still_confirms(app: TestApp) {
     assert!(resp.text().await.unwrap().contains("Sign out?"));
 }
 
+/// The sealed copy of a rotated token's response is erased by the sweep once the replay window
+/// has passed; until then it is kept for the replay.
+async fn sealed_replay_response_is_erased_after_the_window(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let (_, tokens) = signed_in(&app, &client, "openid offline_access").await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&app, &client, rt, None).await.status(), 200);
+    let hash = gatehouse::crypto::hash_secret(rt);
+    let sealed = |app: &TestApp| {
+        let (store, hash) = (app.store.clone(), hash.clone());
+        async move {
+            store
+                .find_refresh_token(&hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .replay_response
+        }
+    };
+    app.store
+        .delete_expired(app.clock.now(), 600, 0, app.config.refresh_replay_window)
+        .await
+        .unwrap();
+    assert!(sealed(&app).await.is_some(), "kept inside the window");
+    app.clock.advance(app.config.refresh_replay_window + 1);
+    app.store
+        .delete_expired(app.clock.now(), 600, 0, app.config.refresh_replay_window)
+        .await
+        .unwrap();
+    assert!(sealed(&app).await.is_none(), "erased after the window");
+}
+
+/// RFC 6749 §4.1.2.1: a client registered without the code grant gets `unauthorized_client`.
+async fn authorize_refuses_clients_without_the_code_grant(app: TestApp) {
+    let client = app
+        .create_client_custom(false, |c| c.grant_types = vec!["client_credentials".into()])
+        .await;
+    let ch = s256_challenge(&random_token());
+    let resp = app
+        .authorize(&browser(), &auth_params(&client, &ch, "openid", &[]))
+        .await;
+    assert_eq!(resp.status(), 303);
+    let q = query_of(&location(&resp));
+    assert_eq!(param(&q, "error").as_deref(), Some("unauthorized_client"));
+    assert_eq!(param(&q, "state").as_deref(), Some("st"));
+    assert_eq!(param(&q, "iss").as_deref(), Some(app.issuer.as_str()));
+}
+
+async fn cors_allowed(app: &TestApp, origin: &str) -> bool {
+    let resp = app
+        .http
+        .get(app.url("/jwks.json"))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    resp.headers().get("access-control-allow-origin").is_some()
+}
+
+/// The CORS origin set is cached: this process's client changes show at once; changes made by
+/// another process (the CLI, another replica) within one key-refresh interval.
+async fn cors_origins_are_cached_and_invalidated(app: TestApp) {
+    let client = app
+        .create_client_custom(false, |c| {
+            c.allowed_origins = vec!["https://one.example.com".into()]
+        })
+        .await;
+    assert!(cors_allowed(&app, "https://one.example.com").await);
+    let mut c = app.store.find_client(&client.id).await.unwrap().unwrap();
+    c.allowed_origins = vec!["https://two.example.com".into()];
+    app.store.update_client(&c).await.unwrap();
+    assert!(!cors_allowed(&app, "https://one.example.com").await);
+    assert!(cors_allowed(&app, "https://two.example.com").await);
+
+    // Another process changes the table behind our back.
+    let other = gatehouse::store::Store::connect(&app.config.database_url())
+        .await
+        .unwrap();
+    c.allowed_origins = vec!["https://three.example.com".into()];
+    other.update_client(&c).await.unwrap();
+    assert!(
+        cors_allowed(&app, "https://two.example.com").await,
+        "still cached"
+    );
+    app.clock.advance(app.config.key_refresh_interval);
+    assert!(cors_allowed(&app, "https://three.example.com").await);
+    assert!(!cors_allowed(&app, "https://two.example.com").await);
+    other.close().await;
+}
+
+/// CSP `form-action` names only us and the flow's verified redirect target.
+async fn form_action_allows_only_self_and_the_verified_target(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let ch = s256_challenge(&random_token());
+    let b = browser();
+    let resp = app
+        .authorize(&b, &auth_params(&client, &ch, "openid", &[]))
+        .await;
+    let login = app.get(&b, &location(&resp)).await;
+    let csp = login.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("form-action 'self' https://app.example.com;")
+            || csp.ends_with("form-action 'self' https://app.example.com"),
+        "{csp}"
+    );
+    let plain = app.get(&b, "/login").await;
+    let csp = plain.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.ends_with("form-action 'self'"), "{csp}");
+    assert!(
+        plain.headers().get("strict-transport-security").is_none(),
+        "no HSTS on http"
+    );
+}
+
 crate::backend_tests!(
+    sealed_replay_response_is_erased_after_the_window,
+    authorize_refuses_clients_without_the_code_grant,
+    cors_origins_are_cached_and_invalidated,
+    form_action_allows_only_self_and_the_verified_target,
     prompt_login_forces_a_new_sign_in,
     prompt_consent_asks_again,
     prompt_none_with_session,

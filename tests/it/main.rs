@@ -6,6 +6,7 @@ mod authorize;
 mod cli;
 mod discovery;
 mod flow;
+mod hardening;
 mod keys;
 mod lifecycle;
 mod login;

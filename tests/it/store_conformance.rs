@@ -104,7 +104,7 @@ async fn expired_rows_are_swept(app: TestApp) {
     app.clock.advance(31 * 86400);
     assert!(
         app.store
-            .delete_expired(app.clock.now(), 600, 0)
+            .delete_expired(app.clock.now(), 600, 0, 2)
             .await
             .unwrap()
             >= 3

@@ -236,6 +236,8 @@ pub enum UserCommand {
     },
     /// Disable a user: they can no longer sign in.
     Disable { username: String },
+    /// Clear a user's sign-in back-off (from every browser and device).
+    Unlock { username: String },
 }
 
 /// Parses the command line and runs it.
@@ -441,6 +443,10 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                 .await
                 .map_err(|_| anyhow::anyhow!("no user {username}"))?;
             println!("disabled user {username}");
+        }
+        UserCommand::Unlock { username } => {
+            let n = accounts::unlock(&store, &username).await?;
+            println!("cleared {n} sign-in back-off counter(s) for {username}");
         }
     }
     Ok(())

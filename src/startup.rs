@@ -1,5 +1,6 @@
 //! Wires everything together: store, migrations, keys, state, router, listener, shutdown, and
 //! the expiry sweeper. Nothing imports this but `main`, the CLI and tests.
+use crate::accounts::device::DeviceKey;
 use crate::accounts::password::Hasher;
 use crate::accounts::{self, NewUser};
 use crate::clock::Clock;
@@ -63,6 +64,7 @@ impl App {
         let store = open_store(&config).await?;
         let has_keys = !store.list_signing_keys().await?.is_empty();
         let master = MasterKey::load_or_create(&config, !has_keys)?;
+        let devices = DeviceKey::new(master.derive(b"gatehouse device cookie v1"));
         let keys = Keystore::open(
             store.clone(),
             master,
@@ -82,6 +84,7 @@ impl App {
             keys.clone(),
             clock.clone(),
             Hasher::default(),
+            devices,
         );
         Ok(Self {
             listener,

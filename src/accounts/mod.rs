@@ -1,5 +1,6 @@
 //! Users and passwords: argon2id on the blocking pool behind a semaphore, the same work for
 //! unknown usernames, and one generic failure. Imports `store`, `domain`, `crypto`.
+pub mod device;
 pub mod password;
 pub mod throttle;
 
@@ -65,50 +66,72 @@ pub async fn authenticate(
     Ok(user)
 }
 
-/// `authenticate` behind the back-off of `throttle`, keyed by username and client address.
-/// Each attempt is counted before its password is checked, in one atomic statement, so parallel
-/// guesses cannot slip past the allowance (Keycloak #31726). Unknown usernames are throttled like
-/// known ones, so the throttle reveals nothing either.
+/// Who is trying to sign in, for the back-off: the client address and, when the browser
+/// carries a valid device cookie for this username, its device id.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt<'a> {
+    pub address: &'a str,
+    pub device: Option<&'a str>,
+}
+
+/// `authenticate` behind the back-off of `throttle`. A known device is counted on its own key
+/// only; any other browser on the username's key and its address's. Each attempt is counted
+/// before its password is checked, in one atomic statement, so parallel guesses cannot slip
+/// past the allowance (Keycloak #31726). Unknown usernames are throttled like known ones, so
+/// the throttle reveals nothing either.
 pub async fn authenticate_throttled(
     store: &Store,
     hasher: &Hasher,
     username: &str,
     password: &str,
-    address: &str,
+    attempt: Attempt<'_>,
     now: i64,
 ) -> Result<User, AccountError> {
     let forget_before = now - throttle::FORGET_AFTER;
-    let keys = [
-        (throttle::user_key(username), throttle::FREE_PER_USER),
-        (throttle::address_key(address), throttle::FREE_PER_ADDRESS),
-    ];
-    let mut prior = [(0i64, 0i64); 2];
-    for (i, (key, _)) in keys.iter().enumerate() {
+    let keys: Vec<(String, i64)> = match attempt.device {
+        Some(device) => vec![(
+            throttle::device_key(username, device),
+            throttle::FREE_PER_DEVICE,
+        )],
+        None => vec![
+            (throttle::user_key(username), throttle::FREE_PER_USER),
+            (
+                throttle::address_key(attempt.address),
+                throttle::FREE_PER_ADDRESS,
+            ),
+        ],
+    };
+    let mut prior = Vec::with_capacity(keys.len());
+    for (key, _) in &keys {
         let (failures, blocked_until) = store.login_throttle_state(key, forget_before).await?;
         if blocked_until > now {
             return Err(AccountError::Throttled {
                 retry_after: blocked_until - now,
             });
         }
-        prior[i] = (failures, blocked_until);
+        prior.push((failures, blocked_until));
     }
-    let mut ranks = [0i64; 2];
-    for (i, (key, free)) in keys.iter().enumerate() {
-        ranks[i] = store.record_login_failure(key, now, forget_before).await?;
+    let mut ranks = Vec::with_capacity(keys.len());
+    for ((key, free), (failures, blocked_until)) in keys.iter().zip(&prior) {
+        let rank = store.record_login_failure(key, now, forget_before).await?;
+        ranks.push(rank);
         // Beyond the allowance only the first attempt after an expired wait may proceed; any
         // other attempt there raced one still being checked.
-        let (failures, blocked_until) = prior[i];
-        let first_after_wait = blocked_until > 0 && ranks[i] == failures + 1;
-        if ranks[i] > *free && !first_after_wait {
-            let wait = throttle::backoff(ranks[i], *free);
+        let first_after_wait = *blocked_until > 0 && rank == failures + 1;
+        if rank > *free && !first_after_wait {
+            let wait = throttle::backoff(rank, *free);
             store.block_login(key, now + wait).await?;
             return Err(AccountError::Throttled { retry_after: wait });
         }
     }
     match authenticate(store, hasher, username, password).await {
         Ok(user) => {
+            // The username's (or device's) counter starts again; the address keeps the rest
+            // of its failures, which may be someone else's.
             store.clear_login_failures(&keys[0].0).await?;
-            store.forgive_login_attempt(&keys[1].0).await?;
+            for (key, _) in keys.iter().skip(1) {
+                store.forgive_login_attempt(key).await?;
+            }
             Ok(user)
         }
         Err(AccountError::InvalidCredentials) => {
@@ -123,6 +146,17 @@ pub async fn authenticate_throttled(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Clears every sign-in back-off for a username: the unknown-device counter and all of its
+/// devices' counters. Returns how many counters were removed.
+pub async fn unlock(store: &Store, username: &str) -> Result<u64, AccountError> {
+    Ok(store
+        .clear_login_failures_for(
+            &throttle::user_key(username),
+            &throttle::device_prefix(username),
+        )
+        .await?)
 }
 
 /// Input for a new user.

@@ -1,9 +1,12 @@
 //! Sign-in back-off (RFC 6749 §2.3.1 "protect against brute force"; SECURITY.md): failures are
-//! counted per username and per client address; past a free allowance each further failure
+//! counted per username and per client address for browsers we do not know, and per device for
+//! browsers that signed in as that user before; past a free allowance each further failure
 //! doubles the wait, capped, instead of locking the account (a lockout is itself a DoS).
 
 /// Failures allowed per username before back-off starts.
 pub const FREE_PER_USER: i64 = 5;
+/// A known device gets fewer: its owner rarely mistypes more often than this.
+pub const FREE_PER_DEVICE: i64 = 3;
 /// Per client address the allowance is larger: many people may share one address.
 pub const FREE_PER_ADDRESS: i64 = 20;
 /// The longest wait.
@@ -25,8 +28,29 @@ pub fn user_key(username: &str) -> String {
     format!("user:{}", crate::crypto::hash_secret(username))
 }
 
+/// One counter per device that signed in as this user.
+pub fn device_key(username: &str, device_id: &str) -> String {
+    format!("{}{device_id}", device_prefix(username))
+}
+
+/// What every device key of this user starts with (`user unlock` clears them all).
+pub fn device_prefix(username: &str) -> String {
+    format!("device:{}:", crate::crypto::hash_secret(username))
+}
+
+/// IPv6 clients are keyed by their /64: one host usually holds a whole /64, and per-address
+/// counting would let it rotate through 2^64 addresses.
 pub fn address_key(address: &str) -> String {
-    format!("addr:{address}")
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("addr:{v4}"),
+            None => {
+                let net = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("addr:{}/64", std::net::Ipv6Addr::from(net))
+            }
+        },
+        _ => format!("addr:{address}"),
+    }
 }
 
 #[cfg(test)]
@@ -40,5 +64,27 @@ mod tests {
         assert_eq!(backoff(6, 5), 2);
         assert_eq!(backoff(9, 5), 16);
         assert_eq!(backoff(100, 5), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_slash_64() {
+        assert_eq!(
+            address_key("2001:db8:1:2:aaaa::1"),
+            address_key("2001:db8:1:2:ffff:1:2:3")
+        );
+        assert_eq!(address_key("2001:db8:1:2::9"), "addr:2001:db8:1:2::/64");
+        assert_ne!(
+            address_key("2001:db8:1:2::1"),
+            address_key("2001:db8:1:3::1")
+        );
+        assert_eq!(address_key("::ffff:192.0.2.7"), "addr:192.0.2.7");
+        assert_eq!(address_key("192.0.2.7"), "addr:192.0.2.7");
+        assert_ne!(address_key("192.0.2.7"), address_key("192.0.2.8"));
+    }
+
+    #[test]
+    fn device_keys_belong_to_their_user() {
+        assert!(device_key("alice", "d1").starts_with(&device_prefix("alice")));
+        assert!(!device_key("alice", "d1").starts_with(&device_prefix("bob")));
     }
 }

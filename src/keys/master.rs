@@ -89,6 +89,16 @@ impl MasterKey {
             .ok_or_else(|| KeyError::Master("encryption failed".into()))
     }
 
+    /// A key for one purpose, derived from the master key (HMAC-SHA256 over a fixed label), so
+    /// every replica derives the same one and none is stored.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.0);
+        let tag = aws_lc_rs::hmac::sign(&key, label);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
     /// None when the key is wrong or the data was altered.
     pub fn open(&self, sealed: &str, aad: &[u8]) -> Option<Vec<u8>> {
         crate::crypto::open(&self.0, sealed, aad)

@@ -67,4 +67,17 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Removes `key` and every key starting with `prefix`.
+    pub async fn clear_login_failures_for(&self, key: &str, prefix: &str) -> Result<u64> {
+        Ok(sqlx::query(
+            "delete from login_throttle where key = $1 or substr(key, 1, cast($2 as integer)) = $3",
+        )
+        .bind(key)
+        .bind(prefix.len() as i64)
+        .bind(prefix)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
 }

@@ -29,11 +29,19 @@ impl FromRequestParts<super::AppState> for ClientAddress {
         else {
             return Ok(Self("unknown".into()));
         };
-        let forwarded = parts
+        // Several X-Forwarded-For lines form one list, in order (RFC 9110 §5.3).
+        let forwarded: Vec<&str> = parts
             .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let ip = crate::config::client_address(peer, forwarded, &state.config.trusted_proxies);
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        let ip = crate::config::client_address(
+            peer,
+            forwarded.as_deref(),
+            &state.config.trusted_proxies,
+        );
         Ok(Self(ip.to_string()))
     }
 }
@@ -187,5 +195,42 @@ impl LoginSession<'_> {
     pub async fn sign_out(&self) -> Result<(), PageError> {
         self.0.delete().await?;
         Ok(())
+    }
+}
+
+/// The device cookie's name (`__Host-` on https, like the session cookie).
+pub fn device_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-gatehouse-device"
+    } else {
+        "gatehouse-device"
+    }
+}
+
+/// The device cookie's value, if the request carries one.
+pub fn device_cookie(headers: &axum::http::HeaderMap, https: bool) -> Option<String> {
+    let name = device_cookie_name(https);
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(tower_sessions::cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// Sets the device cookie: HttpOnly, SameSite=Strict (only our own login form needs it),
+/// Secure on https, for `DEVICE_TTL`.
+pub fn set_device_cookie(resp: &mut Response, value: &str, https: bool) {
+    let cookie = tower_sessions::cookie::Cookie::build((device_cookie_name(https), value))
+        .path("/")
+        .http_only(true)
+        .secure(https)
+        .same_site(tower_sessions::cookie::SameSite::Strict)
+        .max_age(time::Duration::seconds(crate::accounts::device::DEVICE_TTL))
+        .build();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie.to_string()) {
+        resp.headers_mut().append(axum::http::header::SET_COOKIE, v);
     }
 }

@@ -1,7 +1,9 @@
 //! The sign-in page.
 use super::authorize::{advance, bound_flow};
 use super::error::PageError;
-use super::extract::{ClientAddress, LoginSession, PageForm, PageQuery};
+use super::extract::{
+    ClientAddress, LoginSession, PageForm, PageQuery, device_cookie, set_device_cookie,
+};
 use super::middleware::allow_form_target;
 use super::state::AppState;
 use super::templates::{LoginPage, render};
@@ -62,6 +64,7 @@ pub async fn login_submit(
     State(state): State<AppState>,
     session: Session,
     ClientAddress(address): ClientAddress,
+    headers: axum::http::HeaderMap,
     PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
@@ -71,12 +74,18 @@ pub async fn login_submit(
         Some(id) => Some(bound_flow(&state, &ls, id).await?),
         None => None,
     };
+    let https = state.config.is_https();
+    let device = device_cookie(&headers, https)
+        .and_then(|c| state.devices.verify(&c, &form.username, state.now()));
     let outcome = accounts::authenticate_throttled(
         &state.store,
         &state.hasher,
         &form.username,
         &form.password,
-        &address,
+        accounts::Attempt {
+            address: &address,
+            device: device.as_deref(),
+        },
         state.now(),
     )
     .await;
@@ -85,10 +94,15 @@ pub async fn login_submit(
             ls.sign_in(&user.id, state.now(), flow_id.as_deref())
                 .await?;
             tracing::info!(user_id = %user.id, "signed in");
-            match &flow {
-                Some(f) => advance(&state, &ls, f).await,
-                None => Ok(Redirect::to(ep::ACCOUNT).into_response()),
-            }
+            let mut resp = match &flow {
+                Some(f) => advance(&state, &ls, f).await?,
+                None => Redirect::to(ep::ACCOUNT).into_response(),
+            };
+            let cookie = state
+                .devices
+                .issue(&form.username, device.as_deref(), state.now());
+            set_device_cookie(&mut resp, &cookie, https);
+            Ok(resp)
         }
         Err(AccountError::InvalidCredentials) => {
             tracing::info!("sign-in failed");

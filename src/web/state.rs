@@ -17,6 +17,8 @@ pub struct AppState {
     pub discovery: Arc<str>,
     pub discovery_etag: Arc<str>,
     pub cors: Arc<CorsOrigins>,
+    /// Signs the device cookies of the sign-in back-off.
+    pub devices: Arc<crate::accounts::device::DeviceKey>,
 }
 
 /// The origins clients registered for CORS, cached. Reloaded when this process changed a
@@ -78,6 +80,7 @@ impl AppState {
         keys: Arc<Keystore>,
         clock: Clock,
         hasher: Hasher,
+        devices: crate::accounts::device::DeviceKey,
     ) -> Self {
         let discovery: Arc<str> = crate::oauth::discovery::metadata(&config.issuer)
             .to_string()
@@ -93,6 +96,7 @@ impl AppState {
             discovery,
             discovery_etag,
             cors: Arc::default(),
+            devices: Arc::new(devices),
         }
     }
 

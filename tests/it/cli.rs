@@ -379,3 +379,16 @@ fn help_documents_environment_variables() {
         assert!(help.contains(var), "{var} missing from --help");
     }
 }
+
+#[test]
+fn user_unlock_clears_the_back_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&gatehouse(
+        d,
+        &["user", "create", "--username", "carol", "--password-stdin"],
+        Some("a long enough password\n"),
+    ));
+    let out = stdout(&gatehouse(d, &["user", "unlock", "carol"], None));
+    assert!(out.contains("cleared 0"), "{out}");
+}

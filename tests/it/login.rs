@@ -127,6 +127,7 @@ async fn session_id_is_rotated_at_sign_in(app: TestApp) {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
+        .filter(|c| c.starts_with("gatehouse="))
         .collect::<Vec<_>>();
     assert!(!after.is_empty(), "a new session cookie is set");
     assert_ne!(before, after);
@@ -356,6 +357,31 @@ async fn address_back_off_follows_trusted_proxy_headers() {
         401,
         "another client is not affected"
     );
+    // Several header lines are one list, read in order: the last hop names the client.
+    let lines = |first: String| {
+        let (b, url, csrf) = (b.clone(), app.url("/login"), csrf.clone());
+        async move {
+            let form = [
+                ("username", "lines"),
+                ("password", "wrong password"),
+                ("csrf", csrf.as_str()),
+            ];
+            b.post(url)
+                .header("x-forwarded-for", first)
+                .header("x-forwarded-for", "198.51.100.7")
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        lines("203.0.113.50".into()).await,
+        429,
+        "the second line names the backed-off address"
+    );
 
     // Without trust, the header changes nothing: all come from the peer address.
     let plain = TestApp::spawn(crate::helpers::Backend::Sqlite)
@@ -404,7 +430,147 @@ async fn address_back_off_follows_trusted_proxy_headers() {
     assert_eq!(status, 429, "a forged header does not escape the back-off");
 }
 
+/// Lockout is not a weapon (OWASP device cookies): strangers' failures back off the
+/// unknown-device path only; the owner's known browser keeps signing in, and has a stricter
+/// counter of its own. `unlock` clears both.
+async fn strangers_cannot_lock_out_a_known_device(app: TestApp) {
+    app.create_user("alice").await;
+    let owner = browser();
+    let first = app.submit_login(&owner, "/login", "alice", PASSWORD).await;
+    assert_eq!(first.status(), 303);
+    let cookie = first
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("gatehouse-device="))
+        .expect("a device cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("alice"),
+        "the cookie does not name its user"
+    );
+
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let stranger = browser();
+        statuses.push(
+            app.submit_login(&stranger, "/login", "alice", "wrong password")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses.contains(&429), "strangers back off: {statuses:?}");
+    assert_eq!(
+        app.submit_login(&browser(), "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        429,
+        "an unknown browser waits even with the right password"
+    );
+    assert_eq!(
+        app.submit_login(&owner, "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        303,
+        "the owner's known browser is not locked out"
+    );
+
+    // The known device's own counter is stricter.
+    for _ in 0..3 {
+        assert_eq!(
+            app.submit_login(&owner, "/login", "alice", "wrong password")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        app.submit_login(&owner, "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        429
+    );
+    // A device cookie for alice does nothing for another username.
+    app.create_user("bob").await;
+    assert_eq!(
+        app.submit_login(&owner, "/login", "bob", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+
+    let cleared = gatehouse::accounts::unlock(&app.store, "alice")
+        .await
+        .unwrap();
+    assert!(
+        cleared >= 2,
+        "the username's and the device's counters: {cleared}"
+    );
+    assert_eq!(
+        app.submit_login(&owner, "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        app.submit_login(&browser(), "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+}
+
+/// A forged or foreign device cookie counts as no device.
+async fn forged_device_cookie_is_an_unknown_device(app: TestApp) {
+    app.create_user("alice").await;
+    for _ in 0..6 {
+        app.submit_login(&browser(), "/login", "alice", "wrong password")
+            .await;
+    }
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    jar.add_cookie_str(
+        &format!(
+            "gatehouse-device={}.{}.AAAA",
+            "0".repeat(32),
+            app.clock.now()
+        ),
+        &app.url("/").parse().unwrap(),
+    );
+    let forged = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = forged
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
+    let resp = forged
+        .post(app.url("/login"))
+        .form(&[
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+}
+
 crate::backend_tests!(
+    strangers_cannot_lock_out_a_known_device,
+    forged_device_cookie_is_an_unknown_device,
     wrong_password_and_unknown_user_get_the_same_answer,
     disabled_user_cannot_sign_in,
     forged_csrf_token_is_refused,

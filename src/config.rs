@@ -118,6 +118,16 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Pending authorization requests one client address (IPv6: one /64) may hold; a further
+    /// one evicts the oldest. Raise it when many people share one address without a trusted
+    /// proxy naming them.
+    #[arg(
+        long,
+        env = "GATEHOUSE_MAX_PENDING_FLOWS_PER_ADDRESS",
+        default_value_t = 1000
+    )]
+    pub max_pending_flows_per_address: i64,
+
     /// Seconds shutdown waits for in-flight requests before closing their connections.
     #[arg(long, env = "GATEHOUSE_SHUTDOWN_TIMEOUT", default_value_t = 20)]
     pub shutdown_drain_timeout: i64,
@@ -127,6 +137,8 @@ pub struct Config {
 pub const CODE_TTL: i64 = 60;
 /// A pending authorization request waits this long for login and consent.
 pub const FLOW_TTL: i64 = 15 * 60;
+/// Pending authorization requests one browser may hold; a further one evicts the oldest.
+pub const FLOWS_PER_BROWSER: i64 = 10;
 
 impl Config {
     /// The embedded defaults, with nothing read from the environment.
@@ -156,6 +168,7 @@ impl Config {
             idle_timeout: 30,
             max_connections: 1024,
             shutdown_drain_timeout: 20,
+            max_pending_flows_per_address: 1000,
         }
     }
 
@@ -194,6 +207,9 @@ impl Config {
             if v <= 0 {
                 return Err(format!("{name} must be a positive number of seconds"));
             }
+        }
+        if self.max_pending_flows_per_address < 1 {
+            return Err("max pending flows per address must be at least 1".into());
         }
         if self.max_connections == 0 {
             return Err("max connections must be at least 1".into());

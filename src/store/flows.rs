@@ -1,15 +1,46 @@
 use super::{Error, Result, Store};
 use crate::domain::Flow;
 
+/// How many pending flows one browser, and one client address, may hold at once.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowCaps {
+    pub per_browser: i64,
+    pub per_address: i64,
+}
+
 impl Store {
-    pub async fn insert_flow(&self, flow: &Flow) -> Result<()> {
+    /// Saves a pending flow, then evicts the oldest flows of the same browser and of the same
+    /// address beyond `caps`, so anonymous requests cost bounded state. The new flow is never
+    /// the one evicted.
+    pub async fn insert_flow(&self, flow: &Flow, address: &str, caps: FlowCaps) -> Result<()> {
         let data = serde_json::to_string(flow).map_err(|e| Error::Corrupt(e.to_string()))?;
-        sqlx::query("insert into flows (id, data, expires_at) values ($1, $2, $3)")
+        sqlx::query(
+            "insert into flows (id, data, expires_at, browser_key, address, created_at) \
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&flow.id)
+        .bind(data)
+        .bind(flow.expires_at)
+        .bind(&flow.browser_key)
+        .bind(address)
+        .bind(flow.created_at)
+        .execute(&self.pool)
+        .await?;
+        for (column, value, cap) in [
+            ("browser_key", flow.browser_key.as_str(), caps.per_browser),
+            ("address", address, caps.per_address),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "delete from flows where {column} = $1 and id <> $2 and id not in \
+                 (select id from flows where {column} = $1 and id <> $2 \
+                  order by created_at desc, id desc limit $3)"
+            )))
+            .bind(value)
             .bind(&flow.id)
-            .bind(data)
-            .bind(flow.expires_at)
+            .bind((cap - 1).max(0))
             .execute(&self.pool)
             .await?;
+        }
         Ok(())
     }
 
@@ -32,5 +63,19 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Live (sessions, pending flows), for the growth figures of the bench and tests.
+    pub async fn count_sessions_and_flows(&self, now: i64) -> Result<(i64, i64)> {
+        let sessions: i64 =
+            sqlx::query_scalar("select count(*) from sessions where expires_at > $1")
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+        let flows: i64 = sqlx::query_scalar("select count(*) from flows where expires_at >= $1")
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((sessions, flows))
     }
 }

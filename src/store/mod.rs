@@ -13,9 +13,10 @@ mod tokens;
 mod users;
 
 pub use codes::{CodeGrant, NewCode};
+pub use flows::FlowCaps;
 pub use grants::{GrantRecord, NewGrant, RefreshRecord};
 pub use keys::StoredKey;
-pub use sessions::SessionStore;
+pub use sessions::{SIGNED_IN_KEY, SessionStore};
 pub use tokens::NewAccessToken;
 
 use sqlx::AnyPool;
@@ -64,6 +65,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_code_replay.sql"),
     include_str!("../../migrations/sqlite/0004_key_lifecycle.sql"),
     include_str!("../../migrations/sqlite/0005_token_lifecycle.sql"),
+    include_str!("../../migrations/sqlite/0006_flow_bounds.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
@@ -71,6 +73,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_code_replay.sql"),
     include_str!("../../migrations/postgres/0004_key_lifecycle.sql"),
     include_str!("../../migrations/postgres/0005_token_lifecycle.sql"),
+    include_str!("../../migrations/postgres/0006_flow_bounds.sql"),
 ];
 
 impl Store {

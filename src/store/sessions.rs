@@ -20,6 +20,10 @@ impl SessionStore {
     }
 }
 
+/// The session entry that marks a signed-in browser. Until it is set, a session is anonymous
+/// and lives only as long as a pending flow (`FLOW_TTL`), however long the cookie claims.
+pub const SIGNED_IN_KEY: &str = "uid";
+
 fn key(id: &Id) -> String {
     hash_secret(&id.to_string())
 }
@@ -31,11 +35,11 @@ fn backend(e: impl std::fmt::Display) -> Error {
 /// tower-sessions computes expiry from the wall clock; stored expiry is on our clock.
 fn encode(record: &Record, clock: &Clock) -> session_store::Result<(String, String, i64)> {
     let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-    Ok((
-        key(&record.id),
-        data,
-        record.expiry_date.unix_timestamp() + clock.offset(),
-    ))
+    let mut expires_at = record.expiry_date.unix_timestamp() + clock.offset();
+    if !record.data.contains_key(SIGNED_IN_KEY) {
+        expires_at = expires_at.min(clock.now() + crate::config::FLOW_TTL);
+    }
+    Ok((key(&record.id), data, expires_at))
 }
 
 #[async_trait]

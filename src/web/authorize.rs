@@ -1,10 +1,13 @@
 //! GET/POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), and moving a pending flow on.
 use super::error::PageError;
-use super::extract::{LoginSession, params_from};
+use super::extract::{ClientAddress, LoginSession, params_from};
 use super::state::AppState;
+use crate::accounts::throttle::address_key;
+use crate::config::FLOWS_PER_BROWSER;
 use crate::domain::{Client, Flow, ScopeSet};
 use crate::oauth::authorize::{self, ErrorRedirect, Next, Params, Rejection, SessionUser};
 use crate::oauth::{ErrorCode, OAuthError, endpoints as ep};
+use crate::store::FlowCaps;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,10 +16,11 @@ use tower_sessions::Session;
 pub async fn authorize_get(
     State(state): State<AppState>,
     session: Session,
+    ClientAddress(address): ClientAddress,
     RawQuery(q): RawQuery,
 ) -> Response {
     let params = params_from(q.unwrap_or_default().as_bytes());
-    handle(&state, &session, &params)
+    handle(&state, &session, &address, &params)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -25,10 +29,11 @@ pub async fn authorize_get(
 pub async fn authorize_post(
     State(state): State<AppState>,
     session: Session,
+    ClientAddress(address): ClientAddress,
     body: Bytes,
 ) -> Response {
     let params = params_from(&body);
-    handle(&state, &session, &params)
+    handle(&state, &session, &address, &params)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -36,6 +41,7 @@ pub async fn authorize_post(
 async fn handle(
     state: &AppState,
     session: &Session,
+    address: &str,
     params: &Params,
 ) -> Result<Response, PageError> {
     let req = match authorize::validate(&state.store, &state.keys, state.issuer(), params).await {
@@ -97,7 +103,14 @@ async fn handle(
     if next == Next::Finish {
         return finish(state, &flow, user.as_ref(), false).await;
     }
-    state.store.insert_flow(&flow).await?;
+    let caps = FlowCaps {
+        per_browser: FLOWS_PER_BROWSER,
+        per_address: state.config.max_pending_flows_per_address,
+    };
+    state
+        .store
+        .insert_flow(&flow, &address_key(address), caps)
+        .await?;
     Ok(step_redirect(next, &flow.id))
 }
 

@@ -95,7 +95,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for PageQuery<T> {
     }
 }
 
-const USER_ID: &str = "uid";
+const USER_ID: &str = crate::store::SIGNED_IN_KEY;
 const AUTH_TIME: &str = "auth_time";
 const LOGIN_FLOW: &str = "login_flow";
 const CSRF: &str = "csrf";

@@ -6,6 +6,7 @@ use gatehouse::config::Config;
 use gatehouse::crypto::{hash_secret, random_id, random_token};
 use gatehouse::domain::{Client, User};
 use gatehouse::keys::{Keystore, MasterKey, Policy};
+use gatehouse::oauth::authorize::Params;
 use gatehouse::oauth::pkce::s256_challenge;
 use gatehouse::startup::App;
 use gatehouse::store::{NewCode, Store};
@@ -121,6 +122,7 @@ async fn main() {
         dir.path().join("app"),
         dir.path().join("keys"),
     );
+    let flow_cap = config.max_pending_flows_per_address;
     let app = App::build_with_listener(config, Clock::system(), listener)
         .await
         .unwrap();
@@ -227,4 +229,83 @@ async fn main() {
         s
     };
     report("GET /jwks.json", samples);
+
+    // The parser on the hardening issue's flood: a 1 MB form of names, each sent twice.
+    let mut flood = String::with_capacity(1 << 20);
+    let mut i = 0;
+    while flood.len() < 1 << 20 {
+        flood.push_str(&format!("p{i}=1&p{i}=2&"));
+        i += 1;
+    }
+    let samples = (0..scale(50))
+        .map(|_| {
+            let t = Instant::now();
+            let p = Params::from_pairs(
+                form_urlencoded::parse(flood.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned())),
+            );
+            assert!(p.problem().is_some());
+            t.elapsed()
+        })
+        .collect();
+    report("parse 1 MB form of repeated names", samples);
+
+    // Anonymous authorization requests (no cookies): what they leave in the database.
+    let db = dir.path().join("app").join("gatehouse.db");
+    let size = || {
+        ["", "-wal"]
+            .iter()
+            .filter_map(|ext| std::fs::metadata(format!("{}{ext}", db.display())).ok())
+            .map(|m| m.len())
+            .sum::<u64>()
+    };
+    let (size_before, rows_before) = (
+        size(),
+        app_store
+            .count_sessions_and_flows(Clock::system().now())
+            .await
+            .unwrap(),
+    );
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let n = scale(10_000);
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        let resp = anonymous
+            .get(format!("{issuer}/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", client.id.as_str()),
+                ("redirect_uri", "https://app.example.com/cb"),
+                ("scope", "openid"),
+                ("state", &format!("{i:0>64}")),
+                ("nonce", &"n".repeat(64)),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303);
+        samples.push(t.elapsed());
+    }
+    report("GET /authorize, anonymous", samples);
+    let rows = app_store
+        .count_sessions_and_flows(Clock::system().now())
+        .await
+        .unwrap();
+    println!(
+        "{n} anonymous authorization requests: sessions {} -> {} (each expires within {} s), pending flows {} -> {} (cap {} per address), database {} kB -> {} kB",
+        rows_before.0,
+        rows.0,
+        gatehouse::config::FLOW_TTL,
+        rows_before.1,
+        rows.1,
+        flow_cap,
+        size_before / 1024,
+        size() / 1024
+    );
 }

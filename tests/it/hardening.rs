@@ -266,7 +266,85 @@ async fn control_characters_are_refused_before_the_database(app: TestApp) {
     assert_eq!(resp.status(), 400);
 }
 
+/// An anonymous request leaves a session that lives only as long as a flow; once signed in,
+/// the session gets its full lifetime.
+async fn anonymous_sessions_live_as_long_as_a_flow(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let ch = s256_challenge(&random_token());
+    let b = browser();
+    let resp = app.authorize(&b, &authorize_params(&client.id, &ch)).await;
+    assert_eq!(resp.status(), 303);
+    let csrf = |b: reqwest::Client| {
+        let url = app.url("/login");
+        async move {
+            hidden(
+                &b.get(url).send().await.unwrap().text().await.unwrap(),
+                "csrf",
+            )
+        }
+    };
+    let first = csrf(b.clone()).await;
+    assert_eq!(
+        app.store
+            .count_sessions_and_flows(app.clock.now())
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    app.clock.advance(gatehouse::config::FLOW_TTL + 1);
+    assert_eq!(
+        app.store
+            .count_sessions_and_flows(app.clock.now())
+            .await
+            .unwrap(),
+        (0, 0),
+        "nothing anonymous outlives the flow"
+    );
+    assert_ne!(csrf(b.clone()).await, first, "a new session");
+
+    // Signed in, the session outlives the flow lifetime.
+    let signed = browser();
+    assert_eq!(
+        app.submit_login(&signed, "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let before = csrf(signed.clone()).await;
+    app.clock.advance(gatehouse::config::FLOW_TTL + 1);
+    assert_eq!(csrf(signed.clone()).await, before);
+}
+
+/// One browser holds at most 10 pending flows; the oldest go first.
+async fn pending_flows_are_capped_per_browser(app: TestApp) {
+    let client = app.create_client().await;
+    let ch = s256_challenge(&random_token());
+    let b = browser();
+    let mut logins = Vec::new();
+    for _ in 0..13 {
+        let resp = app.authorize(&b, &authorize_params(&client.id, &ch)).await;
+        logins.push(location(&resp));
+        app.clock.advance(1);
+    }
+    for (i, login) in logins.iter().enumerate() {
+        let status = app.get(&b, login).await.status();
+        let expected = if i < 3 { 400 } else { 200 };
+        assert_eq!(status, expected, "flow {i}");
+    }
+    assert_eq!(
+        app.store
+            .count_sessions_and_flows(app.clock.now())
+            .await
+            .unwrap()
+            .1,
+        10
+    );
+}
+
 crate::backend_tests!(
+    anonymous_sessions_live_as_long_as_a_flow,
+    pending_flows_are_capped_per_browser,
     parameter_flood_is_refused_by_the_body_limit,
     more_than_a_hundred_parameters_are_invalid_request,
     bodies_over_the_route_limit_get_413,
@@ -467,5 +545,32 @@ async fn hsts_when_the_issuer_is_https() {
     assert_eq!(
         resp.headers()["strict-transport-security"],
         "max-age=31536000"
+    );
+}
+
+/// One address holds at most its cap of pending flows, however many browsers it uses.
+#[tokio::test]
+async fn pending_flows_are_capped_per_address() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.max_pending_flows_per_address = 5)
+        .await
+        .unwrap();
+    let client = app.create_client().await;
+    let ch = s256_challenge(&random_token());
+    for _ in 0..40 {
+        let resp = app
+            .authorize(&browser(), &authorize_params(&client.id, &ch))
+            .await;
+        assert_eq!(resp.status(), 303);
+        app.clock.advance(1);
+    }
+    let (sessions, flows) = app
+        .store
+        .count_sessions_and_flows(app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(flows, 5);
+    assert_eq!(
+        sessions, 40,
+        "anonymous sessions stay, but only for the flow lifetime"
     );
 }

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     InvalidToken,
     /// RFC 6750 §3.1: token lacks the scope the resource needs.
     InsufficientScope,
+    /// RFC 6749 §4.1.2.1: the server cannot handle the request now (the database is away).
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -58,6 +60,7 @@ impl ErrorCode {
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }
@@ -105,17 +108,30 @@ impl OAuthError {
     pub fn server_error(detail: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::ServerError, "internal error").with_detail(detail)
     }
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the service is temporarily unavailable; try again shortly",
+        )
+        .with_detail(detail)
+    }
 }
 
 impl From<crate::store::Error> for OAuthError {
     fn from(e: crate::store::Error) -> Self {
+        if e.is_unavailable() {
+            return Self::unavailable(e);
+        }
         Self::server_error(e)
     }
 }
 
 impl From<crate::keys::KeyError> for OAuthError {
     fn from(e: crate::keys::KeyError) -> Self {
-        Self::server_error(e)
+        match e {
+            crate::keys::KeyError::Store(s) => s.into(),
+            other => Self::server_error(other),
+        }
     }
 }
 

@@ -42,6 +42,35 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+impl Error {
+    /// The database is down, restarting, unreachable or busy: the request may succeed if
+    /// retried, so callers answer 503 rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // PostgreSQL: connection exceptions (08…), operator intervention such as a
+                // shutdown or a server still starting (57P…). SQLite: busy or locked.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "5"
+                    || code == "6"
+                    || db.message().contains("database is locked")
+            }
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -89,8 +118,11 @@ impl Store {
             create_sqlite_parent_dir(url);
         }
         let max = if backend == Backend::Sqlite { 8 } else { 16 };
+        // A request waiting for a connection fails (503) after a few seconds instead of hanging
+        // while the database is away; the pool reconnects by itself once it is back.
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            .acquire_timeout(std::time::Duration::from_secs(3))
             .connect(url)
             .await?;
         if backend == Backend::Sqlite {

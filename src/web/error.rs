@@ -5,8 +5,35 @@ use crate::oauth::{ErrorCode, OAuthError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+/// Marks a 500 we rendered ourselves; any other 500 leaving the session layer is a failed
+/// session save, which `middleware::session_save_failed` turns into a 503.
+#[derive(Clone, Copy, Debug)]
+pub struct Rendered500;
+
+fn mark(mut resp: Response) -> Response {
+    if resp.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        resp.extensions_mut().insert(Rendered500);
+    }
+    resp
+}
+
+/// `Retry-After` for 503s: the pool gives up on the database within a few seconds.
+fn retry_soon(mut resp: Response) -> Response {
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    resp
+}
+
 fn log(e: &OAuthError) {
-    if e.code == ErrorCode::ServerError {
+    if e.code == ErrorCode::TemporarilyUnavailable {
+        tracing::warn!(
+            error = e.code.as_str(),
+            detail = e.detail().unwrap_or(""),
+            "database unavailable"
+        );
+    } else if e.code == ErrorCode::ServerError {
         tracing::error!(
             error = e.code.as_str(),
             detail = e.detail().unwrap_or(""),
@@ -43,6 +70,7 @@ impl IntoResponse for TokenError {
         let status = match self.error.code {
             ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         let body = serde_json::json!({
@@ -62,7 +90,7 @@ impl IntoResponse for TokenError {
             };
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
         }
-        resp
+        retry_soon(mark(resp))
     }
 }
 
@@ -80,7 +108,14 @@ impl IntoResponse for BearerError {
         log(&self.0);
         let (status, challenge) = match self.0.code {
             ErrorCode::ServerError => {
-                return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+                return mark((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response());
+            }
+            ErrorCode::TemporarilyUnavailable => {
+                let body = axum::Json(serde_json::json!({
+                    "error": self.0.code.as_str(),
+                    "error_description": self.0.description,
+                }));
+                return retry_soon((StatusCode::SERVICE_UNAVAILABLE, body).into_response());
             }
             ErrorCode::InsufficientScope => (
                 StatusCode::FORBIDDEN,
@@ -139,6 +174,17 @@ impl PageError {
         }
     }
 
+    /// The database is away: try again shortly (503).
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(detail = %cause, "database unavailable");
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Briefly unavailable",
+            message: "Gatehouse cannot reach its database right now. Try again in a few seconds."
+                .into(),
+        }
+    }
+
     /// Internal failure: logged here with its cause; the page stays generic.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(detail = %cause, "request failed");
@@ -152,6 +198,9 @@ impl PageError {
 
 impl From<OAuthError> for PageError {
     fn from(e: OAuthError) -> Self {
+        if e.code == ErrorCode::TemporarilyUnavailable {
+            return Self::unavailable(e.detail().unwrap_or(""));
+        }
         log(&e);
         if e.code == ErrorCode::ServerError {
             return Self {
@@ -164,14 +213,18 @@ impl From<OAuthError> for PageError {
     }
 }
 
+/// Sessions live in the database, so a session store failure is the database being away.
 impl From<tower_sessions::session::Error> for PageError {
     fn from(e: tower_sessions::session::Error) -> Self {
-        Self::internal(format!("session store: {e}"))
+        Self::unavailable(format!("session store: {e}"))
     }
 }
 
 impl From<crate::store::Error> for PageError {
     fn from(e: crate::store::Error) -> Self {
+        if e.is_unavailable() {
+            return Self::unavailable(e);
+        }
         Self::internal(e)
     }
 }
@@ -182,6 +235,6 @@ impl IntoResponse for PageError {
             title: self.title,
             message: &self.message,
         };
-        (self.status, render(&page)).into_response()
+        retry_soon(mark((self.status, render(&page)).into_response()))
     }
 }

@@ -137,6 +137,7 @@ pub async fn login_submit(
             }
             Ok(resp)
         }
+        Err(AccountError::Store(e)) => Err(e.into()),
         Err(e) => Err(PageError::internal(e)),
     }
 }

@@ -61,6 +61,21 @@ pub async fn security_headers(
     resp
 }
 
+/// tower-sessions answers a bare 500 when saving the session fails, which only happens when
+/// the database went away mid-request: answer 503 like every other database outage.
+pub async fn session_save_failed(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && resp
+            .extensions()
+            .get::<super::error::Rendered500>()
+            .is_none()
+    {
+        return super::error::PageError::unavailable("session save failed").into_response();
+    }
+    resp
+}
+
 /// Longest request target (path and query) we read; longer ones get 414.
 pub const MAX_URI_LEN: usize = 8 * 1024;
 

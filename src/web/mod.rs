@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route(ep::STATIC_CSS, get(well_known::stylesheet))
         .fallback(account::not_found)
         .layer(sessions)
+        .layer(axum::middleware::from_fn(middleware::session_save_failed))
         // Every other body (the protocol endpoints) is capped here; pages cap lower above.
         .layer(RequestBodyLimitLayer::new(PROTOCOL_BODY_LIMIT))
         .layer(axum::middleware::from_fn(middleware::uri_limit))

@@ -5,6 +5,7 @@ mod helpers;
 mod authorize;
 mod cli;
 mod discovery;
+mod faults;
 mod flow;
 mod hardening;
 mod keys;

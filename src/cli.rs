@@ -1,6 +1,7 @@
 //! The command line: `serve` (default), `migrate`, and admin commands for clients and users.
 use crate::accounts::password::Hasher;
 use crate::accounts::{self, NewUser};
+use crate::audit::{self, Event};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{hash_secret, random_id, random_token};
@@ -324,6 +325,12 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
             };
             options.apply(&mut client)?;
             store.insert_client(&client).await?;
+            audit::emit(
+                Event::ClientCreated,
+                "cli",
+                &audit::client(&client.id),
+                None,
+            );
             print_secret(&client.id, secret.as_deref(), json);
         }
         ClientCommand::Update { id, options } => {
@@ -333,6 +340,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                 .ok_or_else(|| anyhow::anyhow!("no client {id}"))?;
             options.apply(&mut client)?;
             store.update_client(&client).await?;
+            audit::emit(Event::ClientChanged, "cli", &audit::client(&id), None);
             println!("updated client {id}");
         }
         ClientCommand::RotateSecret { id, json } => {
@@ -346,6 +354,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
             let secret = random_token();
             client.secret_hash = Some(hash_secret(&secret));
             store.update_client(&client).await?;
+            audit::emit(Event::ClientSecretRotated, "cli", &audit::client(&id), None);
             print_secret(&client.id, Some(&secret), json);
         }
         ClientCommand::List => {
@@ -387,6 +396,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                 .delete_client(&id)
                 .await
                 .map_err(|_| anyhow::anyhow!("no client {id}"))?;
+            audit::emit(Event::ClientDeleted, "cli", &audit::client(&id), None);
             println!("deleted client {id}");
         }
     }
@@ -416,6 +426,7 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                 clock.now(),
             )
             .await?;
+            audit::emit(Event::UserCreated, "cli", &audit::user(&u.id), None);
             println!("created user {} (sub {})", u.username, u.id);
         }
         UserCommand::List => {
@@ -435,6 +446,12 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
         } => {
             let pw = read_password()?;
             accounts::set_password(&store, &hasher, &username, &pw, clock.now()).await?;
+            audit::emit(
+                Event::UserPasswordChanged,
+                "cli",
+                &format!("username:{username}"),
+                None,
+            );
             println!("password updated for {username}");
         }
         UserCommand::Disable { username } => {
@@ -442,10 +459,22 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                 .set_user_disabled(&username, true)
                 .await
                 .map_err(|_| anyhow::anyhow!("no user {username}"))?;
+            audit::emit(
+                Event::UserDisabled,
+                "cli",
+                &format!("username:{username}"),
+                None,
+            );
             println!("disabled user {username}");
         }
         UserCommand::Unlock { username } => {
             let n = accounts::unlock(&store, &username).await?;
+            audit::emit(
+                Event::UserUnlocked,
+                "cli",
+                &format!("username:{username}"),
+                None,
+            );
             println!("cleared {n} sign-in back-off counter(s) for {username}");
         }
     }

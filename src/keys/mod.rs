@@ -222,7 +222,12 @@ impl Keystore {
                     .await?;
             }
             self.store.delete_signing_key(kid).await?;
-            tracing::warn!(kid, "signing key revoked");
+            crate::audit::emit(
+                crate::audit::Event::KeyRevoked,
+                "keystore",
+                &crate::audit::key(kid),
+                None,
+            );
             Ok(())
         })
         .await?;
@@ -368,6 +373,12 @@ async fn create_key(
     row.activates_at = Some(activates_at);
     store.insert_signing_key(&row).await?;
     tracing::info!(kid = %row.kid, state, activates_at, "generated a new RS256 signing key");
+    crate::audit::emit(
+        crate::audit::Event::KeyRotated,
+        "keystore",
+        &crate::audit::key(&row.kid),
+        None,
+    );
     Ok(row.kid)
 }
 

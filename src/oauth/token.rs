@@ -31,6 +31,8 @@ pub struct Issuer<'a> {
     pub keys: &'a Keystore,
     pub config: &'a Config,
     pub now: i64,
+    /// The client's address, for audit events.
+    pub address: &'a str,
 }
 
 impl Issuer<'_> {
@@ -273,6 +275,12 @@ async fn reject_replay(
         .revoke_tokens_from_code(code_hash, ctx.now)
         .await?;
     tracing::warn!(client_id = %client.id, revoked, "security: authorization code replayed; tokens revoked");
+    crate::audit::emit(
+        crate::audit::Event::CodeReuseDetected,
+        &crate::audit::client(&client.id),
+        &crate::audit::client(&client.id),
+        Some(ctx.address),
+    );
     Err(OAuthError::invalid_grant("code already used"))
 }
 
@@ -413,6 +421,12 @@ async fn reuse(
     }
     let revoked = ctx.store.revoke_grant(&grant_id, ctx.now).await?;
     tracing::warn!(client_id = %client.id, grant_id = %grant_id, revoked, "security: rotated refresh token re-used; family revoked");
+    crate::audit::emit(
+        crate::audit::Event::RefreshReuseDetected,
+        &crate::audit::client(&client.id),
+        &format!("grant:{grant_id}"),
+        Some(ctx.address),
+    );
     Err(OAuthError::invalid_grant("refresh token already used"))
 }
 

@@ -1,6 +1,6 @@
 //! The landing page, the signed-in user's account page, and sign-out.
 use super::error::PageError;
-use super::extract::{LoginSession, PageForm};
+use super::extract::{ClientAddress, LoginSession, PageForm};
 use super::state::AppState;
 use super::templates::{AccountPage, ConnectedApp, IndexPage, render};
 use crate::domain::ScopeSet;
@@ -79,6 +79,7 @@ pub struct RevokeAppForm {
 pub async fn revoke_app(
     State(state): State<AppState>,
     session: Session,
+    ClientAddress(address): ClientAddress,
     PageForm(form): PageForm<RevokeAppForm>,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
@@ -94,7 +95,13 @@ pub async fn revoke_app(
         .store
         .revoke_user_client_grants(&u.user_id, &form.client_id, state.now())
         .await?;
-    tracing::info!(user_id = %u.user_id, client_id = %form.client_id, revoked, "app access removed by the user");
+    tracing::info!(revoked, "app access removed by the user");
+    crate::audit::emit(
+        crate::audit::Event::ConsentRevoked,
+        &crate::audit::user(&u.user_id),
+        &crate::audit::client(&form.client_id),
+        Some(&address),
+    );
     Ok(Redirect::to(ep::ACCOUNT).into_response())
 }
 

@@ -3,7 +3,7 @@ use super::authorize::{
     advance, bound_flow, current_user, error_redirect, finish, flow_state, remembered_consent,
 };
 use super::error::PageError;
-use super::extract::{LoginSession, PageForm, PageQuery};
+use super::extract::{ClientAddress, LoginSession, PageForm, PageQuery};
 use super::middleware::allow_form_target;
 use super::state::AppState;
 use super::templates::{ConsentPage, ScopeLine, render};
@@ -68,6 +68,7 @@ pub struct ConsentForm {
 pub async fn consent_submit(
     State(state): State<AppState>,
     session: Session,
+    ClientAddress(address): ClientAddress,
     PageForm(form): PageForm<ConsentForm>,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
@@ -95,6 +96,12 @@ pub async fn consent_submit(
                     state.now(),
                 )
                 .await?;
+            crate::audit::emit(
+                crate::audit::Event::ConsentGranted,
+                &crate::audit::user(&user.user_id),
+                &crate::audit::client(&flow.client_id),
+                Some(&address),
+            );
             finish(&state, &flow, Some(&user), true).await
         }
         "deny" => {

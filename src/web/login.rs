@@ -8,6 +8,7 @@ use super::middleware::allow_form_target;
 use super::state::AppState;
 use super::templates::{LoginPage, render};
 use crate::accounts::{self, AccountError};
+use crate::audit::{self, Event};
 use crate::oauth::endpoints as ep;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -93,7 +94,8 @@ pub async fn login_submit(
         Ok(user) => {
             ls.sign_in(&user.id, state.now(), flow_id.as_deref())
                 .await?;
-            tracing::info!(user_id = %user.id, "signed in");
+            let who = audit::user(&user.id);
+            audit::emit(Event::LoginSucceeded, &who, &who, Some(&address));
             let mut resp = match &flow {
                 Some(f) => advance(&state, &ls, f).await?,
                 None => Redirect::to(ep::ACCOUNT).into_response(),
@@ -105,7 +107,8 @@ pub async fn login_submit(
             Ok(resp)
         }
         Err(AccountError::InvalidCredentials) => {
-            tracing::info!("sign-in failed");
+            let attempted = audit::attempted_username(&form.username);
+            audit::emit(Event::LoginFailed, "anonymous", &attempted, Some(&address));
             let csrf = ls.csrf_token().await?;
             let client_name = match &flow {
                 Some(f) => state.store.find_client(&f.client_id).await?.map(|c| c.name),
@@ -125,6 +128,13 @@ pub async fn login_submit(
             Ok(resp)
         }
         Err(AccountError::Throttled { retry_after }) => {
+            let attempted = audit::attempted_username(&form.username);
+            audit::emit(
+                Event::LoginThrottled,
+                "anonymous",
+                &attempted,
+                Some(&address),
+            );
             let mut resp = PageError {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 title: "Too many sign-in attempts",

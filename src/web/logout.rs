@@ -1,6 +1,6 @@
 //! RP-Initiated Logout 1.0 (`end_session_endpoint`) and the account page's sign-out.
 use super::error::PageError;
-use super::extract::{LoginSession, params_from};
+use super::extract::{ClientAddress, LoginSession, params_from};
 use super::middleware::allow_form_target;
 use super::state::AppState;
 use super::templates::{LoggedOutPage, LogoutConfirmPage, render};
@@ -80,11 +80,13 @@ async fn check(state: &AppState, params: &Params) -> Result<LogoutRequest, PageE
 pub async fn logout_get(
     State(state): State<AppState>,
     session: Session,
+    ClientAddress(address): ClientAddress,
     RawQuery(q): RawQuery,
 ) -> Result<Response, PageError> {
     start(
         &state,
         &session,
+        &address,
         &params_from(q.unwrap_or_default().as_bytes()),
     )
     .await
@@ -95,16 +97,17 @@ pub async fn logout_get(
 pub async fn logout_post(
     State(state): State<AppState>,
     session: Session,
+    ClientAddress(address): ClientAddress,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let params = params_from(&body);
     let ls = LoginSession(&session);
     match params.get("csrf") {
-        None => start(&state, &session, &params).await,
+        None => start(&state, &session, &address, &params).await,
         Some(csrf) => {
             ls.require_csrf(csrf).await?;
             let req = check(&state, &params).await?;
-            finish(&state, &ls, req).await
+            finish(&state, &ls, &address, req).await
         }
     }
 }
@@ -112,6 +115,7 @@ pub async fn logout_post(
 async fn start(
     state: &AppState,
     session: &Session,
+    address: &str,
     params: &Params,
 ) -> Result<Response, PageError> {
     let req = check(state, params).await?;
@@ -124,7 +128,7 @@ async fn start(
         (_, None) => false,
     };
     if clear {
-        return finish(state, &ls, req).await;
+        return finish(state, &ls, address, req).await;
     }
     let csrf = ls.csrf_token().await?;
     let mut resp = render(&LogoutConfirmPage {
@@ -145,6 +149,7 @@ async fn start(
 async fn finish(
     state: &AppState,
     ls: &LoginSession<'_>,
+    address: &str,
     req: LogoutRequest,
 ) -> Result<Response, PageError> {
     if let Some(key) = ls.session_key().await? {
@@ -155,7 +160,8 @@ async fn finish(
         }
     }
     if let Some(u) = ls.user().await? {
-        tracing::info!(user_id = %u.user_id, "signed out");
+        let who = crate::audit::user(&u.user_id);
+        crate::audit::emit(crate::audit::Event::Logout, &who, &who, Some(address));
     }
     ls.sign_out().await?;
     match req.redirect {

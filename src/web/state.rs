@@ -108,12 +108,13 @@ impl AppState {
         self.clock.now()
     }
 
-    pub fn token_issuer(&self) -> crate::oauth::token::Issuer<'_> {
+    pub fn token_issuer<'a>(&'a self, address: &'a str) -> crate::oauth::token::Issuer<'a> {
         crate::oauth::token::Issuer {
             store: &self.store,
             keys: &self.keys,
             config: &self.config,
             now: self.clock.now(),
+            address,
         }
     }
 }

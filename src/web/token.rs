@@ -1,7 +1,7 @@
 //! The client-authenticated back-channel endpoints: POST /token (RFC 6749 §3.2, §5),
 //! /revoke (RFC 7009) and /introspect (RFC 7662).
 use super::error::TokenError;
-use super::extract::params_from;
+use super::extract::{ClientAddress, params_from};
 use super::state::AppState;
 use crate::domain::Client;
 use crate::oauth::authorize::{Params, check_well_formed};
@@ -43,11 +43,12 @@ fn no_store(mut out: Response) -> Response {
 
 pub async fn token(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, TokenError> {
     let (client, params, used_basic) = authenticated(&state, &headers, &body).await?;
-    let resp = grants::grant(state.token_issuer(), &client, &params)
+    let resp = grants::grant(state.token_issuer(&address), &client, &params)
         .await
         .map_err(|error| TokenError { error, used_basic })?;
     Ok(no_store(Json(resp).into_response()))

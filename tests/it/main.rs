@@ -2,6 +2,7 @@
 //! database (SQLite always; PostgreSQL when GATEHOUSE_TEST_DATABASE_URL is set).
 mod helpers;
 
+mod audit;
 mod authorize;
 mod cli;
 mod discovery;

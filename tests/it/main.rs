@@ -8,6 +8,7 @@ mod cli;
 mod discovery;
 mod faults;
 mod flow;
+mod fuzz;
 mod hardening;
 mod keys;
 mod lifecycle;

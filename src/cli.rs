@@ -98,6 +98,11 @@ pub struct ClientOptions {
     /// Refresh-token idle lifetime, seconds.
     #[arg(long)]
     refresh_idle_ttl: Option<i64>,
+    /// PKCE policy: `required` (the default) or `optional`. Use `optional` only for an OpenID
+    /// certification client or a legacy confidential app that cannot send PKCE; public
+    /// clients can never opt out. A code issued without a challenge refuses any verifier.
+    #[arg(long, value_parser = ["required", "optional"])]
+    pkce: Option<String>,
 }
 
 impl ClientOptions {
@@ -168,6 +173,9 @@ impl ClientOptions {
         if let Some(b) = self.skip_consent {
             c.skip_consent = b;
         }
+        if let Some(p) = &self.pkce {
+            c.pkce_optional = p == "optional";
+        }
         c.refresh_token_ttl = self.refresh_token_ttl.or(c.refresh_token_ttl);
         c.refresh_idle_ttl = self.refresh_idle_ttl.or(c.refresh_idle_ttl);
         if c.redirect_uris.is_empty() && c.allows_grant("authorization_code") {
@@ -175,6 +183,9 @@ impl ClientOptions {
         }
         if c.is_public() && c.allows_grant("client_credentials") {
             bail!("public clients cannot use client_credentials");
+        }
+        if c.is_public() && c.pkce_optional {
+            bail!("public clients must use PKCE (RFC 9700 §2.1.1): --pkce optional is refused");
         }
         Ok(())
     }
@@ -388,6 +399,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "allowed_origins": c.allowed_origins,
                     "refresh_token_ttl": c.refresh_token_ttl, "refresh_idle_ttl": c.refresh_idle_ttl,
                     "resource_audiences": c.resource_audiences,
+                    "pkce": if c.requires_pkce() { "required" } else { "optional" },
                 }))?
             );
         }

@@ -28,6 +28,9 @@ pub struct Client {
     pub refresh_idle_ttl: Option<i64>,
     /// The APIs this client *is* (a resource server): it may introspect tokens meant for them.
     pub resource_audiences: Vec<String>,
+    /// RFC 9700 §2.1.1: PKCE may be left out by this confidential client (certification
+    /// suites, legacy apps). Never for public clients; the default is required.
+    pub pkce_optional: bool,
 }
 
 /// Grant types a client may use.
@@ -36,6 +39,11 @@ pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "clien
 impl Client {
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()
+    }
+
+    /// Public clients always need PKCE, whatever is stored.
+    pub fn requires_pkce(&self) -> bool {
+        self.is_public() || !self.pkce_optional
     }
 
     pub fn allows_grant(&self, grant_type: &str) -> bool {

@@ -105,7 +105,8 @@ pub struct ValidRequest {
     pub scope: ScopeSet,
     pub state: Option<String>,
     pub nonce: Option<String>,
-    pub code_challenge: String,
+    /// `None` only for a client whose PKCE policy is optional.
+    pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
@@ -157,7 +158,7 @@ pub async fn validate(
     check_response_mode(params).map_err(back)?;
     let scope = check_scope(params).restrict_to(client.allowed_scopes.as_deref());
     let id_token_hint_sub = check_id_token_hint(keys, issuer, &client, params).map_err(back)?;
-    let code_challenge = check_pkce(params).map_err(back)?;
+    let code_challenge = check_pkce(&client, params).map_err(back)?;
     let prompt = check_prompt(params).map_err(back)?;
     let max_age = check_max_age(params).map_err(back)?;
     Ok(ValidRequest {
@@ -318,10 +319,15 @@ pub fn check_scope(params: &Params) -> ScopeSet {
 
 /// RFC 7636 §4.4.1 and SECURITY.md: a challenge is required for every client, S256 only; a
 /// missing method means `plain` (§4.3), which we refuse.
-pub fn check_pkce(params: &Params) -> Result<String, OAuthError> {
-    let challenge = params
-        .get("code_challenge")
-        .ok_or_else(|| OAuthError::invalid_request("code challenge required"))?;
+pub fn check_pkce(client: &Client, params: &Params) -> Result<Option<String>, OAuthError> {
+    let Some(challenge) = params.get("code_challenge") else {
+        if params.get("code_challenge_method").is_some() || client.requires_pkce() {
+            return Err(OAuthError::invalid_request("code challenge required"));
+        }
+        // RFC 9700 §2.1.1: this confidential client may leave PKCE out; its code is bound to
+        // "no PKCE", so a verifier sent for it later is refused (the downgrade defence).
+        return Ok(None);
+    };
     match params.get("code_challenge_method") {
         Some("S256") => {}
         _ => {
@@ -333,7 +339,7 @@ pub fn check_pkce(params: &Params) -> Result<String, OAuthError> {
     if !pkce::is_valid_s256_challenge(challenge) {
         return Err(OAuthError::invalid_request("code_challenge is malformed"));
     }
-    Ok(challenge.to_owned())
+    Ok(Some(challenge.to_owned()))
 }
 
 /// OIDC Core §3.1.2.1: `none` must stand alone; unknown values are an error.
@@ -391,8 +397,12 @@ pub fn new_flow(req: &ValidRequest, browser_key: &str, now: i64) -> Flow {
         scope: req.scope.to_wire(),
         state: req.state.clone(),
         nonce: req.nonce.clone(),
-        code_challenge: req.code_challenge.clone(),
-        code_challenge_method: "S256".into(),
+        code_challenge: req.code_challenge.clone().unwrap_or_default(),
+        code_challenge_method: if req.code_challenge.is_some() {
+            pkce::S256.into()
+        } else {
+            pkce::NONE.into()
+        },
         force_login: req.prompt.login || req.max_age == Some(0),
         force_consent: req.prompt.consent,
         min_auth_time: req.max_age.map(|m| now - m).unwrap_or(i64::MIN),
@@ -538,34 +548,51 @@ mod tests {
 
     #[test]
     fn pkce_rules() {
+        let strict = Client::default();
+        let optional = Client {
+            secret_hash: Some("h".into()),
+            pkce_optional: true,
+            ..Client::default()
+        };
+        let public_optional = Client {
+            pkce_optional: true,
+            ..Client::default()
+        };
         let ch = pkce::s256_challenge(&"a".repeat(43));
-        assert!(
-            check_pkce(&params(&[
-                ("code_challenge", &ch),
-                ("code_challenge_method", "S256")
-            ]))
-            .is_ok()
-        );
-        let missing = check_pkce(&params(&[])).unwrap_err();
+        let good = params(&[("code_challenge", &ch), ("code_challenge_method", "S256")]);
+        assert_eq!(check_pkce(&strict, &good).unwrap(), Some(ch.clone()));
+        assert_eq!(check_pkce(&optional, &good).unwrap(), Some(ch.clone()));
+        let missing = check_pkce(&strict, &params(&[])).unwrap_err();
         assert_eq!(missing.code, ErrorCode::InvalidRequest);
+        assert_eq!(check_pkce(&optional, &params(&[])).unwrap(), None);
         assert!(
-            check_pkce(&params(&[("code_challenge", &ch)])).is_err(),
-            "no method means plain"
+            check_pkce(&public_optional, &params(&[])).is_err(),
+            "public clients never opt out"
         );
         assert!(
-            check_pkce(&params(&[
-                ("code_challenge", &ch),
-                ("code_challenge_method", "plain")
-            ]))
-            .is_err()
+            check_pkce(&optional, &params(&[("code_challenge_method", "S256")])).is_err(),
+            "a method without a challenge"
         );
-        assert!(
-            check_pkce(&params(&[
-                ("code_challenge", "x"),
-                ("code_challenge_method", "S256")
-            ]))
-            .is_err()
-        );
+        for client in [&strict, &optional] {
+            assert!(
+                check_pkce(client, &params(&[("code_challenge", &ch)])).is_err(),
+                "no method means plain"
+            );
+            assert!(
+                check_pkce(
+                    client,
+                    &params(&[("code_challenge", &ch), ("code_challenge_method", "plain")])
+                )
+                .is_err()
+            );
+            assert!(
+                check_pkce(
+                    client,
+                    &params(&[("code_challenge", "x"), ("code_challenge_method", "S256")])
+                )
+                .is_err()
+            );
+        }
     }
 
     #[test]

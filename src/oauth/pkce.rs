@@ -1,6 +1,11 @@
 //! RFC 7636 (PKCE), S256 only.
 use crate::crypto::{b64url, sha256};
 
+/// The one transform we accept (RFC 7636 §4.2).
+pub const S256: &str = "S256";
+/// Stored as a code's method when its client's policy let it leave PKCE out.
+pub const NONE: &str = "none";
+
 /// RFC 7636 §4.1: 43–128 characters of `[A-Z a-z 0-9 - . _ ~]`.
 pub fn is_valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len()) && v.bytes().all(is_unreserved)

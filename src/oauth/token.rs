@@ -182,16 +182,31 @@ pub async fn exchange_code(
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
-    let verifier = params
-        .get("code_verifier")
-        .ok_or_else(|| OAuthError::invalid_request("code_verifier is required"))?;
-    if !pkce::is_valid_verifier(verifier) {
-        return Err(OAuthError::invalid_request("code_verifier is malformed"));
-    }
-    let challenge = pkce::s256_challenge(verifier);
+    // RFC 7636 §4.6. A client whose policy makes PKCE optional may omit the verifier; its code
+    // is then redeemed only if it was issued without a challenge, and a verifier for such a
+    // code matches nothing (RFC 9700 §2.1.1, the downgrade defence).
+    let (challenge, method) = match params.get("code_verifier") {
+        Some(verifier) => {
+            if !pkce::is_valid_verifier(verifier) {
+                return Err(OAuthError::invalid_request("code_verifier is malformed"));
+            }
+            (pkce::s256_challenge(verifier), pkce::S256)
+        }
+        None if client.requires_pkce() => {
+            return Err(OAuthError::invalid_request("code_verifier is required"));
+        }
+        None => (String::new(), pkce::NONE),
+    };
     let Some(grant) = ctx
         .store
-        .consume_code(&code_hash, &client.id, redirect_uri, &challenge, ctx.now)
+        .consume_code(
+            &code_hash,
+            &client.id,
+            redirect_uri,
+            &challenge,
+            method,
+            ctx.now,
+        )
         .await?
     else {
         reject_replay(ctx, client, &code_hash).await?;

@@ -55,19 +55,21 @@ impl Store {
 
     /// Redeems a code in one statement (RFC 6749 §4.1.2, §4.1.3; RFC 7636 §4.6): it must be
     /// unconsumed, unexpired, issued to this client for this redirect_uri, and its stored
-    /// challenge must equal the one computed from the verifier. A mismatch changes nothing.
+    /// challenge and method must equal the ones computed from the verifier (`""` and `none`
+    /// for a code issued without PKCE). A mismatch changes nothing.
     pub async fn consume_code(
         &self,
         code_hash: &str,
         client_id: &str,
         redirect_uri: &str,
         code_challenge: &str,
+        code_challenge_method: &str,
         now: i64,
     ) -> Result<Option<CodeGrant>> {
         let row = sqlx::query(
             "update authorization_codes set consumed_at = $1 \
              where code_hash = $2 and client_id = $3 and redirect_uri = $4 and code_challenge = $5 \
-             and code_challenge_method = 'S256' and consumed_at is null and expires_at >= $1 \
+             and code_challenge_method = $6 and consumed_at is null and expires_at >= $1 \
              returning user_id, scope, nonce, auth_time, session_key",
         )
         .bind(now)
@@ -75,6 +77,7 @@ impl Store {
         .bind(client_id)
         .bind(redirect_uri)
         .bind(code_challenge)
+        .bind(code_challenge_method)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {

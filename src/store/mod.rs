@@ -95,6 +95,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_key_lifecycle.sql"),
     include_str!("../../migrations/sqlite/0005_token_lifecycle.sql"),
     include_str!("../../migrations/sqlite/0006_flow_bounds.sql"),
+    include_str!("../../migrations/sqlite/0007_pkce_policy.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
@@ -103,6 +104,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_key_lifecycle.sql"),
     include_str!("../../migrations/postgres/0005_token_lifecycle.sql"),
     include_str!("../../migrations/postgres/0006_flow_bounds.sql"),
+    include_str!("../../migrations/postgres/0007_pkce_policy.sql"),
 ];
 
 impl Store {

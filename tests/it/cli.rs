@@ -392,3 +392,56 @@ fn user_unlock_clears_the_back_off() {
     let out = stdout(&gatehouse(d, &["user", "unlock", "carol"], None));
     assert!(out.contains("cleared 0"), "{out}");
 }
+
+#[test]
+fn pkce_policy_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let refused = gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "SPA",
+            "--public",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--pkce",
+            "optional",
+        ],
+        None,
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("public clients must use PKCE"));
+    let out = stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Cert",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--pkce",
+            "optional",
+            "--json",
+        ],
+        None,
+    ));
+    let id = serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&gatehouse(d, &["client", "show", &id], None))).unwrap();
+    assert_eq!(shown["pkce"], "optional");
+    stdout(&gatehouse(
+        d,
+        &["client", "update", &id, "--pkce", "required"],
+        None,
+    ));
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&gatehouse(d, &["client", "show", &id], None))).unwrap();
+    assert_eq!(shown["pkce"], "required");
+}

@@ -5,6 +5,7 @@ mod helpers;
 mod audit;
 mod authorize;
 mod cli;
+mod conformance;
 mod discovery;
 mod faults;
 mod flow;

@@ -29,7 +29,7 @@ async fn code_is_consumed_exactly_once_under_concurrency(app: TestApp) {
         let id = client.id.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .consume_code("h", &id, REDIRECT_URI, "c", now)
+                .consume_code("h", &id, REDIRECT_URI, "c", "S256", now)
                 .await
                 .unwrap()
         }));
@@ -111,7 +111,7 @@ async fn expired_rows_are_swept(app: TestApp) {
     );
     assert!(
         app.store
-            .consume_code(&hash, &client.id, REDIRECT_URI, "x", 0)
+            .consume_code(&hash, &client.id, REDIRECT_URI, "x", "S256", 0)
             .await
             .unwrap()
             .is_none()

@@ -2,6 +2,25 @@
 //! through the browser; the request itself waits in the store so any replica can resume it.
 use serde::{Deserialize, Serialize};
 
+/// How an authorization response travels to the client: in the redirect URI's query (RFC 6749
+/// §4.1.2), or as a form the browser posts to it (OAuth 2.0 Form Post Response Mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    FormPost,
+}
+
+impl ResponseMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow {
     pub id: String,
@@ -27,6 +46,9 @@ pub struct Flow {
     /// Subject of a valid `id_token_hint`: only this user may finish the flow.
     #[serde(default)]
     pub hint_sub: Option<String>,
+    /// How the authorization response goes back to the client.
+    #[serde(default)]
+    pub response_mode: ResponseMode,
     pub created_at: i64,
     pub expires_at: i64,
 }

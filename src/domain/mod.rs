@@ -5,6 +5,6 @@ pub mod scope;
 pub mod user;
 
 pub use client::{Client, RedirectUriError, redirect_uri_matches, validate_redirect_uri};
-pub use flow::Flow;
+pub use flow::{Flow, ResponseMode};
 pub use scope::ScopeSet;
 pub use user::{User, validate_username};

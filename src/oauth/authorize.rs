@@ -6,7 +6,7 @@ use super::jwt::{self, Kind};
 use super::pkce;
 use crate::config::{CODE_TTL, FLOW_TTL};
 use crate::crypto::{hash_secret, random_id, random_token};
-use crate::domain::{Client, Flow, ScopeSet};
+use crate::domain::{Client, Flow, ResponseMode, ScopeSet};
 use crate::keys::Keystore;
 use crate::store::{NewCode, Store};
 use std::collections::{HashMap, HashSet};
@@ -95,6 +95,24 @@ pub struct ErrorRedirect {
     pub redirect_uri: String,
     pub state: Option<String>,
     pub error: OAuthError,
+    pub response_mode: ResponseMode,
+}
+
+/// An authorization response for a verified redirect URI, success or error, not yet rendered:
+/// the web layer sends it as a redirect or as a self-posting form.
+#[derive(Debug)]
+pub struct AuthorizationResponse {
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl AuthorizationResponse {
+    /// The redirect URI with the parameters in its query (RFC 6749 §4.1.2).
+    pub fn query_url(&self) -> String {
+        let pairs: Vec<(&str, &str)> = self.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        append_query(&self.redirect_uri, &pairs)
+    }
 }
 
 /// A request that passed every check.
@@ -107,6 +125,7 @@ pub struct ValidRequest {
     pub nonce: Option<String>,
     /// `None` only for a client whose PKCE policy is optional.
     pub code_challenge: Option<String>,
+    pub response_mode: ResponseMode,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
@@ -143,11 +162,15 @@ pub async fn validate(
     } else {
         params.get("state").map(str::to_owned)
     };
+    // Errors after this point travel the way the request asked, when it asked for a mode we
+    // support (Form Post Response Mode §2); anything else falls back to the query.
+    let response_mode = check_response_mode(params).unwrap_or_default();
     let back = |error: OAuthError| {
         Rejection::Redirect(ErrorRedirect {
             redirect_uri: redirect_uri.clone(),
             state: state.clone(),
             error,
+            response_mode,
         })
     };
     check_well_formed(params).map_err(back)?;
@@ -168,6 +191,7 @@ pub async fn validate(
         state: state.clone(),
         nonce: params.get("nonce").map(str::to_owned),
         code_challenge,
+        response_mode,
         prompt,
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
@@ -303,11 +327,12 @@ pub fn check_response_type(params: &Params) -> Result<(), OAuthError> {
 }
 
 /// OAuth 2.0 Multiple Response Types §2.1: only the default `query` mode for `code`.
-pub fn check_response_mode(params: &Params) -> Result<(), OAuthError> {
+pub fn check_response_mode(params: &Params) -> Result<ResponseMode, OAuthError> {
     match params.get("response_mode") {
-        None | Some("query") => Ok(()),
+        None | Some("query") => Ok(ResponseMode::Query),
+        Some("form_post") => Ok(ResponseMode::FormPost),
         Some(_) => Err(OAuthError::invalid_request(
-            "only response_mode=query is supported",
+            "response_mode must be query or form_post",
         )),
     }
 }
@@ -409,6 +434,7 @@ pub fn new_flow(req: &ValidRequest, browser_key: &str, now: i64) -> Flow {
         max_age: req.max_age,
         login_hint: req.login_hint.clone(),
         hint_sub: req.id_token_hint_sub.clone(),
+        response_mode: req.response_mode,
         created_at: now,
         expires_at: now + FLOW_TTL,
     }
@@ -471,7 +497,7 @@ pub async fn issue_code(
     flow: &Flow,
     user: &SessionUser,
     now: i64,
-) -> Result<String, OAuthError> {
+) -> Result<AuthorizationResponse, OAuthError> {
     let code = random_token();
     let code_hash = hash_secret(&code);
     store
@@ -490,25 +516,34 @@ pub async fn issue_code(
             created_at: now,
         })
         .await?;
-    let mut params = vec![("code", code.as_str())];
-    if let Some(state) = flow.state.as_deref() {
-        params.push(("state", state));
+    let mut params = vec![("code", code)];
+    if let Some(state) = &flow.state {
+        params.push(("state", state.clone()));
     }
-    params.push(("iss", issuer));
-    Ok(append_query(&flow.redirect_uri, &params))
+    // RFC 9207: every authorization response names its issuer.
+    params.push(("iss", issuer.to_owned()));
+    Ok(AuthorizationResponse {
+        redirect_uri: flow.redirect_uri.clone(),
+        response_mode: flow.response_mode,
+        params,
+    })
 }
 
-/// The error redirect (RFC 6749 §4.1.2.1, RFC 9207).
-pub fn error_redirect_url(issuer: &str, r: &ErrorRedirect) -> String {
+/// The error response (RFC 6749 §4.1.2.1, RFC 9207).
+pub fn error_response(issuer: &str, r: &ErrorRedirect) -> AuthorizationResponse {
     let mut params = vec![
-        ("error", r.error.code.as_str()),
-        ("error_description", r.error.description.as_ref()),
+        ("error", r.error.code.as_str().to_owned()),
+        ("error_description", r.error.description.to_string()),
     ];
-    if let Some(state) = r.state.as_deref() {
-        params.push(("state", state));
+    if let Some(state) = &r.state {
+        params.push(("state", state.clone()));
     }
-    params.push(("iss", issuer));
-    append_query(&r.redirect_uri, &params)
+    params.push(("iss", issuer.to_owned()));
+    AuthorizationResponse {
+        redirect_uri: r.redirect_uri.clone(),
+        response_mode: r.response_mode,
+        params,
+    }
 }
 
 /// RFC 6749 §3.1.2: keep the registered query and append ours.
@@ -669,9 +704,32 @@ mod tests {
             max_age: None,
             login_hint: None,
             hint_sub: None,
+            response_mode: ResponseMode::Query,
             created_at: 100,
             expires_at: 200,
         }
+    }
+
+    #[test]
+    fn response_mode_rules() {
+        assert_eq!(
+            check_response_mode(&params(&[])).unwrap(),
+            ResponseMode::Query
+        );
+        assert_eq!(
+            check_response_mode(&params(&[("response_mode", "form_post")])).unwrap(),
+            ResponseMode::FormPost
+        );
+        assert!(check_response_mode(&params(&[("response_mode", "fragment")])).is_err());
+        let r = AuthorizationResponse {
+            redirect_uri: "https://a/cb?x=1".into(),
+            response_mode: ResponseMode::FormPost,
+            params: vec![("code", "c d".into()), ("iss", "https://i".into())],
+        };
+        assert_eq!(
+            r.query_url(),
+            "https://a/cb?x=1&code=c+d&iss=https%3A%2F%2Fi"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub fn metadata(issuer: &str) -> Value {
         "end_session_endpoint": format!("{issuer}{}", ep::LOGOUT),
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [crate::keys::ALG],

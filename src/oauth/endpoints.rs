@@ -14,3 +14,4 @@ pub const ACCOUNT: &str = "/account";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const STATIC_CSS: &str = "/static/gatehouse.css";
+pub const STATIC_FORM_POST_JS: &str = "/static/form_post.js";

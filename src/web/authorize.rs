@@ -1,11 +1,16 @@
 //! GET/POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), and moving a pending flow on.
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, params_from};
+use super::middleware::allow_form_target;
 use super::state::AppState;
+use super::templates::{FormPostPage, render};
 use crate::accounts::throttle::address_key;
 use crate::config::FLOWS_PER_BROWSER;
+use crate::domain::ResponseMode;
 use crate::domain::{Client, Flow, ScopeSet};
-use crate::oauth::authorize::{self, ErrorRedirect, Next, Params, Rejection, SessionUser};
+use crate::oauth::authorize::{
+    self, AuthorizationResponse, ErrorRedirect, Next, Params, Rejection, SessionUser,
+};
 use crate::oauth::{ErrorCode, OAuthError, endpoints as ep};
 use crate::store::FlowCaps;
 use axum::body::Bytes;
@@ -60,7 +65,12 @@ async fn handle(
     if let (Some(sub), Some(u)) = (&req.id_token_hint_sub, &user)
         && sub != &u.user_id
     {
-        return Ok(hint_mismatch(state, req.redirect_uri, req.state));
+        return Ok(hint_mismatch(
+            state,
+            req.redirect_uri,
+            req.state,
+            req.response_mode,
+        ));
     }
     let browser_key = ls.browser_key().await?;
     let mut flow = authorize::new_flow(&req, &browser_key, now);
@@ -97,6 +107,7 @@ async fn handle(
                 redirect_uri: flow.redirect_uri,
                 state: flow.state,
                 error,
+                response_mode: flow.response_mode,
             },
         ));
     }
@@ -128,7 +139,24 @@ pub fn error_redirect(state: &AppState, r: &ErrorRedirect) -> Response {
         error = r.error.code.as_str(),
         "authorization request refused"
     );
-    Redirect::to(&authorize::error_redirect_url(state.issuer(), r)).into_response()
+    send_response(&authorize::error_response(state.issuer(), r))
+}
+
+/// Sends an authorization response the way the request asked: a 303 to the redirect URI, or a
+/// page whose form posts to it (Form Post Response Mode §2), submitted by a static script so
+/// the CSP keeps `script-src 'self'`, with a Continue button when scripts are off.
+pub fn send_response(resp: &AuthorizationResponse) -> Response {
+    match resp.response_mode {
+        ResponseMode::Query => Redirect::to(&resp.query_url()).into_response(),
+        ResponseMode::FormPost => {
+            let mut page = render(&FormPostPage {
+                action: &resp.redirect_uri,
+                fields: &resp.params,
+            });
+            allow_form_target(&mut page, &resp.redirect_uri);
+            page
+        }
+    }
 }
 
 /// The signed-in user, if the session has one whose account is still enabled.
@@ -223,7 +251,12 @@ pub async fn advance(
 }
 
 /// OIDC Core §3.1.2.1: the request's id_token_hint names someone other than the user.
-fn hint_mismatch(state: &AppState, redirect_uri: String, client_state: Option<String>) -> Response {
+fn hint_mismatch(
+    state: &AppState,
+    redirect_uri: String,
+    client_state: Option<String>,
+    response_mode: ResponseMode,
+) -> Response {
     let error = OAuthError::new(
         ErrorCode::LoginRequired,
         "the hinted user is not the signed-in user",
@@ -234,6 +267,7 @@ fn hint_mismatch(state: &AppState, redirect_uri: String, client_state: Option<St
             redirect_uri,
             state: client_state,
             error,
+            response_mode,
         },
     )
 }
@@ -259,6 +293,7 @@ pub async fn finish(
             state,
             flow.redirect_uri.clone(),
             flow.state.clone(),
+            flow.response_mode,
         ));
     }
     // Deleting first makes completion single-shot even with two tabs racing.
@@ -267,7 +302,7 @@ pub async fn finish(
             "This sign-in request was already completed.",
         ));
     }
-    let url = authorize::issue_code(&state.store, state.issuer(), flow, user, state.now()).await?;
+    let resp = authorize::issue_code(&state.store, state.issuer(), flow, user, state.now()).await?;
     tracing::info!(client_id = %flow.client_id, user_id = %user.user_id, "authorization code issued");
-    Ok(Redirect::to(&url).into_response())
+    Ok(send_response(&resp))
 }

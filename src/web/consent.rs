@@ -117,6 +117,7 @@ pub async fn consent_submit(
                     redirect_uri: flow.redirect_uri,
                     state: flow.state,
                     error,
+                    response_mode: flow.response_mode,
                 },
             ))
         }

@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route(ep::HEALTHZ, get(well_known::healthz))
         .route(ep::READYZ, get(well_known::readyz))
         .route(ep::STATIC_CSS, get(well_known::stylesheet))
+        .route(ep::STATIC_FORM_POST_JS, get(well_known::form_post_script))
         .fallback(account::not_found)
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::session_save_failed))

@@ -21,6 +21,15 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
 }
 
+/// Form Post Response Mode: the authorization response as a form the browser posts to the
+/// verified redirect URI.
+#[derive(Template)]
+#[template(path = "form_post.html")]
+pub struct FormPostPage<'a> {
+    pub action: &'a str,
+    pub fields: &'a [(&'static str, String)],
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {

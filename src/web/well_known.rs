@@ -59,6 +59,19 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+pub async fn form_post_script() -> Response {
+    let mut resp = (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../static/form_post.js"),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    resp
+}
+
 pub async fn stylesheet() -> Response {
     let mut resp = (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],

@@ -121,8 +121,236 @@ async fn pkce_stays_required_by_default_and_for_public_clients(app: TestApp) {
     }
 }
 
+/// Undoes askama's attribute escaping, to compare a hidden field with what was sent.
+fn unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+}
+
+const PUNCTUATION: &str = r#"a&b=c?d#e f+g%20h"i'j<k>l;m,n/o\p~q!r*s(t)u[v]w{x}y|z^`$@"#;
+
+/// Form Post Response Mode: the response is a page whose form posts code, state and iss to the
+/// verified redirect URI; the CSP lets the form go there and nowhere else.
+async fn form_post_answers_with_a_self_posting_form(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let verifier = random_token();
+    let challenge = s256_challenge(&verifier);
+    let b = browser();
+    let p = [
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "openid"),
+        ("state", PUNCTUATION),
+        ("response_mode", "form_post"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let resp = app.authorize(&b, &p).await;
+    let resp = app
+        .submit_login(&b, &location(&resp), "alice", PASSWORD)
+        .await;
+    let resp = app.submit_consent(&b, &location(&resp), "allow").await;
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        csp.ends_with("form-action 'self' https://app.example.com"),
+        "{csp}"
+    );
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(&format!(r#"action="{REDIRECT_URI}""#)),
+        "{html}"
+    );
+    assert!(html.contains(r#"<script src="/static/form_post.js"></script>"#));
+    assert!(
+        html.contains("Continue"),
+        "a button for browsers without JavaScript"
+    );
+    assert_eq!(unescape(&hidden(&html, "state")), PUNCTUATION);
+    assert_eq!(hidden(&html, "iss"), app.issuer);
+    let code = hidden(&html, "code");
+    assert_eq!(app.exchange(&client, &code, &verifier).await.status(), 200);
+
+    let js = app
+        .http
+        .get(app.url("/static/form_post.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+}
+
+/// Errors after the client is verified go back the same way.
+async fn form_post_carries_errors_too(app: TestApp) {
+    let client = app.create_client().await;
+    let challenge = s256_challenge(&random_token());
+    let resp = app
+        .authorize(
+            &browser(),
+            &[
+                ("response_type", "code"),
+                ("client_id", client.id.as_str()),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", "openid"),
+                ("state", "st"),
+                ("prompt", "none"),
+                ("response_mode", "form_post"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert_eq!(hidden(&html, "error"), "login_required");
+    assert_eq!(hidden(&html, "state"), "st");
+    assert_eq!(hidden(&html, "iss"), app.issuer);
+    // An unsupported mode is refused, and the refusal falls back to the query.
+    let resp = app
+        .authorize(
+            &browser(),
+            &[
+                ("response_type", "code"),
+                ("client_id", client.id.as_str()),
+                ("redirect_uri", REDIRECT_URI),
+                ("response_mode", "fragment"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        param(&query_of(&location(&resp)), "error").as_deref(),
+        Some("invalid_request")
+    );
+    let discovery: Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["response_modes_supported"],
+        serde_json::json!(["query", "form_post"])
+    );
+}
+
 crate::backend_tests!(
+    form_post_answers_with_a_self_posting_form,
+    form_post_carries_errors_too,
     optional_pkce_client_signs_in_without_pkce,
     pkce_downgrade_is_refused,
     pkce_stays_required_by_default_and_for_public_clients,
 );
+
+/// Form post in headless Chromium, JavaScript on and off: the app receives code, state (full of
+/// punctuation, byte-exact) and iss in a POST.
+#[tokio::test]
+async fn form_post_in_a_real_browser_with_and_without_javascript() {
+    let available = std::path::Path::new("/usr/bin/chromedriver").exists()
+        && std::process::Command::new("python3")
+            .args(["-c", "import selenium"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !available {
+        assert_ne!(
+            std::env::var("GATEHOUSE_REQUIRE_BROWSER").as_deref(),
+            Ok("1"),
+            "Chromium and Selenium are required but not installed"
+        );
+        eprintln!("skipped: chromium-driver and python3 selenium are not installed");
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.create_user("alice").await;
+    for javascript in ["on", "off"] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let redirect = format!("http://127.0.0.1:{port}/callback");
+        let client = app
+            .create_client_with(false, &[redirect.as_str()], &[], false)
+            .await;
+        let verifier = random_token();
+        let challenge = s256_challenge(&verifier);
+        let auth_url = reqwest::Url::parse_with_params(
+            &app.url("/authorize"),
+            &[
+                ("response_type", "code"),
+                ("client_id", client.id.as_str()),
+                ("redirect_uri", redirect.as_str()),
+                ("scope", "openid"),
+                ("state", PUNCTUATION),
+                ("response_mode", "form_post"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser_form_post.py");
+        let args = [
+            script.to_string(),
+            auth_url.to_string(),
+            "alice".into(),
+            PASSWORD.into(),
+            port.to_string(),
+            javascript.to_string(),
+        ];
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("python3")
+                .args(args)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "JavaScript {javascript}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let body = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(
+            param(&form, "state").as_deref(),
+            Some(PUNCTUATION),
+            "JavaScript {javascript}"
+        );
+        assert_eq!(param(&form, "iss").as_deref(), Some(app.issuer.as_str()));
+        let code = param(&form, "code").unwrap();
+        let resp = app
+            .token(
+                &client,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", &redirect),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "JavaScript {javascript}");
+    }
+}

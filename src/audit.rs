@@ -96,11 +96,11 @@ pub fn key(kid: &str) -> String {
     format!("key:{kid}")
 }
 
-/// A username that did not sign in, as a short hash: correlatable by an admin who knows the
-/// name, and harmless when someone typed their password into the field.
-pub fn attempted_username(username: &str) -> String {
-    let hash = crate::crypto::hash_secret(username);
-    format!("username-hash:{}", &hash[..16])
+/// A username that did not sign in, as a keyed pseudonym (`pseudonym` is an HMAC under a key
+/// derived from the master key): the same name always maps to the same value, and someone who
+/// typed their password into the field cannot have it guessed back from the logs.
+pub fn attempted_username(pseudonym: &str) -> String {
+    format!("username-pseudonym:{pseudonym}")
 }
 
 /// Emits one audit event. `address` is the client address when a request caused it.
@@ -133,9 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn attempted_usernames_are_hashed() {
-        let a = attempted_username("correct horse battery staple");
-        assert!(!a.contains("horse"));
-        assert_eq!(a, attempted_username("correct horse battery staple"));
+    fn attempted_usernames_are_pseudonyms() {
+        assert_eq!(attempted_username("abc"), "username-pseudonym:abc");
     }
 }

@@ -106,7 +106,7 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_HEADER_READ_TIMEOUT", default_value_t = 10)]
     pub header_read_timeout: i64,
 
-    /// Seconds a request body may take to arrive in full.
+    /// Seconds from a request's start within which its whole body must have arrived.
     #[arg(long, env = "GATEHOUSE_BODY_TIMEOUT", default_value_t = 10)]
     pub body_timeout: i64,
 
@@ -117,6 +117,14 @@ pub struct Config {
     /// Connections served at once; more wait to be accepted.
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+
+    /// Connections one client address may hold at once (trusted proxies are exempt).
+    #[arg(
+        long,
+        env = "GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 64
+    )]
+    pub max_connections_per_address: usize,
 
     /// Pending authorization requests one client address (IPv6: one /64) may hold; a further
     /// one evicts the oldest. Raise it when many people share one address without a trusted
@@ -167,6 +175,7 @@ impl Config {
             body_timeout: 10,
             idle_timeout: 30,
             max_connections: 1024,
+            max_connections_per_address: 64,
             shutdown_drain_timeout: 20,
             max_pending_flows_per_address: 1000,
         }
@@ -211,8 +220,8 @@ impl Config {
         if self.max_pending_flows_per_address < 1 {
             return Err("max pending flows per address must be at least 1".into());
         }
-        if self.max_connections == 0 {
-            return Err("max connections must be at least 1".into());
+        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+            return Err("connection limits must be at least 1".into());
         }
         if self.refresh_replay_window < 0 {
             return Err("refresh replay window must not be negative".into());

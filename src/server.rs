@@ -1,14 +1,17 @@
 //! Connection handling: the accept loop with its limits, in front of the router. A connection
 //! that never finishes its headers, stalls, or outlives shutdown's drain deadline is closed
 //! (SECURITY.md "Connections are bounded"). Imports `config` only; `startup` calls it.
-use crate::config::Config;
+use crate::config::{Config, IpRange};
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -20,7 +23,7 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 /// The limits one server applies to its connections.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     /// From waiting for a request (a new connection, or keep-alive after a response) to its
     /// last header line: slowloris gets this long.
@@ -29,6 +32,10 @@ pub struct Limits {
     pub idle: Duration,
     /// Most connections served at once; further ones wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Most connections one peer address may hold; more are closed at once. Trusted proxies
+    /// carry everyone's traffic and are exempt.
+    pub max_per_address: usize,
+    pub trusted_proxies: Arc<[IpRange]>,
     /// After shutdown begins, in-flight requests get this long before their connections close.
     pub drain: Duration,
 }
@@ -40,6 +47,8 @@ impl Limits {
             header_read: secs(config.header_read_timeout),
             idle: secs(config.idle_timeout),
             max_connections: config.max_connections.max(1),
+            max_per_address: config.max_connections_per_address.max(1),
+            trusted_proxies: config.trusted_proxies.clone().into(),
             drain: secs(config.shutdown_drain_timeout),
         }
     }
@@ -56,6 +65,7 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
+    let per_address: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     tokio::pin!(shutdown);
     loop {
         while connections.try_join_next().is_some() {}
@@ -78,6 +88,18 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let ip = peer.ip();
+        let slot = if limits.trusted_proxies.iter().any(|r| r.contains(ip)) {
+            None
+        } else {
+            match AddressSlot::take(&per_address, ip, limits.max_per_address) {
+                Some(slot) => Some(slot),
+                None => {
+                    tracing::debug!("connection refused: too many from one address");
+                    continue;
+                }
+            }
+        };
         let _ = stream.set_nodelay(true);
         let activity = Activity::new();
         let io = TokioIo::new(Tracked {
@@ -96,15 +118,17 @@ pub async fn serve(
             .keep_alive(true)
             .serve_connection(io, service);
         let watched = graceful.watch(http);
+        let idle = limits.idle;
         connections.spawn(async move {
             let _permit = permit;
+            let _slot = slot;
             tokio::select! {
                 result = watched => {
                     if let Err(e) = result {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 }
-                () = idle_expired(activity, limits.idle) => {
+                () = idle_expired(activity, idle) => {
                     tracing::debug!("idle connection closed");
                 }
             }
@@ -123,6 +147,40 @@ pub async fn serve(
     connections.abort_all();
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// One of a peer address's connection slots, given back when the connection ends.
+struct AddressSlot {
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl AddressSlot {
+    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<Self> {
+        let mut map = counts.lock().ok()?;
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Self {
+            counts: counts.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.counts.lock()
+            && let Some(n) = map.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// When a connection last moved a byte, as milliseconds since it opened.

@@ -53,8 +53,9 @@ pub fn parse_credentials(
             OAuthError::invalid_client().with_detail("malformed basic credentials")
         })?;
         let id = form_decode(id);
+        // RFC 6749 §5.2: a failed Basic authentication is invalid_client (401).
         if super::authorize::has_control(&id) {
-            return Err(OAuthError::invalid_request("client_id is malformed"));
+            return Err(OAuthError::invalid_client().with_detail("control character in client_id"));
         }
         if body_id.is_some_and(|b| b != id) {
             return Err(OAuthError::invalid_client()
@@ -139,9 +140,9 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_in_basic_client_id_are_invalid_request() {
+    fn control_characters_in_basic_client_id_are_invalid_client() {
         let e = parse_credentials(Some(&basic("a%00b", "s")), &params(&[])).unwrap_err();
-        assert_eq!(e.code, crate::oauth::ErrorCode::InvalidRequest);
+        assert_eq!(e.code, crate::oauth::ErrorCode::InvalidClient);
     }
 
     #[test]

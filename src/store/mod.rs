@@ -59,9 +59,12 @@ impl Error {
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
                 // PostgreSQL: connection exceptions (08…), operator intervention such as a
-                // shutdown or a server still starting (57P…). SQLite: busy or locked.
+                // shutdown or a server still starting (57P…), too many connections (53300),
+                // a read-only standby after failover (25006), serialization failures and
+                // deadlocks (40001, 40P01). SQLite: busy or locked.
                 code.starts_with("08")
                     || code.starts_with("57P")
+                    || matches!(code.as_ref(), "53300" | "25006" | "40001" | "40P01")
                     || code == "5"
                     || code == "6"
                     || db.message().contains("database is locked")

@@ -122,6 +122,7 @@ async fn handle(
         .store
         .insert_flow(&flow, &address_key(address), caps)
         .await?;
+    ls.keep_for_flow(flow.expires_at).await?;
     Ok(step_redirect(next, &flow.id))
 }
 

@@ -100,6 +100,7 @@ const AUTH_TIME: &str = "auth_time";
 const LOGIN_FLOW: &str = "login_flow";
 const CSRF: &str = "csrf";
 const BROWSER_KEY: &str = "bk";
+const FLOW_UNTIL: &str = "flow_until";
 
 /// Typed wrapper over the tower-sessions session.
 pub struct LoginSession<'a>(pub &'a Session);
@@ -117,6 +118,13 @@ impl LoginSession<'_> {
     /// A random key naming this browser; pending flows are bound to it.
     pub async fn browser_key(&self) -> Result<String, PageError> {
         self.get_or_create(BROWSER_KEY).await
+    }
+
+    /// Keeps an anonymous session alive as long as its newest pending flow (the store caps an
+    /// anonymous session's life at one flow lifetime from its last save).
+    pub async fn keep_for_flow(&self, flow_expires_at: i64) -> Result<(), PageError> {
+        self.0.insert(FLOW_UNTIL, flow_expires_at).await?;
+        Ok(())
     }
 
     /// The browser key if the session has one (never creates a session).

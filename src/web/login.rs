@@ -107,7 +107,7 @@ pub async fn login_submit(
             Ok(resp)
         }
         Err(AccountError::InvalidCredentials) => {
-            let attempted = audit::attempted_username(&form.username);
+            let attempted = audit::attempted_username(&state.devices.pseudonym(&form.username));
             audit::emit(Event::LoginFailed, "anonymous", &attempted, Some(&address));
             let csrf = ls.csrf_token().await?;
             let client_name = match &flow {
@@ -128,7 +128,7 @@ pub async fn login_submit(
             Ok(resp)
         }
         Err(AccountError::Throttled { retry_after }) => {
-            let attempted = audit::attempted_username(&form.username);
+            let attempted = audit::attempted_username(&state.devices.pseudonym(&form.username));
             audit::emit(
                 Event::LoginThrottled,
                 "anonymous",

@@ -16,8 +16,14 @@ pub fn allow_form_target(resp: &mut Response, uri: &str) {
     if let Ok(u) = url::Url::parse(uri)
         && matches!(u.scheme(), "https" | "http")
     {
-        resp.extensions_mut()
-            .insert(FormTarget(u.origin().ascii_serialization()));
+        // CSP host sources cannot name an IPv6 literal (a native app's `http://[::1]:port`,
+        // RFC 8252 §7.3): only its scheme can be allowed.
+        let source = if matches!(u.host(), Some(url::Host::Ipv6(_))) {
+            format!("{}:", u.scheme())
+        } else {
+            u.origin().ascii_serialization()
+        };
+        resp.extensions_mut().insert(FormTarget(source));
     }
 }
 
@@ -74,6 +80,41 @@ pub async fn session_save_failed(req: Request, next: Next) -> Response {
         return super::error::PageError::unavailable("session save failed").into_response();
     }
     resp
+}
+
+/// The whole body must arrive within `body_timeout` of the request's start: one deadline that
+/// never resets, so a client trickling a byte at a time cannot hold the connection. Bodies are
+/// read here, at most `PROTOCOL_BODY_LIMIT`, and handed on whole (routes may cap lower).
+pub async fn body_deadline(
+    axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let read = axum::body::to_bytes(body, super::PROTOCOL_BODY_LIMIT);
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) => super::error::PageError {
+            status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            title: "The request is too large",
+            message: "Go back to the application and start again.".into(),
+        }
+        .into_response(),
+        Err(_) => {
+            let mut resp = super::error::PageError {
+                status: axum::http::StatusCode::REQUEST_TIMEOUT,
+                title: "The request took too long",
+                message: "Go back to the application and start again.".into(),
+            }
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+    }
 }
 
 /// Longest request target (path and query) we read; longer ones get 414.

@@ -20,7 +20,6 @@ use crate::oauth::endpoints as ep;
 use axum::Router;
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -99,12 +98,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(account::not_found)
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::session_save_failed))
+        .layer(axum::middleware::from_fn_with_state(
+            std::time::Duration::from_secs(state.config.body_timeout.max(1) as u64),
+            middleware::body_deadline,
+        ))
         // Every other body (the protocol endpoints) is capped here; pages cap lower above.
         .layer(RequestBodyLimitLayer::new(PROTOCOL_BODY_LIMIT))
         .layer(axum::middleware::from_fn(middleware::uri_limit))
-        .layer(RequestBodyTimeoutLayer::new(
-            std::time::Duration::from_secs(state.config.body_timeout.max(1) as u64),
-        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::cors,

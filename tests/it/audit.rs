@@ -108,12 +108,11 @@ async fn browser_session_emits_audit_events(app: TestApp) {
     let failed = logs.find("login.failed");
     assert_eq!(failed["actor"], "anonymous");
     assert_eq!(failed["address"], "127.0.0.1");
-    assert!(
-        failed["resource"]
-            .as_str()
-            .unwrap()
-            .starts_with("username-hash:")
-    );
+    let resource = failed["resource"].as_str().unwrap();
+    assert!(resource.starts_with("username-pseudonym:"), "{resource}");
+    // Keyed: not the plain SHA-256 a log reader could check guesses against.
+    let plain = gatehouse::crypto::hash_secret("alice");
+    assert!(!resource.contains(&plain[..16]), "{resource}");
     let ok = logs.find("login.succeeded");
     assert_eq!(ok["actor"], format!("user:{}", user.id));
     assert_eq!(ok["address"], "127.0.0.1");

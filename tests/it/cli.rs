@@ -391,6 +391,31 @@ fn user_unlock_clears_the_back_off() {
     ));
     let out = stdout(&gatehouse(d, &["user", "unlock", "carol"], None));
     assert!(out.contains("cleared 0"), "{out}");
+    // A counter for the username and one for a device, as failed sign-ins leave them.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}/gatehouse.db", d.join("data").display());
+        let store = gatehouse::store::Store::connect(&url).await.unwrap();
+        use gatehouse::accounts::throttle;
+        store
+            .record_login_failure(&throttle::user_key("carol"), 1, 0)
+            .await
+            .unwrap();
+        store
+            .record_login_failure(&throttle::device_key("carol", "d1"), 1, 0)
+            .await
+            .unwrap();
+        store
+            .record_login_failure(&throttle::user_key("dave"), 1, 0)
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let out = stdout(&gatehouse(d, &["user", "unlock", "carol"], None));
+    assert!(out.contains("cleared 2"), "{out}");
 }
 
 #[test]

@@ -123,6 +123,11 @@ impl Drop for PrivateCluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_under_load_gives_503_and_recovers() {
     let Some(cluster) = PrivateCluster::start() else {
+        assert_ne!(
+            std::env::var("GATEHOUSE_REQUIRE_PG_FAULTS").as_deref(),
+            Ok("1"),
+            "PostgreSQL server binaries are required but not installed"
+        );
         eprintln!("skipped: no PostgreSQL server binaries");
         return;
     };

@@ -228,6 +228,16 @@ async fn session_and_device_cookies(app: TestApp) {
         .build()
         .unwrap();
     let base = app.issuer.clone();
+    // A real session and its CSRF token, so fuzzed device cookies reach the sign-in check.
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
+    let session = page
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let csrf = hidden(&page.text().await.unwrap(), "csrf");
     let n = fuzz(
         (
             corpus("cookie", &client.id),
@@ -242,13 +252,25 @@ async fn session_and_device_cookies(app: TestApp) {
         ),
         |(cookie, path, post)| {
             let (http, url) = (http.clone(), format!("{base}{path}"));
+            let (session, csrf) = (session.clone(), csrf.clone());
             async move {
+                // Half the cases keep the real session beside the fuzzed cookies.
+                let cookie = if post {
+                    format!("{session}; {cookie}")
+                } else {
+                    cookie
+                };
                 let Ok(v) = reqwest::header::HeaderValue::from_str(&cookie) else {
                     return Ok(());
                 };
                 let req = if post {
                     http.post(url.split('?').next().unwrap_or(&url).to_owned())
-                        .form(&[("username", "alice"), ("password", PASSWORD), ("csrf", "x")])
+                        .form(&[
+                            ("username", "alice"),
+                            // A wrong password keeps the session (a success would rotate it).
+                            ("password", "not the password"),
+                            ("csrf", csrf.as_str()),
+                        ])
                 } else {
                     http.get(&url)
                 };

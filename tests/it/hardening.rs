@@ -215,7 +215,11 @@ async fn control_characters_are_refused_before_the_database(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.status(),
+        401,
+        "RFC 6749 §5.2: failed Basic authentication"
+    );
     for path in ["/revoke", "/introspect"] {
         let resp = app
             .http
@@ -316,6 +320,25 @@ async fn anonymous_sessions_live_as_long_as_a_flow(app: TestApp) {
     assert_eq!(csrf(signed.clone()).await, before);
 }
 
+/// A new flow keeps an anonymous session alive for its whole lifetime.
+async fn anonymous_session_lives_as_long_as_its_newest_flow(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let ch = s256_challenge(&random_token());
+    let b = browser();
+    app.authorize(&b, &authorize_params(&client.id, &ch)).await;
+    app.clock.advance(10 * 60);
+    let resp = app.authorize(&b, &authorize_params(&client.id, &ch)).await;
+    let login = location(&resp);
+    app.clock.advance(6 * 60);
+    let resp = app.submit_login(&b, &login, "alice", PASSWORD).await;
+    assert_eq!(
+        resp.status(),
+        303,
+        "the session outlived the first flow's window"
+    );
+}
+
 /// One browser holds at most 10 pending flows; the oldest go first.
 async fn pending_flows_are_capped_per_browser(app: TestApp) {
     let client = app.create_client().await;
@@ -344,6 +367,7 @@ async fn pending_flows_are_capped_per_browser(app: TestApp) {
 
 crate::backend_tests!(
     anonymous_sessions_live_as_long_as_a_flow,
+    anonymous_session_lives_as_long_as_its_newest_flow,
     pending_flows_are_capped_per_browser,
     parameter_flood_is_refused_by_the_body_limit,
     more_than_a_hundred_parameters_are_invalid_request,
@@ -438,35 +462,86 @@ async fn never_finishing_headers_are_closed() {
     );
 }
 
-/// A kept-alive connection that sends nothing more is closed; so is a body that stops arriving.
+/// A connection that moves no byte is dropped after the idle timeout, even while the
+/// header-read timeout would still wait.
 #[tokio::test]
-async fn idle_keep_alive_and_stalled_bodies_are_closed() {
+async fn idle_connections_are_closed() {
     let server = limited_server(|c| {
-        c.header_read_timeout = 1;
+        c.header_read_timeout = 60;
         c.idle_timeout = 1;
+        c.body_timeout = 60;
+    })
+    .await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    let got = closed_by_server(&mut s, Duration::from_secs(10)).await;
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+}
+
+/// The whole body must arrive within the body timeout: trickling a byte at a time does not
+/// reset it (408, then the connection closes).
+#[tokio::test]
+async fn trickled_bodies_hit_one_deadline() {
+    let server = limited_server(|c| {
+        c.header_read_timeout = 60;
+        c.idle_timeout = 60;
         c.body_timeout = 1;
     })
     .await;
     let mut s = TcpStream::connect(server.addr).await.unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let got = closed_by_server(&mut s, Duration::from_secs(10)).await;
-    assert!(
-        got.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
-
-    let mut s = TcpStream::connect(server.addr).await.unwrap();
     s.write_all(
-        b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=",
+        b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n",
     )
     .await
     .unwrap();
-    let got = closed_by_server(&mut s, Duration::from_secs(10)).await;
+    let (mut rd, mut wr) = s.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            if wr.write_all(b"a").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(10), rd.read_exact(&mut head))
+        .await
+        .expect("answered before the trickle ended")
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 408");
+    trickle.abort();
+}
+
+/// One address may hold only so many connections; the next is closed at once.
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    let server = limited_server(|c| {
+        c.max_connections_per_address = 2;
+        c.header_read_timeout = 30;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = TcpStream::connect(server.addr).await.unwrap();
+    let got = closed_by_server(&mut third, Duration::from_secs(5)).await;
+    assert!(got.is_empty(), "refused without an answer");
+    // A slot freed is a slot usable again.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = TcpStream::connect(server.addr).await.unwrap();
+    again
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let got = closed_by_server(&mut again, Duration::from_secs(5)).await;
     assert!(
-        got.is_empty() || !got.starts_with(b"HTTP/1.1 200"),
+        got.starts_with(b"HTTP/1.1 200"),
         "{}",
         String::from_utf8_lossy(&got)
     );

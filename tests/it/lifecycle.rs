@@ -1282,6 +1282,16 @@ async fn cors_origins_are_cached_and_invalidated(app: TestApp) {
     other.close().await;
 }
 
+async fn resp_login_again(
+    app: &TestApp,
+    b: &reqwest::Client,
+    client: &TestClient,
+    ch: &str,
+) -> reqwest::Response {
+    app.authorize(b, &auth_params(client, ch, "openid", &[]))
+        .await
+}
+
 /// CSP `form-action` names only us and the flow's verified redirect target.
 async fn form_action_allows_only_self_and_the_verified_target(app: TestApp) {
     app.create_user("alice").await;
@@ -1300,6 +1310,48 @@ async fn form_action_allows_only_self_and_the_verified_target(app: TestApp) {
         csp.contains("form-action 'self' https://app.example.com;")
             || csp.ends_with("form-action 'self' https://app.example.com"),
         "{csp}"
+    );
+    // The consent page names the same target.
+    let signed = app
+        .submit_login(
+            &b,
+            &location(&resp_login_again(&app, &b, &client, &ch).await),
+            "alice",
+            PASSWORD,
+        )
+        .await;
+    let consent = app.get(&b, &location(&signed)).await;
+    let csp = consent.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.ends_with("form-action 'self' https://app.example.com"),
+        "consent: {csp}"
+    );
+    // The logout confirmation names the registered post-logout URI.
+    let logout_client = app
+        .create_client_custom(false, |c| {
+            c.post_logout_redirect_uris = vec!["https://rp.example.org/bye".into()]
+        })
+        .await;
+    let confirm = app
+        .get(
+            &b,
+            &format!(
+                "/logout?client_id={}&post_logout_redirect_uri=https%3A%2F%2Frp.example.org%2Fbye",
+                logout_client.id
+            ),
+        )
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let csp = confirm.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.ends_with("form-action 'self' https://rp.example.org"),
+        "logout: {csp}"
     );
     let plain = app.get(&b, "/login").await;
     let csp = plain.headers()["content-security-policy"]

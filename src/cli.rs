@@ -248,8 +248,100 @@ pub enum UserCommand {
     },
     /// Disable a user: they can no longer sign in.
     Disable { username: String },
+    /// Change a user's name, email or standard profile claims (OIDC Core §5.1). An empty
+    /// value clears a claim.
+    Update {
+        username: String,
+        #[command(flatten)]
+        profile: Box<ProfileOptions>,
+    },
     /// Clear a user's sign-in back-off (from every browser and device).
     Unlock { username: String },
+}
+
+/// The standard claims an admin may set (OIDC Core §5.1), each checked by its type.
+#[derive(Debug, Default, clap::Args)]
+pub struct ProfileOptions {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    given_name: Option<String>,
+    #[arg(long)]
+    family_name: Option<String>,
+    #[arg(long)]
+    middle_name: Option<String>,
+    #[arg(long)]
+    nickname: Option<String>,
+    /// URL of a profile picture (http or https).
+    #[arg(long)]
+    picture: Option<String>,
+    /// URL of a web page (http or https).
+    #[arg(long)]
+    website: Option<String>,
+    #[arg(long)]
+    gender: Option<String>,
+    /// YYYY-MM-DD, or YYYY alone.
+    #[arg(long)]
+    birthdate: Option<String>,
+    /// A time zone name such as Europe/Paris.
+    #[arg(long)]
+    zoneinfo: Option<String>,
+    /// A language tag such as en-US.
+    #[arg(long)]
+    locale: Option<String>,
+    /// E.164, such as +14155550123.
+    #[arg(long)]
+    phone_number: Option<String>,
+    #[arg(long)]
+    phone_number_verified: Option<bool>,
+    #[arg(long)]
+    address_formatted: Option<String>,
+    #[arg(long)]
+    street_address: Option<String>,
+    #[arg(long)]
+    locality: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long)]
+    postal_code: Option<String>,
+    #[arg(long)]
+    country: Option<String>,
+}
+
+impl ProfileOptions {
+    fn into_changes(self) -> accounts::ProfileChanges {
+        use crate::domain::profile::Field;
+        let fields = [
+            (Field::GivenName, self.given_name),
+            (Field::FamilyName, self.family_name),
+            (Field::MiddleName, self.middle_name),
+            (Field::Nickname, self.nickname),
+            (Field::Picture, self.picture),
+            (Field::Website, self.website),
+            (Field::Gender, self.gender),
+            (Field::Birthdate, self.birthdate),
+            (Field::Zoneinfo, self.zoneinfo),
+            (Field::Locale, self.locale),
+            (Field::PhoneNumber, self.phone_number),
+            (Field::AddressFormatted, self.address_formatted),
+            (Field::StreetAddress, self.street_address),
+            (Field::Locality, self.locality),
+            (Field::Region, self.region),
+            (Field::PostalCode, self.postal_code),
+            (Field::Country, self.country),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.map(|v| (f, v)))
+        .collect();
+        accounts::ProfileChanges {
+            name: self.name,
+            email: self.email,
+            fields,
+            phone_number_verified: self.phone_number_verified,
+        }
+    }
 }
 
 /// Parses the command line and runs it.
@@ -478,6 +570,17 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                 None,
             );
             println!("disabled user {username}");
+        }
+        UserCommand::Update { username, profile } => {
+            let (user, _) = store
+                .find_user_credentials(&username)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
+            accounts::update_profile(&store, &user, profile.into_changes(), clock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            audit::emit(Event::UserChanged, "cli", &audit::user(&user.id), None);
+            println!("updated user {username}");
         }
         UserCommand::Unlock { username } => {
             let n = accounts::unlock(&store, &username).await?;

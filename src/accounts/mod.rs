@@ -176,10 +176,8 @@ pub async fn create_user(
 ) -> Result<User, AccountError> {
     validate_username(new.username).map_err(|e| AccountError::Invalid(e.into()))?;
     password::check_strength(password).map_err(|e| AccountError::Invalid(e.into()))?;
-    if let Some(email) = new.email
-        && (!email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace))
-    {
-        return Err(AccountError::Invalid("email address is not valid".into()));
+    if let Some(email) = new.email {
+        check_email(email)?;
     }
     let hash = hasher.hash(password).await?;
     let user = User {
@@ -189,9 +187,66 @@ pub async fn create_user(
         name: new.name.map(str::to_owned),
         disabled: false,
         created_at: now,
+        profile: Default::default(),
+        updated_at: now,
     };
     store.insert_user(&user, &hash).await?;
     Ok(user)
+}
+
+fn check_email(email: &str) -> Result<(), AccountError> {
+    if !email.contains('@')
+        || email.len() > 254
+        || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(AccountError::Invalid("email address is not valid".into()));
+    }
+    Ok(())
+}
+
+/// Changes to a user's name, email and profile claims; `None` leaves a value as it is, an
+/// empty string clears it.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub fields: Vec<(crate::domain::profile::Field, String)>,
+    pub phone_number_verified: Option<bool>,
+}
+
+/// Applies `changes` after checking every value; nothing is stored unless all are valid.
+pub async fn update_profile(
+    store: &Store,
+    user: &User,
+    changes: ProfileChanges,
+    now: i64,
+) -> Result<User, AccountError> {
+    use crate::domain::profile::{Field, check};
+    let mut updated = user.clone();
+    if let Some(name) = &changes.name {
+        updated.name = check(Field::Name, name).map_err(AccountError::Invalid)?;
+    }
+    if let Some(email) = &changes.email {
+        let email = email.trim();
+        if email.is_empty() {
+            updated.email = None;
+        } else {
+            check_email(email)?;
+            updated.email = Some(email.to_owned());
+        }
+    }
+    for (field, value) in &changes.fields {
+        updated
+            .profile
+            .set(*field, value)
+            .map_err(AccountError::Invalid)?;
+    }
+    if let Some(v) = changes.phone_number_verified {
+        updated.profile.phone_number_verified = v && updated.profile.phone_number.is_some();
+    }
+    updated.updated_at = now;
+    store.update_user_profile(&updated, now).await?;
+    Ok(updated)
 }
 
 pub async fn set_password(

@@ -1,7 +1,14 @@
 //! Scope values (RFC 6749 §3.3) and the ones we support.
 
 /// Scopes Gatehouse knows. Others are ignored, never granted (OIDC Core §3.1.2.1).
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+pub const SUPPORTED_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "address",
+    "offline_access",
+];
 
 /// An ordered set of supported scope values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -69,8 +76,10 @@ impl ScopeSet {
 pub fn describe(scope: &str) -> &'static str {
     match scope {
         "openid" => "Know who you are (your account identifier)",
-        "profile" => "See your name and username",
+        "profile" => "See your name, username and profile details",
         "email" => "See your email address",
+        "phone" => "See your phone number",
+        "address" => "See your postal address",
         "offline_access" => "Stay connected when you are not using it (offline access)",
         _ => "Unknown permission",
     }

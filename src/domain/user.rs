@@ -10,6 +10,10 @@ pub struct User {
     pub name: Option<String>,
     pub disabled: bool,
     pub created_at: i64,
+    /// The other standard claims (OIDC Core §5.1).
+    pub profile: super::Profile,
+    /// OIDC Core §5.1 `updated_at`: when the profile last changed.
+    pub updated_at: i64,
 }
 
 /// Usernames: 1–64 characters of letters, digits and `._-@`; stored as given, matched exactly.

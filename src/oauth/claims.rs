@@ -4,14 +4,49 @@ use crate::domain::{ScopeSet, User};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// OIDC Core §5.4: the claims `profile` and `email` stand for.
+/// OIDC Core §5.4: the claims `profile`, `email`, `phone` and `address` stand for. Claims
+/// without a value are left out (§5.3.2), never sent as null.
 pub fn user_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
     let mut m = Map::new();
+    let p = &user.profile;
     if scope.contains("profile") {
         m.insert("preferred_username".into(), user.username.clone().into());
         if let Some(name) = &user.name {
             m.insert("name".into(), name.clone().into());
         }
+        for (claim, value) in [
+            ("given_name", &p.given_name),
+            ("family_name", &p.family_name),
+            ("middle_name", &p.middle_name),
+            ("nickname", &p.nickname),
+            ("picture", &p.picture),
+            ("website", &p.website),
+            ("gender", &p.gender),
+            ("birthdate", &p.birthdate),
+            ("zoneinfo", &p.zoneinfo),
+            ("locale", &p.locale),
+        ] {
+            if let Some(v) = value {
+                m.insert(claim.into(), v.clone().into());
+            }
+        }
+        // §5.1: seconds since the epoch, a number.
+        m.insert("updated_at".into(), user.updated_at.into());
+    }
+    if scope.contains("phone")
+        && let Some(phone) = &p.phone_number
+    {
+        m.insert("phone_number".into(), phone.clone().into());
+        m.insert(
+            "phone_number_verified".into(),
+            p.phone_number_verified.into(),
+        );
+    }
+    if scope.contains("address") && !p.address.is_empty() {
+        m.insert(
+            "address".into(),
+            serde_json::to_value(&p.address).unwrap_or_default(),
+        );
     }
     if scope.contains("email")
         && let Some(email) = &user.email
@@ -80,6 +115,16 @@ mod tests {
             name: Some("Alice".into()),
             disabled: false,
             created_at: 0,
+            profile: crate::domain::Profile {
+                given_name: Some("Ada".into()),
+                phone_number: Some("+14155550123".into()),
+                address: crate::domain::Address {
+                    country: Some("FR".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            updated_at: 42,
         }
     }
 
@@ -91,6 +136,15 @@ mod tests {
         assert_eq!(all["email"], "alice@example.com");
         assert_eq!(all["preferred_username"], "alice");
         assert_eq!(all["name"], "Alice");
+        assert_eq!(all["given_name"], "Ada");
+        assert_eq!(all["updated_at"], 42);
+        assert!(all.get("family_name").is_none(), "no value, no claim");
+        assert!(all.get("phone_number").is_none(), "phone needs its scope");
+        let contact = user_claims(&user(), &ScopeSet::parse_supported("openid phone address"));
+        assert_eq!(contact["phone_number"], "+14155550123");
+        assert_eq!(contact["phone_number_verified"], false);
+        assert_eq!(contact["address"]["country"], "FR");
+        assert!(contact.get("given_name").is_none());
     }
 
     #[test]

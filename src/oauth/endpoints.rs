@@ -10,6 +10,7 @@ pub const LOGOUT: &str = "/logout";
 pub const REVOKE: &str = "/revoke";
 pub const INTROSPECT: &str = "/introspect";
 pub const ACCOUNT_APPS_REVOKE: &str = "/account/apps/revoke";
+pub const ACCOUNT_PROFILE: &str = "/account/profile";
 pub const ACCOUNT: &str = "/account";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";

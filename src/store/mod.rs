@@ -99,6 +99,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_token_lifecycle.sql"),
     include_str!("../../migrations/sqlite/0006_flow_bounds.sql"),
     include_str!("../../migrations/sqlite/0007_pkce_policy.sql"),
+    include_str!("../../migrations/sqlite/0008_profile.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
@@ -108,6 +109,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_token_lifecycle.sql"),
     include_str!("../../migrations/postgres/0006_flow_bounds.sql"),
     include_str!("../../migrations/postgres/0007_pkce_policy.sql"),
+    include_str!("../../migrations/postgres/0008_profile.sql"),
 ];
 
 impl Store {

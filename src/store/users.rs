@@ -3,7 +3,8 @@ use crate::domain::User;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "id, username, email, name, disabled, created_at, password_hash";
+const COLUMNS: &str =
+    "id, username, email, name, disabled, created_at, password_hash, profile, updated_at";
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
@@ -13,14 +14,17 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         name: row.try_get("name")?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         created_at: row.try_get("created_at")?,
+        profile: serde_json::from_str(&row.try_get::<String, _>("profile")?)
+            .map_err(|e| Error::Corrupt(e.to_string()))?,
+        updated_at: row.try_get("updated_at")?,
     })
 }
 
 impl Store {
     pub async fn insert_user(&self, u: &User, password_hash: &str) -> Result<()> {
         sqlx::query(
-            "insert into users (id, username, email, name, password_hash, disabled, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
+            "insert into users (id, username, email, name, password_hash, disabled, created_at, \
+             profile, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&u.id)
         .bind(&u.username)
@@ -29,6 +33,8 @@ impl Store {
         .bind(password_hash)
         .bind(flag(u.disabled))
         .bind(u.created_at)
+        .bind(profile_json(&u.profile)?)
+        .bind(u.updated_at)
         .execute(&self.pool)
         .await
         .map_err(on_conflict("username"))?;
@@ -86,6 +92,24 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the user's name, email and profile claims; `updated_at` is set to `now`.
+    pub async fn update_user_profile(&self, u: &User, now: i64) -> Result<()> {
+        let done = sqlx::query(
+            "update users set name = $1, email = $2, profile = $3, updated_at = $4 where id = $5",
+        )
+        .bind(&u.name)
+        .bind(&u.email)
+        .bind(profile_json(&u.profile)?)
+        .bind(now)
+        .bind(&u.id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()> {
         let done = sqlx::query("update users set disabled = $1 where username = $2")
             .bind(flag(disabled))
@@ -97,4 +121,8 @@ impl Store {
         }
         Ok(())
     }
+}
+
+fn profile_json(p: &crate::domain::Profile) -> Result<String> {
+    serde_json::to_string(p).map_err(|e| Error::Corrupt(e.to_string()))
 }

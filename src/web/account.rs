@@ -2,7 +2,7 @@
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm};
 use super::state::AppState;
-use super::templates::{AccountPage, ConnectedApp, IndexPage, render};
+use super::templates::{AccountPage, ConnectedApp, IndexPage, NameField, render};
 use crate::domain::ScopeSet;
 use crate::oauth::endpoints as ep;
 use axum::extract::State;
@@ -61,12 +61,85 @@ pub async fn account(
             }),
         }
     }
+    let p = &user.profile;
+    let field = |field, label, autocomplete, value: &Option<String>| NameField {
+        field,
+        label,
+        autocomplete,
+        value: value.clone().unwrap_or_default(),
+    };
+    let name_fields = vec![
+        field("name", "Full name", "name", &user.name),
+        field("given_name", "Given name", "given-name", &p.given_name),
+        field(
+            "middle_name",
+            "Middle name",
+            "additional-name",
+            &p.middle_name,
+        ),
+        field("family_name", "Family name", "family-name", &p.family_name),
+        field("nickname", "Nickname", "nickname", &p.nickname),
+    ];
     Ok(render(&AccountPage {
         csrf: &csrf,
         user: &user,
+        name_fields,
         signed_in_at,
         apps,
     }))
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    csrf: String,
+    name: String,
+    given_name: String,
+    middle_name: String,
+    family_name: String,
+    nickname: String,
+}
+
+/// A person edits their own name fields (OIDC Core §5.1); other claims are the admin's.
+pub async fn update_profile(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    PageForm(form): PageForm<ProfileForm>,
+) -> Result<Response, PageError> {
+    use crate::domain::profile::Field;
+    let ls = LoginSession(&session);
+    ls.require_csrf(&form.csrf).await?;
+    let Some(u) = super::authorize::current_user(&state, &ls).await? else {
+        return Ok(Redirect::to(ep::LOGIN).into_response());
+    };
+    let user = state
+        .store
+        .find_user(&u.user_id)
+        .await?
+        .ok_or_else(|| PageError::internal("session user vanished"))?;
+    let changes = crate::accounts::ProfileChanges {
+        name: Some(form.name),
+        fields: vec![
+            (Field::GivenName, form.given_name),
+            (Field::MiddleName, form.middle_name),
+            (Field::FamilyName, form.family_name),
+            (Field::Nickname, form.nickname),
+        ],
+        ..Default::default()
+    };
+    match crate::accounts::update_profile(&state.store, &user, changes, state.now()).await {
+        Ok(_) => {}
+        Err(crate::accounts::AccountError::Invalid(why)) => {
+            return Err(PageError::bad_request(format!(
+                "{why}. Go back and correct it."
+            )));
+        }
+        Err(crate::accounts::AccountError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(PageError::internal(e)),
+    }
+    let who = crate::audit::user(&user.id);
+    crate::audit::emit(crate::audit::Event::UserChanged, &who, &who, Some(&address));
+    Ok(Redirect::to(ep::ACCOUNT).into_response())
 }
 
 #[derive(Deserialize)]

@@ -79,6 +79,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(form_limit()),
         )
         .route(
+            ep::ACCOUNT_PROFILE,
+            post(account::update_profile).layer(form_limit()),
+        )
+        .route(
             ep::ACCOUNT_APPS_REVOKE,
             post(account::revoke_app).layer(form_limit()),
         )

@@ -72,8 +72,17 @@ pub struct ConnectedApp {
 pub struct AccountPage<'a> {
     pub csrf: &'a str,
     pub user: &'a crate::domain::User,
+    pub name_fields: Vec<NameField>,
     pub signed_in_at: String,
     pub apps: Vec<ConnectedApp>,
+}
+
+/// One editable name field on the account page.
+pub struct NameField {
+    pub field: &'static str,
+    pub label: &'static str,
+    pub autocomplete: &'static str,
+    pub value: String,
 }
 
 #[derive(Template)]

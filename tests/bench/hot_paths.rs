@@ -139,6 +139,8 @@ async fn main() {
         name: None,
         disabled: false,
         created_at: 0,
+        profile: Default::default(),
+        updated_at: 0,
     };
     app_store.insert_user(&user, "x").await.unwrap();
     let secret = random_token();

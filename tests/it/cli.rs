@@ -470,3 +470,62 @@ fn pkce_policy_option() {
         serde_json::from_str(&stdout(&gatehouse(d, &["client", "show", &id], None))).unwrap();
     assert_eq!(shown["pkce"], "required");
 }
+
+#[test]
+fn user_update_sets_checked_profile_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&gatehouse(
+        d,
+        &["user", "create", "--username", "erin", "--password-stdin"],
+        Some("a long enough password\n"),
+    ));
+    let bad = gatehouse(
+        d,
+        &[
+            "user",
+            "update",
+            "erin",
+            "--given-name",
+            "Erin",
+            "--birthdate",
+            "tomorrow",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("birthdate must be YYYY-MM-DD"));
+    stdout(&gatehouse(
+        d,
+        &[
+            "user",
+            "update",
+            "erin",
+            "--given-name",
+            "Erin",
+            "--phone-number",
+            "+14155550123",
+            "--country",
+            "US",
+        ],
+        None,
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let user = rt.block_on(async {
+        let url = format!("sqlite://{}/gatehouse.db", d.join("data").display());
+        let store = gatehouse::store::Store::connect(&url).await.unwrap();
+        let (u, _) = store.find_user_credentials("erin").await.unwrap().unwrap();
+        store.close().await;
+        u
+    });
+    assert_eq!(user.profile.given_name.as_deref(), Some("Erin"));
+    assert_eq!(user.profile.phone_number.as_deref(), Some("+14155550123"));
+    assert_eq!(user.profile.address.country.as_deref(), Some("US"));
+    assert!(
+        user.profile.birthdate.is_none(),
+        "the refused run stored nothing"
+    );
+}

@@ -254,6 +254,8 @@ async fn form_post_carries_errors_too(app: TestApp) {
 }
 
 crate::backend_tests!(
+    standard_claims_by_scope,
+    account_page_edits_name_fields,
     form_post_answers_with_a_self_posting_form,
     form_post_carries_errors_too,
     optional_pkce_client_signs_in_without_pkce,
@@ -353,4 +355,209 @@ async fn form_post_in_a_real_browser_with_and_without_javascript() {
             .await;
         assert_eq!(resp.status(), 200, "JavaScript {javascript}");
     }
+}
+
+// ---- Standard claims (OIDC Core §5.1, §5.4) ----
+
+async fn full_profile(app: &TestApp, username: &str) -> gatehouse::domain::User {
+    use gatehouse::domain::profile::Field;
+    let user = app.create_user(username).await;
+    let changes = gatehouse::accounts::ProfileChanges {
+        name: Some("Ada King Lovelace".into()),
+        fields: vec![
+            (Field::GivenName, "Ada".into()),
+            (Field::FamilyName, "Lovelace".into()),
+            (Field::MiddleName, "King".into()),
+            (Field::Nickname, "Countess".into()),
+            (Field::Picture, "https://img.example.com/ada.png".into()),
+            (Field::Website, "https://ada.example.com".into()),
+            (Field::Gender, "female".into()),
+            (Field::Birthdate, "1815-12-10".into()),
+            (Field::Zoneinfo, "Europe/London".into()),
+            (Field::Locale, "en-GB".into()),
+            (Field::PhoneNumber, "+441234567890".into()),
+            (Field::StreetAddress, "12 St James's Square".into()),
+            (Field::Locality, "London".into()),
+            (Field::PostalCode, "SW1Y 4JH".into()),
+            (Field::Country, "GB".into()),
+        ],
+        phone_number_verified: Some(true),
+        ..Default::default()
+    };
+    gatehouse::accounts::update_profile(&app.store, &user, changes, app.clock.now() + 5)
+        .await
+        .unwrap()
+}
+
+async fn userinfo_for(app: &TestApp, scope: &str) -> Value {
+    let client = app.create_client().await;
+    let (code, verifier) = app.get_code(&browser(), &client, scope, "ada").await;
+    let tokens: Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.userinfo(tokens["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Every standard claim reaches a relying party, read through the openidconnect crate's
+/// typed claims; phone and address only with their scopes.
+async fn standard_claims_by_scope(app: TestApp) {
+    type Claims = openidconnect::StandardClaims<openidconnect::core::CoreGenderClaim>;
+    let user = full_profile(&app, "ada").await;
+    let info = userinfo_for(&app, "openid profile email phone address").await;
+    let typed: Claims = serde_json::from_value(info.clone()).unwrap();
+    assert_eq!(typed.subject().as_str(), user.id);
+    assert_eq!(
+        typed.given_name().unwrap().get(None).unwrap().as_str(),
+        "Ada"
+    );
+    assert_eq!(
+        typed.family_name().unwrap().get(None).unwrap().as_str(),
+        "Lovelace"
+    );
+    assert_eq!(
+        typed.middle_name().unwrap().get(None).unwrap().as_str(),
+        "King"
+    );
+    assert_eq!(
+        typed.nickname().unwrap().get(None).unwrap().as_str(),
+        "Countess"
+    );
+    assert_eq!(
+        typed.name().unwrap().get(None).unwrap().as_str(),
+        "Ada King Lovelace"
+    );
+    assert_eq!(
+        typed.picture().unwrap().get(None).unwrap().as_str(),
+        "https://img.example.com/ada.png"
+    );
+    assert_eq!(
+        typed.website().unwrap().get(None).unwrap().as_str(),
+        "https://ada.example.com"
+    );
+    assert_eq!(typed.birthdate().unwrap().as_str(), "1815-12-10");
+    assert_eq!(typed.zoneinfo().unwrap().as_str(), "Europe/London");
+    assert_eq!(typed.locale().unwrap().as_str(), "en-GB");
+    assert_eq!(typed.phone_number().unwrap().as_str(), "+441234567890");
+    assert_eq!(typed.phone_number_verified(), Some(true));
+    let address = typed.address().unwrap();
+    assert_eq!(address.locality.as_ref().unwrap().as_str(), "London");
+    assert_eq!(address.country.as_ref().unwrap().as_str(), "GB");
+    assert_eq!(typed.updated_at().unwrap().timestamp(), user.updated_at);
+    assert!(typed.gender().is_some());
+
+    let narrow = userinfo_for(&app, "openid profile").await;
+    assert_eq!(narrow["given_name"], "Ada");
+    for claim in ["phone_number", "phone_number_verified", "address", "email"] {
+        assert!(narrow.get(claim).is_none(), "{claim} without its scope");
+    }
+    let discovery: Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for scope in ["phone", "address"] {
+        assert!(
+            discovery["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == scope)
+        );
+    }
+    for claim in [
+        "given_name",
+        "birthdate",
+        "updated_at",
+        "phone_number",
+        "address",
+    ] {
+        assert!(
+            discovery["claims_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == claim)
+        );
+    }
+}
+
+/// A person edits their own name fields on /account; bad values are refused and change nothing.
+async fn account_page_edits_name_fields(app: TestApp) {
+    app.create_user("alice").await;
+    let b = browser();
+    assert_eq!(
+        app.submit_login(&b, "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let page = app.get(&b, "/account").await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    let form = |given: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Alice Liddell".to_string()),
+            ("given_name", given.to_string()),
+            ("middle_name", String::new()),
+            ("family_name", "Liddell".into()),
+            ("nickname", String::new()),
+        ]
+    };
+    let resp = b
+        .post(app.url("/account/profile"))
+        .form(&form("Alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let (user, _) = app
+        .store
+        .find_user_credentials("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.name.as_deref(), Some("Alice Liddell"));
+    assert_eq!(user.profile.given_name.as_deref(), Some("Alice"));
+    assert_eq!(user.profile.family_name.as_deref(), Some("Liddell"));
+    let page = app.get(&b, "/account").await.text().await.unwrap();
+    assert!(
+        page.contains(r#"value="Liddell""#),
+        "the form shows the stored value"
+    );
+
+    let resp = b
+        .post(app.url("/account/profile"))
+        .form(&form(&"x".repeat(201)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("at most 200"));
+    let (after, _) = app
+        .store
+        .find_user_credentials("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, user, "nothing changed");
+    let mut forged = form("Eve");
+    forged[0].1 = "forged".into();
+    let resp = b
+        .post(app.url("/account/profile"))
+        .form(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
 }

@@ -179,7 +179,9 @@ pub async fn validate(
     check_request_objects(params).map_err(back)?;
     check_response_type(params).map_err(back)?;
     check_response_mode(params).map_err(back)?;
-    let scope = check_scope(params).restrict_to(client.allowed_scopes.as_deref());
+    let scope = check_claims(params, check_scope(params))
+        .map_err(back)?
+        .restrict_to(client.allowed_scopes.as_deref());
     let id_token_hint_sub = check_id_token_hint(keys, issuer, &client, params).map_err(back)?;
     let code_challenge = check_pkce(&client, params).map_err(back)?;
     let prompt = check_prompt(params).map_err(back)?;
@@ -340,6 +342,15 @@ pub fn check_response_mode(params: &Params) -> Result<ResponseMode, OAuthError> 
 /// OIDC Core §3.1.2.1: unknown scope values are ignored, never granted.
 pub fn check_scope(params: &Params) -> ScopeSet {
     ScopeSet::parse_supported(params.get("scope").unwrap_or(""))
+}
+
+/// OIDC Core §5.5: the claims a `claims` parameter names are granted through their scopes.
+pub fn check_claims(params: &Params, scope: ScopeSet) -> Result<ScopeSet, OAuthError> {
+    let Some(raw) = params.get("claims") else {
+        return Ok(scope);
+    };
+    let implied = super::claims_request::implied_scopes(raw)?.join(" ");
+    Ok(scope.union(&ScopeSet::parse_supported(&implied)))
 }
 
 /// RFC 7636 §4.4.1 and SECURITY.md: a challenge is required for every client, S256 only; a

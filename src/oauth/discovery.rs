@@ -30,7 +30,7 @@ pub fn metadata(issuer: &str) -> Value {
                               "zoneinfo", "locale", "updated_at", "email", "email_verified",
                               "phone_number", "phone_number_verified", "address"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,

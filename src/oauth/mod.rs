@@ -2,6 +2,7 @@
 //! in its signatures. Imports `domain`, `store`, `keys`, `accounts` and layer 0.
 pub mod authorize;
 pub mod claims;
+pub mod claims_request;
 pub mod client_auth;
 pub mod discovery;
 pub mod endpoints;

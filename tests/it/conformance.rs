@@ -253,7 +253,82 @@ async fn form_post_carries_errors_too(app: TestApp) {
     );
 }
 
+/// OIDC Core §5.5: claims named in the `claims` parameter are asked for on the consent page
+/// through their scopes and then appear in the ID token and at userinfo; malformed JSON is
+/// `invalid_request`; unknown claims are ignored.
+async fn claims_parameter_requests_individual_claims(app: TestApp) {
+    full_profile(&app, "ada").await;
+    let client = app.create_client().await;
+    let verifier = random_token();
+    let challenge = s256_challenge(&verifier);
+    let claims = r#"{"id_token":{"phone_number":{"essential":true},"shoe_size":null},"userinfo":{"given_name":null}}"#;
+    let b = browser();
+    let p = [
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "openid"),
+        ("claims", claims),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let resp = app.authorize(&b, &p).await;
+    let resp = app
+        .submit_login(&b, &location(&resp), "ada", PASSWORD)
+        .await;
+    let consent_url = location(&resp);
+    let consent = app.get(&b, &consent_url).await.text().await.unwrap();
+    assert!(consent.contains("See your phone number"), "{consent}");
+    assert!(consent.contains("profile details"));
+    let resp = app.submit_consent(&b, &consent_url, "allow").await;
+    let code = param(&query_of(&location(&resp)), "code").unwrap();
+    let tokens: Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["phone_number"], "+441234567890");
+    assert!(id.get("shoe_size").is_none());
+    let info: Value = app
+        .userinfo(tokens["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["given_name"], "Ada");
+    assert!(
+        info.get("email").is_none(),
+        "nothing that was not asked for"
+    );
+
+    for bad in ["{not json", r#"{"userinfo":{"email":1}}"#, "[1]"] {
+        let mut p = p.to_vec();
+        p[4] = ("claims", bad);
+        let resp = app.authorize(&browser(), &p).await;
+        assert_eq!(resp.status(), 303, "{bad}");
+        let q = query_of(&location(&resp));
+        assert_eq!(
+            param(&q, "error").as_deref(),
+            Some("invalid_request"),
+            "{bad}"
+        );
+    }
+    let discovery: Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["claims_parameter_supported"], true);
+}
+
 crate::backend_tests!(
+    claims_parameter_requests_individual_claims,
     standard_claims_by_scope,
     account_page_edits_name_fields,
     form_post_answers_with_a_self_posting_form,

@@ -17,19 +17,30 @@ pub async fn index(State(state): State<AppState>) -> Response {
     })
 }
 
-pub async fn account(
-    State(state): State<AppState>,
-    session: Session,
-) -> Result<Response, PageError> {
-    let ls = LoginSession(&session);
-    let Some(u) = super::authorize::current_user(&state, &ls).await? else {
-        return Ok(Redirect::to(ep::LOGIN).into_response());
+/// The signed-in session and its account, or `None` when nobody is signed in.
+async fn signed_in_account(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+) -> Result<Option<(crate::oauth::authorize::SessionUser, crate::domain::User)>, PageError> {
+    let Some(u) = super::authorize::current_user(state, ls).await? else {
+        return Ok(None);
     };
     let user = state
         .store
         .find_user(&u.user_id)
         .await?
         .ok_or_else(|| PageError::internal("session user vanished"))?;
+    Ok(Some((u, user)))
+}
+
+pub async fn account(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Response, PageError> {
+    let ls = LoginSession(&session);
+    let Some((u, user)) = signed_in_account(&state, &ls).await? else {
+        return Ok(Redirect::to(ep::LOGIN).into_response());
+    };
     let csrf = ls.csrf_token().await?;
     let signed_in_at = time::OffsetDateTime::from_unix_timestamp(u.auth_time)
         .ok()
@@ -109,14 +120,9 @@ pub async fn update_profile(
     use crate::domain::profile::Field;
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some(u) = super::authorize::current_user(&state, &ls).await? else {
+    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
         return Ok(Redirect::to(ep::LOGIN).into_response());
     };
-    let user = state
-        .store
-        .find_user(&u.user_id)
-        .await?
-        .ok_or_else(|| PageError::internal("session user vanished"))?;
     let changes = crate::accounts::ProfileChanges {
         name: Some(form.name),
         fields: vec![

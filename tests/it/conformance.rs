@@ -238,15 +238,7 @@ async fn form_post_carries_errors_too(app: TestApp) {
         param(&query_of(&location(&resp)), "error").as_deref(),
         Some("invalid_request")
     );
-    let discovery: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.discovery().await;
     assert_eq!(
         discovery["response_modes_supported"],
         serde_json::json!(["query", "form_post"])
@@ -315,15 +307,7 @@ async fn claims_parameter_requests_individual_claims(app: TestApp) {
             "{bad}"
         );
     }
-    let discovery: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.discovery().await;
     assert_eq!(discovery["claims_parameter_supported"], true);
 }
 
@@ -342,18 +326,7 @@ crate::backend_tests!(
 /// punctuation, byte-exact) and iss in a POST.
 #[tokio::test]
 async fn form_post_in_a_real_browser_with_and_without_javascript() {
-    let available = std::path::Path::new("/usr/bin/chromedriver").exists()
-        && std::process::Command::new("python3")
-            .args(["-c", "import selenium"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !available {
-        assert_ne!(
-            std::env::var("GATEHOUSE_REQUIRE_BROWSER").as_deref(),
-            Ok("1"),
-            "Chromium and Selenium are required but not installed"
-        );
-        eprintln!("skipped: chromium-driver and python3 selenium are not installed");
+    if !browser_available() {
         return;
     }
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
@@ -532,15 +505,7 @@ async fn standard_claims_by_scope(app: TestApp) {
     for claim in ["phone_number", "phone_number_verified", "address", "email"] {
         assert!(narrow.get(claim).is_none(), "{claim} without its scope");
     }
-    let discovery: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.discovery().await;
     for scope in ["phone", "address"] {
         assert!(
             discovery["scopes_supported"]

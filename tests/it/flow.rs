@@ -370,18 +370,7 @@ async fn pyjwt_resource_server_accepts_access_token() {
 /// A person in headless Chromium completes the flow on our pages (Selenium drives it).
 #[tokio::test]
 async fn person_in_a_browser_completes_the_flow() {
-    let available = std::path::Path::new("/usr/bin/chromedriver").exists()
-        && std::process::Command::new("python3")
-            .args(["-c", "import selenium"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !available {
-        assert_ne!(
-            std::env::var("GATEHOUSE_REQUIRE_BROWSER").as_deref(),
-            Ok("1"),
-            "Chromium and Selenium are required but not installed"
-        );
-        eprintln!("skipped: chromium-driver and python3 selenium are not installed");
+    if !browser_available() {
         return;
     }
     let app = TestApp::spawn(crate::helpers::Backend::Sqlite)

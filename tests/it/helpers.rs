@@ -451,6 +451,18 @@ impl TestApp {
         .await
     }
 
+    /// The discovery document.
+    pub async fn discovery(&self) -> serde_json::Value {
+        self.http
+            .get(self.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn userinfo(&self, token: &str) -> reqwest::Response {
         self.http
             .get(self.url("/userinfo"))
@@ -499,4 +511,23 @@ pub fn jwt_claims(jwt: &str) -> serde_json::Value {
 pub fn jwt_header(jwt: &str) -> serde_json::Value {
     let header = jwt.split('.').next().unwrap();
     serde_json::from_slice(&gatehouse::crypto::b64url_decode(header).unwrap()).unwrap()
+}
+
+/// True when Chromium, its driver and Selenium are installed. Without them a browser test is
+/// skipped, except where `GATEHOUSE_REQUIRE_BROWSER=1` (CI) makes that a failure.
+pub fn browser_available() -> bool {
+    let available = std::path::Path::new("/usr/bin/chromedriver").exists()
+        && std::process::Command::new("python3")
+            .args(["-c", "import selenium"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !available {
+        assert_ne!(
+            std::env::var("GATEHOUSE_REQUIRE_BROWSER").as_deref(),
+            Ok("1"),
+            "Chromium and Selenium are required but not installed"
+        );
+        eprintln!("skipped: chromium-driver and python3 selenium are not installed");
+    }
+    available
 }

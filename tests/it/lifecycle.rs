@@ -1045,15 +1045,7 @@ async fn cors_only_for_registered_origins_and_never_on_authorize(app: TestApp) {
 }
 
 async fn discovery_advertises_the_lifecycle_endpoints(app: TestApp) {
-    let m: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: Value = app.discovery().await;
     assert_eq!(m["revocation_endpoint"], app.url("/revoke"));
     assert_eq!(m["introspection_endpoint"], app.url("/introspect"));
     assert_eq!(m["end_session_endpoint"], app.url("/logout"));

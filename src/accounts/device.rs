@@ -2,7 +2,8 @@
 //! that signed in as a user carries a signed cookie for that user, and its failures are counted
 //! on its own key, so strangers guessing that user's password cannot lock its owner out.
 //! The cookie names a random device id and when it was issued; the username is only inside the
-//! MAC, so the cookie does not reveal whom it is for.
+//! MAC, so the cookie does not reveal whom it is for. The MAC also covers a digest of the
+//! user's stored password hash, so a password change or reset forgets every device.
 use crate::crypto::{b64url, b64url_decode, constant_time_eq, random_id};
 use aws_lc_rs::hmac;
 
@@ -23,18 +24,26 @@ impl DeviceKey {
         Self(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
     }
 
-    fn mac(&self, device_id: &str, issued_at: i64, username: &str) -> String {
+    fn mac(&self, device_id: &str, issued_at: i64, username: &str, credential: &str) -> String {
         let msg = format!(
-            "device\n{device_id}\n{issued_at}\n{}",
-            crate::crypto::hash_secret(username)
+            "device\n{device_id}\n{issued_at}\n{}\n{}",
+            crate::crypto::hash_secret(username),
+            crate::crypto::hash_secret(credential)
         );
         b64url(hmac::sign(&self.0, msg.as_bytes()).as_ref())
     }
 
-    /// A cookie value for `username`; keeps `device_id` when the browser already has one.
-    pub fn issue(&self, username: &str, device_id: Option<&str>, now: i64) -> String {
+    /// A cookie value for `username` whose stored password hash is `credential`; keeps
+    /// `device_id` when the browser already has one.
+    pub fn issue(
+        &self,
+        username: &str,
+        credential: &str,
+        device_id: Option<&str>,
+        now: i64,
+    ) -> String {
         let id = device_id.map_or_else(random_id, str::to_owned);
-        format!("{id}.{now}.{}", self.mac(&id, now, username))
+        format!("{id}.{now}.{}", self.mac(&id, now, username, credential))
     }
 
     /// A keyed pseudonym of a username for logs: correlatable by us, useless to a log reader
@@ -45,7 +54,13 @@ impl DeviceKey {
     }
 
     /// The device id, when `value` is an unexpired cookie issued to this browser for `username`.
-    pub fn verify(&self, value: &str, username: &str, now: i64) -> Option<String> {
+    pub fn verify(
+        &self,
+        value: &str,
+        username: &str,
+        credential: &str,
+        now: i64,
+    ) -> Option<String> {
         let mut parts = value.splitn(3, '.');
         let (id, issued, mac) = (parts.next()?, parts.next()?, parts.next()?);
         if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -56,7 +71,7 @@ impl DeviceKey {
             return None;
         }
         b64url_decode(mac)?;
-        let expected = self.mac(id, issued_at, username);
+        let expected = self.mac(id, issued_at, username, credential);
         constant_time_eq(expected.as_bytes(), mac.as_bytes()).then(|| id.to_owned())
     }
 }
@@ -66,37 +81,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cookie_is_bound_to_user_key_and_time() {
+    fn cookie_is_bound_to_user_credential_key_and_time() {
         let k = DeviceKey::new([7u8; 32]);
-        let c = k.issue("alice", None, 1000);
-        let id = k.verify(&c, "alice", 2000).unwrap();
+        let c = k.issue("alice", "hash1", None, 1000);
+        let id = k.verify(&c, "alice", "hash1", 2000).unwrap();
         assert_eq!(id.len(), 32);
-        assert!(k.verify(&c, "bob", 2000).is_none(), "another user");
+        assert!(k.verify(&c, "bob", "hash1", 2000).is_none(), "another user");
+        assert!(
+            k.verify(&c, "alice", "hash2", 2000).is_none(),
+            "password changed"
+        );
         assert!(
             DeviceKey::new([8u8; 32])
-                .verify(&c, "alice", 2000)
+                .verify(&c, "alice", "hash1", 2000)
                 .is_none(),
             "another key"
         );
         assert!(
-            k.verify(&c, "alice", 1000 + DEVICE_TTL + 1).is_none(),
+            k.verify(&c, "alice", "hash1", 1000 + DEVICE_TTL + 1)
+                .is_none(),
             "expired"
         );
-        let renewed = k.issue("alice", Some(&id), 5000);
+        let renewed = k.issue("alice", "hash1", Some(&id), 5000);
         assert_eq!(
-            k.verify(&renewed, "alice", 5000).as_deref(),
+            k.verify(&renewed, "alice", "hash1", 5000).as_deref(),
             Some(id.as_str())
         );
         let forged = c.replacen(&id, &"0".repeat(32), 1);
         assert!(
-            k.verify(&forged, "alice", 2000).is_none(),
+            k.verify(&forged, "alice", "hash1", 2000).is_none(),
             "id is under the MAC"
         );
-        assert!(k.verify("garbage", "alice", 2000).is_none());
-        assert!(k.verify("", "alice", 2000).is_none());
+        assert!(k.verify("garbage", "alice", "hash1", 2000).is_none());
+        assert!(k.verify("", "alice", "hash1", 2000).is_none());
         let far = format!("{id}.{}.AAAA", i64::MIN);
         assert!(
-            k.verify(&far, "alice", 2000).is_none(),
+            k.verify(&far, "alice", "hash1", 2000).is_none(),
             "no overflow on extreme times"
         );
     }

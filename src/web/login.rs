@@ -76,8 +76,16 @@ pub async fn login_submit(
         None => None,
     };
     let https = state.config.is_https();
-    let device = device_cookie(&headers, https)
-        .and_then(|c| state.devices.verify(&c, &form.username, state.now()));
+    // A device cookie counts only while the user's password is the one it was issued under.
+    let device = match device_cookie(&headers, https) {
+        Some(c) => {
+            let credential = stored_credential(&state, &form.username).await?;
+            state
+                .devices
+                .verify(&c, &form.username, &credential, state.now())
+        }
+        None => None,
+    };
     let outcome = accounts::authenticate_throttled(
         &state.store,
         &state.hasher,
@@ -100,9 +108,12 @@ pub async fn login_submit(
                 Some(f) => advance(&state, &ls, f).await?,
                 None => Redirect::to(ep::ACCOUNT).into_response(),
             };
-            let cookie = state
-                .devices
-                .issue(&form.username, device.as_deref(), state.now());
+            // Read again: a sign-in may have upgraded the stored hash.
+            let credential = stored_credential(&state, &form.username).await?;
+            let cookie =
+                state
+                    .devices
+                    .issue(&form.username, &credential, device.as_deref(), state.now());
             set_device_cookie(&mut resp, &cookie, https);
             Ok(resp)
         }
@@ -150,4 +161,14 @@ pub async fn login_submit(
         Err(AccountError::Store(e)) => Err(e.into()),
         Err(e) => Err(PageError::internal(e)),
     }
+}
+
+/// The stored password hash a device cookie is bound to; empty for an unknown username.
+async fn stored_credential(state: &AppState, username: &str) -> Result<String, PageError> {
+    Ok(state
+        .store
+        .find_user_credentials(username)
+        .await?
+        .map(|(_, hash)| hash)
+        .unwrap_or_default())
 }

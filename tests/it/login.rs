@@ -568,7 +568,40 @@ async fn forged_device_cookie_is_an_unknown_device(app: TestApp) {
     assert_eq!(resp.status(), 429);
 }
 
+/// A password change forgets every known device: its cookie then counts as unknown.
+async fn password_change_forgets_known_devices(app: TestApp) {
+    app.create_user("alice").await;
+    let owner = browser();
+    assert_eq!(
+        app.submit_login(&owner, "/login", "alice", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    gatehouse::accounts::set_password(
+        &app.store,
+        &gatehouse::accounts::password::Hasher::default(),
+        "alice",
+        "a brand new long password",
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    for _ in 0..6 {
+        app.submit_login(&browser(), "/login", "alice", "wrong password")
+            .await;
+    }
+    assert_eq!(
+        app.submit_login(&owner, "/login", "alice", "a brand new long password")
+            .await
+            .status(),
+        429,
+        "the old device cookie no longer exempts this browser"
+    );
+}
+
 crate::backend_tests!(
+    password_change_forgets_known_devices,
     strangers_cannot_lock_out_a_known_device,
     forged_device_cookie_is_an_unknown_device,
     wrong_password_and_unknown_user_get_the_same_answer,

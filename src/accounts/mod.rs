@@ -39,17 +39,25 @@ impl From<store::Error> for AccountError {
     }
 }
 
+/// A successful sign-in: the user and the password hash now stored for them (device cookies
+/// are bound to it).
+#[derive(Debug)]
+pub struct Authenticated {
+    pub user: User,
+    pub password_hash: String,
+}
+
 /// Checks a username and password. Disabled users fail like wrong passwords.
 pub async fn authenticate(
     store: &Store,
     hasher: &Hasher,
     username: &str,
     password: &str,
-) -> Result<User, AccountError> {
+) -> Result<Authenticated, AccountError> {
     let found = store.find_user_credentials(username).await?;
     let stored_hash = found.as_ref().map(|(_, h)| h.clone());
     let outcome = hasher.verify(password, stored_hash).await?;
-    let Some((user, _)) = found else {
+    let Some((user, mut password_hash)) = found else {
         return Err(AccountError::InvalidCredentials);
     };
     if !outcome.valid || user.disabled {
@@ -61,9 +69,13 @@ pub async fn authenticate(
             tracing::warn!(error = %e, "could not upgrade password hash");
         } else {
             tracing::info!(user_id = %user.id, "upgraded password hash parameters");
+            password_hash = upgraded;
         }
     }
-    Ok(user)
+    Ok(Authenticated {
+        user,
+        password_hash,
+    })
 }
 
 /// Who is trying to sign in, for the back-off: the client address and, when the browser
@@ -86,7 +98,7 @@ pub async fn authenticate_throttled(
     password: &str,
     attempt: Attempt<'_>,
     now: i64,
-) -> Result<User, AccountError> {
+) -> Result<Authenticated, AccountError> {
     let forget_before = now - throttle::FORGET_AFTER;
     let keys: Vec<(String, i64)> = match attempt.device {
         Some(device) => vec![(
@@ -125,14 +137,14 @@ pub async fn authenticate_throttled(
         }
     }
     match authenticate(store, hasher, username, password).await {
-        Ok(user) => {
+        Ok(signed_in) => {
             // The username's (or device's) counter starts again; the address keeps the rest
             // of its failures, which may be someone else's.
             store.clear_login_failures(&keys[0].0).await?;
             for (key, _) in keys.iter().skip(1) {
                 store.forgive_login_attempt(key).await?;
             }
-            Ok(user)
+            Ok(signed_in)
         }
         Err(AccountError::InvalidCredentials) => {
             for ((key, free), rank) in keys.iter().zip(ranks) {

@@ -99,7 +99,10 @@ pub async fn login_submit(
     )
     .await;
     match outcome {
-        Ok(user) => {
+        Ok(accounts::Authenticated {
+            user,
+            password_hash,
+        }) => {
             ls.sign_in(&user.id, state.now(), flow_id.as_deref())
                 .await?;
             let who = audit::user(&user.id);
@@ -108,12 +111,12 @@ pub async fn login_submit(
                 Some(f) => advance(&state, &ls, f).await?,
                 None => Redirect::to(ep::ACCOUNT).into_response(),
             };
-            // Read again: a sign-in may have upgraded the stored hash.
-            let credential = stored_credential(&state, &form.username).await?;
-            let cookie =
-                state
-                    .devices
-                    .issue(&form.username, &credential, device.as_deref(), state.now());
+            let cookie = state.devices.issue(
+                &form.username,
+                &password_hash,
+                device.as_deref(),
+                state.now(),
+            );
             set_device_cookie(&mut resp, &cookie, https);
             Ok(resp)
         }

@@ -6,10 +6,10 @@ import os
 import sys
 import threading
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from browser import chrome, sign_in_and_allow
 
 auth_url, username, password, port, javascript = sys.argv[1:6]
 received = []
@@ -31,23 +31,11 @@ class App(http.server.BaseHTTPRequestHandler):
 server = http.server.HTTPServer(("127.0.0.1", int(port)), App)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 
-options = webdriver.ChromeOptions()
-for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]:
-    options.add_argument(arg)
-if javascript == "off":
-    options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-options.binary_location = "/usr/bin/chromium"
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = chrome(javascript=(javascript != "off"))
 try:
     driver.get(auth_url)
     wait = WebDriverWait(driver, 15)
-    wait.until(lambda d: "Sign in" in d.title)
-    driver.find_element(By.NAME, "username").send_keys(username)
-    driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(lambda d: "Allow access" in d.title)
-    driver.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
+    sign_in_and_allow(driver, wait, username, password)
     if javascript == "off":
         wait.until(lambda d: "Continue" in d.title)
         if os.environ.get("GATEHOUSE_SCREENSHOT"):

@@ -8,13 +8,14 @@ import sys
 import threading
 from urllib.parse import urlencode
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-issuer, client_id, port, username, password = sys.argv[1:6]
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(here))
+from browser import chrome  # noqa: E402  (tests/browser.py, one folder up)
+
+issuer, client_id, port, username, password = sys.argv[1:6]
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -30,12 +31,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), functools.partial(Handler, directory=here))
 threading.Thread(target=server.serve_forever, daemon=True).start()
 
-options = webdriver.ChromeOptions()
-for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]:
-    options.add_argument(arg)
-options.binary_location = "/usr/bin/chromium"
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = chrome()
 try:
     wait = WebDriverWait(driver, 20)
     driver.get(f"http://127.0.0.1:{port}/index.html?" + urlencode({"authority": issuer, "client_id": client_id}))

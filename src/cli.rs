@@ -5,7 +5,7 @@ use crate::audit::{self, Event};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{hash_secret, random_id, random_token};
-use crate::domain::client::GRANT_TYPES;
+use crate::domain::GrantType;
 use crate::domain::{Client, validate_redirect_uri};
 use crate::keys::{Keystore, MasterKey, Policy};
 use crate::startup::{App, ensure_admin, open_store};
@@ -133,11 +133,16 @@ impl ClientOptions {
                 bail!("--allowed-origin {origin}: give scheme://host[:port] only");
             }
         }
-        for g in &self.grant_types {
-            if !GRANT_TYPES.contains(&g.as_str()) {
-                bail!("--grant-type {g}: one of {}", GRANT_TYPES.join(", "));
-            }
-        }
+        let grant_types = self
+            .grant_types
+            .iter()
+            .map(|g| {
+                GrantType::parse(g).ok_or_else(|| {
+                    let all: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+                    anyhow::anyhow!("--grant-type {g}: one of {}", all.join(", "))
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         if self
             .scopes
             .iter()
@@ -160,7 +165,9 @@ impl ClientOptions {
         };
         replace(&mut c.redirect_uris, self.redirect_uris);
         replace(&mut c.audiences, self.audiences);
-        replace(&mut c.grant_types, self.grant_types);
+        if !grant_types.is_empty() {
+            c.grant_types = grant_types;
+        }
         replace(
             &mut c.post_logout_redirect_uris,
             self.post_logout_redirect_uris,
@@ -178,10 +185,10 @@ impl ClientOptions {
         }
         c.refresh_token_ttl = self.refresh_token_ttl.or(c.refresh_token_ttl);
         c.refresh_idle_ttl = self.refresh_idle_ttl.or(c.refresh_idle_ttl);
-        if c.redirect_uris.is_empty() && c.allows_grant("authorization_code") {
+        if c.redirect_uris.is_empty() && c.allows_grant(GrantType::AuthorizationCode) {
             bail!("at least one --redirect-uri is required for the authorization_code grant");
         }
-        if c.is_public() && c.allows_grant("client_credentials") {
+        if c.is_public() && c.allows_grant(GrantType::ClientCredentials) {
             bail!("public clients cannot use client_credentials");
         }
         if c.is_public() && c.pkce_optional {
@@ -422,7 +429,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
             let mut client = Client {
                 id: random_id(),
                 secret_hash: secret.as_deref().map(hash_secret),
-                grant_types: vec!["authorization_code".into()],
+                grant_types: vec![GrantType::AuthorizationCode],
                 created_at: clock.now(),
                 ..Client::default()
             };

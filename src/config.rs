@@ -136,6 +136,10 @@ pub struct Config {
     )]
     pub max_pending_flows_per_address: i64,
 
+    /// Administrators must sign in with a second factor (a code or a passkey).
+    #[arg(long, env = "GATEHOUSE_ADMINS_REQUIRE_MFA", default_value_t = false, action = clap::ArgAction::Set)]
+    pub admins_require_mfa: bool,
+
     /// Seconds shutdown waits for in-flight requests before closing their connections.
     #[arg(long, env = "GATEHOUSE_SHUTDOWN_TIMEOUT", default_value_t = 20)]
     pub shutdown_drain_timeout: i64,
@@ -178,6 +182,7 @@ impl Config {
             max_connections_per_address: 64,
             shutdown_drain_timeout: 20,
             max_pending_flows_per_address: 1000,
+            admins_require_mfa: false,
         }
     }
 

@@ -17,8 +17,7 @@ pub struct Client {
     /// Scopes this client may be granted; `None` means every supported OIDC scope. For the
     /// client credentials grant these are the API scopes it may ask for.
     pub allowed_scopes: Option<Vec<String>>,
-    /// `authorization_code`, `refresh_token`, `client_credentials`.
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     /// RP-Initiated Logout: where the browser may be sent after sign-out (exact match).
     pub post_logout_redirect_uris: Vec<String>,
     /// Browser origins allowed to call token, userinfo and revocation endpoints (CORS).
@@ -33,8 +32,41 @@ pub struct Client {
     pub pkce_optional: bool,
 }
 
-/// Grant types a client may use.
-pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+/// The grant types Gatehouse implements (RFC 6749 §4.1, §4.4, §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub const ALL: [Self; 3] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// The wire name's grant, if Gatehouse implements it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for GrantType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 impl Client {
     pub fn is_public(&self) -> bool {
@@ -46,8 +78,8 @@ impl Client {
         self.is_public() || !self.pkce_optional
     }
 
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|g| g == grant_type)
+    pub fn allows_grant(&self, grant_type: GrantType) -> bool {
+        self.grant_types.contains(&grant_type)
     }
 
     /// RP-Initiated Logout §3: exact match only.

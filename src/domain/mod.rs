@@ -1,12 +1,18 @@
 //! Plain data and its invariants: no I/O. Imports only layer 0.
+pub mod auth;
 pub mod client;
 pub mod flow;
+pub mod key;
 pub mod profile;
 pub mod scope;
 pub mod user;
 
-pub use client::{Client, RedirectUriError, redirect_uri_matches, validate_redirect_uri};
+pub use auth::{Acr, Amr, Authentication, Factor, PartialSignIn, SignIn};
+pub use client::{
+    Client, GrantType, RedirectUriError, redirect_uri_matches, validate_redirect_uri,
+};
 pub use flow::{Flow, ResponseMode};
+pub use key::KeyState;
 pub use profile::{Address, Profile};
 pub use scope::ScopeSet;
 pub use user::{User, validate_username};

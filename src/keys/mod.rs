@@ -9,6 +9,7 @@ pub use master::MasterKey;
 pub use rotation::Policy;
 
 use crate::crypto::{b64url, random_id, sha256};
+use crate::domain::KeyState;
 use crate::store::{self, Store, StoredKey};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -70,7 +71,7 @@ pub struct Jwk {
 pub struct KeyInfo {
     pub kid: String,
     pub alg: String,
-    pub state: String,
+    pub state: KeyState,
     pub created_at: i64,
     pub activates_at: Option<i64>,
     pub retires_at: Option<i64>,
@@ -121,7 +122,7 @@ impl Keystore {
         for _ in 0..100 {
             if rows
                 .iter()
-                .any(|r| r.state == "current" || r.state == "next")
+                .any(|r| r.state == KeyState::Current || r.state == KeyState::Next)
             {
                 break;
             }
@@ -132,7 +133,7 @@ impl Keystore {
             rows = store.list_signing_keys().await?;
             if !rows
                 .iter()
-                .any(|r| r.state == "current" || r.state == "next")
+                .any(|r| r.state == KeyState::Current || r.state == KeyState::Next)
             {
                 // Another replica holds the lease and is creating the key.
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -185,7 +186,7 @@ impl Keystore {
         let kid = self
             .with_lease(now, async {
                 let rows = self.store.list_signing_keys().await?;
-                if !immediate && let Some(next) = rows.iter().find(|r| r.state == "next") {
+                if !immediate && let Some(next) = rows.iter().find(|r| r.state == KeyState::Next) {
                     return Ok(next.kid.clone());
                 }
                 let activates_at = if immediate {
@@ -193,7 +194,8 @@ impl Keystore {
                 } else {
                     now + self.policy.publish_lead
                 };
-                let kid = create_key(&self.store, &self.master, "next", now, activates_at).await?;
+                let kid = create_key(&self.store, &self.master, KeyState::Next, now, activates_at)
+                    .await?;
                 if immediate {
                     self.store
                         .promote_signing_key(&kid, now, now + self.policy.retire_after)
@@ -215,8 +217,8 @@ impl Keystore {
                 .iter()
                 .find(|r| r.kid == kid)
                 .ok_or_else(|| KeyError::UnknownKid(kid.to_owned()))?;
-            if row.state == "current" {
-                let new = create_key(&self.store, &self.master, "next", now, now).await?;
+            if row.state == KeyState::Current {
+                let new = create_key(&self.store, &self.master, KeyState::Next, now, now).await?;
                 self.store
                     .promote_signing_key(&new, now, now + self.policy.retire_after)
                     .await?;
@@ -329,11 +331,11 @@ async fn run_steps(
         };
         tracing::info!(?action, "key rotation step");
         let done = match action {
-            Action::CreateCurrent => create_key(store, master, "current", now, now)
+            Action::CreateCurrent => create_key(store, master, KeyState::Current, now, now)
                 .await
                 .map(|_| ()),
             Action::CreateNext { activates_at } => {
-                create_key(store, master, "next", now, activates_at)
+                create_key(store, master, KeyState::Next, now, activates_at)
                     .await
                     .map(|_| ())
             }
@@ -360,7 +362,7 @@ async fn run_steps(
 async fn create_key(
     store: &Store,
     master: &MasterKey,
-    state: &str,
+    state: KeyState,
     now: i64,
     activates_at: i64,
 ) -> Result<String, KeyError> {
@@ -369,10 +371,10 @@ async fn create_key(
         .map_err(|_| KeyError::Generate)?
         .map_err(|_| KeyError::Generate)?;
     let mut row = seal_key(&pair, master, now)?;
-    row.state = state.to_owned();
+    row.state = state;
     row.activates_at = Some(activates_at);
     store.insert_signing_key(&row).await?;
-    tracing::info!(kid = %row.kid, state, activates_at, "generated a new RS256 signing key");
+    tracing::info!(kid = %row.kid, state = %state, activates_at, "generated a new RS256 signing key");
     crate::audit::emit(
         crate::audit::Event::KeyRotated,
         "keystore",
@@ -399,7 +401,7 @@ fn build_set(
     // The newest activated current key signs; all replicas reading the same rows agree.
     let signer = rows
         .iter()
-        .filter(|r| r.state == "current")
+        .filter(|r| r.state == KeyState::Current)
         .max_by_key(|r| {
             (
                 r.activates_at.unwrap_or(r.created_at),
@@ -411,13 +413,13 @@ fn build_set(
         .cloned()
         .ok_or(KeyError::NoKey)?;
     // JWKS order: the signer, then next, then retired keys.
-    let rank = |s: &str| match s {
-        "current" => 0,
-        "next" => 1,
-        _ => 2,
+    let rank = |s: KeyState| match s {
+        KeyState::Current => 0,
+        KeyState::Next => 1,
+        KeyState::Retired => 2,
     };
     let mut ordered: Vec<&StoredKey> = rows.iter().collect();
-    ordered.sort_by_key(|r| (r.kid != signer.kid, rank(&r.state), r.created_at));
+    ordered.sort_by_key(|r| (r.kid != signer.kid, rank(r.state), r.created_at));
     let keys: Vec<&Jwk> = ordered
         .iter()
         .filter_map(|r| by_kid.get(&r.kid))
@@ -430,7 +432,7 @@ fn build_set(
         .map(|r| KeyInfo {
             kid: r.kid.clone(),
             alg: r.alg.clone(),
-            state: r.state.clone(),
+            state: r.state,
             created_at: r.created_at,
             activates_at: r.activates_at,
             retires_at: r.retires_at,
@@ -466,7 +468,7 @@ fn seal_key(pair: &KeyPair, master: &MasterKey, now: i64) -> Result<StoredKey, K
     Ok(StoredKey {
         kid: jwk.kid.clone(),
         alg: ALG.into(),
-        state: "current".into(),
+        state: KeyState::Current,
         sealed_private_key: sealed,
         public_jwk: serde_json::to_string(&jwk).map_err(|_| KeyError::Generate)?,
         created_at: now,

@@ -5,6 +5,7 @@
 //! A replaced key stays published (`retired`) until every token it may have signed has
 //! expired, counting the refresh lag of replicas that still signed with it.
 use crate::config::Config;
+use crate::domain::KeyState;
 use crate::store::StoredKey;
 
 /// Allowed clock difference between us and the parties that verify our tokens.
@@ -55,9 +56,12 @@ fn activated(k: &StoredKey) -> i64 {
 
 /// The next action, or None when the keys are as they should be.
 pub fn plan(keys: &[StoredKey], p: &Policy, now: i64) -> Option<Action> {
-    let mut current: Vec<&StoredKey> = keys.iter().filter(|k| k.state == "current").collect();
+    let mut current: Vec<&StoredKey> = keys
+        .iter()
+        .filter(|k| k.state == KeyState::Current)
+        .collect();
     current.sort_by_key(|k| (activated(k), k.created_at));
-    let mut next: Vec<&StoredKey> = keys.iter().filter(|k| k.state == "next").collect();
+    let mut next: Vec<&StoredKey> = keys.iter().filter(|k| k.state == KeyState::Next).collect();
     next.sort_by_key(|k| (activated(k), k.created_at));
 
     let Some(signer) = current.last() else {
@@ -79,7 +83,7 @@ pub fn plan(keys: &[StoredKey], p: &Policy, now: i64) -> Option<Action> {
     }
     if let Some(old) = keys
         .iter()
-        .find(|k| k.state == "retired" && k.retires_at.is_some_and(|r| r <= now))
+        .find(|k| k.state == KeyState::Retired && k.retires_at.is_some_and(|r| r <= now))
     {
         return Some(Action::Delete {
             kid: old.kid.clone(),
@@ -115,7 +119,7 @@ mod tests {
         StoredKey {
             kid: kid.into(),
             alg: "RS256".into(),
-            state: state.into(),
+            state: KeyState::parse(state).expect("test key state"),
             sealed_private_key: String::new(),
             public_jwk: String::new(),
             created_at: created,

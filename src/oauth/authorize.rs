@@ -6,7 +6,7 @@ use super::jwt::{self, Kind};
 use super::pkce;
 use crate::config::{CODE_TTL, FLOW_TTL};
 use crate::crypto::{hash_secret, random_id, random_token};
-use crate::domain::{Client, Flow, ResponseMode, ScopeSet};
+use crate::domain::{Authentication, Client, Flow, GrantType, ResponseMode, ScopeSet};
 use crate::keys::Keystore;
 use crate::store::{NewCode, Store};
 use std::collections::{HashMap, HashSet};
@@ -280,7 +280,7 @@ pub fn check_well_formed(params: &Params) -> Result<(), OAuthError> {
 
 /// RFC 6749 §4.1.2.1: a client not registered for the code grant may not use this endpoint.
 pub fn check_grant_type(client: &Client) -> Result<(), OAuthError> {
-    if client.allows_grant("authorization_code") {
+    if client.allows_grant(GrantType::AuthorizationCode) {
         return Ok(());
     }
     Err(OAuthError::new(
@@ -451,54 +451,6 @@ pub fn new_flow(req: &ValidRequest, browser_key: &str, now: i64) -> Flow {
     }
 }
 
-/// Who the browser session says is signed in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionUser {
-    pub user_id: String,
-    pub auth_time: i64,
-    /// The flow whose login form produced this authentication, if any.
-    pub login_flow: Option<String>,
-    /// Hash of the browser's key: session-bound refresh tokens end when it signs out.
-    pub session_key: Option<String>,
-}
-
-/// What a flow needs next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Next {
-    Login,
-    Consent,
-    Finish,
-}
-
-/// OIDC Core §3.1.2.3/§3.1.2.4: authenticate unless the session satisfies `prompt` and
-/// `max_age`; ask consent unless remembered (or the client is first-party).
-pub fn next_step(
-    flow: &Flow,
-    session: Option<&SessionUser>,
-    remembered: Option<&ScopeSet>,
-    skip_consent: bool,
-) -> Next {
-    let Some(s) = session else { return Next::Login };
-    if flow.force_login && s.login_flow.as_deref() != Some(flow.id.as_str()) {
-        return Next::Login;
-    }
-    if s.auth_time < flow.min_auth_time {
-        return Next::Login;
-    }
-    let wanted = ScopeSet::parse_supported(&flow.scope);
-    // OIDC Core §11: offline access needs consent given for this request, never remembered.
-    if wanted.contains("offline_access") {
-        return Next::Consent;
-    }
-    if skip_consent && !flow.force_consent {
-        return Next::Finish;
-    }
-    match remembered {
-        Some(r) if !flow.force_consent && wanted.is_subset_of(r) => Next::Finish,
-        _ => Next::Consent,
-    }
-}
-
 /// Issues the code for a finished flow and returns the client redirect (RFC 6749 §4.1.2,
 /// RFC 9207 `iss`). The code is stored only as a hash, bound to everything the token request
 /// must repeat.
@@ -506,7 +458,8 @@ pub async fn issue_code(
     store: &Store,
     issuer: &str,
     flow: &Flow,
-    user: &SessionUser,
+    auth: &Authentication,
+    session_key: Option<&str>,
     now: i64,
 ) -> Result<AuthorizationResponse, OAuthError> {
     let code = random_token();
@@ -515,14 +468,14 @@ pub async fn issue_code(
         .insert_code(&NewCode {
             code_hash: &code_hash,
             client_id: &flow.client_id,
-            user_id: &user.user_id,
+            user_id: &auth.user_id,
             redirect_uri: &flow.redirect_uri,
             scope: &flow.scope,
             nonce: flow.nonce.as_deref(),
             code_challenge: &flow.code_challenge,
             code_challenge_method: &flow.code_challenge_method,
-            session_key: user.session_key.as_deref(),
-            auth_time: user.auth_time,
+            session_key,
+            auth_time: auth.auth_time,
             expires_at: now + CODE_TTL,
             created_at: now,
         })
@@ -698,29 +651,6 @@ mod tests {
         );
     }
 
-    fn flow() -> Flow {
-        Flow {
-            id: "f".into(),
-            browser_key: "b".into(),
-            client_id: "c".into(),
-            redirect_uri: "https://a/cb".into(),
-            scope: "openid email".into(),
-            state: None,
-            nonce: None,
-            code_challenge: "x".into(),
-            code_challenge_method: "S256".into(),
-            force_login: false,
-            force_consent: false,
-            min_auth_time: i64::MIN,
-            max_age: None,
-            login_hint: None,
-            hint_sub: None,
-            response_mode: ResponseMode::Query,
-            created_at: 100,
-            expires_at: 200,
-        }
-    }
-
     #[test]
     fn response_mode_rules() {
         assert_eq!(
@@ -740,65 +670,6 @@ mod tests {
         assert_eq!(
             r.query_url(),
             "https://a/cb?x=1&code=c+d&iss=https%3A%2F%2Fi"
-        );
-    }
-
-    #[test]
-    fn next_step_rules() {
-        let s = SessionUser {
-            user_id: "u".into(),
-            auth_time: 50,
-            login_flow: None,
-            session_key: None,
-        };
-        let all = ScopeSet::parse_supported("openid email profile");
-        let f = flow();
-        assert_eq!(next_step(&f, None, None, false), Next::Login);
-        assert_eq!(next_step(&f, Some(&s), None, false), Next::Consent);
-        assert_eq!(next_step(&f, Some(&s), Some(&all), false), Next::Finish);
-        assert_eq!(
-            next_step(
-                &f,
-                Some(&s),
-                Some(&ScopeSet::parse_supported("openid")),
-                false
-            ),
-            Next::Consent
-        );
-        assert_eq!(next_step(&f, Some(&s), None, true), Next::Finish);
-        let forced = Flow {
-            force_login: true,
-            ..flow()
-        };
-        assert_eq!(next_step(&forced, Some(&s), Some(&all), false), Next::Login);
-        let fresh = SessionUser {
-            login_flow: Some("f".into()),
-            ..s.clone()
-        };
-        assert_eq!(
-            next_step(&forced, Some(&fresh), Some(&all), false),
-            Next::Finish
-        );
-        let aged = Flow {
-            min_auth_time: 60,
-            ..flow()
-        };
-        assert_eq!(next_step(&aged, Some(&s), Some(&all), false), Next::Login);
-        let offline = Flow {
-            scope: "openid offline_access".into(),
-            ..flow()
-        };
-        assert_eq!(
-            next_step(&offline, Some(&s), Some(&all), true),
-            Next::Consent
-        );
-        let consent = Flow {
-            force_consent: true,
-            ..flow()
-        };
-        assert_eq!(
-            next_step(&consent, Some(&s), Some(&all), true),
-            Next::Consent
         );
     }
 }

@@ -97,6 +97,24 @@ pub struct AccessTokenClaims {
     pub auth_time: Option<i64>,
 }
 
+/// OIDC Core §2 ID token claims, with the user's claims for the granted scopes beside them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    /// OIDC Core §2: the party the token was issued to.
+    pub azp: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nonce: Option<String>,
+    pub at_hash: String,
+    #[serde(flatten)]
+    pub user: Map<String, Value>,
+}
+
 /// OIDC Core §3.1.3.6 `at_hash`: left half of SHA-256 of the access token, base64url.
 pub fn at_hash(access_token: &str) -> String {
     let digest = sha256(access_token.as_bytes());

@@ -7,6 +7,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod endpoints;
 pub mod error;
+pub mod interaction;
 pub mod jwt;
 pub mod pkce;
 pub mod revocation;

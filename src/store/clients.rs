@@ -20,7 +20,8 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
             .try_get::<Option<String>, _>("allowed_scopes")?
             .map(|s| parse_list(&s))
             .transpose()?,
-        grant_types: parse_list(&row.try_get::<String, _>("grant_types")?)?,
+        grant_types: serde_json::from_str(&row.try_get::<String, _>("grant_types")?)
+            .map_err(|e| Error::Corrupt(e.to_string()))?,
         post_logout_redirect_uris: parse_list(
             &row.try_get::<String, _>("post_logout_redirect_uris")?,
         )?,
@@ -45,7 +46,7 @@ impl Store {
         .bind(flag(c.skip_consent))
         .bind(c.created_at)
         .bind(c.allowed_scopes.as_deref().map(json_list))
-        .bind(json_list(&c.grant_types))
+        .bind(serde_json::to_string(&c.grant_types).unwrap_or_else(|_| "[]".into()))
         .bind(json_list(&c.post_logout_redirect_uris))
         .bind(json_list(&c.allowed_origins))
         .bind(c.refresh_token_ttl)
@@ -73,7 +74,7 @@ impl Store {
         .bind(json_list(&c.audiences))
         .bind(flag(c.skip_consent))
         .bind(c.allowed_scopes.as_deref().map(json_list))
-        .bind(json_list(&c.grant_types))
+        .bind(serde_json::to_string(&c.grant_types).unwrap_or_else(|_| "[]".into()))
         .bind(json_list(&c.post_logout_redirect_uris))
         .bind(json_list(&c.allowed_origins))
         .bind(c.refresh_token_ttl)

@@ -1,4 +1,5 @@
-use super::{Result, Store};
+use super::{Error, Result, Store};
+use crate::domain::KeyState;
 use sqlx::Row;
 
 /// A signing key as stored: the private part sealed by the keystore, never plaintext.
@@ -6,8 +7,7 @@ use sqlx::Row;
 pub struct StoredKey {
     pub kid: String,
     pub alg: String,
-    /// `next`, `current` or `retired`.
-    pub state: String,
+    pub state: KeyState,
     pub sealed_private_key: String,
     pub public_jwk: String,
     pub created_at: i64,
@@ -35,7 +35,7 @@ impl Store {
         )
         .bind(&k.kid)
         .bind(&k.alg)
-        .bind(&k.state)
+        .bind(k.state.as_str())
         .bind(&k.sealed_private_key)
         .bind(&k.public_jwk)
         .bind(k.created_at)
@@ -59,7 +59,8 @@ impl Store {
                 Ok(StoredKey {
                     kid: r.try_get("kid")?,
                     alg: r.try_get("alg")?,
-                    state: r.try_get("state")?,
+                    state: KeyState::parse(&r.try_get::<String, _>("state")?)
+                        .ok_or_else(|| Error::Corrupt("unknown key state".into()))?,
                     sealed_private_key: r.try_get("private_key")?,
                     public_jwk: r.try_get("public_jwk")?,
                     created_at: r.try_get("created_at")?,

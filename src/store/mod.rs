@@ -1,5 +1,5 @@
 //! The only module that writes SQL. One query string serves SQLite and PostgreSQL (sqlx's Any
-//! driver; SQLite accepts `$N` placeholders); migrations are kept per dialect.
+//! driver; SQLite accepts `$N` placeholders); one migration set serves both.
 //! Imports `domain`, `config` and `crypto` only.
 mod clients;
 mod codes;
@@ -90,26 +90,17 @@ pub struct Store {
     clients_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// Migration `n` is element `n - 1`; both dialects keep the same numbers and meaning.
-const SQLITE_MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-    include_str!("../../migrations/sqlite/0002_login_throttle.sql"),
-    include_str!("../../migrations/sqlite/0003_code_replay.sql"),
-    include_str!("../../migrations/sqlite/0004_key_lifecycle.sql"),
-    include_str!("../../migrations/sqlite/0005_token_lifecycle.sql"),
-    include_str!("../../migrations/sqlite/0006_flow_bounds.sql"),
-    include_str!("../../migrations/sqlite/0007_pkce_policy.sql"),
-    include_str!("../../migrations/sqlite/0008_profile.sql"),
-];
-const POSTGRES_MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/postgres/0001_init.sql"),
-    include_str!("../../migrations/postgres/0002_login_throttle.sql"),
-    include_str!("../../migrations/postgres/0003_code_replay.sql"),
-    include_str!("../../migrations/postgres/0004_key_lifecycle.sql"),
-    include_str!("../../migrations/postgres/0005_token_lifecycle.sql"),
-    include_str!("../../migrations/postgres/0006_flow_bounds.sql"),
-    include_str!("../../migrations/postgres/0007_pkce_policy.sql"),
-    include_str!("../../migrations/postgres/0008_profile.sql"),
+/// Migration `n` is element `n - 1`. One source serves both backends: the SQL is the subset
+/// SQLite and PostgreSQL agree on, so a dialect cannot drift from the other.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_login_throttle.sql"),
+    include_str!("../../migrations/0003_code_replay.sql"),
+    include_str!("../../migrations/0004_key_lifecycle.sql"),
+    include_str!("../../migrations/0005_token_lifecycle.sql"),
+    include_str!("../../migrations/0006_flow_bounds.sql"),
+    include_str!("../../migrations/0007_pkce_policy.sql"),
+    include_str!("../../migrations/0008_profile.sql"),
 ];
 
 impl Store {
@@ -162,11 +153,7 @@ impl Store {
 
     /// Applies the embedded migrations of this backend's dialect.
     pub async fn migrate(&self) -> Result<()> {
-        let set = match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS,
-            Backend::Postgres => POSTGRES_MIGRATIONS,
-        };
-        let migrations = set
+        let migrations = MIGRATIONS
             .iter()
             .zip(1i64..)
             .map(|(sql, v)| {

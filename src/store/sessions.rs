@@ -22,7 +22,7 @@ impl SessionStore {
 
 /// The session entry that marks a signed-in browser. Until it is set, a session is anonymous
 /// and lives only as long as a pending flow (`FLOW_TTL`), however long the cookie claims.
-pub const SIGNED_IN_KEY: &str = "uid";
+pub const SIGNED_IN_KEY: &str = "authentication";
 
 fn key(id: &Id) -> String {
     hash_secret(&id.to_string())

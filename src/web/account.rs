@@ -3,8 +3,9 @@ use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm};
 use super::state::AppState;
 use super::templates::{AccountPage, ConnectedApp, IndexPage, NameField, render};
-use crate::domain::ScopeSet;
+use crate::domain::{Authentication, ScopeSet};
 use crate::oauth::endpoints as ep;
+use crate::oauth::interaction;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,11 +19,12 @@ pub async fn index(State(state): State<AppState>) -> Response {
 }
 
 /// The signed-in session and its account, or `None` when nobody is signed in.
-async fn signed_in_account(
+pub async fn signed_in_account(
     state: &AppState,
     ls: &LoginSession<'_>,
-) -> Result<Option<(crate::oauth::authorize::SessionUser, crate::domain::User)>, PageError> {
-    let Some(u) = super::authorize::current_user(state, ls).await? else {
+) -> Result<Option<(Authentication, crate::domain::User)>, PageError> {
+    let browser = super::authorize::browser(state, ls, false).await?;
+    let Some(u) = interaction::completed(browser.state.as_ref()).cloned() else {
         return Ok(None);
     };
     let user = state
@@ -163,7 +165,7 @@ pub async fn revoke_app(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some(u) = super::authorize::current_user(&state, &ls).await? else {
+    let Some((u, _)) = signed_in_account(&state, &ls).await? else {
         return Ok(Redirect::to(ep::LOGIN).into_response());
     };
     state

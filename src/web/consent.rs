@@ -1,7 +1,5 @@
 //! The consent page: the client's name and the requested scopes in words; Allow or Deny.
-use super::authorize::{
-    advance, bound_flow, current_user, error_redirect, finish, flow_state, remembered_consent,
-};
+use super::authorize::{bound_flow, render_outcome, resume};
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm, PageQuery};
 use super::middleware::allow_form_target;
@@ -9,8 +7,7 @@ use super::state::AppState;
 use super::templates::{ConsentPage, ScopeLine, render};
 use crate::domain::ScopeSet;
 use crate::domain::scope::describe;
-use crate::oauth::authorize::{self, ErrorRedirect, Next};
-use crate::oauth::{ErrorCode, OAuthError};
+use crate::oauth::interaction::{Decision, Outcome, Step, completed};
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
@@ -28,16 +25,24 @@ pub async fn consent_form(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     let flow = bound_flow(&state, &ls, &q.flow).await?;
-    let fs = flow_state(&state, &ls, &flow).await?;
-    let (Next::Consent, Some(u)) = (fs.next, &fs.user) else {
-        return advance(&state, &ls, &flow).await;
+    let outcome = resume(&state, &ls, &flow, None).await?;
+    let Outcome::Show(Step::Consent, flow) = outcome else {
+        return Ok(render_outcome(outcome));
     };
-    let client = fs.client;
+    let browser = super::authorize::browser(&state, &ls, false).await?;
+    let user_id = completed(browser.state.as_ref())
+        .map(|a| a.user_id.clone())
+        .ok_or_else(|| PageError::internal("consent without a signed-in user"))?;
     let account = state
         .store
-        .find_user(&u.user_id)
+        .find_user(&user_id)
         .await?
         .ok_or_else(|| PageError::internal("session user vanished"))?;
+    let client = state
+        .store
+        .find_client(&flow.client_id)
+        .await?
+        .ok_or_else(|| PageError::bad_request("The application is no longer registered."))?;
     let csrf = ls.csrf_token().await?;
     let scope = ScopeSet::parse_supported(&flow.scope);
     let scopes = scope
@@ -73,54 +78,28 @@ pub async fn consent_submit(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let flow = bound_flow(&state, &ls, &form.flow).await?;
-    let Some(user) = current_user(&state, &ls).await? else {
-        return advance(&state, &ls, &flow).await;
+    let decision = match form.decision.as_str() {
+        "allow" => Decision::Allow,
+        "deny" => Decision::Deny,
+        _ => return Err(PageError::bad_request("Choose Allow or Deny.")),
     };
-    if authorize::next_step(&flow, Some(&user), None, false) == Next::Login {
-        return advance(&state, &ls, &flow).await;
+    let flow = bound_flow(&state, &ls, &form.flow).await?;
+    let browser = super::authorize::browser(&state, &ls, false).await?;
+    let user = completed(browser.state.as_ref()).map(|a| a.user_id.clone());
+    let outcome = crate::oauth::interaction::resume(
+        super::authorize::engine(&state),
+        &flow,
+        &browser,
+        Some(decision),
+    )
+    .await?;
+    if let (Decision::Allow, Outcome::Respond(_), Some(user)) = (decision, &outcome, &user) {
+        crate::audit::emit(
+            crate::audit::Event::ConsentGranted,
+            &crate::audit::user(user),
+            &crate::audit::client(&flow.client_id),
+            Some(&address),
+        );
     }
-    match form.decision.as_str() {
-        "allow" => {
-            let granted = ScopeSet::parse_supported(&flow.scope);
-            let previous = remembered_consent(&state, &user.user_id, &flow.client_id)
-                .await?
-                .unwrap_or_default();
-            state
-                .store
-                .upsert_consent(
-                    &user.user_id,
-                    &flow.client_id,
-                    // Offline access is asked for every time, never remembered.
-                    &previous.union(&granted).without("offline_access").to_wire(),
-                    state.now(),
-                )
-                .await?;
-            crate::audit::emit(
-                crate::audit::Event::ConsentGranted,
-                &crate::audit::user(&user.user_id),
-                &crate::audit::client(&flow.client_id),
-                Some(&address),
-            );
-            finish(&state, &flow, Some(&user), true).await
-        }
-        "deny" => {
-            if !state.store.delete_flow(&flow.id).await? {
-                return Err(PageError::bad_request(
-                    "This sign-in request was already completed.",
-                ));
-            }
-            let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
-            Ok(error_redirect(
-                &state,
-                &ErrorRedirect {
-                    redirect_uri: flow.redirect_uri,
-                    state: flow.state,
-                    error,
-                    response_mode: flow.response_mode,
-                },
-            ))
-        }
-        _ => Err(PageError::bad_request("Choose Allow or Deny.")),
-    }
+    Ok(render_outcome(outcome))
 }

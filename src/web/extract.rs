@@ -2,7 +2,8 @@
 //! access to the browser session.
 use super::error::PageError;
 use crate::crypto::{constant_time_eq, random_token};
-use crate::oauth::authorize::{ParamProblem, Params, SessionUser};
+use crate::domain::{Authentication, PartialSignIn, SignIn};
+use crate::oauth::authorize::{ParamProblem, Params};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -95,9 +96,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for PageQuery<T> {
     }
 }
 
-const USER_ID: &str = crate::store::SIGNED_IN_KEY;
-const AUTH_TIME: &str = "auth_time";
-const LOGIN_FLOW: &str = "login_flow";
+const SIGNED_IN: &str = crate::store::SIGNED_IN_KEY;
+const PARTIAL: &str = "partial_sign_in";
 const CSRF: &str = "csrf";
 const BROWSER_KEY: &str = "bk";
 const FLOW_UNTIL: &str = "flow_until";
@@ -163,38 +163,33 @@ impl LoginSession<'_> {
         Ok(expected.is_some_and(|e| constant_time_eq(e.as_bytes(), submitted.as_bytes())))
     }
 
-    pub async fn user(&self) -> Result<Option<SessionUser>, PageError> {
-        let uid = self.0.get::<String>(USER_ID).await?;
-        let auth_time = self.0.get::<i64>(AUTH_TIME).await?;
-        let login_flow = self.0.get::<String>(LOGIN_FLOW).await?;
-        let session_key = self.session_key().await?;
-        Ok(match (uid, auth_time) {
-            (Some(user_id), Some(auth_time)) => Some(SessionUser {
-                user_id,
-                auth_time,
-                login_flow,
-                session_key,
-            }),
-            _ => None,
-        })
+    /// The session's sign-in state as stored (not yet checked against the store; see
+    /// `interaction::current`).
+    pub async fn sign_in_state(&self) -> Result<Option<SignIn>, PageError> {
+        if let Some(a) = self.0.get::<Authentication>(SIGNED_IN).await? {
+            return Ok(Some(SignIn::Complete(a)));
+        }
+        Ok(self
+            .0
+            .get::<PartialSignIn>(PARTIAL)
+            .await?
+            .map(SignIn::Partial))
     }
 
-    /// Records a fresh sign-in. The session id is rotated first (session fixation).
-    pub async fn sign_in(
-        &self,
-        user_id: &str,
-        auth_time: i64,
-        flow: Option<&str>,
-    ) -> Result<(), PageError> {
+    /// Records a new sign-in state. The session id is rotated first, so an id known before a
+    /// change of privilege is worth nothing after it (session fixation).
+    pub async fn set_sign_in(&self, state: &SignIn) -> Result<(), PageError> {
         self.0.cycle_id().await?;
-        self.0.insert(USER_ID, user_id).await?;
-        self.0.insert(AUTH_TIME, auth_time).await?;
-        match flow {
-            Some(f) => {
-                self.0.insert(LOGIN_FLOW, f).await?;
+        match state {
+            SignIn::Complete(a) => {
+                self.0.remove::<PartialSignIn>(PARTIAL).await?;
+                self.0.insert(SIGNED_IN, a).await?;
             }
-            None => {
-                self.0.remove::<String>(LOGIN_FLOW).await?;
+            SignIn::Partial(p) => {
+                // A half-finished sign-in never counts as signed in, so the session stays
+                // short-lived until the second factor.
+                self.0.remove::<Authentication>(SIGNED_IN).await?;
+                self.0.insert(PARTIAL, p).await?;
             }
         }
         Ok(())

@@ -10,6 +10,7 @@ use super::templates::{LoginPage, render};
 use crate::accounts::{self, AccountError};
 use crate::audit::{self, Event};
 use crate::oauth::endpoints as ep;
+use crate::oauth::interaction::{self, Proof};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -103,8 +104,17 @@ pub async fn login_submit(
             user,
             password_hash,
         }) => {
-            ls.sign_in(&user.id, state.now(), flow_id.as_deref())
-                .await?;
+            let signed = interaction::sign_in(
+                None,
+                Proof::Password {
+                    user_id: user.id.clone(),
+                    has_second_factor: false,
+                },
+                flow_id.as_deref(),
+                state.now(),
+            )
+            .map_err(PageError::internal)?;
+            ls.set_sign_in(&signed).await?;
             let who = audit::user(&user.id);
             audit::emit(Event::LoginSucceeded, &who, &who, Some(&address));
             let mut resp = match &flow {

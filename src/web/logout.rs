@@ -5,6 +5,7 @@ use super::middleware::allow_form_target;
 use super::state::AppState;
 use super::templates::{LoggedOutPage, LogoutConfirmPage, render};
 use crate::oauth::authorize::{Params, append_query, check_well_formed};
+use crate::oauth::interaction;
 use crate::oauth::jwt::{self, Kind};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -120,11 +121,12 @@ async fn start(
 ) -> Result<Response, PageError> {
     let req = check(state, params).await?;
     let ls = LoginSession(session);
-    let user = ls.user().await?;
+    let state_now = ls.sign_in_state().await?;
+    let user = state_now.as_ref().map(interaction::user_of);
     // Clearly from the session's RP: a valid hint for the signed-in user. Otherwise ask.
-    let clear = match (&user, &req.hint_sub) {
+    let clear = match (user, &req.hint_sub) {
         (None, Some(_)) => true,
-        (Some(u), Some(sub)) => &u.user_id == sub,
+        (Some(u), Some(sub)) => u == sub,
         (_, None) => false,
     };
     if clear {
@@ -159,8 +161,8 @@ async fn finish(
             tracing::info!(revoked, "session-bound tokens revoked at sign-out");
         }
     }
-    if let Some(u) = ls.user().await? {
-        let who = crate::audit::user(&u.user_id);
+    if let Some(u) = ls.sign_in_state().await? {
+        let who = crate::audit::user(interaction::user_of(&u));
         crate::audit::emit(crate::audit::Event::Logout, &who, &who, Some(address));
     }
     ls.sign_out().await?;

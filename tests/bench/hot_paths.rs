@@ -4,7 +4,7 @@ use gatehouse::accounts::password::Hasher;
 use gatehouse::clock::Clock;
 use gatehouse::config::Config;
 use gatehouse::crypto::{hash_secret, random_id, random_token};
-use gatehouse::domain::{Client, User};
+use gatehouse::domain::{Client, GrantType, User};
 use gatehouse::keys::{Keystore, MasterKey, Policy};
 use gatehouse::oauth::authorize::Params;
 use gatehouse::oauth::pkce::s256_challenge;
@@ -152,7 +152,7 @@ async fn main() {
         audiences: vec![],
         skip_consent: true,
         created_at: 0,
-        grant_types: vec!["authorization_code".into()],
+        grant_types: vec![GrantType::AuthorizationCode],
         ..Client::default()
     };
     app_store.insert_client(&client).await.unwrap();

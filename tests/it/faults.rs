@@ -136,7 +136,9 @@ async fn postgres_restart_under_load_gives_503_and_recovers() {
         .await
         .unwrap();
     let client = app
-        .create_client_custom(false, |c| c.grant_types = vec!["client_credentials".into()])
+        .create_client_custom(false, |c| {
+            c.grant_types = vec![GrantType::ClientCredentials]
+        })
         .await;
     let secret = client.secret.clone().unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -276,7 +278,7 @@ async fn kill_during_key_rotation_leaves_a_consistent_keystore() {
         rows.iter().filter(|r| r.state == "current").count(),
         1,
         "exactly one signing key: {:?}",
-        rows.iter().map(|r| r.state.clone()).collect::<Vec<_>>()
+        rows.iter().map(|r| r.state).collect::<Vec<_>>()
     );
     let current = keys.current_kid();
     let jwt = keys.sign("JWT", &serde_json::json!({"sub": "x"})).unwrap();

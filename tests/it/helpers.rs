@@ -4,6 +4,7 @@ use gatehouse::clock::Clock;
 use gatehouse::config::Config;
 use gatehouse::crypto::{hash_secret, random_id, random_token};
 use gatehouse::domain::Client;
+pub use gatehouse::domain::GrantType;
 use gatehouse::oauth::pkce::s256_challenge;
 use gatehouse::startup::App;
 use gatehouse::store::Store;
@@ -262,7 +263,7 @@ impl TestApp {
             name: "Example App".into(),
             secret_hash: secret.as_deref().map(hash_secret),
             redirect_uris: vec![REDIRECT_URI.into()],
-            grant_types: vec!["authorization_code".into()],
+            grant_types: vec![GrantType::AuthorizationCode],
             created_at: self.clock.now(),
             ..Client::default()
         };

@@ -88,7 +88,7 @@ async fn key_walks_through_its_life(app: TestApp) {
     app.clock.advance(1);
     app.keys.tick(app.clock.now()).await.unwrap();
     assert_eq!(jwks_kids(&app).await, [k2]);
-    let states: Vec<String> = app
+    let states: Vec<gatehouse::domain::KeyState> = app
         .store
         .list_signing_keys()
         .await

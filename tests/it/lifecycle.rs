@@ -424,7 +424,7 @@ async fn parallel_refreshes_get_one_answer(app: TestApp) {
 async fn client_registered_for_refresh_gets_session_bound_tokens(app: TestApp) {
     app.create_user("alice").await;
     let client = app
-        .create_client_custom(false, |c| c.grant_types.push("refresh_token".into()))
+        .create_client_custom(false, |c| c.grant_types.push(GrantType::RefreshToken))
         .await;
     let (b, tokens) = signed_in(&app, &client, "openid").await;
     let rt = tokens["refresh_token"]
@@ -596,7 +596,7 @@ async fn revocation_and_introspection_of_every_token_state(app: TestApp) {
     let api = app
         .create_client_custom(false, |c| {
             c.audiences = vec!["https://api.example.com".into()];
-            c.grant_types = vec!["client_credentials".into()];
+            c.grant_types = vec![GrantType::ClientCredentials];
         })
         .await;
     let rs = app
@@ -736,7 +736,7 @@ async fn revocation_and_introspection_of_every_token_state(app: TestApp) {
 async fn client_credentials_grant(app: TestApp) {
     let machine = app
         .create_client_custom(false, |c| {
-            c.grant_types = vec!["client_credentials".into()];
+            c.grant_types = vec![GrantType::ClientCredentials];
             c.allowed_scopes = Some(vec!["orders:read".into(), "orders:write".into()]);
             c.audiences = vec!["https://api.example.com".into()];
             c.redirect_uris.clear();
@@ -787,7 +787,7 @@ async fn client_credentials_grant(app: TestApp) {
         "unauthorized_client"
     );
     let public = app
-        .create_client_custom(true, |c| c.grant_types = vec!["client_credentials".into()])
+        .create_client_custom(true, |c| c.grant_types = vec![GrantType::ClientCredentials])
         .await;
     assert_eq!(
         error_code(
@@ -1074,7 +1074,7 @@ async fn discovery_advertises_the_lifecycle_endpoints(app: TestApp) {
 async fn logout_ends_codes_not_yet_redeemed(app: TestApp) {
     app.create_user("alice").await;
     let client = app
-        .create_client_custom(false, |c| c.grant_types.push("refresh_token".into()))
+        .create_client_custom(false, |c| c.grant_types.push(GrantType::RefreshToken))
         .await;
     let b = browser();
     let (code, verifier) = app.get_code(&b, &client, "openid", "alice").await;
@@ -1219,7 +1219,9 @@ async fn sealed_replay_response_is_erased_after_the_window(app: TestApp) {
 /// RFC 6749 §4.1.2.1: a client registered without the code grant gets `unauthorized_client`.
 async fn authorize_refuses_clients_without_the_code_grant(app: TestApp) {
     let client = app
-        .create_client_custom(false, |c| c.grant_types = vec!["client_credentials".into()])
+        .create_client_custom(false, |c| {
+            c.grant_types = vec![GrantType::ClientCredentials]
+        })
         .await;
     let ch = s256_challenge(&random_token());
     let resp = app

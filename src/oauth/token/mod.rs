@@ -1,0 +1,214 @@
+//! The token endpoint (RFC 6749 §3.2, §5): grant dispatch and the one place each token is
+//! minted. The grants live in `code`, `refresh` and `client_credentials`.
+mod client_credentials;
+mod code;
+mod refresh;
+
+use super::authorize::Params;
+use super::claims::{AccessTokenClaims, Audience, IdTokenClaims, at_hash, user_claims};
+use super::error::{ErrorCode, OAuthError};
+use crate::config::Config;
+use crate::crypto::{hash_secret, random_token};
+use crate::domain::{Client, GrantType, ScopeSet, User};
+use crate::keys::{Keystore, new_jti};
+use crate::store::{NewAccessToken, Store};
+use serde::{Deserialize, Serialize};
+
+pub use client_credentials::client_credentials;
+pub use code::exchange_code;
+pub use refresh::refresh;
+
+/// RFC 6749 §5.1 successful response.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id_token: Option<String>,
+    /// Always sent, so clients never have to guess what was granted (RFC 6749 §3.3, §5.1).
+    pub scope: String,
+}
+
+/// What issuing tokens needs from the server.
+#[derive(Clone, Copy, Debug)]
+pub struct Issuer<'a> {
+    pub store: &'a Store,
+    pub keys: &'a Keystore,
+    pub config: &'a Config,
+    pub now: i64,
+    /// The client's address, for audit events.
+    pub address: &'a str,
+}
+
+impl Issuer<'_> {
+    fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    /// RFC 6749 §5.1: a bearer response for what was minted.
+    fn response(
+        &self,
+        access_token: String,
+        refresh_token: Option<String>,
+        id_token: Option<String>,
+        scope: String,
+    ) -> TokenResponse {
+        TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: self.config.access_token_ttl,
+            refresh_token,
+            id_token,
+            scope,
+        }
+    }
+}
+
+/// Dispatches on `grant_type` (RFC 6749 §5.2).
+pub async fn grant(
+    ctx: Issuer<'_>,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let name = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let Some(grant_type) = GrantType::parse(name) else {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "grant_type is not supported",
+        ));
+    };
+    // Refresh tokens from offline access are usable whatever the registration says.
+    if !client.allows_grant(grant_type) && grant_type != GrantType::RefreshToken {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use this grant type",
+        ));
+    }
+    match grant_type {
+        GrantType::AuthorizationCode => exchange_code(ctx, client, params).await,
+        GrantType::RefreshToken => refresh(ctx, client, params).await,
+        GrantType::ClientCredentials => client_credentials(ctx, client, params).await,
+    }
+}
+
+/// Whom an access token speaks for.
+enum Principal<'a> {
+    /// A user, through a grant of theirs.
+    User(&'a Subject<'a>),
+    /// The client itself (client credentials).
+    Client,
+}
+
+/// A user's tokens and where they come from.
+struct Subject<'a> {
+    user: &'a User,
+    auth_time: i64,
+    nonce: Option<String>,
+    code_hash: Option<&'a str>,
+    grant_id: Option<&'a str>,
+}
+
+/// The one place access tokens are minted (RFC 9068): recorded by `jti` so they can be revoked,
+/// then signed with `typ` "at+jwt" so they never pass as ID tokens (RFC 9068 §2.1).
+async fn access_token(
+    ctx: Issuer<'_>,
+    client: &Client,
+    principal: Principal<'_>,
+    aud: Vec<String>,
+    scope: &str,
+) -> Result<String, OAuthError> {
+    let subject = match &principal {
+        Principal::User(s) => Some(*s),
+        Principal::Client => None,
+    };
+    let at = AccessTokenClaims {
+        iss: ctx.issuer().to_owned(),
+        sub: subject.map_or_else(|| client.id.clone(), |s| s.user.id.clone()),
+        aud: Audience::from_list(aud),
+        client_id: client.id.clone(),
+        scope: scope.to_owned(),
+        jti: new_jti(),
+        exp: ctx.now + ctx.config.access_token_ttl,
+        iat: ctx.now,
+        auth_time: subject.map(|s| s.auth_time),
+    };
+    ctx.store
+        .insert_access_token(&NewAccessToken {
+            jti: &at.jti,
+            client_id: &client.id,
+            user_id: subject.map(|s| s.user.id.as_str()),
+            code_hash: subject.and_then(|s| s.code_hash),
+            grant_id: subject.and_then(|s| s.grant_id),
+            scope,
+            expires_at: at.exp,
+            created_at: ctx.now,
+        })
+        .await?;
+    Ok(ctx.keys.sign("at+jwt", &at)?)
+}
+
+/// Mints a user's access token and, with `openid`, the ID token (OIDC Core §2, §3.1.3.6).
+async fn mint(
+    ctx: Issuer<'_>,
+    client: &Client,
+    s: &Subject<'_>,
+    scope: &ScopeSet,
+) -> Result<(String, Option<String>), OAuthError> {
+    let mut aud = client.audiences.clone();
+    if scope.contains("openid") || aud.is_empty() {
+        aud.push(ctx.issuer().to_owned());
+    }
+    let wire = scope.to_wire();
+    let access_token = access_token(ctx, client, Principal::User(s), aud, &wire).await?;
+    if !scope.contains("openid") {
+        return Ok((access_token, None));
+    }
+    let claims = IdTokenClaims {
+        iss: ctx.issuer().to_owned(),
+        sub: s.user.id.clone(),
+        aud: client.id.clone(),
+        azp: client.id.clone(),
+        exp: ctx.now + ctx.config.id_token_ttl,
+        iat: ctx.now,
+        auth_time: s.auth_time,
+        nonce: s.nonce.clone(),
+        at_hash: at_hash(&access_token),
+        user: user_claims(s.user, scope),
+    };
+    Ok((access_token, Some(ctx.keys.sign("JWT", &claims)?)))
+}
+
+/// A new refresh token for a family, expiring at the idle lifetime or the family's end.
+async fn new_refresh_token(
+    ctx: Issuer<'_>,
+    client: &Client,
+    grant_id: &str,
+    grant_expires_at: i64,
+) -> Result<String, OAuthError> {
+    let token = random_token();
+    let idle = client
+        .refresh_idle_ttl
+        .unwrap_or(ctx.config.refresh_idle_ttl);
+    ctx.store
+        .insert_refresh_token(
+            &hash_secret(&token),
+            grant_id,
+            ctx.now,
+            (ctx.now + idle).min(grant_expires_at),
+        )
+        .await?;
+    Ok(token)
+}
+
+async fn active_user(store: &Store, user_id: &str) -> Result<User, OAuthError> {
+    store
+        .find_user(user_id)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| OAuthError::invalid_grant("user gone or disabled"))
+}

@@ -1,0 +1,145 @@
+//! RFC 6749 §6: refreshing, with rotation and reuse detection (RFC 9700 §4.14.2).
+use super::{Issuer, Subject, TokenResponse, active_user, mint, new_refresh_token};
+use crate::crypto::{derive_key, hash_secret};
+use crate::domain::{Client, GrantType, ScopeSet};
+use crate::oauth::authorize::Params;
+use crate::oauth::error::{ErrorCode, OAuthError};
+
+const REPLAY_PURPOSE: &str = "gatehouse refresh replay";
+
+/// RFC 6749 §6 with rotation (RFC 9700 §4.14.2): each refresh token works once. Narrower scope
+/// is honoured, wider refused. Re-use of a rotated token revokes the family, except that an
+/// authenticated (confidential) client re-presenting it within the replay window gets the very
+/// same response again: nothing new is minted and nothing is revoked.
+pub async fn refresh(
+    ctx: Issuer<'_>,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let token = params
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let token_hash = hash_secret(token);
+    let Some(record) = ctx.store.find_refresh_token(&token_hash).await? else {
+        return Err(OAuthError::invalid_grant("unknown refresh token"));
+    };
+    if record.grant.client_id != client.id {
+        return Err(OAuthError::invalid_grant(
+            "refresh token issued to another client",
+        ));
+    }
+    let granted = ScopeSet::parse_supported(&record.grant.scope);
+    if !client.allows_grant(GrantType::RefreshToken) && !granted.contains("offline_access") {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use this grant type",
+        ));
+    }
+    // RFC 6749 §6: the requested scope must not exceed the original grant.
+    let scope = match params.get("scope") {
+        None => granted.clone(),
+        Some(raw) => {
+            let wanted: Vec<&str> = raw.split(' ').filter(|s| !s.is_empty()).collect();
+            if wanted.iter().any(|s| !granted.contains(s)) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "requested scope exceeds the grant",
+                ));
+            }
+            ScopeSet::parse_supported(raw)
+        }
+    };
+    if !ctx
+        .store
+        .claim_refresh_token(&token_hash, &client.id, ctx.now)
+        .await?
+    {
+        return reuse(ctx, client, token, &token_hash).await;
+    }
+    let user = match active_user(ctx.store, &record.grant.user_id).await {
+        Ok(u) => u,
+        Err(e) => {
+            ctx.store.revoke_grant(&record.grant.id, ctx.now).await?;
+            return Err(e);
+        }
+    };
+    let subject = Subject {
+        user: &user,
+        // OIDC Core §12.2: auth_time stays the original authentication's; no nonce.
+        auth_time: record.grant.auth_time,
+        nonce: None,
+        code_hash: None,
+        grant_id: Some(&record.grant.id),
+    };
+    let (access_token, id_token) = mint(ctx, client, &subject, &scope).await?;
+    let refresh_token =
+        new_refresh_token(ctx, client, &record.grant.id, record.grant.expires_at).await?;
+    let response = ctx.response(access_token, Some(refresh_token), id_token, scope.to_wire());
+    if !client.is_public() && ctx.config.refresh_replay_window > 0 {
+        // Sealed under a key only the presenter of the old token can derive.
+        let plain = serde_json::to_vec(&response).map_err(OAuthError::server_error)?;
+        let sealed = crate::crypto::seal(
+            &derive_key(REPLAY_PURPOSE, token),
+            &plain,
+            token_hash.as_bytes(),
+        )
+        .ok_or_else(|| OAuthError::server_error("sealing the replay response failed"))?;
+        ctx.store
+            .store_replay_response(&token_hash, &sealed)
+            .await?;
+    }
+    tracing::info!(client_id = %client.id, user_id = %user.id, "refresh token rotated");
+    Ok(response)
+}
+
+/// A refresh token that could not be claimed: a replay inside the window (same answer again),
+/// or re-use of a rotated token (the family is revoked), or simply invalid.
+async fn reuse(
+    ctx: Issuer<'_>,
+    client: &Client,
+    token: &str,
+    token_hash: &str,
+) -> Result<TokenResponse, OAuthError> {
+    let mut record = ctx.store.find_refresh_token(token_hash).await?;
+    let Some(rotated_at) = record.as_ref().and_then(|r| r.rotated_at) else {
+        return Err(OAuthError::invalid_grant(
+            "refresh token expired or revoked",
+        ));
+    };
+    let grant_id = record
+        .as_ref()
+        .map(|r| r.grant.id.clone())
+        .unwrap_or_default();
+    let in_window = !client.is_public() && ctx.now - rotated_at <= ctx.config.refresh_replay_window;
+    if in_window
+        && record
+            .as_ref()
+            .is_some_and(|r| r.grant.revoked_at.is_none())
+    {
+        // The first use may still be in flight: wait briefly for its response.
+        for _ in 0..40 {
+            if let Some(sealed) = record.as_ref().and_then(|r| r.replay_response.clone()) {
+                let plain = crate::crypto::open(
+                    &derive_key(REPLAY_PURPOSE, token),
+                    &sealed,
+                    token_hash.as_bytes(),
+                )
+                .ok_or_else(|| OAuthError::server_error("replay response cannot be opened"))?;
+                tracing::info!(client_id = %client.id, "refresh token re-presented within the window; same response");
+                return serde_json::from_slice(&plain).map_err(OAuthError::server_error);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            record = ctx.store.find_refresh_token(token_hash).await?;
+        }
+        return Err(OAuthError::invalid_grant("refresh in progress"));
+    }
+    let revoked = ctx.store.revoke_grant(&grant_id, ctx.now).await?;
+    tracing::warn!(client_id = %client.id, grant_id = %grant_id, revoked, "security: rotated refresh token re-used; family revoked");
+    crate::audit::emit(
+        crate::audit::Event::RefreshReuseDetected,
+        &crate::audit::client(&client.id),
+        &format!("grant:{grant_id}"),
+        Some(ctx.address),
+    );
+    Err(OAuthError::invalid_grant("refresh token already used"))
+}

@@ -11,6 +11,17 @@ pub enum Event {
     LoginSucceeded,
     LoginFailed,
     LoginThrottled,
+    PasswordVerified,
+    SecondFactorSucceeded,
+    SecondFactorFailed,
+    SecondFactorThrottled,
+    RecoveryCodeUsed,
+    RecoveryCodesRegenerated,
+    TotpEnrolled,
+    TotpRemoved,
+    PasskeyRegistered,
+    PasskeyRemoved,
+    MfaReset,
     Logout,
     ConsentGranted,
     ConsentRevoked,
@@ -34,6 +45,17 @@ impl Event {
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginThrottled,
+        Self::PasswordVerified,
+        Self::SecondFactorSucceeded,
+        Self::SecondFactorFailed,
+        Self::SecondFactorThrottled,
+        Self::RecoveryCodeUsed,
+        Self::RecoveryCodesRegenerated,
+        Self::TotpEnrolled,
+        Self::TotpRemoved,
+        Self::PasskeyRegistered,
+        Self::PasskeyRemoved,
+        Self::MfaReset,
         Self::Logout,
         Self::ConsentGranted,
         Self::ConsentRevoked,
@@ -57,6 +79,17 @@ impl Event {
             Self::LoginSucceeded => "login.succeeded",
             Self::LoginFailed => "login.failed",
             Self::LoginThrottled => "login.throttled",
+            Self::PasswordVerified => "login.password_verified",
+            Self::SecondFactorSucceeded => "login.second_factor_succeeded",
+            Self::SecondFactorFailed => "login.second_factor_failed",
+            Self::SecondFactorThrottled => "login.second_factor_throttled",
+            Self::RecoveryCodeUsed => "mfa.recovery_code_used",
+            Self::RecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
+            Self::TotpEnrolled => "mfa.totp_enrolled",
+            Self::TotpRemoved => "mfa.totp_removed",
+            Self::PasskeyRegistered => "mfa.passkey_registered",
+            Self::PasskeyRemoved => "mfa.passkey_removed",
+            Self::MfaReset => "mfa.reset",
             Self::Logout => "logout",
             Self::ConsentGranted => "consent.granted",
             Self::ConsentRevoked => "consent.revoked",
@@ -80,7 +113,11 @@ impl Event {
     fn is_warning(self) -> bool {
         matches!(
             self,
-            Self::LoginThrottled | Self::CodeReuseDetected | Self::RefreshReuseDetected
+            Self::LoginThrottled
+                | Self::SecondFactorThrottled
+                | Self::CodeReuseDetected
+                | Self::RefreshReuseDetected
+                | Self::MfaReset
         )
     }
 }

@@ -103,6 +103,10 @@ pub struct ClientOptions {
     /// clients can never opt out. A code issued without a challenge refuses any verifier.
     #[arg(long, value_parser = ["required", "optional"])]
     pkce: Option<String>,
+    /// Every sign-in for this client needs a second factor (an authenticator code or a
+    /// passkey); users without one are told how to get one.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    require_mfa: Option<bool>,
 }
 
 impl ClientOptions {
@@ -179,6 +183,9 @@ impl ClientOptions {
         }
         if let Some(b) = self.skip_consent {
             c.skip_consent = b;
+        }
+        if let Some(b) = self.require_mfa {
+            c.require_mfa = b;
         }
         if let Some(p) = &self.pkce {
             c.pkce_optional = p == "optional";
@@ -264,6 +271,26 @@ pub enum UserCommand {
     },
     /// Clear a user's sign-in back-off (from every browser and device).
     Unlock { username: String },
+    /// A user's second factors (authenticator app, passkeys, recovery codes).
+    Mfa {
+        #[command(subcommand)]
+        cmd: MfaCommand,
+    },
+    /// Make a user an administrator (`true`) or not (`false`).
+    Admin {
+        username: String,
+        #[arg(action = clap::ArgAction::Set)]
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Show which second factors a user has.
+    List { username: String },
+    /// Remove every second factor of a user who lost theirs; they sign in with the password
+    /// alone until they set up new ones.
+    Reset { username: String },
 }
 
 /// The standard claims an admin may set (OIDC Core §5.1), each checked by its type.
@@ -498,6 +525,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "allowed_origins": c.allowed_origins,
                     "refresh_token_ttl": c.refresh_token_ttl, "refresh_idle_ttl": c.refresh_idle_ttl,
                     "resource_audiences": c.resource_audiences,
+                    "require_mfa": c.require_mfa,
                     "pkce": if c.requires_pkce() { "required" } else { "optional" },
                 }))?
             );
@@ -598,6 +626,62 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                 None,
             );
             println!("cleared {n} sign-in back-off counter(s) for {username}");
+        }
+        UserCommand::Mfa { cmd } => mfa(&store, cmd).await?,
+        UserCommand::Admin { username, admin } => {
+            let user = find_user(&store, &username).await?;
+            store.set_user_admin(&user.id, admin).await?;
+            audit::emit(Event::UserChanged, "cli", &audit::user(&user.id), None);
+            println!(
+                "{username} is {}an administrator",
+                if admin { "" } else { "not " }
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn find_user(
+    store: &crate::store::Store,
+    username: &str,
+) -> anyhow::Result<crate::domain::User> {
+    Ok(store
+        .find_user_credentials(username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user {username}"))?
+        .0)
+}
+
+async fn mfa(store: &crate::store::Store, cmd: MfaCommand) -> anyhow::Result<()> {
+    match cmd {
+        MfaCommand::List { username } => {
+            let user = find_user(store, &username).await?;
+            let summary = store.factor_summary(&user.id).await?;
+            println!("factor	name	created	last_used");
+            if let Some(t) = store.find_totp(&user.id).await?
+                && t.confirmed_at.is_some()
+            {
+                println!("totp	authenticator app	{}	-", timestamp(t.confirmed_at));
+            }
+            for p in store.list_passkeys(&user.id).await? {
+                println!(
+                    "passkey	{}	{}	{}",
+                    p.name,
+                    timestamp(Some(p.created_at)),
+                    timestamp(p.last_used_at)
+                );
+            }
+            if summary.recovery_codes > 0 {
+                println!("recovery_codes	{} unused	-	-", summary.recovery_codes);
+            }
+        }
+        MfaCommand::Reset { username } => {
+            let user = find_user(store, &username).await?;
+            store.delete_factors(&user.id).await?;
+            audit::emit(Event::MfaReset, "cli", &audit::user(&user.id), None);
+            println!(
+                "removed every second factor of {username}; they sign in with their password until they set up new ones"
+            );
         }
     }
     Ok(())

@@ -136,6 +136,11 @@ pub struct Config {
     )]
     pub max_pending_flows_per_address: i64,
 
+    /// Who people should contact when they are stuck at sign-in (shown on the help page),
+    /// e.g. "it-help@example.com" or "the IT desk, extension 4242".
+    #[arg(long, env = "GATEHOUSE_HELP_CONTACT")]
+    pub help_contact: Option<String>,
+
     /// Administrators must sign in with a second factor (a code or a passkey).
     #[arg(long, env = "GATEHOUSE_ADMINS_REQUIRE_MFA", default_value_t = false, action = clap::ArgAction::Set)]
     pub admins_require_mfa: bool,
@@ -183,6 +188,7 @@ impl Config {
             shutdown_drain_timeout: 20,
             max_pending_flows_per_address: 1000,
             admins_require_mfa: false,
+            help_contact: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Wires everything together: store, migrations, keys, state, router, listener, shutdown, and
 //! the expiry sweeper. Nothing imports this but `main`, the CLI and tests.
 use crate::accounts::device::DeviceKey;
+use crate::accounts::mfa::FactorKey;
 use crate::accounts::password::Hasher;
 use crate::accounts::{self, NewUser};
 use crate::clock::Clock;
@@ -65,6 +66,7 @@ impl App {
         let has_keys = !store.list_signing_keys().await?.is_empty();
         let master = MasterKey::load_or_create(&config, !has_keys)?;
         let devices = DeviceKey::new(master.derive(b"gatehouse device cookie v1"));
+        let factors = FactorKey::new(master.derive(b"gatehouse second factor v1"));
         let keys = Keystore::open(
             store.clone(),
             master,
@@ -85,6 +87,7 @@ impl App {
             clock.clone(),
             Hasher::default(),
             devices,
+            factors,
         );
         Ok(Self {
             listener,
@@ -224,7 +227,10 @@ pub async fn ensure_admin(
     )
     .await;
     match created {
-        Ok(_) => Ok(generated.then_some(pw)),
+        Ok(user) => {
+            store.set_user_admin(&user.id, true).await?;
+            Ok(generated.then_some(pw))
+        }
         // Another replica created it first.
         Err(accounts::AccountError::UsernameTaken) => Ok(None),
         Err(e) => Err(anyhow::anyhow!("cannot create the admin user: {e}")),

@@ -1,6 +1,7 @@
 //! Users and passwords: argon2id on the blocking pool behind a semaphore, the same work for
 //! unknown usernames, and one generic failure. Imports `store`, `domain`, `crypto`.
 pub mod device;
+pub mod mfa;
 pub mod password;
 pub mod throttle;
 

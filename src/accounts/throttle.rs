@@ -28,6 +28,12 @@ pub fn user_key(username: &str) -> String {
     format!("user:{}", crate::crypto::hash_secret(username))
 }
 
+/// Second-factor codes are counted per user: whoever holds the password is already past the
+/// first factor, so the address does not matter.
+pub fn factor_key(user_id: &str) -> String {
+    format!("factor:{user_id}")
+}
+
 /// One counter per device that signed in as this user.
 pub fn device_key(username: &str, device_id: &str) -> String {
     format!("{}{device_id}", device_prefix(username))

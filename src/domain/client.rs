@@ -30,6 +30,8 @@ pub struct Client {
     /// RFC 9700 §2.1.1: PKCE may be left out by this confidential client (certification
     /// suites, legacy apps). Never for public clients; the default is required.
     pub pkce_optional: bool,
+    /// Every sign-in for this client needs a second factor.
+    pub require_mfa: bool,
 }
 
 /// The grant types Gatehouse implements (RFC 6749 §4.1, §4.4, §6).

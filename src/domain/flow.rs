@@ -21,6 +21,18 @@ impl ResponseMode {
     }
 }
 
+/// A request's wish for a second factor (OIDC Core §3.1.2.1 `acr_values`, §5.5.1.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AcrRequest {
+    #[default]
+    None,
+    /// `acr_values` prefers multi-factor: asked of users who have a factor.
+    Voluntary,
+    /// `acr` requested as an essential claim: the flow cannot finish without it.
+    Essential,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow {
     pub id: String,
@@ -49,6 +61,9 @@ pub struct Flow {
     /// How the authorization response goes back to the client.
     #[serde(default)]
     pub response_mode: ResponseMode,
+    /// What the request asked of the authentication (`acr_values`, or `acr` in `claims`).
+    #[serde(default)]
+    pub acr: AcrRequest,
     pub created_at: i64,
     pub expires_at: i64,
 }

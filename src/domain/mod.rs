@@ -11,7 +11,7 @@ pub use auth::{Acr, Amr, Authentication, Factor, PartialSignIn, SignIn};
 pub use client::{
     Client, GrantType, RedirectUriError, redirect_uri_matches, validate_redirect_uri,
 };
-pub use flow::{Flow, ResponseMode};
+pub use flow::{AcrRequest, Flow, ResponseMode};
 pub use key::KeyState;
 pub use profile::{Address, Profile};
 pub use scope::ScopeSet;

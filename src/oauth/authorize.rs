@@ -6,7 +6,8 @@ use super::jwt::{self, Kind};
 use super::pkce;
 use crate::config::{CODE_TTL, FLOW_TTL};
 use crate::crypto::{hash_secret, random_id, random_token};
-use crate::domain::{Authentication, Client, Flow, GrantType, ResponseMode, ScopeSet};
+use crate::domain::auth::amr_to_wire;
+use crate::domain::{AcrRequest, Authentication, Client, Flow, GrantType, ResponseMode, ScopeSet};
 use crate::keys::Keystore;
 use crate::store::{NewCode, Store};
 use std::collections::{HashMap, HashSet};
@@ -131,6 +132,7 @@ pub struct ValidRequest {
     pub login_hint: Option<String>,
     /// The subject of a valid `id_token_hint`.
     pub id_token_hint_sub: Option<String>,
+    pub acr: AcrRequest,
 }
 
 /// OIDC Core §3.1.2.1 `prompt` values we act on.
@@ -198,6 +200,7 @@ pub async fn validate(
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
         id_token_hint_sub,
+        acr: check_acr(params),
     })
 }
 
@@ -416,6 +419,26 @@ pub fn check_max_age(params: &Params) -> Result<Option<i64>, OAuthError> {
     }
 }
 
+/// OIDC Core §3.1.2.1 `acr_values` and §5.5.1.1 `acr` in `claims`: what the request asks of
+/// the authentication. Only Gatehouse's multi-factor class asks for anything; other values
+/// are met by any sign-in.
+pub fn check_acr(params: &Params) -> AcrRequest {
+    let multi = crate::domain::Acr::MULTI;
+    if params
+        .get("claims")
+        .is_some_and(super::claims_request::requires_essential_acr)
+    {
+        return AcrRequest::Essential;
+    }
+    if params
+        .get("acr_values")
+        .is_some_and(|v| v.split(' ').any(|a| a == multi))
+    {
+        return AcrRequest::Voluntary;
+    }
+    AcrRequest::None
+}
+
 fn safe_name(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -446,6 +469,7 @@ pub fn new_flow(req: &ValidRequest, browser_key: &str, now: i64) -> Flow {
         login_hint: req.login_hint.clone(),
         hint_sub: req.id_token_hint_sub.clone(),
         response_mode: req.response_mode,
+        acr: req.acr,
         created_at: now,
         expires_at: now + FLOW_TTL,
     }
@@ -476,6 +500,7 @@ pub async fn issue_code(
             code_challenge_method: &flow.code_challenge_method,
             session_key,
             auth_time: auth.auth_time,
+            amr: &amr_to_wire(&auth.amr()),
             expires_at: now + CODE_TTL,
             created_at: now,
         })

@@ -95,6 +95,11 @@ pub struct AccessTokenClaims {
     pub iat: i64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
+    /// RFC 9068 §2.2.1: how the user authenticated, for APIs that need a second factor.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub amr: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
 }
 
 /// OIDC Core §2 ID token claims, with the user's claims for the granted scopes beside them.
@@ -111,6 +116,11 @@ pub struct IdTokenClaims {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub nonce: Option<String>,
     pub at_hash: String,
+    /// RFC 8176 methods and the context class they meet (OIDC Core §2).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub amr: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
     #[serde(flatten)]
     pub user: Map<String, Value>,
 }

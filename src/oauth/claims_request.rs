@@ -57,6 +57,29 @@ pub fn implied_scopes(raw: &str) -> Result<Vec<&'static str>, OAuthError> {
     Ok(scopes)
 }
 
+/// True when `claims` asks for `acr` as an essential claim whose only acceptable values are
+/// multi-factor (§5.5.1.1). Malformed input asks for nothing here; `implied_scopes` refuses it.
+pub fn requires_essential_acr(raw: &str) -> bool {
+    let Ok(Value::Object(top)) = serde_json::from_str::<Value>(raw) else {
+        return false;
+    };
+    let Some(Value::Object(acr)) = top.get("id_token").and_then(|t| t.get("acr")) else {
+        return false;
+    };
+    if acr.get("essential") != Some(&Value::Bool(true)) {
+        return false;
+    }
+    let multi = crate::domain::Acr::MULTI;
+    let mut wanted: Vec<&str> = Vec::new();
+    if let Some(Value::String(v)) = acr.get("value") {
+        wanted.push(v);
+    }
+    if let Some(Value::Array(vs)) = acr.get("values") {
+        wanted.extend(vs.iter().filter_map(Value::as_str));
+    }
+    !wanted.is_empty() && wanted.iter().all(|v| *v == multi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +114,22 @@ mod tests {
         ] {
             assert!(implied_scopes(raw).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn essential_acr_asks_for_mfa() {
+        let m = crate::domain::Acr::MULTI;
+        let essential =
+            format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{m}"]}}}}}}"#);
+        assert!(requires_essential_acr(&essential));
+        let single = format!(r#"{{"id_token":{{"acr":{{"essential":true,"value":"{m}"}}}}}}"#);
+        assert!(requires_essential_acr(&single));
+        let voluntary = format!(r#"{{"id_token":{{"acr":{{"values":["{m}"]}}}}}}"#);
+        assert!(!requires_essential_acr(&voluntary));
+        let either = format!(
+            r#"{{"id_token":{{"acr":{{"essential":true,"values":["{m}","urn:gatehouse:acr:sfa"]}}}}}}"#
+        );
+        assert!(!requires_essential_acr(&either), "a single factor would do");
+        assert!(!requires_essential_acr("not json"));
     }
 }

@@ -24,7 +24,9 @@ pub fn metadata(issuer: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+        // OIDC Discovery §3: the context classes `acr_values` may ask for.
+        "acr_values_supported": [crate::domain::Acr::SINGLE, crate::domain::Acr::MULTI],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "amr", "acr",
                               "name", "given_name", "family_name", "middle_name", "nickname",
                               "preferred_username", "picture", "website", "gender", "birthdate",
                               "zoneinfo", "locale", "updated_at", "email", "email_verified",

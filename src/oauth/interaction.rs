@@ -5,7 +5,9 @@
 use super::authorize::{self, AuthorizationResponse, ErrorRedirect, ValidRequest};
 use super::error::{ErrorCode, OAuthError};
 use crate::config::FLOW_TTL;
-use crate::domain::{Authentication, Client, Factor, Flow, PartialSignIn, ScopeSet, SignIn};
+use crate::domain::{
+    AcrRequest, Authentication, Client, Factor, Flow, PartialSignIn, ScopeSet, SignIn,
+};
 use crate::store::{self, FlowCaps, Store};
 
 /// The page a flow is waiting on.
@@ -32,8 +34,11 @@ pub enum Outcome {
 /// What a rule needs to know about the user beyond the session.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
-    /// The request, the client or the server requires a second factor.
+    /// The client, the server (for administrators) or an essential `acr` claim requires a
+    /// second factor: without one the flow cannot finish.
     pub mfa_required: bool,
+    /// `acr_values` prefers one: asked of users who have a factor, skipped for the rest.
+    pub mfa_requested: bool,
     /// The user has a second factor enrolled.
     pub has_second_factor: bool,
 }
@@ -86,12 +91,13 @@ pub fn next_step(
     if auth.auth_time < flow.min_auth_time {
         return Next::Page(Step::Login);
     }
-    if policy.mfa_required && !auth.is_multi_factor() {
-        return Next::Page(if policy.has_second_factor {
-            Step::SecondFactor
-        } else {
-            Step::FactorMissing
-        });
+    if !auth.is_multi_factor() {
+        if policy.has_second_factor && (policy.mfa_required || policy.mfa_requested) {
+            return Next::Page(Step::SecondFactor);
+        }
+        if policy.mfa_required {
+            return Next::Page(Step::FactorMissing);
+        }
     }
     let wanted = ScopeSet::parse_supported(&flow.scope);
     // OIDC Core §11: offline access needs consent given for this request, never remembered.
@@ -256,8 +262,14 @@ async fn policy(
     let Some(state) = state else {
         return Ok(Policy::default());
     };
-    let _ = (ctx, flow, client, state);
-    Ok(Policy::default())
+    let user_id = user_of(state);
+    let summary = ctx.store.factor_summary(user_id).await?;
+    let admin_rule = ctx.admins_require_mfa && ctx.store.user_is_admin(user_id).await?;
+    Ok(Policy {
+        mfa_required: client.require_mfa || admin_rule || flow.acr == AcrRequest::Essential,
+        mfa_requested: flow.acr == AcrRequest::Voluntary,
+        has_second_factor: summary.has_second_factor(),
+    })
 }
 
 async fn decide(
@@ -493,6 +505,7 @@ mod tests {
             login_hint: None,
             hint_sub: None,
             response_mode: ResponseMode::Query,
+            acr: AcrRequest::None,
             created_at: 100,
             expires_at: 200,
         }
@@ -509,6 +522,7 @@ mod tests {
 
     const NO_POLICY: Policy = Policy {
         mfa_required: false,
+        mfa_requested: false,
         has_second_factor: false,
     };
 
@@ -583,6 +597,7 @@ mod tests {
         let s = password_session();
         let required = Policy {
             mfa_required: true,
+            mfa_requested: false,
             has_second_factor: true,
         };
         assert_eq!(
@@ -597,6 +612,30 @@ mod tests {
         assert_eq!(
             next_step(&f, Some(&s), missing, Some(&all), false),
             Next::Page(Step::FactorMissing)
+        );
+        let requested = Policy {
+            mfa_required: false,
+            mfa_requested: true,
+            has_second_factor: true,
+        };
+        assert_eq!(
+            next_step(&f, Some(&s), requested, Some(&all), false),
+            Next::Page(Step::SecondFactor),
+            "acr_values steps up a user who has a factor"
+        );
+        assert_eq!(
+            next_step(
+                &f,
+                Some(&s),
+                Policy {
+                    has_second_factor: false,
+                    ..requested
+                },
+                Some(&all),
+                false
+            ),
+            Next::Finish,
+            "acr_values is voluntary: without a factor the sign-in goes on"
         );
         let stepped = sign_in(Some(&s), Proof::SecondFactor(Factor::Totp), None, 70).unwrap();
         assert_eq!(

@@ -109,7 +109,7 @@ pub async fn introspect(
             return Ok(inactive());
         }
     }
-    Ok(json!({
+    let mut out = json!({
         "active": true,
         "token_type": "Bearer",
         "scope": claims.scope,
@@ -120,5 +120,18 @@ pub async fn introspect(
         "exp": claims.exp,
         "iat": claims.iat,
         "jti": claims.jti,
-    }))
+    });
+    // RFC 9068 §2.2.1 / RFC 8176: how the user authenticated, when a user did.
+    if let Some(obj) = out.as_object_mut() {
+        if let Some(t) = claims.auth_time {
+            obj.insert("auth_time".into(), t.into());
+        }
+        if !claims.amr.is_empty() {
+            obj.insert("amr".into(), claims.amr.clone().into());
+        }
+        if let Some(acr) = &claims.acr {
+            obj.insert("acr".into(), acr.clone().into());
+        }
+    }
+    Ok(out)
 }

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
     allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl, \
-    resource_audiences, pkce_optional";
+    resource_audiences, pkce_optional, require_mfa";
 
 fn client_from_row(row: &AnyRow) -> Result<Client> {
     Ok(Client {
@@ -30,13 +30,14 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         refresh_idle_ttl: row.try_get("refresh_idle_ttl")?,
         resource_audiences: parse_list(&row.try_get::<String, _>("resource_audiences")?)?,
         pkce_optional: row.try_get::<i64, _>("pkce_optional")? != 0,
+        require_mfa: row.try_get::<i64, _>("require_mfa")? != 0,
     })
 }
 
 impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         )))
         .bind(&c.id)
         .bind(&c.name)
@@ -53,6 +54,7 @@ impl Store {
         .bind(c.refresh_idle_ttl)
         .bind(json_list(&c.resource_audiences))
         .bind(flag(c.pkce_optional))
+        .bind(flag(c.require_mfa))
         .execute(&self.pool)
         .await
         .map_err(on_conflict("client"))?;
@@ -65,8 +67,8 @@ impl Store {
         let done = sqlx::query(
             "update clients set name = $1, secret_hash = $2, redirect_uris = $3, audiences = $4, skip_consent = $5, \
              allowed_scopes = $6, grant_types = $7, post_logout_redirect_uris = $8, allowed_origins = $9, \
-             refresh_token_ttl = $10, refresh_idle_ttl = $11, resource_audiences = $12, pkce_optional = $13 \
-             where id = $14",
+             refresh_token_ttl = $10, refresh_idle_ttl = $11, resource_audiences = $12, pkce_optional = $13, \
+             require_mfa = $14 where id = $15",
         )
         .bind(&c.name)
         .bind(&c.secret_hash)
@@ -81,6 +83,7 @@ impl Store {
         .bind(c.refresh_idle_ttl)
         .bind(json_list(&c.resource_audiences))
         .bind(flag(c.pkce_optional))
+        .bind(flag(c.require_mfa))
         .bind(&c.id)
         .execute(&self.pool)
         .await?;

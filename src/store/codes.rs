@@ -15,6 +15,8 @@ pub struct NewCode<'a> {
     /// The browser session the code was issued in (hash), for session-bound refresh tokens.
     pub session_key: Option<&'a str>,
     pub auth_time: i64,
+    /// RFC 8176 methods of that authentication, space-separated.
+    pub amr: &'a str,
     pub expires_at: i64,
     pub created_at: i64,
 }
@@ -27,14 +29,15 @@ pub struct CodeGrant {
     pub scope: String,
     pub nonce: Option<String>,
     pub auth_time: i64,
+    pub amr: String,
 }
 
 impl Store {
     pub async fn insert_code(&self, c: &NewCode<'_>) -> Result<()> {
         sqlx::query(
             "insert into authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
-             code_challenge, code_challenge_method, auth_time, expires_at, created_at, session_key) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             code_challenge, code_challenge_method, auth_time, expires_at, created_at, session_key, amr) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(c.code_hash)
         .bind(c.client_id)
@@ -48,6 +51,7 @@ impl Store {
         .bind(c.expires_at)
         .bind(c.created_at)
         .bind(c.session_key)
+        .bind(c.amr)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -70,7 +74,7 @@ impl Store {
             "update authorization_codes set consumed_at = $1 \
              where code_hash = $2 and client_id = $3 and redirect_uri = $4 and code_challenge = $5 \
              and code_challenge_method = $6 and consumed_at is null and expires_at >= $1 \
-             returning user_id, scope, nonce, auth_time, session_key",
+             returning user_id, scope, nonce, auth_time, session_key, amr",
         )
         .bind(now)
         .bind(code_hash)
@@ -87,6 +91,7 @@ impl Store {
                 scope: r.try_get("scope")?,
                 nonce: r.try_get("nonce")?,
                 auth_time: r.try_get("auth_time")?,
+                amr: r.try_get("amr")?,
             })
         })
         .transpose()

@@ -10,6 +10,8 @@ pub struct NewGrant<'a> {
     pub user_id: &'a str,
     pub scope: &'a str,
     pub auth_time: i64,
+    /// RFC 8176 methods of that authentication, space-separated.
+    pub amr: &'a str,
     /// The browser session it is bound to; `None` for offline access (survives logout).
     pub session_key: Option<&'a str>,
     pub code_hash: Option<&'a str>,
@@ -24,6 +26,7 @@ pub struct GrantRecord {
     pub user_id: String,
     pub scope: String,
     pub auth_time: i64,
+    pub amr: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
@@ -42,8 +45,8 @@ pub struct RefreshRecord {
 impl Store {
     pub async fn insert_grant(&self, g: &NewGrant<'_>) -> Result<()> {
         sqlx::query(
-            "insert into grants (id, client_id, user_id, scope, auth_time, session_key, code_hash, created_at, expires_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "insert into grants (id, client_id, user_id, scope, auth_time, session_key, code_hash, created_at, expires_at, amr) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(g.id)
         .bind(g.client_id)
@@ -54,6 +57,7 @@ impl Store {
         .bind(g.code_hash)
         .bind(g.created_at)
         .bind(g.expires_at)
+        .bind(g.amr)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -78,7 +82,7 @@ impl Store {
 
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
         let row = sqlx::query(
-            "select g.id, g.client_id, g.user_id, g.scope, g.auth_time, g.created_at as g_created, g.expires_at as g_expires, \
+            "select g.id, g.client_id, g.user_id, g.scope, g.auth_time, g.amr, g.created_at as g_created, g.expires_at as g_expires, \
              g.revoked_at, r.created_at, r.expires_at, r.rotated_at, r.replay_response \
              from refresh_tokens r join grants g on g.id = r.grant_id where r.token_hash = $1",
         )
@@ -93,6 +97,7 @@ impl Store {
                     user_id: r.try_get("user_id")?,
                     scope: r.try_get("scope")?,
                     auth_time: r.try_get("auth_time")?,
+                    amr: r.try_get("amr")?,
                     created_at: r.try_get("g_created")?,
                     expires_at: r.try_get("g_expires")?,
                     revoked_at: r.try_get("revoked_at")?,

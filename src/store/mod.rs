@@ -4,6 +4,7 @@
 mod clients;
 mod codes;
 mod consents;
+mod factors;
 mod flows;
 mod grants;
 mod keys;
@@ -13,6 +14,7 @@ mod tokens;
 mod users;
 
 pub use codes::{CodeGrant, NewCode};
+pub use factors::{FactorSummary, StoredPasskey, StoredTotp};
 pub use flows::FlowCaps;
 pub use grants::{GrantRecord, NewGrant, RefreshRecord};
 pub use keys::StoredKey;
@@ -101,6 +103,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_flow_bounds.sql"),
     include_str!("../../migrations/0007_pkce_policy.sql"),
     include_str!("../../migrations/0008_profile.sql"),
+    include_str!("../../migrations/0009_mfa.sql"),
 ];
 
 impl Store {

@@ -2,7 +2,7 @@
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm};
 use super::state::AppState;
-use super::templates::{AccountPage, ConnectedApp, IndexPage, NameField, render};
+use super::templates::{AccountPage, ConnectedApp, IndexPage, NameField, PasskeyLine, render};
 use crate::domain::{Authentication, ScopeSet};
 use crate::oauth::endpoints as ep;
 use crate::oauth::interaction;
@@ -44,13 +44,7 @@ pub async fn account(
         return Ok(Redirect::to(ep::LOGIN).into_response());
     };
     let csrf = ls.csrf_token().await?;
-    let signed_in_at = time::OffsetDateTime::from_unix_timestamp(u.auth_time)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
+    let signed_in_at = format_time(u.auth_time);
     // Apps the user consented to, and apps holding refresh tokens (first-party ones too).
     let mut apps: Vec<ConnectedApp> = Vec::new();
     let consents = state
@@ -93,13 +87,42 @@ pub async fn account(
         field("family_name", "Family name", "family-name", &p.family_name),
         field("nickname", "Nickname", "nickname", &p.nickname),
     ];
+    let summary = state.store.factor_summary(&user.id).await?;
+    let passkeys = state
+        .store
+        .list_passkeys(&user.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyLine {
+            id: p.credential_id,
+            name: p.name,
+            created: format_time(p.created_at),
+            last_used: p.last_used_at.map(format_time),
+        })
+        .collect();
     Ok(render(&AccountPage {
         csrf: &csrf,
         user: &user,
         name_fields,
         signed_in_at,
         apps,
+        totp: summary.totp,
+        passkeys,
+        has_factor: summary.has_second_factor(),
+        recovery_left: summary.recovery_codes,
+        passkeys_enabled: state.passkeys_enabled(),
     }))
+}
+
+/// RFC 3339, as the account page shows times.
+fn format_time(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ use super::state::AppState;
 use super::templates::{LoginPage, render};
 use crate::accounts::{self, AccountError};
 use crate::audit::{self, Event};
+use crate::domain::SignIn;
 use crate::oauth::endpoints as ep;
 use crate::oauth::interaction::{self, Proof};
 use axum::extract::State;
@@ -104,11 +105,12 @@ pub async fn login_submit(
             user,
             password_hash,
         }) => {
+            let factors = state.store.factor_summary(&user.id).await?;
             let signed = interaction::sign_in(
                 None,
                 Proof::Password {
                     user_id: user.id.clone(),
-                    has_second_factor: false,
+                    has_second_factor: factors.has_second_factor(),
                 },
                 flow_id.as_deref(),
                 state.now(),
@@ -116,9 +118,16 @@ pub async fn login_submit(
             .map_err(PageError::internal)?;
             ls.set_sign_in(&signed).await?;
             let who = audit::user(&user.id);
-            audit::emit(Event::LoginSucceeded, &who, &who, Some(&address));
+            let partial = matches!(signed, SignIn::Partial(_));
+            let event = if partial {
+                Event::PasswordVerified
+            } else {
+                Event::LoginSucceeded
+            };
+            audit::emit(event, &who, &who, Some(&address));
             let mut resp = match &flow {
                 Some(f) => advance(&state, &ls, f).await?,
+                None if partial => Redirect::to(ep::LOGIN_FACTOR).into_response(),
                 None => Redirect::to(ep::ACCOUNT).into_response(),
             };
             let cookie = state.devices.issue(
@@ -159,17 +168,7 @@ pub async fn login_submit(
                 &attempted,
                 Some(&address),
             );
-            let mut resp = PageError {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                title: "Too many sign-in attempts",
-                message: format!("Wait {retry_after} seconds, then try again."),
-            }
-            .into_response();
-            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
-                resp.headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, v);
-            }
-            Ok(resp)
+            Ok(throttled_page(retry_after))
         }
         Err(AccountError::Store(e)) => Err(e.into()),
         Err(e) => Err(PageError::internal(e)),
@@ -184,4 +183,19 @@ async fn stored_credential(state: &AppState, username: &str) -> Result<String, P
         .await?
         .map(|(_, hash)| hash)
         .unwrap_or_default())
+}
+
+/// 429 with `Retry-After`: too many recent failures for this account, device or address.
+pub fn throttled_page(retry_after: i64) -> Response {
+    let mut resp = PageError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        title: "Too many sign-in attempts",
+        message: format!("Wait {retry_after} seconds, then try again."),
+    }
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, v);
+    }
+    resp
 }

@@ -5,9 +5,11 @@ mod authorize;
 mod consent;
 mod error;
 mod extract;
+mod factor;
 mod login;
 mod logout;
 mod middleware;
+mod security;
 mod state;
 mod templates;
 mod token;
@@ -71,7 +73,28 @@ pub fn router(state: AppState) -> Router {
                 .post(consent::consent_submit)
                 .layer(form_limit()),
         )
+        .route(
+            ep::LOGIN_FACTOR,
+            get(factor::factor_form)
+                .post(factor::factor_submit)
+                .layer(form_limit()),
+        )
+        .route(ep::LOGIN_HELP, get(factor::help))
         .route(ep::ACCOUNT, get(account::account))
+        .route(
+            ep::ACCOUNT_TOTP,
+            get(security::totp_form)
+                .post(security::totp_confirm)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_TOTP_REMOVE,
+            post(security::totp_remove).layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_RECOVERY_CODES,
+            post(security::regenerate_codes).layer(form_limit()),
+        )
         .route(
             ep::LOGOUT,
             get(logout::logout_get)

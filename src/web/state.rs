@@ -19,6 +19,8 @@ pub struct AppState {
     pub cors: Arc<CorsOrigins>,
     /// Signs the device cookies of the sign-in back-off.
     pub devices: Arc<crate::accounts::device::DeviceKey>,
+    /// Seals authenticator-app secrets.
+    pub factors: Arc<crate::accounts::mfa::FactorKey>,
 }
 
 /// The origins clients registered for CORS, cached. Reloaded when this process changed a
@@ -81,6 +83,7 @@ impl AppState {
         clock: Clock,
         hasher: Hasher,
         devices: crate::accounts::device::DeviceKey,
+        factors: crate::accounts::mfa::FactorKey,
     ) -> Self {
         let discovery: Arc<str> = crate::oauth::discovery::metadata(&config.issuer)
             .to_string()
@@ -97,7 +100,13 @@ impl AppState {
             discovery_etag,
             cors: Arc::default(),
             devices: Arc::new(devices),
+            factors: Arc::new(factors),
         }
+    }
+
+    /// Passkeys work once the WebAuthn relying party is configured.
+    pub fn passkeys_enabled(&self) -> bool {
+        false
     }
 
     pub fn issuer(&self) -> &str {

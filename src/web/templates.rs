@@ -75,6 +75,56 @@ pub struct AccountPage<'a> {
     pub name_fields: Vec<NameField>,
     pub signed_in_at: String,
     pub apps: Vec<ConnectedApp>,
+    pub totp: bool,
+    pub passkeys: Vec<PasskeyLine>,
+    pub has_factor: bool,
+    pub recovery_left: i64,
+    pub passkeys_enabled: bool,
+}
+
+/// A registered passkey on the account page.
+pub struct PasskeyLine {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "factor.html")]
+pub struct FactorPage<'a> {
+    pub csrf: &'a str,
+    pub flow: Option<&'a str>,
+    pub client_name: Option<&'a str>,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+    pub totp: bool,
+    pub recovery: bool,
+    pub passkeys: bool,
+}
+
+#[derive(Template)]
+#[template(path = "factor_help.html")]
+pub struct FactorHelpPage<'a> {
+    /// Policy needs a factor the user does not have (rather than a user who lost theirs).
+    pub missing: bool,
+    pub client_name: Option<&'a str>,
+    pub contact: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_enrol.html")]
+pub struct TotpEnrolPage<'a> {
+    pub csrf: &'a str,
+    pub qr_svg: &'a str,
+    pub secret: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage<'a> {
+    pub codes: &'a [String],
 }
 
 /// One editable name field on the account page.

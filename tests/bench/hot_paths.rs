@@ -177,6 +177,7 @@ async fn main() {
                 code_challenge_method: "S256",
                 session_key: None,
                 auth_time: now,
+                amr: "pwd",
                 expires_at: now + 3600,
                 created_at: now,
             })

@@ -529,3 +529,46 @@ fn user_update_sets_checked_profile_claims() {
         "the refused run stored nothing"
     );
 }
+
+/// `user mfa list` shows a user's factors; `user mfa reset` removes them all, so the password
+/// alone signs in again.
+#[test]
+fn user_mfa_list_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&gatehouse(
+        d,
+        &["user", "create", "--username", "erin", "--password-stdin"],
+        Some("a long enough password\n"),
+    ));
+    let empty = stdout(&gatehouse(d, &["user", "mfa", "list", "erin"], None));
+    assert_eq!(empty.lines().count(), 1, "only the header: {empty}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!("sqlite://{}/gatehouse.db", d.join("data").display());
+    rt.block_on(async {
+        let store = gatehouse::store::Store::connect(&url).await.unwrap();
+        let (user, _) = store.find_user_credentials("erin").await.unwrap().unwrap();
+        assert!(store.begin_totp(&user.id, "sealed", 10).await.unwrap());
+        assert!(store.accept_totp_step(&user.id, 1, true, 20).await.unwrap());
+        gatehouse::accounts::mfa::regenerate_recovery_codes(&store, &user.id, 20)
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let listed = stdout(&gatehouse(d, &["user", "mfa", "list", "erin"], None));
+    assert!(listed.contains("totp\tauthenticator app"), "{listed}");
+    assert!(listed.contains("recovery_codes\t10 unused"), "{listed}");
+    let reset = gatehouse(d, &["user", "mfa", "reset", "erin"], None);
+    assert!(
+        String::from_utf8_lossy(&reset.stderr).contains("mfa.reset"),
+        "an audit event"
+    );
+    stdout(&reset);
+    let after = stdout(&gatehouse(d, &["user", "mfa", "list", "erin"], None));
+    assert_eq!(after.lines().count(), 1, "{after}");
+    let missing = gatehouse(d, &["user", "mfa", "reset", "nobody"], None);
+    assert!(!missing.status.success());
+}

@@ -383,7 +383,7 @@ impl TestApp {
                 resp.status()
             );
             let loc = location(&resp);
-            if loc.starts_with("/login") {
+            if loc == "/login" || loc.starts_with("/login?") {
                 resp = self.submit_login(browser, &loc, username, PASSWORD).await;
             } else if loc.starts_with("/consent") {
                 resp = self.submit_consent(browser, &loc, "allow").await;

@@ -18,6 +18,7 @@ async fn code_is_consumed_exactly_once_under_concurrency(app: TestApp) {
             code_challenge_method: "S256",
             session_key: None,
             auth_time: now,
+            amr: "pwd",
             expires_at: now + 60,
             created_at: now,
         })

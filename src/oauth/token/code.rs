@@ -1,6 +1,7 @@
 //! RFC 6749 §4.1.3: redeeming an authorization code.
 use super::{Issuer, Subject, TokenResponse, active_user, mint, new_refresh_token};
 use crate::crypto::{hash_secret, random_id};
+use crate::domain::auth::amr_from_wire;
 use crate::domain::{Client, GrantType, ScopeSet};
 use crate::oauth::authorize::Params;
 use crate::oauth::error::OAuthError;
@@ -75,6 +76,7 @@ pub async fn exchange_code(
                 user_id: &user.id,
                 scope: &scope.to_wire(),
                 auth_time: grant.auth_time,
+                amr: &grant.amr,
                 session_key: if offline {
                     None
                 } else {
@@ -89,6 +91,7 @@ pub async fn exchange_code(
     let subject = Subject {
         user: &user,
         auth_time: grant.auth_time,
+        amr: amr_from_wire(&grant.amr),
         nonce: grant.nonce,
         code_hash: Some(&code_hash),
         grant_id: grant_id.as_deref(),

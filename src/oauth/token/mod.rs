@@ -9,7 +9,7 @@ use super::claims::{AccessTokenClaims, Audience, IdTokenClaims, at_hash, user_cl
 use super::error::{ErrorCode, OAuthError};
 use crate::config::Config;
 use crate::crypto::{hash_secret, random_token};
-use crate::domain::{Client, GrantType, ScopeSet, User};
+use crate::domain::{Acr, Amr, Client, GrantType, ScopeSet, User};
 use crate::keys::{Keystore, new_jti};
 use crate::store::{NewAccessToken, Store};
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,8 @@ enum Principal<'a> {
 struct Subject<'a> {
     user: &'a User,
     auth_time: i64,
+    /// RFC 8176 methods of that authentication.
+    amr: Vec<Amr>,
     nonce: Option<String>,
     code_hash: Option<&'a str>,
     grant_id: Option<&'a str>,
@@ -136,6 +138,8 @@ async fn access_token(
         exp: ctx.now + ctx.config.access_token_ttl,
         iat: ctx.now,
         auth_time: subject.map(|s| s.auth_time),
+        amr: subject.map(|s| wire_amr(&s.amr)).unwrap_or_default(),
+        acr: subject.map(|s| Acr::of(&s.amr).as_str().to_owned()),
     };
     ctx.store
         .insert_access_token(&NewAccessToken {
@@ -178,6 +182,8 @@ async fn mint(
         auth_time: s.auth_time,
         nonce: s.nonce.clone(),
         at_hash: at_hash(&access_token),
+        amr: wire_amr(&s.amr),
+        acr: Some(Acr::of(&s.amr).as_str().to_owned()),
         user: user_claims(s.user, scope),
     };
     Ok((access_token, Some(ctx.keys.sign("JWT", &claims)?)))
@@ -203,6 +209,10 @@ async fn new_refresh_token(
         )
         .await?;
     Ok(token)
+}
+
+fn wire_amr(amr: &[Amr]) -> Vec<String> {
+    amr.iter().map(|a| a.as_str().to_owned()).collect()
 }
 
 async fn active_user(store: &Store, user_id: &str) -> Result<User, OAuthError> {

@@ -1,6 +1,7 @@
 //! RFC 6749 §6: refreshing, with rotation and reuse detection (RFC 9700 §4.14.2).
 use super::{Issuer, Subject, TokenResponse, active_user, mint, new_refresh_token};
 use crate::crypto::{derive_key, hash_secret};
+use crate::domain::auth::amr_from_wire;
 use crate::domain::{Client, GrantType, ScopeSet};
 use crate::oauth::authorize::Params;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -67,6 +68,7 @@ pub async fn refresh(
         user: &user,
         // OIDC Core §12.2: auth_time stays the original authentication's; no nonce.
         auth_time: record.grant.auth_time,
+        amr: amr_from_wire(&record.grant.amr),
         nonce: None,
         code_hash: None,
         grant_id: Some(&record.grant.id),

@@ -1,0 +1,198 @@
+//! Second factors on the account page: the authenticator app and recovery codes.
+use super::account::signed_in_account;
+use super::error::PageError;
+use super::extract::{ClientAddress, LoginSession, PageForm};
+use super::state::AppState;
+use super::templates::{RecoveryCodesPage, TotpEnrolPage, render};
+use crate::accounts::mfa::{self, MfaError};
+use crate::audit::{self, Event};
+use crate::oauth::endpoints as ep;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+/// The QR code as inline SVG: drawn here, so the page needs no script and no image host.
+fn qr_svg(data: &str) -> Result<String, PageError> {
+    let code = qrcode::QrCode::new(data.as_bytes()).map_err(PageError::internal)?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    // The XML declaration means nothing inside HTML.
+    Ok(match svg.find("<svg") {
+        Some(i) => svg[i..].to_owned(),
+        None => svg,
+    })
+}
+
+/// What authenticator apps show as the account's issuer: the issuer's host.
+fn issuer_label(state: &AppState) -> String {
+    let host = url::Url::parse(state.issuer())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!("Gatehouse {host}").trim().to_owned()
+}
+
+async fn enrol_page(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+    user: &crate::domain::User,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let enrolment = match mfa::begin_totp(
+        &state.store,
+        &state.factors,
+        &user.id,
+        &user.username,
+        &issuer_label(state),
+        state.now(),
+    )
+    .await
+    {
+        Ok(e) => e,
+        Err(MfaError::AlreadyEnrolled) => return Ok(Redirect::to(ep::ACCOUNT).into_response()),
+        Err(MfaError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(PageError::internal(e)),
+    };
+    let csrf = ls.csrf_token().await?;
+    let svg = qr_svg(&enrolment.uri)?;
+    Ok(render(&TotpEnrolPage {
+        csrf: &csrf,
+        qr_svg: &svg,
+        secret: &enrolment.secret_base32,
+        error,
+    }))
+}
+
+pub async fn totp_form(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Response, PageError> {
+    let ls = LoginSession(&session);
+    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+        return Ok(Redirect::to(ep::LOGIN).into_response());
+    };
+    enrol_page(&state, &ls, &user, None).await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    PageForm(form): PageForm<CodeForm>,
+) -> Result<Response, PageError> {
+    let ls = LoginSession(&session);
+    ls.require_csrf(&form.csrf).await?;
+    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+        return Ok(Redirect::to(ep::LOGIN).into_response());
+    };
+    let confirmed = mfa::confirm_totp(
+        &state.store,
+        &state.factors,
+        &user.id,
+        &form.code,
+        state.now(),
+    )
+    .await;
+    let who = audit::user(&user.id);
+    match confirmed {
+        Ok(codes) => {
+            audit::emit(Event::TotpEnrolled, &who, &who, Some(&address));
+            if codes.is_empty() {
+                return Ok(Redirect::to(ep::ACCOUNT).into_response());
+            }
+            audit::emit(Event::RecoveryCodesRegenerated, &who, &who, Some(&address));
+            Ok(codes_page(&codes))
+        }
+        Err(MfaError::WrongCode | MfaError::Replayed) => {
+            let mut resp = enrol_page(
+                &state,
+                &ls,
+                &user,
+                Some("That code is not right. Enter the code the app shows now."),
+            )
+            .await?;
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+        Err(MfaError::NotEnrolled) => Ok(Redirect::to(ep::ACCOUNT_TOTP).into_response()),
+        Err(MfaError::Throttled { retry_after }) => Ok(super::login::throttled_page(retry_after)),
+        Err(MfaError::Store(e)) => Err(e.into()),
+        Err(e) => Err(PageError::internal(e)),
+    }
+}
+
+/// Recovery codes are shown once and never cached.
+fn codes_page(codes: &[String]) -> Response {
+    let mut resp = render(&RecoveryCodesPage { codes });
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn totp_remove(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    PageForm(form): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    let ls = LoginSession(&session);
+    ls.require_csrf(&form.csrf).await?;
+    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+        return Ok(Redirect::to(ep::LOGIN).into_response());
+    };
+    if mfa::remove_totp(&state.store, &user.id)
+        .await
+        .map_err(PageError::internal)?
+    {
+        let who = audit::user(&user.id);
+        audit::emit(Event::TotpRemoved, &who, &who, Some(&address));
+    }
+    Ok(Redirect::to(ep::ACCOUNT).into_response())
+}
+
+pub async fn regenerate_codes(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    PageForm(form): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    let ls = LoginSession(&session);
+    ls.require_csrf(&form.csrf).await?;
+    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+        return Ok(Redirect::to(ep::LOGIN).into_response());
+    };
+    if !state
+        .store
+        .factor_summary(&user.id)
+        .await?
+        .has_second_factor()
+    {
+        return Err(PageError::bad_request(
+            "Set up an authenticator app or a passkey first: recovery codes back one up.",
+        ));
+    }
+    let codes = mfa::regenerate_recovery_codes(&state.store, &user.id, state.now())
+        .await
+        .map_err(PageError::internal)?;
+    let who = audit::user(&user.id);
+    audit::emit(Event::RecoveryCodesRegenerated, &who, &who, Some(&address));
+    Ok(codes_page(&codes))
+}

@@ -2,6 +2,7 @@
 //! unknown usernames, and one generic failure. Imports `store`, `domain`, `crypto`.
 pub mod device;
 pub mod mfa;
+pub mod passkey;
 pub mod password;
 pub mod throttle;
 

@@ -215,6 +215,7 @@ pub async fn help(
     }
     let mut resp = render(&FactorHelpPage {
         missing,
+        flow: q.flow.as_deref(),
         client_name: client_name.as_deref(),
         contact: state.config.help_contact.as_deref(),
     });

@@ -48,6 +48,7 @@ pub async fn login_form(
         client_name: client_name.as_deref(),
         username: hint.as_deref().unwrap_or(""),
         error: None,
+        passkeys: state.passkeys_enabled(),
     });
     if let Some(uri) = target {
         allow_form_target(&mut resp, &uri);
@@ -153,6 +154,7 @@ pub async fn login_submit(
                 client_name: client_name.as_deref(),
                 username: &form.username,
                 error: Some("Invalid username or password."),
+                passkeys: state.passkeys_enabled(),
             });
             *resp.status_mut() = StatusCode::UNAUTHORIZED;
             if let Some(f) = &flow {

@@ -27,7 +27,7 @@ pub fn allow_form_target(resp: &mut Response, uri: &str) {
     }
 }
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// SECURITY.md "Pages": CSP with `frame-ancestors 'none'` and `form-action` limited to ourselves
 /// and the page's verified target, no framing, no referrer, no sniffing; HSTS when the issuer

@@ -9,6 +9,7 @@ mod factor;
 mod login;
 mod logout;
 mod middleware;
+mod passkey;
 mod security;
 mod state;
 mod templates;
@@ -80,6 +81,35 @@ pub fn router(state: AppState) -> Router {
                 .layer(form_limit()),
         )
         .route(ep::LOGIN_HELP, get(factor::help))
+        .route(ep::LOGIN_CONTINUE, get(passkey::continue_flow))
+        .route(
+            ep::LOGIN_PASSKEY_OPTIONS,
+            post(passkey::sign_in_options).layer(form_limit()),
+        )
+        .route(
+            ep::LOGIN_PASSKEY,
+            post(passkey::sign_in).layer(form_limit()),
+        )
+        .route(
+            ep::LOGIN_FACTOR_PASSKEY_OPTIONS,
+            post(passkey::factor_options).layer(form_limit()),
+        )
+        .route(
+            ep::LOGIN_FACTOR_PASSKEY,
+            post(passkey::factor).layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_PASSKEYS_OPTIONS,
+            post(passkey::registration_options).layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_PASSKEYS,
+            post(passkey::register).layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_PASSKEYS_REMOVE,
+            post(passkey::remove).layer(form_limit()),
+        )
         .route(ep::ACCOUNT, get(account::account))
         .route(
             ep::ACCOUNT_TOTP,
@@ -122,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route(ep::READYZ, get(well_known::readyz))
         .route(ep::STATIC_CSS, get(well_known::stylesheet))
         .route(ep::STATIC_FORM_POST_JS, get(well_known::form_post_script))
+        .route(ep::STATIC_PASSKEY_JS, get(well_known::passkey_script))
         .fallback(account::not_found)
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::session_save_failed))

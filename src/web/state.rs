@@ -21,6 +21,8 @@ pub struct AppState {
     pub devices: Arc<crate::accounts::device::DeviceKey>,
     /// Seals authenticator-app secrets.
     pub factors: Arc<crate::accounts::mfa::FactorKey>,
+    /// The WebAuthn relying party; `None` when the issuer's host is an IP address.
+    pub passkeys: Option<Arc<crate::accounts::passkey::Passkeys>>,
 }
 
 /// The origins clients registered for CORS, cached. Reloaded when this process changed a
@@ -85,6 +87,7 @@ impl AppState {
         devices: crate::accounts::device::DeviceKey,
         factors: crate::accounts::mfa::FactorKey,
     ) -> Self {
+        let config_issuer = config.issuer.clone();
         let discovery: Arc<str> = crate::oauth::discovery::metadata(&config.issuer)
             .to_string()
             .into();
@@ -101,12 +104,13 @@ impl AppState {
             cors: Arc::default(),
             devices: Arc::new(devices),
             factors: Arc::new(factors),
+            passkeys: crate::accounts::passkey::Passkeys::new(&config_issuer).map(Arc::new),
         }
     }
 
     /// Passkeys work once the WebAuthn relying party is configured.
     pub fn passkeys_enabled(&self) -> bool {
-        false
+        self.passkeys.is_some()
     }
 
     pub fn issuer(&self) -> &str {

@@ -38,6 +38,8 @@ pub struct LoginPage<'a> {
     pub client_name: Option<&'a str>,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// Offer "Sign in with a passkey".
+    pub passkeys: bool,
 }
 
 pub struct ScopeLine<'a> {
@@ -108,6 +110,7 @@ pub struct FactorPage<'a> {
 pub struct FactorHelpPage<'a> {
     /// Policy needs a factor the user does not have (rather than a user who lost theirs).
     pub missing: bool,
+    pub flow: Option<&'a str>,
     pub client_name: Option<&'a str>,
     pub contact: Option<&'a str>,
 }

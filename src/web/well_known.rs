@@ -60,9 +60,17 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 pub async fn form_post_script() -> Response {
+    script(include_str!("../../static/form_post.js"))
+}
+
+pub async fn passkey_script() -> Response {
+    script(include_str!("../../static/passkey.js"))
+}
+
+fn script(body: &'static str) -> Response {
     let mut resp = (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("../../static/form_post.js"),
+        body,
     )
         .into_response();
     resp.headers_mut().insert(

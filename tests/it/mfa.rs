@@ -475,3 +475,123 @@ async fn admins_require_mfa() {
     let (loc, _) = start_flow(&app, &browser(), &client, &[]).await;
     assert!(loc.starts_with("/login/help?flow="), "admin: {loc}");
 }
+
+/// Another port for the same server: a second origin with the same WebAuthn RP ID.
+async fn forward_to(app: &TestApp) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = app.config.bind;
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Passkeys in headless Chromium with a virtual authenticator: registered on /account, then
+/// passwordless and as the second factor through a relying party's flow; a replayed challenge,
+/// another origin and a removed passkey are refused.
+#[tokio::test]
+async fn passkeys_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    // WebAuthn needs a domain name: the same server, named localhost.
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.issuer = c.issuer.replace("127.0.0.1", "localhost");
+    })
+    .await
+    .unwrap();
+    let base = app.config.issuer.clone();
+    let user = app.create_user("alice").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let client = app
+        .create_client_with(false, &[redirect.as_str()], &[], true)
+        .await;
+    let verifier = random_token();
+    let auth_url = reqwest::Url::parse_with_params(
+        &format!("{base}/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", redirect.as_str()),
+            ("scope", "openid"),
+            ("state", "st"),
+            ("code_challenge", s256_challenge(&verifier).as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let other = format!("http://localhost:{}", forward_to(&app).await);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser_passkey.py");
+    let args = [
+        script.to_string(),
+        base.clone(),
+        auth_url.to_string(),
+        "alice".into(),
+        PASSWORD.into(),
+        other,
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["resident_keys"], 1, "a discoverable credential");
+    let exchange = |url: &str| {
+        let code = param(&query_of(url), "code").expect("code");
+        let (app, client, redirect, verifier) = (&app, &client, &redirect, &verifier);
+        async move {
+            let resp = app
+                .token(
+                    client,
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", redirect),
+                        ("code_verifier", verifier),
+                    ],
+                )
+                .await;
+            let status = resp.status();
+            let body: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(status, 200, "{body}");
+            jwt_claims(body["id_token"].as_str().unwrap())
+        }
+    };
+    let passwordless = exchange(seen["passwordless"].as_str().unwrap()).await;
+    assert_eq!(passwordless["sub"], user.id);
+    assert_eq!(amr_of(&passwordless).await, ["hwk", "mfa", "user"]);
+    assert_eq!(passwordless["acr"], Acr::MULTI);
+    let conditional = exchange(seen["conditional"].as_str().unwrap()).await;
+    assert_eq!(conditional["acr"], Acr::MULTI);
+    let second = exchange(seen["second_factor"].as_str().unwrap()).await;
+    assert_eq!(amr_of(&second).await, ["hwk", "mfa", "pwd", "user"]);
+    assert_eq!(
+        seen["replay"],
+        serde_json::json!([200, 400]),
+        "a challenge answers once"
+    );
+    assert_eq!(seen["wrong_origin"], serde_json::json!([401]));
+    assert_eq!(seen["removed"], serde_json::json!([401]));
+    assert!(app.store.list_passkeys(&user.id).await.unwrap().is_empty());
+}

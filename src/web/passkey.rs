@@ -1,0 +1,372 @@
+//! The passkey endpoints behind `static/passkey.js`: JSON in and out, each guarded by the
+//! session's CSRF token in a header (a cross-site page can neither set it nor read the reply).
+//! Every ceremony's state waits in the session and is taken out on use, so a challenge
+//! answers once.
+use super::account::signed_in_account;
+use super::authorize::{bound_flow, browser};
+use super::error::PageError;
+use super::extract::{ClientAddress, LoginSession, PageForm};
+use super::state::AppState;
+use crate::accounts::mfa;
+use crate::accounts::passkey::{PasskeyError, Passkeys, check_name};
+use crate::audit::{self, Event};
+use crate::domain::SignIn;
+use crate::oauth::endpoints as ep;
+use crate::oauth::interaction::{self, Proof};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_sessions::Session;
+use webauthn_rs::prelude::{
+    DiscoverableAuthentication, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential,
+};
+
+const REGISTRATION: &str = "passkey_registration";
+const SIGN_IN: &str = "passkey_sign_in";
+const SECOND_FACTOR: &str = "passkey_second_factor";
+
+/// A JSON error the page script shows as it is.
+pub struct JsonError(StatusCode, String);
+
+impl IntoResponse for JsonError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<PageError> for JsonError {
+    fn from(e: PageError) -> Self {
+        Self(e.status, e.message)
+    }
+}
+
+impl From<tower_sessions::session::Error> for JsonError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        PageError::from(e).into()
+    }
+}
+
+impl From<crate::store::Error> for JsonError {
+    fn from(e: crate::store::Error) -> Self {
+        PageError::from(e).into()
+    }
+}
+
+impl From<PasskeyError> for JsonError {
+    fn from(e: PasskeyError) -> Self {
+        match e {
+            PasskeyError::Store(e) => e.into(),
+            PasskeyError::Corrupt => PageError::internal(e).into(),
+            PasskeyError::Duplicate => Self(
+                StatusCode::CONFLICT,
+                "This passkey is already registered.".into(),
+            ),
+            PasskeyError::UnknownCredential => Self(
+                StatusCode::UNAUTHORIZED,
+                "This passkey is not registered here. Sign in with your password instead.".into(),
+            ),
+            PasskeyError::Rejected(detail) => {
+                tracing::info!(detail = %detail, "passkey ceremony refused");
+                Self(
+                    StatusCode::UNAUTHORIZED,
+                    "The passkey could not be verified. Try again.".into(),
+                )
+            }
+        }
+    }
+}
+
+pub type JsonResult = Result<Response, JsonError>;
+
+async fn csrf(ls: &LoginSession<'_>, headers: &HeaderMap) -> Result<(), JsonError> {
+    let token = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ls.check_csrf(token).await? {
+        Ok(())
+    } else {
+        Err(JsonError(
+            StatusCode::FORBIDDEN,
+            "This page has expired. Reload it and try again.".into(),
+        ))
+    }
+}
+
+fn relying_party(state: &AppState) -> Result<&Passkeys, JsonError> {
+    state.passkeys.as_deref().ok_or(JsonError(
+        StatusCode::NOT_FOUND,
+        "Passkeys are not available on this server.".into(),
+    ))
+}
+
+/// Takes a ceremony's state out of the session: it serves one answer.
+async fn take<T: serde::de::DeserializeOwned>(
+    session: &Session,
+    key: &str,
+) -> Result<T, JsonError> {
+    session.remove::<T>(key).await?.ok_or(JsonError(
+        StatusCode::BAD_REQUEST,
+        "This passkey request has expired. Try again.".into(),
+    ))
+}
+
+fn options(value: Value) -> Response {
+    Json(value).into_response()
+}
+
+// ---- Registration on /account ----
+
+pub async fn registration_options(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+) -> JsonResult {
+    let ls = LoginSession(&session);
+    csrf(&ls, &headers).await?;
+    let rp = relying_party(&state)?;
+    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+        return Err(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into()));
+    };
+    let (opts, ceremony) = rp.start_registration(&state.store, &user).await?;
+    session.insert(REGISTRATION, &ceremony).await?;
+    Ok(options(opts))
+}
+
+#[derive(Deserialize)]
+pub struct Registration {
+    name: String,
+    credential: RegisterPublicKeyCredential,
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    Json(body): Json<Registration>,
+) -> JsonResult {
+    let ls = LoginSession(&session);
+    csrf(&ls, &headers).await?;
+    let rp = relying_party(&state)?;
+    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+        return Err(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into()));
+    };
+    let name = check_name(&body.name).map_err(|m| JsonError(StatusCode::BAD_REQUEST, m.into()))?;
+    let ceremony: PasskeyRegistration = take(&session, REGISTRATION).await?;
+    rp.finish_registration(
+        &state.store,
+        &user.id,
+        &name,
+        &body.credential,
+        &ceremony,
+        state.now(),
+    )
+    .await?;
+    let who = audit::user(&user.id);
+    audit::emit(Event::PasskeyRegistered, &who, &who, Some(&address));
+    // The account page then offers recovery codes if there are none yet.
+    Ok(Json(json!({ "location": ep::ACCOUNT })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    csrf: String,
+    credential_id: String,
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    PageForm(form): PageForm<RemoveForm>,
+) -> Result<Response, PageError> {
+    let ls = LoginSession(&session);
+    ls.require_csrf(&form.csrf).await?;
+    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+        return Ok(Redirect::to(ep::LOGIN).into_response());
+    };
+    if state
+        .store
+        .delete_passkey(&user.id, &form.credential_id)
+        .await?
+    {
+        mfa::forget_codes_without_factor(&state.store, &user.id)
+            .await
+            .map_err(PageError::internal)?;
+        let who = audit::user(&user.id);
+        audit::emit(Event::PasskeyRemoved, &who, &who, Some(&address));
+    }
+    Ok(Redirect::to(ep::ACCOUNT).into_response())
+}
+
+// ---- Sign-in ----
+
+#[derive(Deserialize)]
+pub struct Assertion {
+    credential: PublicKeyCredential,
+    flow: Option<String>,
+}
+
+/// Where the browser goes once signed in: the flow's next page (which finishes it when
+/// nothing is left to ask), or the account page.
+fn next_location(flow: Option<&str>) -> Response {
+    let location = match flow {
+        Some(f) => format!("{}?flow={f}", ep::LOGIN_CONTINUE),
+        None => ep::ACCOUNT.to_owned(),
+    };
+    Json(json!({ "location": location })).into_response()
+}
+
+pub async fn sign_in_options(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+) -> JsonResult {
+    let ls = LoginSession(&session);
+    csrf(&ls, &headers).await?;
+    let (opts, ceremony) = relying_party(&state)?.start_sign_in()?;
+    session.insert(SIGN_IN, &ceremony).await?;
+    Ok(options(opts))
+}
+
+/// "Sign in with a passkey": a user-verified passkey is both factors at once.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    Json(body): Json<Assertion>,
+) -> JsonResult {
+    let ls = LoginSession(&session);
+    csrf(&ls, &headers).await?;
+    let rp = relying_party(&state)?;
+    let flow_id = body.flow.as_deref().filter(|f| !f.is_empty());
+    if let Some(id) = flow_id {
+        bound_flow(&state, &ls, id).await?;
+    }
+    let ceremony: DiscoverableAuthentication = take(&session, SIGN_IN).await?;
+    let (user_id, factor) = match rp
+        .finish_sign_in(&state.store, &body.credential, ceremony, state.now())
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            audit::emit(Event::LoginFailed, "anonymous", "passkey", Some(&address));
+            return Err(e.into());
+        }
+    };
+    let active = state
+        .store
+        .find_user(&user_id)
+        .await?
+        .is_some_and(|u| !u.disabled);
+    if !active {
+        return Err(PasskeyError::UnknownCredential.into());
+    }
+    let signed = interaction::sign_in(
+        None,
+        Proof::Passkey {
+            user_id: user_id.clone(),
+            factor,
+        },
+        flow_id,
+        state.now(),
+    )
+    .map_err(|e| JsonError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    ls.set_sign_in(&signed).await?;
+    let who = audit::user(&user_id);
+    audit::emit(Event::LoginSucceeded, &who, &who, Some(&address));
+    Ok(next_location(flow_id))
+}
+
+/// The signed-in user (complete or waiting for a second factor) a second-factor passkey is for.
+async fn factor_user(state: &AppState, ls: &LoginSession<'_>) -> Result<SignIn, JsonError> {
+    browser(state, ls, false)
+        .await?
+        .state
+        .ok_or(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into()))
+}
+
+pub async fn factor_options(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+) -> JsonResult {
+    let ls = LoginSession(&session);
+    csrf(&ls, &headers).await?;
+    let rp = relying_party(&state)?;
+    let current = factor_user(&state, &ls).await?;
+    let (opts, ceremony) = rp
+        .start_second_factor(&state.store, interaction::user_of(&current))
+        .await?;
+    session.insert(SECOND_FACTOR, &ceremony).await?;
+    Ok(options(opts))
+}
+
+pub async fn factor(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    Json(body): Json<Assertion>,
+) -> JsonResult {
+    let ls = LoginSession(&session);
+    csrf(&ls, &headers).await?;
+    let rp = relying_party(&state)?;
+    let current = factor_user(&state, &ls).await?;
+    let user_id = interaction::user_of(&current).to_owned();
+    let flow_id = body.flow.as_deref().filter(|f| !f.is_empty());
+    if let Some(id) = flow_id {
+        bound_flow(&state, &ls, id).await?;
+    }
+    let ceremony: PasskeyAuthentication = take(&session, SECOND_FACTOR).await?;
+    let who = audit::user(&user_id);
+    let factor = match rp
+        .finish_second_factor(
+            &state.store,
+            &user_id,
+            &body.credential,
+            &ceremony,
+            state.now(),
+        )
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            audit::emit(Event::SecondFactorFailed, &who, &who, Some(&address));
+            return Err(e.into());
+        }
+    };
+    let signed = interaction::sign_in(
+        Some(&current),
+        Proof::SecondFactor(factor),
+        flow_id,
+        state.now(),
+    )
+    .map_err(|e| JsonError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    ls.set_sign_in(&signed).await?;
+    audit::emit(Event::SecondFactorSucceeded, &who, &who, Some(&address));
+    audit::emit(Event::LoginSucceeded, &who, &who, Some(&address));
+    Ok(next_location(flow_id))
+}
+
+#[derive(Deserialize)]
+pub struct ContinueQuery {
+    flow: String,
+}
+
+/// GET /login/continue?flow=…: where a flow goes after a sign-in made by script.
+pub async fn continue_flow(
+    State(state): State<AppState>,
+    session: Session,
+    super::extract::PageQuery(q): super::extract::PageQuery<ContinueQuery>,
+) -> Result<Response, PageError> {
+    let ls = LoginSession(&session);
+    let flow = bound_flow(&state, &ls, &q.flow).await?;
+    super::authorize::advance(&state, &ls, &flow).await
+}

@@ -150,7 +150,47 @@ async fn throttled_sign_ins_are_audited(app: TestApp) {
     assert_eq!(t["resource"], logs.find("login.failed")["resource"]);
 }
 
+/// Two-step sign-in is audited, and no secret, code or recovery code reaches any log line.
+async fn second_factors_are_audited_without_secrets(app: TestApp) {
+    use crate::mfa::{enrol_totp, sign_in_directly, sign_out, start_flow, submit_code};
+    let (_guard, logs) = capture();
+    app.create_user("alice").await;
+    let client = app
+        .create_client_with(false, &[REDIRECT_URI], &[], true)
+        .await;
+    let b = browser();
+    sign_in_directly(&app, &b, "alice").await;
+    let (secret, codes) = enrol_totp(&app, &b).await;
+    sign_out(&app, &b).await;
+    let b = browser();
+    let (loc, _) = start_flow(&app, &b, &client, &[]).await;
+    assert_eq!(submit_code(&app, &b, &loc, "000000").await.status(), 401);
+    assert_eq!(submit_code(&app, &b, &loc, &codes[0]).await.status(), 303);
+    for name in [
+        "mfa.totp_enrolled",
+        "mfa.recovery_codes_regenerated",
+        "login.password_verified",
+        "login.second_factor_failed",
+        "mfa.recovery_code_used",
+        "login.second_factor_succeeded",
+    ] {
+        let e = logs.find(name);
+        assert!(e["actor"].as_str().unwrap().starts_with("user:"), "{e}");
+    }
+    let text = logs.text();
+    let b32 = totp_rs::Secret::Raw(secret).to_encoded().to_string();
+    assert!(
+        !text.contains(&b32),
+        "the authenticator secret is never logged"
+    );
+    for c in &codes {
+        assert!(!text.contains(c.as_str()), "no recovery code in the logs");
+        assert!(!text.contains(&c.replace('-', "")));
+    }
+}
+
 crate::backend_tests!(
+    second_factors_are_audited_without_secrets,
     browser_session_emits_audit_events,
     throttled_sign_ins_are_audited
 );

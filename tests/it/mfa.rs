@@ -8,7 +8,7 @@ use gatehouse::oauth::pkce::s256_challenge;
 
 /// Signs in on Gatehouse's own login page (no application): lands on /account or, with a
 /// second factor enrolled, on the factor page.
-async fn sign_in_directly(app: &TestApp, b: &reqwest::Client, username: &str) -> String {
+pub(crate) async fn sign_in_directly(app: &TestApp, b: &reqwest::Client, username: &str) -> String {
     let resp = app.submit_login(b, "/login", username, PASSWORD).await;
     assert_eq!(resp.status(), 303);
     location(&resp)
@@ -21,7 +21,7 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
 }
 
 /// Enrols an authenticator app on /account; returns its secret and the recovery codes shown.
-async fn enrol_totp(app: &TestApp, b: &reqwest::Client) -> (Vec<u8>, Vec<String>) {
+pub(crate) async fn enrol_totp(app: &TestApp, b: &reqwest::Client) -> (Vec<u8>, Vec<String>) {
     let page = app.get(b, "/account/totp").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -71,7 +71,7 @@ async fn any_totp(app: &TestApp) -> bool {
     false
 }
 
-async fn sign_out(app: &TestApp, b: &reqwest::Client) {
+pub(crate) async fn sign_out(app: &TestApp, b: &reqwest::Client) {
     let html = app.get(b, "/account").await.text().await.unwrap();
     let csrf = hidden(&html, "csrf");
     let resp = b
@@ -84,7 +84,7 @@ async fn sign_out(app: &TestApp, b: &reqwest::Client) {
 }
 
 /// Submits a code on the factor page at `loc`.
-async fn submit_code(
+pub(crate) async fn submit_code(
     app: &TestApp,
     b: &reqwest::Client,
     loc: &str,
@@ -106,7 +106,7 @@ async fn submit_code(
 
 /// Starts an authorization request and signs in with the password; returns where the browser
 /// goes next and the PKCE verifier.
-async fn start_flow(
+pub(crate) async fn start_flow(
     app: &TestApp,
     b: &reqwest::Client,
     client: &TestClient,
@@ -457,6 +457,7 @@ crate::backend_tests!(
     introspection_reports_amr_and_acr,
     discovery_lists_acr_values,
     removing_the_factor_restores_password_sign_in,
+    factor_secrets_are_sealed_and_codes_hashed,
 );
 
 /// Administrators must use a second factor when the server says so; others need not.
@@ -594,4 +595,37 @@ async fn passkeys_in_a_real_browser() {
     assert_eq!(seen["wrong_origin"], serde_json::json!([401]));
     assert_eq!(seen["removed"], serde_json::json!([401]));
     assert!(app.store.list_passkeys(&user.id).await.unwrap().is_empty());
+}
+
+/// Authenticator secrets are sealed at rest and recovery codes kept only as hashes.
+async fn factor_secrets_are_sealed_and_codes_hashed(app: TestApp) {
+    let alice = app.create_user("alice").await;
+    let b = browser();
+    sign_in_directly(&app, &b, "alice").await;
+    let (secret, codes) = enrol_totp(&app, &b).await;
+    let stored = app.store.find_totp(&alice.id).await.unwrap().unwrap();
+    let b32 = totp_rs::Secret::Raw(secret.clone())
+        .to_encoded()
+        .to_string();
+    assert!(!stored.sealed_secret.contains(&b32));
+    assert!(
+        !stored
+            .sealed_secret
+            .contains(&gatehouse::crypto::b64url(&secret))
+    );
+    let now = app.clock.now();
+    let plain = codes[0].replace('-', "");
+    assert!(
+        !app.store
+            .use_recovery_code(&alice.id, &plain, now)
+            .await
+            .unwrap(),
+        "the code itself is not what is stored"
+    );
+    assert!(
+        app.store
+            .use_recovery_code(&alice.id, &gatehouse::crypto::hash_secret(&plain), now)
+            .await
+            .unwrap()
+    );
 }

@@ -458,6 +458,7 @@ crate::backend_tests!(
     discovery_lists_acr_values,
     removing_the_factor_restores_password_sign_in,
     factor_secrets_are_sealed_and_codes_hashed,
+    relying_party_reads_amr_and_acr,
 );
 
 /// Administrators must use a second factor when the server says so; others need not.
@@ -595,6 +596,78 @@ async fn passkeys_in_a_real_browser() {
     assert_eq!(seen["wrong_origin"], serde_json::json!([401]));
     assert_eq!(seen["removed"], serde_json::json!([401]));
     assert!(app.store.list_passkeys(&user.id).await.unwrap().is_empty());
+}
+
+/// The `openidconnect` crate as the relying party: it asks for the multi-factor class, and
+/// reads `acr` and `amr` from the verified ID token.
+async fn relying_party_reads_amr_and_acr(app: TestApp) {
+    use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+    use openidconnect::{
+        AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+        IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl, TokenResponse,
+    };
+    app.create_user("alice").await;
+    let registered = app
+        .create_client_with(false, &[REDIRECT_URI], &[], true)
+        .await;
+    let b = browser();
+    sign_in_directly(&app, &b, "alice").await;
+    let (secret, _) = enrol_totp(&app, &b).await;
+    app.clock.advance(STEP);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
+            .await
+            .unwrap();
+    let multi = AuthenticationContextClass::new(Acr::MULTI.into());
+    assert!(metadata.acr_values_supported().unwrap().contains(&multi));
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(registered.id.clone()),
+        registered.secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_auth_context_value(multi.clone())
+        .set_pkce_challenge(challenge)
+        .url();
+    // The live password session is stepped up.
+    let resp = b.get(url.as_str()).send().await.unwrap();
+    let loc = location(&resp);
+    assert!(loc.starts_with("/login/factor?flow="), "got {loc}");
+    let code = code_at(&secret, app.clock.now()).unwrap();
+    let resp = submit_code(&app, &b, &loc, &code).await;
+    let q = query_of(&location(&resp));
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(param(&q, "code").unwrap()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let claims = tokens
+        .id_token()
+        .unwrap()
+        .claims(&client.id_token_verifier(), &nonce)
+        .unwrap();
+    assert_eq!(claims.auth_context_ref(), Some(&multi));
+    let mut amr: Vec<&str> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    amr.sort();
+    assert_eq!(amr, ["mfa", "otp", "pwd"]);
 }
 
 /// Authenticator secrets are sealed at rest and recovery codes kept only as hashes.

@@ -1,7 +1,7 @@
 //! Second factors: authenticator-app codes (RFC 6238) and recovery codes. Code attempts are
 //! throttled like passwords; a code is accepted once per time step; secrets are sealed at rest.
 use super::throttle;
-use crate::crypto::{self, constant_time_eq, hash_secret};
+use crate::crypto::{self, constant_time_eq};
 use crate::domain::Factor;
 use crate::store::{self, Store};
 use totp_rs::{Algorithm, TOTP};
@@ -55,6 +55,17 @@ impl FactorKey {
 
     fn open(&self, user_id: &str, sealed: &str) -> Result<Vec<u8>, MfaError> {
         crypto::open(&self.0, sealed, user_id.as_bytes()).ok_or(MfaError::Sealed)
+    }
+
+    /// What is stored for a recovery code: an HMAC under this key, bound to the user, so a
+    /// copy of the database cannot test guesses against every user's codes at once.
+    pub fn recovery_digest(&self, user_id: &str, code: &str) -> String {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.0);
+        let msg = format!(
+            "recovery code\n{user_id}\n{}",
+            normalise_code(code).to_ascii_lowercase()
+        );
+        crypto::b64url(aws_lc_rs::hmac::sign(&key, msg.as_bytes()).as_ref())
     }
 }
 
@@ -165,7 +176,7 @@ pub async fn confirm_totp(
     if summary.recovery_codes > 0 {
         return Ok(Vec::new());
     }
-    regenerate_recovery_codes(store, user_id, now).await
+    regenerate_recovery_codes(store, key, user_id, now).await
 }
 
 /// Checks a sign-in code: an authenticator code, or else a recovery code (spent on use).
@@ -189,8 +200,8 @@ pub async fn verify_code(
             }
             return Ok(Factor::Totp);
         }
-        let hash = hash_secret(&code.to_ascii_lowercase());
-        if store.use_recovery_code(user_id, &hash, now).await? {
+        let digest = key.recovery_digest(user_id, &code);
+        if store.use_recovery_code(user_id, &digest, now).await? {
             return Ok(Factor::RecoveryCode);
         }
         Err(MfaError::WrongCode)
@@ -237,16 +248,17 @@ async fn throttled<T>(
     }
 }
 
-/// Ten new recovery codes, replacing any old ones; only their hashes are kept.
+/// Ten new recovery codes, replacing any old ones; only their keyed digests are kept.
 pub async fn regenerate_recovery_codes(
     store: &Store,
+    key: &FactorKey,
     user_id: &str,
     now: i64,
 ) -> Result<Vec<String>, MfaError> {
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
     let hashes: Vec<String> = codes
         .iter()
-        .map(|c| hash_secret(&normalise_code(c)))
+        .map(|c| key.recovery_digest(user_id, c))
         .collect();
     store.replace_recovery_codes(user_id, &hashes, now).await?;
     Ok(codes)

@@ -165,12 +165,19 @@ pub async fn authenticate_throttled(
 /// Clears every sign-in back-off for a username: the unknown-device counter and all of its
 /// devices' counters. Returns how many counters were removed.
 pub async fn unlock(store: &Store, username: &str) -> Result<u64, AccountError> {
-    Ok(store
+    let cleared = store
         .clear_login_failures_for(
             &throttle::user_key(username),
             &throttle::device_prefix(username),
         )
-        .await?)
+        .await?;
+    // And the second-factor code counter.
+    if let Some((user, _)) = store.find_user_credentials(username).await? {
+        store
+            .clear_login_failures(&throttle::factor_key(&user.id))
+            .await?;
+    }
+    Ok(cleared)
 }
 
 /// Input for a new user.

@@ -430,10 +430,12 @@ pub fn check_acr(params: &Params) -> AcrRequest {
     {
         return AcrRequest::Essential;
     }
-    if params
-        .get("acr_values")
-        .is_some_and(|v| v.split(' ').any(|a| a == multi))
-    {
+    // Values come in order of preference: the first one we offer decides.
+    let preferred = params.get("acr_values").and_then(|v| {
+        v.split(' ')
+            .find(|a| crate::domain::Acr::parse(a).is_some())
+    });
+    if preferred == Some(multi) {
         return AcrRequest::Voluntary;
     }
     AcrRequest::None
@@ -696,5 +698,23 @@ mod tests {
             r.query_url(),
             "https://a/cb?x=1&code=c+d&iss=https%3A%2F%2Fi"
         );
+    }
+
+    #[test]
+    fn acr_values_follow_their_order() {
+        let multi = crate::domain::Acr::MULTI;
+        let single = crate::domain::Acr::SINGLE;
+        let p = |v: &str| params(&[("acr_values", v)]);
+        assert_eq!(check_acr(&p(multi)), AcrRequest::Voluntary);
+        assert_eq!(
+            check_acr(&p(&format!("urn:other {multi}"))),
+            AcrRequest::Voluntary,
+            "unknown values are skipped"
+        );
+        assert_eq!(
+            check_acr(&p(&format!("{single} {multi}"))),
+            AcrRequest::None
+        );
+        assert_eq!(check_acr(&params(&[])), AcrRequest::None);
     }
 }

@@ -345,7 +345,11 @@ pub async fn start(
         let (code, why) = match next {
             Next::Finish => return finish(ctx, &flow, browser, false).await,
             Next::Page(Step::Consent) => (ErrorCode::ConsentRequired, "the user must consent"),
-            Next::Page(_) => (ErrorCode::LoginRequired, "the user must sign in"),
+            Next::Page(Step::Login) => (ErrorCode::LoginRequired, "the user must sign in"),
+            Next::Page(_) => (
+                ErrorCode::InteractionRequired,
+                "the user must complete a second factor",
+            ),
         };
         return Ok(respond_error(ctx, &refuse(&flow, code, why)));
     }
@@ -356,6 +360,50 @@ pub async fn start(
             Ok(Outcome::Show(step, Box::new(flow)))
         }
     }
+}
+
+/// Where a stored flow stands, without finishing it.
+pub async fn peek(
+    ctx: Context<'_>,
+    flow: &Flow,
+    browser: &Browser,
+) -> Result<Next, InteractionError> {
+    let client = ctx
+        .store
+        .find_client(&flow.client_id)
+        .await?
+        .ok_or(InteractionError::Refused(
+            "The application is no longer registered.",
+        ))?;
+    Ok(decide(ctx, flow, &client, browser.state.as_ref()).await?)
+}
+
+/// The user gives up on a flow whose second-factor requirement they cannot meet: the client
+/// hears `access_denied` (OIDC Core §5.5.1.1: an unmet essential `acr` is a failed
+/// authentication). Only a flow waiting on exactly that may be abandoned this way.
+pub async fn abandon(
+    ctx: Context<'_>,
+    flow: &Flow,
+    browser: &Browser,
+) -> Result<Outcome, InteractionError> {
+    if peek(ctx, flow, browser).await? != Next::Page(Step::FactorMissing) {
+        return Err(InteractionError::Refused(
+            "This sign-in request is not waiting for a second factor.",
+        ));
+    }
+    if !ctx.store.delete_flow(&flow.id).await? {
+        return Err(InteractionError::Refused(
+            "This sign-in request was already completed.",
+        ));
+    }
+    Ok(respond_error(
+        ctx,
+        &refuse(
+            flow,
+            ErrorCode::AccessDenied,
+            "a second factor is required and the user has none",
+        ),
+    ))
 }
 
 /// The user's answer on the consent page.

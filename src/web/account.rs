@@ -114,6 +114,19 @@ pub async fn account(
     }))
 }
 
+/// Changing second factors takes a session as strong as the account: once the user has a
+/// factor, a password-only session (one from before the enrolment, say) must step up first.
+pub async fn strong_enough(state: &AppState, auth: &Authentication) -> Result<bool, PageError> {
+    if auth.is_multi_factor() {
+        return Ok(true);
+    }
+    Ok(!state
+        .store
+        .factor_summary(&auth.user_id)
+        .await?
+        .has_second_factor())
+}
+
 /// RFC 3339, as the account page shows times.
 fn format_time(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)

@@ -150,6 +150,11 @@ pub async fn bound_flow(
     ls: &LoginSession<'_>,
     flow_id: &str,
 ) -> Result<Flow, PageError> {
+    if flow_id.len() > 64 || crate::oauth::authorize::has_control(flow_id) {
+        return Err(PageError::bad_request(
+            "This sign-in request is not valid. Go back to the application and start again.",
+        ));
+    }
     let flow = state
         .store
         .find_flow(flow_id, state.now())

@@ -42,9 +42,16 @@ async fn waiting(
         return Ok(Err(Redirect::to(&to).into_response()));
     };
     let Some(id) = flow_id else {
-        return Ok(match current {
-            SignIn::Partial(_) => Ok((None, current)),
-            SignIn::Complete(_) => Err(Redirect::to(ep::ACCOUNT).into_response()),
+        // Without a flow: a sign-in waiting for its factor, or a password session stepping
+        // up before it may change the account's factors.
+        let step_up = match &current {
+            SignIn::Partial(_) => true,
+            SignIn::Complete(a) => !super::account::strong_enough(state, a).await?,
+        };
+        return Ok(if step_up {
+            Ok((None, current))
+        } else {
+            Err(Redirect::to(ep::ACCOUNT).into_response())
         });
     };
     let flow = bound_flow(state, ls, id).await?;
@@ -208,12 +215,14 @@ pub async fn help(
             .find_client(&flow.client_id)
             .await?
             .map(|c| c.name);
-        missing = matches!(
-            resume(&state, &ls, &flow, None).await?,
-            Outcome::Show(Step::FactorMissing, _)
-        );
+        // Looking never finishes the flow.
+        let b = browser(&state, &ls, false).await?;
+        missing = interaction::peek(super::authorize::engine(&state), &flow, &b).await?
+            == interaction::Next::Page(Step::FactorMissing);
     }
+    let csrf = ls.csrf_token().await?;
     let mut resp = render(&FactorHelpPage {
+        csrf: &csrf,
         missing,
         flow: q.flow.as_deref(),
         client_name: client_name.as_deref(),
@@ -224,4 +233,24 @@ pub async fn help(
         *resp.status_mut() = StatusCode::FORBIDDEN;
     }
     Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct GiveUpForm {
+    csrf: String,
+    flow: String,
+}
+
+/// "Back to the application" from the help page: the flow ends with `access_denied`.
+pub async fn give_up(
+    State(state): State<AppState>,
+    session: Session,
+    PageForm(form): PageForm<GiveUpForm>,
+) -> Result<Response, PageError> {
+    let ls = LoginSession(&session);
+    ls.require_csrf(&form.csrf).await?;
+    let flow = bound_flow(&state, &ls, &form.flow).await?;
+    let b = browser(&state, &ls, false).await?;
+    let outcome = interaction::abandon(super::authorize::engine(&state), &flow, &b).await?;
+    Ok(render_outcome(outcome))
 }

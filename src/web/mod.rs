@@ -80,7 +80,10 @@ pub fn router(state: AppState) -> Router {
                 .post(factor::factor_submit)
                 .layer(form_limit()),
         )
-        .route(ep::LOGIN_HELP, get(factor::help))
+        .route(
+            ep::LOGIN_HELP,
+            get(factor::help).post(factor::give_up).layer(form_limit()),
+        )
         .route(ep::LOGIN_CONTINUE, get(passkey::continue_flow))
         .route(
             ep::LOGIN_PASSKEY_OPTIONS,

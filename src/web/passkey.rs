@@ -2,7 +2,7 @@
 //! session's CSRF token in a header (a cross-site page can neither set it nor read the reply).
 //! Every ceremony's state waits in the session and is taken out on use, so a challenge
 //! answers once.
-use super::account::signed_in_account;
+use super::account::{signed_in_account, strong_enough};
 use super::authorize::{bound_flow, browser};
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm};
@@ -82,6 +82,26 @@ impl From<PasskeyError> for JsonError {
 
 pub type JsonResult = Result<Response, JsonError>;
 
+/// A JSON body whose rejection is a JSON error like the others, without the parser's detail.
+pub struct JsonBody<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            // The body limit's 413 passes through as it is.
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(e.into_response()),
+            Err(_) => Err(JsonError(
+                StatusCode::BAD_REQUEST,
+                "The request was malformed. Reload the page and try again.".into(),
+            )
+            .into_response()),
+        }
+    }
+}
+
 async fn csrf(ls: &LoginSession<'_>, headers: &HeaderMap) -> Result<(), JsonError> {
     let token = headers
         .get("x-csrf-token")
@@ -129,11 +149,18 @@ pub async fn registration_options(
     let ls = LoginSession(&session);
     csrf(&ls, &headers).await?;
     let rp = relying_party(&state)?;
-    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
         return Err(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into()));
     };
+    if !strong_enough(&state, &auth).await? {
+        return Err(JsonError(
+            StatusCode::FORBIDDEN,
+            "Confirm it is you with your second step first: sign out and in again.".into(),
+        ));
+    }
     let (opts, ceremony) = rp.start_registration(&state.store, &user).await?;
-    session.insert(REGISTRATION, &ceremony).await?;
+    // Bound to the user it was started for: it cannot finish for anyone else.
+    session.insert(REGISTRATION, (&user.id, &ceremony)).await?;
     Ok(options(opts))
 }
 
@@ -148,16 +175,28 @@ pub async fn register(
     session: Session,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    Json(body): Json<Registration>,
+    JsonBody(body): JsonBody<Registration>,
 ) -> JsonResult {
     let ls = LoginSession(&session);
     csrf(&ls, &headers).await?;
     let rp = relying_party(&state)?;
-    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
         return Err(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into()));
     };
+    if !strong_enough(&state, &auth).await? {
+        return Err(JsonError(
+            StatusCode::FORBIDDEN,
+            "Confirm it is you with your second step first: sign out and in again.".into(),
+        ));
+    }
     let name = check_name(&body.name).map_err(|m| JsonError(StatusCode::BAD_REQUEST, m.into()))?;
-    let ceremony: PasskeyRegistration = take(&session, REGISTRATION).await?;
+    let (owner, ceremony): (String, PasskeyRegistration) = take(&session, REGISTRATION).await?;
+    if owner != user.id {
+        return Err(JsonError(
+            StatusCode::BAD_REQUEST,
+            "This passkey request has expired. Try again.".into(),
+        ));
+    }
     rp.finish_registration(
         &state.store,
         &user.id,
@@ -187,9 +226,12 @@ pub async fn remove(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
         return Ok(Redirect::to(ep::LOGIN).into_response());
     };
+    if !strong_enough(&state, &auth).await? {
+        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
+    }
     if state
         .store
         .delete_passkey(&user.id, &form.credential_id)
@@ -197,7 +239,7 @@ pub async fn remove(
     {
         mfa::forget_codes_without_factor(&state.store, &user.id)
             .await
-            .map_err(PageError::internal)?;
+            .map_err(super::security::mfa_error)?;
         let who = audit::user(&user.id);
         audit::emit(Event::PasskeyRemoved, &who, &who, Some(&address));
     }
@@ -240,7 +282,7 @@ pub async fn sign_in(
     session: Session,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    Json(body): Json<Assertion>,
+    JsonBody(body): JsonBody<Assertion>,
 ) -> JsonResult {
     let ls = LoginSession(&session);
     csrf(&ls, &headers).await?;
@@ -313,7 +355,7 @@ pub async fn factor(
     session: Session,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    Json(body): Json<Assertion>,
+    JsonBody(body): JsonBody<Assertion>,
 ) -> JsonResult {
     let ls = LoginSession(&session);
     csrf(&ls, &headers).await?;

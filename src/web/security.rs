@@ -1,5 +1,5 @@
 //! Second factors on the account page: the authenticator app and recovery codes.
-use super::account::signed_in_account;
+use super::account::{signed_in_account, strong_enough};
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm};
 use super::state::AppState;
@@ -73,9 +73,12 @@ pub async fn totp_form(
     session: Session,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
-    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
         return Ok(Redirect::to(ep::LOGIN).into_response());
     };
+    if !strong_enough(&state, &auth).await? {
+        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
+    }
     enrol_page(&state, &ls, &user, None).await
 }
 
@@ -93,9 +96,12 @@ pub async fn totp_confirm(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
         return Ok(Redirect::to(ep::LOGIN).into_response());
     };
+    if !strong_enough(&state, &auth).await? {
+        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
+    }
     let confirmed = mfa::confirm_totp(
         &state.store,
         &state.factors,
@@ -155,12 +161,15 @@ pub async fn totp_remove(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
         return Ok(Redirect::to(ep::LOGIN).into_response());
     };
+    if !strong_enough(&state, &auth).await? {
+        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
+    }
     if mfa::remove_totp(&state.store, &user.id)
         .await
-        .map_err(PageError::internal)?
+        .map_err(mfa_error)?
     {
         let who = audit::user(&user.id);
         audit::emit(Event::TotpRemoved, &who, &who, Some(&address));
@@ -176,9 +185,12 @@ pub async fn regenerate_codes(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some((_, user)) = signed_in_account(&state, &ls).await? else {
+    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
         return Ok(Redirect::to(ep::LOGIN).into_response());
     };
+    if !strong_enough(&state, &auth).await? {
+        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
+    }
     if !state
         .store
         .factor_summary(&user.id)
@@ -189,10 +201,18 @@ pub async fn regenerate_codes(
             "Set up an authenticator app or a passkey first: recovery codes back one up.",
         ));
     }
-    let codes = mfa::regenerate_recovery_codes(&state.store, &user.id, state.now())
+    let codes = mfa::regenerate_recovery_codes(&state.store, &state.factors, &user.id, state.now())
         .await
-        .map_err(PageError::internal)?;
+        .map_err(mfa_error)?;
     let who = audit::user(&user.id);
     audit::emit(Event::RecoveryCodesRegenerated, &who, &who, Some(&address));
     Ok(codes_page(&codes))
+}
+
+/// A store failure stays a store failure (503 while the database is away).
+pub fn mfa_error(e: MfaError) -> PageError {
+    match e {
+        MfaError::Store(e) => e.into(),
+        other => PageError::internal(other),
+    }
 }

@@ -108,6 +108,7 @@ pub struct FactorPage<'a> {
 #[derive(Template)]
 #[template(path = "factor_help.html")]
 pub struct FactorHelpPage<'a> {
+    pub csrf: &'a str,
     /// Policy needs a factor the user does not have (rather than a user who lost theirs).
     pub missing: bool,
     pub flow: Option<&'a str>,

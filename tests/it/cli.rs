@@ -553,7 +553,8 @@ fn user_mfa_list_and_reset() {
         let (user, _) = store.find_user_credentials("erin").await.unwrap().unwrap();
         assert!(store.begin_totp(&user.id, "sealed", 10).await.unwrap());
         assert!(store.accept_totp_step(&user.id, 1, true, 20).await.unwrap());
-        gatehouse::accounts::mfa::regenerate_recovery_codes(&store, &user.id, 20)
+        let key = gatehouse::accounts::mfa::FactorKey::new([7; 32]);
+        gatehouse::accounts::mfa::regenerate_recovery_codes(&store, &key, &user.id, 20)
             .await
             .unwrap();
         store.close().await;

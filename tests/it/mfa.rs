@@ -61,6 +61,25 @@ pub(crate) async fn enrol_totp(app: &TestApp, b: &reqwest::Client) -> (Vec<u8>, 
     (secret, codes)
 }
 
+/// Signs alice in with her password and a recovery code on Gatehouse's own pages; returns the
+/// status of the code's submission.
+pub(crate) async fn sign_in_with_recovery_code(app: &TestApp, code: &str) -> u16 {
+    let b = browser();
+    let loc = sign_in_directly(app, &b, "alice").await;
+    assert_eq!(loc, "/login/factor");
+    submit_code(app, &b, &loc, code).await.status().as_u16()
+}
+
+async fn alice_id(app: &TestApp) -> String {
+    app.store
+        .find_user_credentials("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+        .id
+}
+
 /// True once any user has a confirmed authenticator app.
 async fn any_totp(app: &TestApp) -> bool {
     for u in app.store.list_users().await.unwrap() {
@@ -242,6 +261,20 @@ async fn code_attempts_are_throttled(app: TestApp) {
     let resp = submit_code(&app, &b, &loc, &right).await;
     assert_eq!(resp.status(), 303);
     assert!(location(&resp).starts_with(REDIRECT_URI));
+
+    // `user unlock` clears the code counter too.
+    let b = browser();
+    app.clock.advance(STEP);
+    let (loc, _) = start_flow(&app, &b, &client, &[]).await;
+    for _ in 0..6 {
+        submit_code(&app, &b, &loc, "000000").await;
+    }
+    assert_eq!(submit_code(&app, &b, &loc, "000000").await.status(), 429);
+    gatehouse::accounts::unlock(&app.store, "alice")
+        .await
+        .unwrap();
+    let right = code_at(&secret, app.clock.now()).unwrap();
+    assert_eq!(submit_code(&app, &b, &loc, &right).await.status(), 303);
 }
 
 async fn recovery_code_signs_in_once(app: TestApp) {
@@ -361,6 +394,87 @@ async fn client_policy_without_factor_shows_help(app: TestApp) {
     assert_eq!(claims["acr"], Acr::MULTI);
 }
 
+/// Someone who cannot meet the requirement can go back: the client hears access_denied. With
+/// prompt=none a needed second factor is interaction_required.
+async fn unmet_requirement_goes_back_as_access_denied(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| {
+            c.skip_consent = true;
+            c.require_mfa = true;
+        })
+        .await;
+    let b = browser();
+    let (loc, _) = start_flow(&app, &b, &client, &[]).await;
+    let html = app.get(&b, &loc).await.text().await.unwrap();
+    let form = [
+        ("csrf", hidden(&html, "csrf")),
+        ("flow", hidden(&html, "flow")),
+    ];
+    let resp = b
+        .post(app.url("/login/help"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let back = location(&resp);
+    assert!(back.starts_with(REDIRECT_URI), "got {back}");
+    assert_eq!(
+        param(&query_of(&back), "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(param(&query_of(&back), "state").as_deref(), Some("st"));
+    // Looking at the help page never finished the flow; giving up twice changes nothing.
+    let again = b
+        .post(app.url("/login/help"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+
+    let (loc, _) = start_flow(&app, &b, &client, &[("prompt", "none")]).await;
+    assert!(loc.starts_with(REDIRECT_URI));
+    assert_eq!(
+        param(&query_of(&loc), "error").as_deref(),
+        Some("interaction_required")
+    );
+}
+
+/// A refresh token from a password-only sign-in stops working once its client requires a
+/// second factor.
+async fn refresh_follows_a_new_mfa_requirement(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| {
+            c.skip_consent = true;
+            c.grant_types.push(GrantType::RefreshToken);
+        })
+        .await;
+    let b = browser();
+    let (loc, verifier) = start_flow(&app, &b, &client, &[]).await;
+    let code = param(&query_of(&loc), "code").unwrap();
+    let tokens: serde_json::Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let mut stored = app.store.find_client(&client.id).await.unwrap().unwrap();
+    stored.require_mfa = true;
+    app.store.update_client(&stored).await.unwrap();
+    let resp = app
+        .token(
+            &client,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+}
+
 /// An essential `acr` claim (OIDC Core §5.5.1.1) is a requirement, like the client policy.
 async fn essential_acr_claim_is_required(app: TestApp) {
     app.create_user("alice").await;
@@ -425,17 +539,31 @@ async fn removing_the_factor_restores_password_sign_in(app: TestApp) {
     app.create_user("alice").await;
     let b = browser();
     sign_in_directly(&app, &b, "alice").await;
-    enrol_totp(&app, &b).await;
+    let (secret, _) = enrol_totp(&app, &b).await;
     let html = app.get(&b, "/account").await.text().await.unwrap();
     assert!(html.contains("10 unused"));
     let csrf = hidden(&html, "csrf");
-    let resp = b
-        .post(app.url("/account/totp/remove"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
+    let remove = || {
+        b.post(app.url("/account/totp/remove"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+    };
+    // This session signed in with the password alone: it must prove the factor first.
+    let resp = remove().await.unwrap();
+    assert_eq!(location(&resp), "/login/factor");
+    assert!(
+        app.store
+            .factor_summary(&alice_id(&app).await)
+            .await
+            .unwrap()
+            .totp
+    );
+    app.clock.advance(STEP);
+    let code = code_at(&secret, app.clock.now()).unwrap();
+    let stepped = submit_code(&app, &b, "/login/factor", &code).await;
+    assert_eq!(location(&stepped), "/account");
+    let resp = remove().await.unwrap();
+    assert_eq!(location(&resp), "/account");
     sign_out(&app, &b).await;
     let b = browser();
     assert_eq!(sign_in_directly(&app, &b, "alice").await, "/account");
@@ -459,6 +587,8 @@ crate::backend_tests!(
     removing_the_factor_restores_password_sign_in,
     factor_secrets_are_sealed_and_codes_hashed,
     relying_party_reads_amr_and_acr,
+    unmet_requirement_goes_back_as_access_denied,
+    refresh_follows_a_new_mfa_requirement,
 );
 
 /// Administrators must use a second factor when the server says so; others need not.
@@ -696,9 +826,12 @@ async fn factor_secrets_are_sealed_and_codes_hashed(app: TestApp) {
         "the code itself is not what is stored"
     );
     assert!(
-        app.store
+        !app.store
             .use_recovery_code(&alice.id, &gatehouse::crypto::hash_secret(&plain), now)
             .await
-            .unwrap()
+            .unwrap(),
+        "nor its bare SHA-256: a keyed digest, bound to the user"
     );
+    let code = crate::mfa::sign_in_with_recovery_code(&app, &codes[0]).await;
+    assert_eq!(code, 303, "the code itself still works");
 }

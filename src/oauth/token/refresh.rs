@@ -2,7 +2,7 @@
 use super::{Issuer, Subject, TokenResponse, active_user, mint, new_refresh_token};
 use crate::crypto::{derive_key, hash_secret};
 use crate::domain::auth::amr_from_wire;
-use crate::domain::{Client, GrantType, ScopeSet};
+use crate::domain::{Amr, Client, GrantType, ScopeSet};
 use crate::oauth::authorize::Params;
 use crate::oauth::error::{ErrorCode, OAuthError};
 
@@ -27,6 +27,18 @@ pub async fn refresh(
     if record.grant.client_id != client.id {
         return Err(OAuthError::invalid_grant(
             "refresh token issued to another client",
+        ));
+    }
+    // A second-factor requirement turned on after the sign-in also binds its refresh tokens.
+    let mfa = amr_from_wire(&record.grant.amr).contains(&Amr::Mfa);
+    if !mfa
+        && (client.require_mfa
+            || (ctx.config.admins_require_mfa
+                && ctx.store.user_is_admin(&record.grant.user_id).await?))
+    {
+        ctx.store.revoke_grant(&record.grant.id, ctx.now).await?;
+        return Err(OAuthError::invalid_grant(
+            "the sign-in behind this grant lacks the second factor now required",
         ));
     }
     let granted = ScopeSet::parse_supported(&record.grant.scope);

@@ -127,6 +127,39 @@ pub async fn strong_enough(state: &AppState, auth: &Authentication) -> Result<bo
         .has_second_factor())
 }
 
+/// Whether this session may change the account's second factors now.
+pub enum FactorChange {
+    Allowed(Box<crate::domain::User>),
+    /// Nobody is signed in.
+    SignIn,
+    /// A password-only session of an account that has a factor: step up first.
+    StepUp,
+}
+
+impl FactorChange {
+    /// For pages: the account, or the redirect to sign in or step up first.
+    pub fn or_redirect(self) -> Result<crate::domain::User, Redirect> {
+        match self {
+            Self::Allowed(user) => Ok(*user),
+            Self::SignIn => Err(Redirect::to(ep::LOGIN)),
+            Self::StepUp => Err(Redirect::to(ep::LOGIN_FACTOR)),
+        }
+    }
+}
+
+pub async fn factor_change(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+) -> Result<FactorChange, PageError> {
+    let Some((auth, user)) = signed_in_account(state, ls).await? else {
+        return Ok(FactorChange::SignIn);
+    };
+    if !strong_enough(state, &auth).await? {
+        return Ok(FactorChange::StepUp);
+    }
+    Ok(FactorChange::Allowed(Box::new(user)))
+}
+
 /// RFC 3339, as the account page shows times.
 fn format_time(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)

@@ -2,7 +2,7 @@
 //! session's CSRF token in a header (a cross-site page can neither set it nor read the reply).
 //! Every ceremony's state waits in the session and is taken out on use, so a challenge
 //! answers once.
-use super::account::{signed_in_account, strong_enough};
+use super::account::{FactorChange, factor_change};
 use super::authorize::{bound_flow, browser};
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm};
@@ -141,6 +141,21 @@ fn options(value: Value) -> Response {
 
 // ---- Registration on /account ----
 
+/// `factor_change`, answered in JSON.
+async fn account(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+) -> Result<crate::domain::User, JsonError> {
+    match factor_change(state, ls).await? {
+        FactorChange::Allowed(user) => Ok(*user),
+        FactorChange::SignIn => Err(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into())),
+        FactorChange::StepUp => Err(JsonError(
+            StatusCode::FORBIDDEN,
+            "Confirm it is you with your second step first: sign out and in again.".into(),
+        )),
+    }
+}
+
 pub async fn registration_options(
     State(state): State<AppState>,
     session: Session,
@@ -149,15 +164,7 @@ pub async fn registration_options(
     let ls = LoginSession(&session);
     csrf(&ls, &headers).await?;
     let rp = relying_party(&state)?;
-    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
-        return Err(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into()));
-    };
-    if !strong_enough(&state, &auth).await? {
-        return Err(JsonError(
-            StatusCode::FORBIDDEN,
-            "Confirm it is you with your second step first: sign out and in again.".into(),
-        ));
-    }
+    let user = account(&state, &ls).await?;
     let (opts, ceremony) = rp.start_registration(&state.store, &user).await?;
     // Bound to the user it was started for: it cannot finish for anyone else.
     session.insert(REGISTRATION, (&user.id, &ceremony)).await?;
@@ -180,15 +187,7 @@ pub async fn register(
     let ls = LoginSession(&session);
     csrf(&ls, &headers).await?;
     let rp = relying_party(&state)?;
-    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
-        return Err(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into()));
-    };
-    if !strong_enough(&state, &auth).await? {
-        return Err(JsonError(
-            StatusCode::FORBIDDEN,
-            "Confirm it is you with your second step first: sign out and in again.".into(),
-        ));
-    }
+    let user = account(&state, &ls).await?;
     let name = check_name(&body.name).map_err(|m| JsonError(StatusCode::BAD_REQUEST, m.into()))?;
     let (owner, ceremony): (String, PasskeyRegistration) = take(&session, REGISTRATION).await?;
     if owner != user.id {
@@ -226,12 +225,10 @@ pub async fn remove(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
-        return Ok(Redirect::to(ep::LOGIN).into_response());
+    let user = match factor_change(&state, &ls).await?.or_redirect() {
+        Ok(user) => user,
+        Err(first) => return Ok(first.into_response()),
     };
-    if !strong_enough(&state, &auth).await? {
-        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
-    }
     if state
         .store
         .delete_passkey(&user.id, &form.credential_id)
@@ -252,6 +249,21 @@ pub async fn remove(
 pub struct Assertion {
     credential: PublicKeyCredential,
     flow: Option<String>,
+}
+
+impl Assertion {
+    /// The flow this sign-in is for, checked to be this browser's.
+    async fn flow(
+        &self,
+        state: &AppState,
+        ls: &LoginSession<'_>,
+    ) -> Result<Option<&str>, JsonError> {
+        let id = self.flow.as_deref().filter(|f| !f.is_empty());
+        if let Some(id) = id {
+            bound_flow(state, ls, id).await?;
+        }
+        Ok(id)
+    }
 }
 
 /// Where the browser goes once signed in: the flow's next page (which finishes it when
@@ -287,10 +299,7 @@ pub async fn sign_in(
     let ls = LoginSession(&session);
     csrf(&ls, &headers).await?;
     let rp = relying_party(&state)?;
-    let flow_id = body.flow.as_deref().filter(|f| !f.is_empty());
-    if let Some(id) = flow_id {
-        bound_flow(&state, &ls, id).await?;
-    }
+    let flow_id = body.flow(&state, &ls).await?;
     let ceremony: DiscoverableAuthentication = take(&session, SIGN_IN).await?;
     let (user_id, factor) = match rp
         .finish_sign_in(&state.store, &body.credential, ceremony, state.now())
@@ -362,10 +371,7 @@ pub async fn factor(
     let rp = relying_party(&state)?;
     let current = factor_user(&state, &ls).await?;
     let user_id = interaction::user_of(&current).to_owned();
-    let flow_id = body.flow.as_deref().filter(|f| !f.is_empty());
-    if let Some(id) = flow_id {
-        bound_flow(&state, &ls, id).await?;
-    }
+    let flow_id = body.flow(&state, &ls).await?;
     let ceremony: PasskeyAuthentication = take(&session, SECOND_FACTOR).await?;
     let who = audit::user(&user_id);
     let factor = match rp

@@ -1,5 +1,5 @@
 //! Second factors on the account page: the authenticator app and recovery codes.
-use super::account::{signed_in_account, strong_enough};
+use super::account::factor_change;
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm};
 use super::state::AppState;
@@ -73,12 +73,10 @@ pub async fn totp_form(
     session: Session,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
-    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
-        return Ok(Redirect::to(ep::LOGIN).into_response());
+    let user = match factor_change(&state, &ls).await?.or_redirect() {
+        Ok(user) => user,
+        Err(first) => return Ok(first.into_response()),
     };
-    if !strong_enough(&state, &auth).await? {
-        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
-    }
     enrol_page(&state, &ls, &user, None).await
 }
 
@@ -96,12 +94,10 @@ pub async fn totp_confirm(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
-        return Ok(Redirect::to(ep::LOGIN).into_response());
+    let user = match factor_change(&state, &ls).await?.or_redirect() {
+        Ok(user) => user,
+        Err(first) => return Ok(first.into_response()),
     };
-    if !strong_enough(&state, &auth).await? {
-        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
-    }
     let confirmed = mfa::confirm_totp(
         &state.store,
         &state.factors,
@@ -161,12 +157,10 @@ pub async fn totp_remove(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
-        return Ok(Redirect::to(ep::LOGIN).into_response());
+    let user = match factor_change(&state, &ls).await?.or_redirect() {
+        Ok(user) => user,
+        Err(first) => return Ok(first.into_response()),
     };
-    if !strong_enough(&state, &auth).await? {
-        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
-    }
     if mfa::remove_totp(&state.store, &user.id)
         .await
         .map_err(mfa_error)?
@@ -185,12 +179,10 @@ pub async fn regenerate_codes(
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
-    let Some((auth, user)) = signed_in_account(&state, &ls).await? else {
-        return Ok(Redirect::to(ep::LOGIN).into_response());
+    let user = match factor_change(&state, &ls).await?.or_redirect() {
+        Ok(user) => user,
+        Err(first) => return Ok(first.into_response()),
     };
-    if !strong_enough(&state, &auth).await? {
-        return Ok(Redirect::to(ep::LOGIN_FACTOR).into_response());
-    }
     if !state
         .store
         .factor_summary(&user.id)

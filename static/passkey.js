@@ -75,7 +75,7 @@
     });
     let data = {};
     try { data = await resp.json(); } catch (_) { /* an empty or non-JSON answer */ }
-    if (!resp.ok) throw new Error(data.error || "Something went wrong. Try again.");
+    if (!resp.ok) throw new Error(data.error || block.dataset.msgFailed);
     return data;
   }
 
@@ -87,11 +87,12 @@
   }
 
   // A cancelled or timed-out browser prompt is the user's choice, not an error to shout about.
-  function describe(err) {
+  // The words come from the page, in its language.
+  function describe(block, err) {
     if (err && (err.name === "NotAllowedError" || err.name === "AbortError")) {
-      return "The passkey prompt was closed. Try again when you are ready.";
+      return block.dataset.msgClosed;
     }
-    return err && err.message ? err.message : "Something went wrong. Try again.";
+    return err && err.message ? err.message : block.dataset.msgFailed;
   }
 
   async function register(block) {
@@ -133,7 +134,7 @@
         // Conditional requests are passive: a dismissed or failed one stays quiet.
         authenticate(block, "/login/passkey/options", "/login/passkey", "conditional", conditional.signal)
           .catch((err) => {
-            if (err.name !== "AbortError" && err.name !== "NotAllowedError") showError(block, describe(err));
+            if (err.name !== "AbortError" && err.name !== "NotAllowedError") showError(block, describe(block, err));
           });
       });
     }
@@ -150,7 +151,7 @@
       } else {
         run = authenticate(block, "/login/factor/passkey/options", "/login/factor/passkey", null, null);
       }
-      run.catch((err) => showError(block, describe(err))).finally(() => { button.disabled = false; });
+      run.catch((err) => showError(block, describe(block, err))).finally(() => { button.disabled = false; });
     });
   }
 

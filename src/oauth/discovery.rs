@@ -25,6 +25,8 @@ pub fn metadata(issuer: &str) -> Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         // OIDC Discovery §3: the context classes `acr_values` may ask for.
+        // OIDC Discovery §3: the languages of our pages (ui_locales).
+        "ui_locales_supported": ["en", "de", "fr"],
         "acr_values_supported": [crate::domain::Acr::SINGLE, crate::domain::Acr::MULTI],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "amr", "acr",
                               "name", "given_name", "family_name", "middle_name", "nickname",

@@ -372,9 +372,7 @@ pub async fn peek(
         .store
         .find_client(&flow.client_id)
         .await?
-        .ok_or(InteractionError::Refused(
-            "The application is no longer registered.",
-        ))?;
+        .ok_or(InteractionError::Refused("error-client-gone"))?;
     Ok(decide(ctx, flow, &client, browser.state.as_ref()).await?)
 }
 
@@ -392,9 +390,7 @@ pub async fn abandon(
         ));
     }
     if !ctx.store.delete_flow(&flow.id).await? {
-        return Err(InteractionError::Refused(
-            "This sign-in request was already completed.",
-        ));
+        return Err(InteractionError::Refused("error-flow-completed"));
     }
     Ok(respond_error(
         ctx,
@@ -425,9 +421,7 @@ pub async fn resume(
         .store
         .find_client(&flow.client_id)
         .await?
-        .ok_or(InteractionError::Refused(
-            "The application is no longer registered.",
-        ))?;
+        .ok_or(InteractionError::Refused("error-client-gone"))?;
     let state = browser.state.as_ref();
     let next = decide(ctx, flow, &client, state).await?;
     let Some(decision) = decision else {
@@ -469,9 +463,7 @@ pub async fn resume(
         }
         Decision::Deny => {
             if !ctx.store.delete_flow(&flow.id).await? {
-                return Err(InteractionError::Refused(
-                    "This sign-in request was already completed.",
-                ));
+                return Err(InteractionError::Refused("error-flow-completed"));
             }
             Ok(respond_error(
                 ctx,
@@ -513,9 +505,7 @@ async fn finish(
         ));
     }
     if stored && !ctx.store.delete_flow(&flow.id).await? {
-        return Err(InteractionError::Refused(
-            "This sign-in request was already completed.",
-        ));
+        return Err(InteractionError::Refused("error-flow-completed"));
     }
     let resp = authorize::issue_code(
         ctx.store,

@@ -76,16 +76,26 @@ pub async fn account(
         value: value.clone().unwrap_or_default(),
     };
     let name_fields = vec![
-        field("name", "Full name", "name", &user.name),
-        field("given_name", "Given name", "given-name", &p.given_name),
+        field("name", "account-full-name", "name", &user.name),
+        field(
+            "given_name",
+            "account-given-name",
+            "given-name",
+            &p.given_name,
+        ),
         field(
             "middle_name",
-            "Middle name",
+            "account-middle-name",
             "additional-name",
             &p.middle_name,
         ),
-        field("family_name", "Family name", "family-name", &p.family_name),
-        field("nickname", "Nickname", "nickname", &p.nickname),
+        field(
+            "family_name",
+            "account-family-name",
+            "family-name",
+            &p.family_name,
+        ),
+        field("nickname", "account-nickname", "nickname", &p.nickname),
     ];
     let summary = state.store.factor_summary(&user.id).await?;
     let passkeys = state
@@ -258,8 +268,8 @@ pub async fn revoke_app(
 pub async fn not_found() -> Response {
     PageError {
         status: StatusCode::NOT_FOUND,
-        title: "Not found",
-        message: "There is nothing at this address.".into(),
+        title: "error-not-found-title",
+        message: "error-not-found".into(),
     }
     .into_response()
 }

@@ -63,6 +63,24 @@ async fn handle(
         }
     };
     let ls = LoginSession(session);
+    // OIDC Core §3.1.2.1 ui_locales: this browser's pages speak the first one we offer.
+    match params
+        .get("ui_locales")
+        .and_then(super::i18n::from_ui_locales)
+    {
+        Some(locale) => session.insert(super::i18n::UI_LOCALE_KEY, locale).await?,
+        None => {
+            if session
+                .get::<super::i18n::Locale>(super::i18n::UI_LOCALE_KEY)
+                .await?
+                .is_some()
+            {
+                session
+                    .remove::<super::i18n::Locale>(super::i18n::UI_LOCALE_KEY)
+                    .await?;
+            }
+        }
+    }
     let browser = browser(state, &ls, true).await?;
     let caps = FlowCaps {
         per_browser: FLOWS_PER_BROWSER,
@@ -151,20 +169,16 @@ pub async fn bound_flow(
     flow_id: &str,
 ) -> Result<Flow, PageError> {
     if flow_id.len() > 64 || crate::oauth::authorize::has_control(flow_id) {
-        return Err(PageError::bad_request(
-            "This sign-in request is not valid. Go back to the application and start again.",
-        ));
+        return Err(PageError::bad_request("error-flow-invalid"));
     }
     let flow = state
         .store
         .find_flow(flow_id, state.now())
         .await?
-        .ok_or_else(|| PageError::bad_request("This sign-in request has expired or was already completed. Go back to the application and start again."))?;
+        .ok_or_else(|| PageError::bad_request("error-flow-expired"))?;
     let key = ls.existing_browser_key().await?;
     if key.as_deref() != Some(flow.browser_key.as_str()) {
-        return Err(PageError::bad_request(
-            "This sign-in request was started in another browser. Go back to the application and start again.",
-        ));
+        return Err(PageError::bad_request("error-flow-other-browser"));
     }
     Ok(flow)
 }

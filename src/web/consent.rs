@@ -42,14 +42,14 @@ pub async fn consent_form(
         .store
         .find_client(&flow.client_id)
         .await?
-        .ok_or_else(|| PageError::bad_request("The application is no longer registered."))?;
+        .ok_or_else(|| PageError::bad_request("error-client-gone"))?;
     let csrf = ls.csrf_token().await?;
     let scope = ScopeSet::parse_supported(&flow.scope);
     let scopes = scope
         .iter()
         .map(|s| ScopeLine {
             name: s,
-            description: describe(s),
+            description: super::i18n::t_or(&format!("scope-{s}"), describe(s)),
         })
         .collect();
     let mut resp = render(&ConsentPage {

@@ -169,7 +169,7 @@ impl PageError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
-            title: "This request cannot be completed",
+            title: "error-bad-request",
             message: message.into(),
         }
     }
@@ -179,9 +179,8 @@ impl PageError {
         tracing::warn!(detail = %cause, "database unavailable");
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            title: "Briefly unavailable",
-            message: "Gatehouse cannot reach its database right now. Try again in a few seconds."
-                .into(),
+            title: "error-unavailable-title",
+            message: "error-unavailable".into(),
         }
     }
 
@@ -190,8 +189,8 @@ impl PageError {
         tracing::error!(detail = %cause, "request failed");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            title: "Something went wrong",
-            message: "Please try again in a moment.".into(),
+            title: "error-internal-title",
+            message: "error-internal".into(),
         }
     }
 }
@@ -205,8 +204,8 @@ impl From<OAuthError> for PageError {
         if e.code == ErrorCode::ServerError {
             return Self {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
-                title: "Something went wrong",
-                message: "Please try again in a moment.".into(),
+                title: "error-internal-title",
+                message: "error-internal".into(),
             };
         }
         Self::bad_request(e.description.into_owned())

@@ -64,8 +64,7 @@ fn page_params<T: DeserializeOwned>(raw: &[u8]) -> Result<T, PageError> {
             ParamProblem::Repeated(_) => "A field of the form was repeated.",
         }));
     }
-    serde_urlencoded::from_bytes(raw)
-        .map_err(|_| PageError::bad_request("The form was incomplete."))
+    serde_urlencoded::from_bytes(raw).map_err(|_| PageError::bad_request("error-form-incomplete"))
 }
 
 /// A form body for a page handler (login, consent, account).
@@ -152,8 +151,8 @@ impl LoginSession<'_> {
         }
         Err(PageError {
             status: axum::http::StatusCode::FORBIDDEN,
-            title: "This form has expired",
-            message: "Reload the page and try again.".into(),
+            title: "error-form-expired-title",
+            message: "error-form-expired".into(),
         })
     }
 

@@ -155,9 +155,9 @@ pub async fn factor_submit(
         Err(e @ (MfaError::WrongCode | MfaError::Replayed)) => {
             audit::emit(Event::SecondFactorFailed, &who, &who, Some(&address));
             let message = if matches!(e, MfaError::Replayed) {
-                "That code was already used. Wait for the app to show a new one."
+                "factor-replayed"
             } else {
-                "That code is not right. Check the time on your phone, then try the newest code."
+                "factor-wrong"
             };
             let mut resp = page(&state, &ls, flow.as_ref(), &user_id, Some(message)).await?;
             *resp.status_mut() = StatusCode::UNAUTHORIZED;

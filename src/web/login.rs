@@ -153,7 +153,7 @@ pub async fn login_submit(
                 flow: flow_id.as_deref(),
                 client_name: client_name.as_deref(),
                 username: &form.username,
-                error: Some("Invalid username or password."),
+                error: Some("login-invalid"),
                 passkeys: state.passkeys_enabled(),
             });
             *resp.status_mut() = StatusCode::UNAUTHORIZED;
@@ -191,8 +191,8 @@ async fn stored_credential(state: &AppState, username: &str) -> Result<String, P
 pub fn throttled_page(retry_after: i64) -> Response {
     let mut resp = PageError {
         status: StatusCode::TOO_MANY_REQUESTS,
-        title: "Too many sign-in attempts",
-        message: format!("Wait {retry_after} seconds, then try again."),
+        title: "error-throttled-title",
+        message: super::i18n::t1("error-throttled", "seconds", &retry_after.to_string()),
     }
     .into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {

@@ -99,15 +99,15 @@ pub async fn body_deadline(
         }
         Ok(Err(_)) => super::error::PageError {
             status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            title: "The request is too large",
-            message: "Go back to the application and start again.".into(),
+            title: "error-too-large-title",
+            message: "error-start-again".into(),
         }
         .into_response(),
         Err(_) => {
             let mut resp = super::error::PageError {
                 status: axum::http::StatusCode::REQUEST_TIMEOUT,
-                title: "The request took too long",
-                message: "Go back to the application and start again.".into(),
+                title: "error-too-slow-title",
+                message: "error-start-again".into(),
             }
             .into_response();
             resp.headers_mut()
@@ -126,8 +126,8 @@ pub async fn uri_limit(req: Request, next: Next) -> Response {
     if len > MAX_URI_LEN {
         return super::error::PageError {
             status: axum::http::StatusCode::URI_TOO_LONG,
-            title: "The address is too long",
-            message: "Go back to the application and start again.".into(),
+            title: "error-uri-too-long-title",
+            message: "error-start-again".into(),
         }
         .into_response();
     }

@@ -6,6 +6,7 @@ mod consent;
 mod error;
 mod extract;
 mod factor;
+pub mod i18n;
 mod login;
 mod logout;
 mod middleware;
@@ -157,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route(ep::STATIC_FORM_POST_JS, get(well_known::form_post_script))
         .route(ep::STATIC_PASSKEY_JS, get(well_known::passkey_script))
         .fallback(account::not_found)
+        .layer(axum::middleware::from_fn(i18n::choose_locale))
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::session_save_failed))
         .layer(axum::middleware::from_fn_with_state(

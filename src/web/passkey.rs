@@ -34,7 +34,8 @@ pub struct JsonError(StatusCode, String);
 
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        // A message id (or a store error's page text id): shown in the page's language.
+        (self.0, Json(json!({ "error": super::i18n::t(&self.1) }))).into_response()
     }
 }
 
@@ -61,20 +62,13 @@ impl From<PasskeyError> for JsonError {
         match e {
             PasskeyError::Store(e) => e.into(),
             PasskeyError::Corrupt => PageError::internal(e).into(),
-            PasskeyError::Duplicate => Self(
-                StatusCode::CONFLICT,
-                "This passkey is already registered.".into(),
-            ),
-            PasskeyError::UnknownCredential => Self(
-                StatusCode::UNAUTHORIZED,
-                "This passkey is not registered here. Sign in with your password instead.".into(),
-            ),
+            PasskeyError::Duplicate => Self(StatusCode::CONFLICT, "passkey-duplicate".into()),
+            PasskeyError::UnknownCredential => {
+                Self(StatusCode::UNAUTHORIZED, "passkey-unknown".into())
+            }
             PasskeyError::Rejected(detail) => {
                 tracing::info!(detail = %detail, "passkey ceremony refused");
-                Self(
-                    StatusCode::UNAUTHORIZED,
-                    "The passkey could not be verified. Try again.".into(),
-                )
+                Self(StatusCode::UNAUTHORIZED, "passkey-rejected".into())
             }
         }
     }
@@ -93,11 +87,9 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
             Ok(Json(v)) => Ok(Self(v)),
             // The body limit's 413 passes through as it is.
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(e.into_response()),
-            Err(_) => Err(JsonError(
-                StatusCode::BAD_REQUEST,
-                "The request was malformed. Reload the page and try again.".into(),
-            )
-            .into_response()),
+            Err(_) => {
+                Err(JsonError(StatusCode::BAD_REQUEST, "passkey-malformed".into()).into_response())
+            }
         }
     }
 }
@@ -112,7 +104,7 @@ async fn csrf(ls: &LoginSession<'_>, headers: &HeaderMap) -> Result<(), JsonErro
     } else {
         Err(JsonError(
             StatusCode::FORBIDDEN,
-            "This page has expired. Reload it and try again.".into(),
+            "passkey-page-expired".into(),
         ))
     }
 }
@@ -120,7 +112,7 @@ async fn csrf(ls: &LoginSession<'_>, headers: &HeaderMap) -> Result<(), JsonErro
 fn relying_party(state: &AppState) -> Result<&Passkeys, JsonError> {
     state.passkeys.as_deref().ok_or(JsonError(
         StatusCode::NOT_FOUND,
-        "Passkeys are not available on this server.".into(),
+        "passkey-unavailable".into(),
     ))
 }
 
@@ -131,7 +123,7 @@ async fn take<T: serde::de::DeserializeOwned>(
 ) -> Result<T, JsonError> {
     session.remove::<T>(key).await?.ok_or(JsonError(
         StatusCode::BAD_REQUEST,
-        "This passkey request has expired. Try again.".into(),
+        "passkey-request-expired".into(),
     ))
 }
 
@@ -148,11 +140,11 @@ async fn account(
 ) -> Result<crate::domain::User, JsonError> {
     match factor_change(state, ls).await? {
         FactorChange::Allowed(user) => Ok(*user),
-        FactorChange::SignIn => Err(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into())),
-        FactorChange::StepUp => Err(JsonError(
-            StatusCode::FORBIDDEN,
-            "Confirm it is you with your second step first: sign out and in again.".into(),
+        FactorChange::SignIn => Err(JsonError(
+            StatusCode::UNAUTHORIZED,
+            "passkey-sign-in-first".into(),
         )),
+        FactorChange::StepUp => Err(JsonError(StatusCode::FORBIDDEN, "passkey-step-up".into())),
     }
 }
 
@@ -188,12 +180,13 @@ pub async fn register(
     csrf(&ls, &headers).await?;
     let rp = relying_party(&state)?;
     let user = account(&state, &ls).await?;
-    let name = check_name(&body.name).map_err(|m| JsonError(StatusCode::BAD_REQUEST, m.into()))?;
+    let name = check_name(&body.name)
+        .map_err(|_| JsonError(StatusCode::BAD_REQUEST, "passkey-name-invalid".into()))?;
     let (owner, ceremony): (String, PasskeyRegistration) = take(&session, REGISTRATION).await?;
     if owner != user.id {
         return Err(JsonError(
             StatusCode::BAD_REQUEST,
-            "This passkey request has expired. Try again.".into(),
+            "passkey-request-expired".into(),
         ));
     }
     rp.finish_registration(
@@ -337,10 +330,10 @@ pub async fn sign_in(
 
 /// The signed-in user (complete or waiting for a second factor) a second-factor passkey is for.
 async fn factor_user(state: &AppState, ls: &LoginSession<'_>) -> Result<SignIn, JsonError> {
-    browser(state, ls, false)
-        .await?
-        .state
-        .ok_or(JsonError(StatusCode::UNAUTHORIZED, "Sign in first.".into()))
+    browser(state, ls, false).await?.state.ok_or(JsonError(
+        StatusCode::UNAUTHORIZED,
+        "passkey-sign-in-first".into(),
+    ))
 }
 
 pub async fn factor_options(

@@ -117,13 +117,7 @@ pub async fn totp_confirm(
             Ok(codes_page(&codes))
         }
         Err(MfaError::WrongCode | MfaError::Replayed) => {
-            let mut resp = enrol_page(
-                &state,
-                &ls,
-                &user,
-                Some("That code is not right. Enter the code the app shows now."),
-            )
-            .await?;
+            let mut resp = enrol_page(&state, &ls, &user, Some("totp-wrong")).await?;
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }

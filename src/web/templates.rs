@@ -1,4 +1,6 @@
 //! Askama page structs; templates and CSS are compiled into the binary.
+#[allow(unused_imports)]
+use super::i18n as tr;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -44,7 +46,7 @@ pub struct LoginPage<'a> {
 
 pub struct ScopeLine<'a> {
     pub name: &'a str,
-    pub description: &'a str,
+    pub description: String,
 }
 
 #[derive(Template)]

@@ -312,6 +312,7 @@ async fn claims_parameter_requests_individual_claims(app: TestApp) {
 }
 
 crate::backend_tests!(
+    pages_speak_the_requested_language,
     claims_parameter_requests_individual_claims,
     standard_claims_by_scope,
     account_page_edits_name_fields,
@@ -600,4 +601,82 @@ async fn account_page_edits_name_fields(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
+}
+
+// ---- Page languages (OIDC Core §3.1.2.1 ui_locales, RFC 9110 §12.5.4) ----
+
+async fn login_page(app: &TestApp, b: &reqwest::Client, params: &[(&str, &str)]) -> String {
+    let resp = app.authorize(b, params).await;
+    let loc = location(&resp);
+    assert!(loc.starts_with("/login?"), "got {loc}");
+    app.get(b, &loc).await.text().await.unwrap()
+}
+
+async fn pages_speak_the_requested_language(app: TestApp) {
+    let client = app
+        .create_client_custom(false, |c| c.name = "<Shop & Co>".into())
+        .await;
+    let verifier = random_token();
+    let challenge = s256_challenge(&verifier);
+    let base = [
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "openid"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let with = |extra: (&'static str, &'static str)| {
+        let mut p = base.to_vec();
+        p.push(extra);
+        p
+    };
+    // ui_locales: the first language we speak, for every page of the flow.
+    let german = login_page(&app, &browser(), &with(("ui_locales", "ja de-CH en"))).await;
+    assert!(german.contains(r#"<html lang="de">"#), "{german}");
+    assert!(german.contains("<h1>Anmelden</h1>"));
+    assert!(
+        german.contains("&lt;Shop &amp; Co&gt;") && !german.contains("<Shop"),
+        "the client's name is escaped inside translated markup"
+    );
+    // Accept-Language when the request names no ui_locales.
+    let b = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(
+            [(
+                reqwest::header::ACCEPT_LANGUAGE,
+                reqwest::header::HeaderValue::from_static("fr-FR,fr;q=0.9,en;q=0.5"),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap();
+    let french = login_page(&app, &b, &base).await;
+    assert!(french.contains(r#"<html lang="fr">"#));
+    assert!(french.contains("<h1>Connexion</h1>"));
+    // ui_locales wins over Accept-Language.
+    let german = login_page(&app, &b, &with(("ui_locales", "de"))).await;
+    assert!(german.contains(r#"<html lang="de">"#));
+    // Unknown languages fall back to English.
+    let english = login_page(&app, &browser(), &with(("ui_locales", "ja"))).await;
+    assert!(english.contains(r#"<html lang="en">"#));
+    assert!(english.contains("<h1>Sign in</h1>"));
+    // Error pages speak it too (this browser's last request asked for German), and caches
+    // keep languages apart.
+    let resp = b.get(app.url("/login?flow=nope")).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.headers()
+            .get_all("vary")
+            .iter()
+            .any(|v| v.to_str().unwrap().contains("Accept-Language"))
+    );
+    assert!(resp.text().await.unwrap().contains("ist abgelaufen"));
+    let m = app.discovery().await;
+    assert_eq!(
+        m["ui_locales_supported"],
+        serde_json::json!(["en", "de", "fr"])
+    );
 }

@@ -1,0 +1,179 @@
+# Gatehouse en français. Chaque message de en.ftl doit figurer ici (un test le vérifie).
+
+## Shared
+brand = Gatehouse
+title-suffix = Gatehouse
+continue = Continuer
+cancel = Annuler
+sign-in-as = Connecté en tant que <strong>{ $username }</strong>.
+need-help = Besoin d’aide ? Contactez votre administrateur.
+need-help-contact = Besoin d’aide ? Contactez { $contact }.
+
+## Sign-in
+login-title = Connexion
+login-continue-to = pour continuer vers <strong>{ $client }</strong>
+login-username = Nom d’utilisateur
+login-password = Mot de passe
+login-submit = Se connecter
+login-or = ou
+login-passkey = Se connecter avec une clé d’accès
+login-invalid = Nom d’utilisateur ou mot de passe incorrect.
+
+## Second step
+factor-title = Connexion en deux étapes
+factor-asks = <strong>{ $client }</strong> demande une deuxième étape.
+factor-signing-in-as = Connexion en tant que <strong>{ $username }</strong>.
+factor-code-label = Code de votre application d’authentification
+factor-code-help = Six chiffres. Téléphone perdu ? Saisissez plutôt l’un de vos codes de récupération.
+factor-recovery-label = Code de récupération
+factor-recovery-help = Chacun de vos codes de récupération fonctionne une fois.
+factor-recovery-submit = Utiliser un code de récupération
+factor-passkey = Utiliser une clé d’accès
+factor-cannot = Aucune de ces options n’est possible ?
+factor-wrong = Ce code est incorrect. Vérifiez l’heure de votre téléphone, puis essayez le code le plus récent.
+factor-replayed = Ce code a déjà été utilisé. Attendez que l’application en affiche un nouveau.
+
+## Help with the second step
+help-missing-title = Connexion en deux étapes requise
+help-lost-title = Impossible de terminer la deuxième étape ?
+help-missing-client = <strong>{ $client }</strong> exige une deuxième étape à la connexion, et votre compte n’en a pas encore.
+help-missing-org = Votre organisation exige une deuxième étape à la connexion, et votre compte n’en a pas encore.
+help-missing-what = Configurez une application d’authentification ou une clé d’accès sur la page de votre compte, puis revenez à l’application et reconnectez-vous.
+help-set-up = Configurer la connexion en deux étapes
+help-back-to = Retour à { $client }
+help-back-to-app = Retour à l’application
+help-lost = Si vous avez perdu votre application d’authentification et vos codes de récupération, un administrateur peut supprimer vos seconds facteurs : vous vous connecterez alors avec votre mot de passe et en configurerez de nouveaux.
+help-back = Retour à la deuxième étape
+
+## Consent
+consent-title = Autoriser l’accès
+consent-wants = { $client } souhaite
+consent-on-behalf = accéder à votre compte en votre nom.
+consent-deny = Refuser
+consent-allow = Autoriser
+scope-openid = Savoir qui vous êtes (l’identifiant de votre compte)
+scope-profile = Voir votre nom, votre nom d’utilisateur et votre profil
+scope-email = Voir votre adresse e-mail
+scope-phone = Voir votre numéro de téléphone
+scope-address = Voir votre adresse postale
+scope-offline_access = Rester connecté quand vous ne l’utilisez pas (accès hors ligne)
+
+## Account
+account-title = Votre compte
+account-username = Nom d’utilisateur
+account-name = Nom
+account-email = E-mail
+account-subject = Identifiant
+account-signed-in = Connecté le
+account-your-name = Votre nom
+account-your-name-help = Les applications à qui vous montrez votre profil reçoivent ces informations.
+account-full-name = Nom complet
+account-given-name = Prénom
+account-middle-name = Deuxième prénom
+account-family-name = Nom de famille
+account-nickname = Surnom
+account-save-name = Enregistrer le nom
+account-two-step = Connexion en deux étapes
+account-two-step-on = Après votre mot de passe, Gatehouse demande l’un de ces moyens.
+account-two-step-off = Ajoutez une deuxième étape après votre mot de passe : un mot de passe volé ne suffira plus à ouvrir votre compte.
+account-app = Application d’authentification
+account-app-on = Activée
+account-app-off = Non configurée
+account-set-up = Configurer
+account-remove = Supprimer
+account-passkey-added = Clé d’accès · ajoutée le { $created }
+account-passkey-used = · utilisée le { $used }
+account-remove-passkey = Supprimer la clé d’accès { $name }
+account-recovery = Codes de récupération
+account-recovery-none = Aucun pour l’instant : sans eux, perdre vos appareils vous bloque
+account-recovery-left = { $count ->
+    [one] 1 inutilisé
+   *[other] { $count } inutilisés
+}
+account-recovery-generate = Générer des codes
+account-recovery-regenerate = Générer de nouveaux codes
+account-passkey-name = Nom d’une nouvelle clé d’accès
+account-passkey-default = Clé d’accès
+account-passkey-add = Ajouter une clé d’accès
+account-passkey-needs-js = L’ajout d’une clé d’accès nécessite JavaScript.
+account-apps = Applications connectées
+account-apps-none = Aucune application n’a accès à votre compte.
+account-apps-remove = Retirer l’accès
+account-sign-out = Se déconnecter
+
+## Authenticator enrolment
+totp-title = Configurer une application d’authentification
+totp-scan = Ouvrez une application d’authentification (comme Google Authenticator, Microsoft Authenticator, 1Password ou Aegis) et scannez ce code.
+totp-qr-label = QR code pour votre application d’authentification
+totp-manual = Impossible de scanner ? Saisissez cette clé à la main, comme code basé sur le temps :
+totp-enter = Saisissez le code à six chiffres que l’application affiche maintenant.
+totp-code-label = Code de l’application
+totp-submit = Activer la connexion en deux étapes
+totp-wrong = Ce code est incorrect. Saisissez le code que l’application affiche maintenant.
+
+## Recovery codes
+codes-title = Conservez vos codes de récupération
+codes-lead = Si vous perdez votre application d’authentification ou vos clés d’accès, chacun de ces codes vous connecte une fois. Ils ne sont affichés que maintenant : imprimez-les ou gardez-les dans votre gestionnaire de mots de passe.
+codes-replace = Générer de nouveaux codes sur la page de votre compte rend ceux-ci inutilisables.
+codes-saved = Je les ai conservés
+
+## Sign-out
+logout-title = Déconnexion
+logout-question = Se déconnecter ?
+logout-asks = <strong>{ $client }</strong> demande à vous déconnecter de Gatehouse.
+logout-browser = Vous serez déconnecté de Gatehouse dans ce navigateur.
+logout-submit = Se déconnecter
+logged-out-title = Déconnecté
+logged-out-heading = Vous êtes déconnecté
+logged-out-left = Vous avez quitté <strong>{ $client }</strong> et Gatehouse dans ce navigateur.
+logged-out-close = Vous pouvez fermer cette fenêtre.
+logged-out-again = Se reconnecter
+
+## Returning to the application
+form-post-title = Continuer
+form-post-heading = Retour à l’application
+form-post-lead = Si rien ne se passe d’ici un instant, appuyez sur Continuer.
+
+## Start page
+index-heading = Fournisseur OpenID Connect
+index-issuer = Émetteur
+index-discovery = Document de découverte
+index-jwks = Clés de signature (JWKS)
+index-account = Votre compte
+
+## Errors
+error-bad-request = Cette demande ne peut pas aboutir
+error-internal-title = Une erreur s’est produite
+error-internal = Veuillez réessayer dans un instant.
+error-unavailable-title = Momentanément indisponible
+error-unavailable = Gatehouse ne joint pas sa base de données pour le moment. Réessayez dans quelques secondes.
+error-not-found-title = Introuvable
+error-not-found = Il n’y a rien à cette adresse.
+error-form-expired-title = Ce formulaire a expiré
+error-form-expired = Rechargez la page et réessayez.
+error-throttled-title = Trop de tentatives de connexion
+error-throttled = Attendez { $seconds } secondes, puis réessayez.
+error-flow-expired = Cette demande de connexion a expiré ou a déjà abouti. Revenez à l’application et recommencez.
+error-flow-other-browser = Cette demande de connexion a été commencée dans un autre navigateur. Revenez à l’application et recommencez.
+error-flow-invalid = Cette demande de connexion n’est pas valide. Revenez à l’application et recommencez.
+error-flow-completed = Cette demande de connexion a déjà abouti.
+error-client-gone = L’application n’est plus enregistrée.
+error-form-incomplete = Le formulaire était incomplet.
+error-too-large-title = La demande est trop volumineuse
+error-too-slow-title = La demande a pris trop de temps
+error-uri-too-long-title = L’adresse est trop longue
+error-start-again = Revenez à l’application et recommencez.
+
+## Passkey messages (shown by the page script)
+passkey-duplicate = Cette clé d’accès est déjà enregistrée.
+passkey-unknown = Cette clé d’accès n’est pas enregistrée ici. Connectez-vous plutôt avec votre mot de passe.
+passkey-rejected = La clé d’accès n’a pas pu être vérifiée. Réessayez.
+passkey-malformed = La demande était mal formée. Rechargez la page et réessayez.
+passkey-page-expired = Cette page a expiré. Rechargez-la et réessayez.
+passkey-unavailable = Les clés d’accès ne sont pas disponibles sur ce serveur.
+passkey-request-expired = Cette demande de clé d’accès a expiré. Réessayez.
+passkey-sign-in-first = Connectez-vous d’abord.
+passkey-step-up = Confirmez d’abord votre identité avec votre deuxième étape : déconnectez-vous puis reconnectez-vous.
+passkey-name-invalid = Le nom d’une clé d’accès fait au plus 60 caractères, sur une ligne.
+passkey-closed = La fenêtre de la clé d’accès a été fermée. Réessayez quand vous serez prêt.
+passkey-failed = Une erreur s’est produite. Réessayez.

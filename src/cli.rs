@@ -678,7 +678,11 @@ async fn mfa(store: &crate::store::Store, cmd: MfaCommand) -> anyhow::Result<()>
         MfaCommand::Reset { username } => {
             let user = find_user(store, &username).await?;
             store.delete_factors(&user.id).await?;
+            // Whoever holds a session now signs in again, with the password alone.
+            let now = Clock::system().now();
+            let ended = store.end_user_sessions(&user.id, None, now).await?;
             audit::emit(Event::MfaReset, "cli", &audit::user(&user.id), None);
+            println!("ended {ended} session(s)");
             println!(
                 "removed every second factor of {username}; they sign in with their password until they set up new ones"
             );

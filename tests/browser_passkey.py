@@ -4,7 +4,9 @@ party's flow, then use it as the second factor after the password. Negative case
 challenge, a wrong origin, and a removed passkey.
 
 Usage: browser_passkey.py BASE AUTH_URL USERNAME PASSWORD OTHER_ORIGIN
-Prints one JSON object: the client redirects reached and what each negative case answered."""
+Prints a JSON line with the client redirects reached and what each negative case answered,
+waits for a line on stdin (the test redeems the codes meanwhile), then prints a second line
+with the removed passkey's answer."""
 import json
 import sys
 import time
@@ -133,6 +135,12 @@ try:
     # RP ID is the same, and the server refuses the origin.
     load_without_conditional(other + "/login")
     out["wrong_origin"] = driver.execute_async_script(RAW_ASSERTION, "/login/passkey/options", "/login/passkey", 1)
+
+    # The test redeems the codes above before the removal, which ends this user's other
+    # sessions and so expires their unredeemed codes.
+    print(json.dumps(out), flush=True)
+    sys.stdin.readline()
+    out = {}
 
     # A removed passkey no longer signs in.
     load_without_conditional(base + "/login")

@@ -18,7 +18,7 @@ pub use factors::{FactorSummary, StoredPasskey, StoredTotp};
 pub use flows::FlowCaps;
 pub use grants::{GrantRecord, NewGrant, RefreshRecord};
 pub use keys::StoredKey;
-pub use sessions::{SIGNED_IN_KEY, SessionStore};
+pub use sessions::{BROWSER_KEY, PARTIAL_KEY, SIGNED_IN_KEY, SessionStore, session_row_key};
 pub use tokens::NewAccessToken;
 
 use sqlx::AnyPool;
@@ -104,6 +104,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_pkce_policy.sql"),
     include_str!("../../migrations/0008_profile.sql"),
     include_str!("../../migrations/0009_mfa.sql"),
+    include_str!("../../migrations/0010_session_owner.sql"),
 ];
 
 impl Store {

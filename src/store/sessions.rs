@@ -32,14 +32,77 @@ fn backend(e: impl std::fmt::Display) -> Error {
     Error::Backend(e.to_string())
 }
 
+/// The entry of a sign-in still waiting for its second factor.
+pub const PARTIAL_KEY: &str = "partial_sign_in";
+/// The browser key's entry: session-bound grants are keyed by its hash.
+pub const BROWSER_KEY: &str = "bk";
+
+/// A stored session row.
+struct Encoded {
+    id: String,
+    data: String,
+    expires_at: i64,
+    user_id: Option<String>,
+}
+
 /// tower-sessions computes expiry from the wall clock; stored expiry is on our clock.
-fn encode(record: &Record, clock: &Clock) -> session_store::Result<(String, String, i64)> {
+fn encode(record: &Record, clock: &Clock) -> session_store::Result<Encoded> {
     let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
     let mut expires_at = record.expiry_date.unix_timestamp() + clock.offset();
     if !record.data.contains_key(SIGNED_IN_KEY) {
         expires_at = expires_at.min(clock.now() + crate::config::FLOW_TTL);
     }
-    Ok((key(&record.id), data, expires_at))
+    let user_id = [SIGNED_IN_KEY, PARTIAL_KEY]
+        .iter()
+        .find_map(|k| record.data.get(*k)?.get("user_id")?.as_str())
+        .map(str::to_owned);
+    Ok(Encoded {
+        id: key(&record.id),
+        data,
+        expires_at,
+        user_id,
+    })
+}
+
+/// What a session row is keyed by, for `end_user_sessions`' exception.
+pub fn session_row_key(id: &Id) -> String {
+    key(id)
+}
+
+impl Store {
+    /// Ends every session of a user except `keep` (a `session_row_key`), and revokes the
+    /// refresh tokens bound to them. Returns how many sessions ended.
+    pub async fn end_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> super::Result<u64> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("select id, data from sessions where user_id = $1")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut ended = 0;
+        for (id, data) in rows {
+            if keep == Some(id.as_str()) {
+                continue;
+            }
+            let browser_key = serde_json::from_str::<serde_json::Value>(&data)
+                .ok()
+                .and_then(|d| d.get(BROWSER_KEY)?.as_str().map(str::to_owned));
+            if let Some(bk) = browser_key {
+                self.revoke_session_grants(&hash_secret(&bk), now).await?;
+                self.expire_session_codes(&hash_secret(&bk)).await?;
+            }
+            sqlx::query("delete from sessions where id = $1")
+                .bind(&id)
+                .execute(&self.pool)
+                .await?;
+            ended += 1;
+        }
+        Ok(ended)
+    }
 }
 
 #[async_trait]
@@ -47,13 +110,15 @@ impl tower_sessions::SessionStore for SessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A colliding 128-bit id is astronomically unlikely; still, never overwrite one.
         loop {
-            let (id, data, expires_at) = encode(record, &self.clock)?;
+            let row = encode(record, &self.clock)?;
             let done = sqlx::query(
-                "insert into sessions (id, data, expires_at) values ($1, $2, $3) on conflict (id) do nothing",
+                "insert into sessions (id, data, expires_at, user_id) values ($1, $2, $3, $4) \
+                 on conflict (id) do nothing",
             )
-            .bind(id)
-            .bind(data)
-            .bind(expires_at)
+            .bind(row.id)
+            .bind(row.data)
+            .bind(row.expires_at)
+            .bind(row.user_id)
             .execute(&self.store.pool)
             .await
             .map_err(backend)?;
@@ -65,14 +130,16 @@ impl tower_sessions::SessionStore for SessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let (id, data, expires_at) = encode(record, &self.clock)?;
+        let row = encode(record, &self.clock)?;
         sqlx::query(
-            "insert into sessions (id, data, expires_at) values ($1, $2, $3) \
-             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at",
+            "insert into sessions (id, data, expires_at, user_id) values ($1, $2, $3, $4) \
+             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at, \
+             user_id = excluded.user_id",
         )
-        .bind(id)
-        .bind(data)
-        .bind(expires_at)
+        .bind(row.id)
+        .bind(row.data)
+        .bind(row.expires_at)
+        .bind(row.user_id)
         .execute(&self.store.pool)
         .await
         .map_err(backend)?;

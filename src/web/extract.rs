@@ -96,9 +96,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for PageQuery<T> {
 }
 
 const SIGNED_IN: &str = crate::store::SIGNED_IN_KEY;
-const PARTIAL: &str = "partial_sign_in";
+const PARTIAL: &str = crate::store::PARTIAL_KEY;
 const CSRF: &str = "csrf";
-const BROWSER_KEY: &str = "bk";
+const BROWSER_KEY: &str = crate::store::BROWSER_KEY;
 const FLOW_UNTIL: &str = "flow_until";
 
 /// Typed wrapper over the tower-sessions session.
@@ -190,6 +190,24 @@ impl LoginSession<'_> {
                 self.0.remove::<Authentication>(SIGNED_IN).await?;
                 self.0.insert(PARTIAL, p).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Ends the user's sessions in every other browser (and their session-bound tokens):
+    /// after a change of factors, a session from before it must not outlive it.
+    pub async fn end_other_sessions(
+        &self,
+        store: &crate::store::Store,
+        user_id: &str,
+        now: i64,
+    ) -> Result<(), PageError> {
+        let keep = self.0.id().map(|id| crate::store::session_row_key(&id));
+        let ended = store
+            .end_user_sessions(user_id, keep.as_deref(), now)
+            .await?;
+        if ended > 0 {
+            tracing::info!(ended, "other sessions ended after a change of factors");
         }
         Ok(())
     }

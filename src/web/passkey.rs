@@ -200,6 +200,8 @@ pub async fn register(
     .await?;
     let who = audit::user(&user.id);
     audit::emit(Event::PasskeyRegistered, &who, &who, Some(&address));
+    ls.end_other_sessions(&state.store, &user.id, state.now())
+        .await?;
     // The account page then offers recovery codes if there are none yet.
     Ok(Json(json!({ "location": ep::ACCOUNT })).into_response())
 }
@@ -232,6 +234,8 @@ pub async fn remove(
             .map_err(super::security::mfa_error)?;
         let who = audit::user(&user.id);
         audit::emit(Event::PasskeyRemoved, &who, &who, Some(&address));
+        ls.end_other_sessions(&state.store, &user.id, state.now())
+            .await?;
     }
     Ok(Redirect::to(ep::ACCOUNT).into_response())
 }

@@ -110,6 +110,8 @@ pub async fn totp_confirm(
     match confirmed {
         Ok(codes) => {
             audit::emit(Event::TotpEnrolled, &who, &who, Some(&address));
+            ls.end_other_sessions(&state.store, &user.id, state.now())
+                .await?;
             if codes.is_empty() {
                 return Ok(Redirect::to(ep::ACCOUNT).into_response());
             }
@@ -161,6 +163,8 @@ pub async fn totp_remove(
     {
         let who = audit::user(&user.id);
         audit::emit(Event::TotpRemoved, &who, &who, Some(&address));
+        ls.end_other_sessions(&state.store, &user.id, state.now())
+            .await?;
     }
     Ok(Redirect::to(ep::ACCOUNT).into_response())
 }

@@ -567,7 +567,7 @@ fn user_mfa_list_and_reset() {
         String::from_utf8_lossy(&reset.stderr).contains("mfa.reset"),
         "an audit event"
     );
-    stdout(&reset);
+    assert!(stdout(&reset).contains("ended 0 session(s)"));
     let after = stdout(&gatehouse(d, &["user", "mfa", "list", "erin"], None));
     assert_eq!(after.lines().count(), 1, "{after}");
     let missing = gatehouse(d, &["user", "mfa", "reset", "nobody"], None);

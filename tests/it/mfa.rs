@@ -475,6 +475,51 @@ async fn refresh_follows_a_new_mfa_requirement(app: TestApp) {
     assert_eq!(body["error"], "invalid_grant");
 }
 
+/// Enrolling a factor ends the user's sessions in other browsers (a thief's password-only
+/// session among them) and the refresh tokens bound to them; this browser stays signed in.
+async fn a_new_factor_ends_other_sessions(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| {
+            c.skip_consent = true;
+            c.grant_types.push(GrantType::RefreshToken);
+        })
+        .await;
+    let other = browser();
+    let (loc, verifier) = start_flow(&app, &other, &client, &[]).await;
+    let code = param(&query_of(&loc), "code").unwrap();
+    let tokens: serde_json::Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&other, "/account").await.status(), 200);
+
+    let b = browser();
+    sign_in_directly(&app, &b, "alice").await;
+    enrol_totp(&app, &b).await;
+    assert_eq!(
+        app.get(&b, "/account").await.status(),
+        200,
+        "this browser stays"
+    );
+    let gone = app.get(&other, "/account").await;
+    assert_eq!(location(&gone), "/login", "the other browser is signed out");
+    let resp = app
+        .token(
+            &client,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        400,
+        "its session-bound refresh token is revoked"
+    );
+}
+
 /// An essential `acr` claim (OIDC Core §5.5.1.1) is a requirement, like the client policy.
 async fn essential_acr_claim_is_required(app: TestApp) {
     app.create_user("alice").await;
@@ -589,6 +634,7 @@ crate::backend_tests!(
     relying_party_reads_amr_and_acr,
     unmet_requirement_goes_back_as_access_denied,
     refresh_follows_a_new_mfa_requirement,
+    a_new_factor_ends_other_sessions,
 );
 
 /// Administrators must use a second factor when the server says so; others need not.
@@ -674,20 +720,22 @@ async fn passkeys_in_a_real_browser() {
         PASSWORD.into(),
         other,
     ];
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut child = std::process::Command::new("python3")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let (first, mut lines) = tokio::task::spawn_blocking(move || (lines.next(), lines))
+        .await
+        .unwrap();
+    let Some(Ok(first)) = first else {
+        let out = child.wait_with_output().unwrap();
+        panic!("{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let seen: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(seen["resident_keys"], 1, "a discoverable credential");
     let exchange = |url: &str| {
         let code = param(&query_of(url), "code").expect("code");
@@ -724,7 +772,21 @@ async fn passkeys_in_a_real_browser() {
         "a challenge answers once"
     );
     assert_eq!(seen["wrong_origin"], serde_json::json!([401]));
-    assert_eq!(seen["removed"], serde_json::json!([401]));
+    // On to the removal.
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"go\n").unwrap();
+    let (second, _) = tokio::task::spawn_blocking(move || (lines.next(), lines))
+        .await
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second: serde_json::Value = serde_json::from_str(&second.unwrap().unwrap()).unwrap();
+    assert_eq!(second["removed"], serde_json::json!([401]));
     assert!(app.store.list_passkeys(&user.id).await.unwrap().is_empty());
 }
 

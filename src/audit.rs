@@ -3,7 +3,7 @@
 //! Never a secret: no password, token, code or client secret, and failed sign-ins name a hash
 //! of the attempted username (a password typed into the username field must not be logged).
 //! The names and fields are a contract: admin tooling persists and shows them.
-//! Imports nothing from the crate but `crypto`.
+//! Imports nothing from the crate but `crypto` and `metrics`.
 
 /// Every audit event, by its stable name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +145,7 @@ pub fn attempted_username(pseudonym: &str) -> String {
 
 /// Emits one audit event. `address` is the client address when a request caused it.
 pub fn emit(event: Event, actor: &str, resource: &str, address: Option<&str>) {
+    crate::metrics::audit(event.as_str());
     let address = address.unwrap_or("-");
     if event.is_warning() {
         tracing::warn!(target: "audit", event = event.as_str(), actor, resource, address, "audit");

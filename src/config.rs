@@ -136,6 +136,11 @@ pub struct Config {
     )]
     pub max_pending_flows_per_address: i64,
 
+    /// Where Prometheus metrics are served (`/metrics`), e.g. `127.0.0.1:9090`. Unset: no
+    /// metrics. Keep it off the public interface: it is not authenticated.
+    #[arg(long, env = "GATEHOUSE_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Who people should contact when they are stuck at sign-in (shown on the help page),
     /// e.g. "it-help@example.com" or "the IT desk, extension 4242".
     #[arg(long, env = "GATEHOUSE_HELP_CONTACT")]
@@ -189,6 +194,7 @@ impl Config {
             max_pending_flows_per_address: 1000,
             admins_require_mfa: false,
             help_contact: None,
+            metrics_bind: None,
         }
     }
 

@@ -27,6 +27,8 @@ pub struct App {
     keys: Arc<Keystore>,
     limits: crate::server::Limits,
     replay_window: i64,
+    /// `GATEHOUSE_METRICS_BIND`'s listener, when metrics are on.
+    metrics: Option<TcpListener>,
 }
 
 /// Connects to the configured database and applies migrations.
@@ -77,6 +79,17 @@ impl App {
         .context("cannot load the signing keys")?;
         let keys = Arc::new(keys);
         let port = listener.local_addr()?.port();
+        let metrics = match config.metrics_bind {
+            Some(addr) => {
+                crate::metrics::install();
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+                )
+            }
+            None => None,
+        };
         let keep_consumed_codes = config.access_token_ttl;
         let limits = crate::server::Limits::from_config(&config);
         let replay_window = config.refresh_replay_window;
@@ -99,7 +112,16 @@ impl App {
             keys,
             limits,
             replay_window,
+            metrics,
         })
+    }
+
+    /// The metrics listener's port, when metrics are on.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     pub fn port(&self) -> u16 {
@@ -131,10 +153,22 @@ impl App {
             self.replay_window,
         ));
         let rotator = tokio::spawn(maintain_keys(self.keys.clone(), self.clock.clone()));
+        let metrics = self.metrics.map(|listener| {
+            let router = crate::web::metrics_router(self.store.clone(), self.clock.clone());
+            tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics");
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            })
+        });
         tracing::info!(port = self.port, "listening");
         let result = crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
         sweeper.abort();
         rotator.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         self.store.close().await;
         tracing::info!("stopped");
         result
@@ -151,8 +185,11 @@ async fn sweep_expired(store: Store, clock: Clock, keep_consumed_codes: i64, rep
             .delete_expired(now, keep_consumed_codes, forget, replay_window)
             .await
         {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(rows = n, "expired rows deleted"),
+            Ok(0) => crate::metrics::sweep(0, 0),
+            Ok(n) => {
+                crate::metrics::sweep(n, 0);
+                tracing::debug!(rows = n, "expired rows deleted");
+            }
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
     }
@@ -164,11 +201,26 @@ async fn maintain_keys(keys: Arc<Keystore>, clock: Clock) {
     let every = std::time::Duration::from_secs(keys.policy().refresh_interval.max(1) as u64);
     // Start-up already loaded the keys; the first pass comes one interval later.
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    report_signing_key(&keys, clock.now());
     loop {
         tick.tick().await;
         if let Err(e) = keys.tick(clock.now()).await {
             tracing::error!(error = %e, "key maintenance failed; signing with the keys loaded before");
         }
+        report_signing_key(&keys, clock.now());
+    }
+}
+
+/// The signing key's age and when it is due to be replaced, for the metrics.
+fn report_signing_key(keys: &Keystore, now: i64) {
+    let current = keys
+        .infos()
+        .into_iter()
+        .filter(|k| k.state == crate::domain::KeyState::Current)
+        .filter_map(|k| k.activates_at)
+        .max();
+    if let Some(since) = current {
+        crate::metrics::signing_key(now - since, since + keys.policy().period - now);
     }
 }
 

@@ -186,6 +186,36 @@ impl Store {
     /// consumed code is kept `keep_consumed_codes` seconds after redemption, so a late replay is
     /// still recognised and revokes what the code issued (RFC 6749 §4.1.2). The sealed copy of
     /// a rotated refresh token's response is erased once its replay window has passed.
+    /// Connections open, idle, and the most the pool opens.
+    pub fn pool_stats(&self) -> (u32, usize, u32) {
+        (
+            self.pool.size(),
+            self.pool.num_idle(),
+            self.pool.options().get_max_connections(),
+        )
+    }
+
+    /// Expired rows the next sweep will delete: the sweeper's backlog.
+    pub async fn expired_backlog(&self, now: i64) -> Result<i64> {
+        let mut n = 0;
+        for table in [
+            "flows",
+            "access_tokens",
+            "sessions",
+            "refresh_tokens",
+            "grants",
+        ] {
+            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "select count(*) from {table} where expires_at < $1"
+            )))
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+            n += count;
+        }
+        Ok(n)
+    }
+
     pub async fn delete_expired(
         &self,
         now: i64,

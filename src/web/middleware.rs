@@ -157,6 +157,26 @@ pub async fn request_span(req: Request, next: Next) -> Response {
     .await
 }
 
+/// Counts and times each routed request by its route pattern (never the raw path, whose
+/// query or odd spellings would make unbounded label sets).
+pub async fn measure(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_owned();
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    crate::metrics::request(
+        &route,
+        &method,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
 /// Paths browsers may call cross-origin (RFC 9700 §2.6): never /authorize or any HTML page.
 const CORS_PATHS: &[&str] = &[
     crate::oauth::endpoints::DISCOVERY,

@@ -157,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .route(ep::STATIC_CSS, get(well_known::stylesheet))
         .route(ep::STATIC_FORM_POST_JS, get(well_known::form_post_script))
         .route(ep::STATIC_PASSKEY_JS, get(well_known::passkey_script))
+        .route_layer(axum::middleware::from_fn(middleware::measure))
         .fallback(account::not_found)
         .layer(axum::middleware::from_fn(i18n::choose_locale))
         .layer(sessions)
@@ -178,4 +179,40 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(middleware::request_span))
         .with_state(state)
+}
+
+/// The metrics listener's routes: `/metrics` only, in the Prometheus text format. Pool and
+/// backlog gauges are read at scrape time.
+pub fn metrics_router(store: crate::store::Store, clock: crate::clock::Clock) -> Router {
+    use axum::response::IntoResponse;
+    let handle = crate::metrics::install();
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let (store, clock, handle) = (store.clone(), clock.clone(), handle.clone());
+            async move {
+                let Some(handle) = handle else {
+                    return (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "metrics are off",
+                    )
+                        .into_response();
+                };
+                let (size, idle, max) = store.pool_stats();
+                crate::metrics::pool(size, idle, max);
+                match store.expired_backlog(clock.now()).await {
+                    Ok(n) => crate::metrics::sweep(0, n),
+                    Err(e) => tracing::warn!(error = %e, "cannot count the sweeper backlog"),
+                }
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    handle.render(),
+                )
+                    .into_response()
+            }
+        }),
+    )
 }

@@ -14,6 +14,7 @@ mod hardening;
 mod keys;
 mod lifecycle;
 mod login;
+mod metrics;
 mod mfa;
 mod store_conformance;
 mod token;

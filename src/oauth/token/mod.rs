@@ -89,11 +89,13 @@ pub async fn grant(
             "this client may not use this grant type",
         ));
     }
-    match grant_type {
+    let issued = match grant_type {
         GrantType::AuthorizationCode => exchange_code(ctx, client, params).await,
         GrantType::RefreshToken => refresh(ctx, client, params).await,
         GrantType::ClientCredentials => client_credentials(ctx, client, params).await,
-    }
+    }?;
+    crate::metrics::token_issued(grant_type.as_str());
+    Ok(issued)
 }
 
 /// Whom an access token speaks for.

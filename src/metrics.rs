@@ -1,0 +1,84 @@
+//! Prometheus metrics, off unless `GATEHOUSE_METRICS_BIND` names a listener of their own (so
+//! they are never public by accident). Without a recorder every `metrics` macro is a no-op.
+//! Imports nothing from the crate.
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Latency buckets, seconds: from a cached JWKS answer to a slow password hash.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Installs the process's recorder once and returns its handle (one process may run several
+/// servers, as the tests do; they share it).
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(BUCKETS)
+                .map_err(|e| tracing::error!(error = %e, "metrics buckets refused"))
+                .ok()?
+                .install_recorder();
+            match recorder {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot install the metrics recorder");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// One finished request: by route (the matched pattern, never the raw path) and status.
+pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("gatehouse_http_requests_total", &labels).increment(1);
+    metrics::histogram!(
+        "gatehouse_http_request_duration_seconds",
+        "route" => route.to_owned()
+    )
+    .record(seconds);
+}
+
+/// Every audit event by name (logins succeeded, failed and throttled among them).
+pub fn audit(event: &'static str) {
+    metrics::counter!("gatehouse_audit_events_total", "event" => event).increment(1);
+    let outcome = match event {
+        "login.succeeded" => "succeeded",
+        "login.failed" => "failed",
+        "login.throttled" => "throttled",
+        _ => return,
+    };
+    metrics::counter!("gatehouse_logins_total", "outcome" => outcome).increment(1);
+}
+
+/// A token response issued, by grant type.
+pub fn token_issued(grant: &'static str) {
+    metrics::counter!("gatehouse_tokens_issued_total", "grant" => grant).increment(1);
+}
+
+/// The signing key's age and the seconds until the next rotation.
+pub fn signing_key(age: i64, next_rotation_in: i64) {
+    metrics::gauge!("gatehouse_signing_key_age_seconds").set(age as f64);
+    metrics::gauge!("gatehouse_signing_key_next_rotation_seconds").set(next_rotation_in as f64);
+}
+
+/// Database pool use, read when metrics are scraped.
+pub fn pool(size: u32, idle: usize, max: u32) {
+    metrics::gauge!("gatehouse_db_pool_connections").set(f64::from(size));
+    metrics::gauge!("gatehouse_db_pool_idle_connections").set(idle as f64);
+    metrics::gauge!("gatehouse_db_pool_max_connections").set(f64::from(max));
+}
+
+/// One expiry sweep: rows it deleted, and the expired rows still waiting (its backlog).
+pub fn sweep(deleted: u64, backlog: i64) {
+    metrics::counter!("gatehouse_sweeper_deleted_rows_total").increment(deleted);
+    metrics::gauge!("gatehouse_sweeper_backlog_rows").set(backlog as f64);
+}

@@ -32,6 +32,11 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// True once a recorder is installed (`GATEHOUSE_METRICS_BIND` is set).
+pub fn enabled() -> bool {
+    HANDLE.get().is_some_and(Option::is_some)
+}
+
 /// One finished request: by route (the matched pattern, never the raw path) and status.
 pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
     let labels = [

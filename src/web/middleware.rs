@@ -160,6 +160,9 @@ pub async fn request_span(req: Request, next: Next) -> Response {
 /// Counts and times each routed request by its route pattern (never the raw path, whose
 /// query or odd spellings would make unbounded label sets).
 pub async fn measure(req: Request, next: Next) -> Response {
+    if !crate::metrics::enabled() {
+        return next.run(req).await;
+    }
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()

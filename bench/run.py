@@ -1,0 +1,260 @@
+"""Gatehouse's load benchmark: the release binary on a fresh database, driven by wrk over
+loopback. Prints one table of figures with each target met or missed, and writes the same as
+JSON to target/bench/results.json. Run it with bench/run.sh (which builds the binary).
+
+Columns: req/s, p50, p99, p99.9 (ms), CPU per request (server user+system time over the run,
+divided by completed requests), that CPU over S (one RS256 signature, from `openssl speed`),
+the server's peak RSS, and database rows added per request. Medians of RUNS runs; every run is
+kept in the JSON."""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, "target", "release", "gatehouse")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+# wrk reports its percentiles (µs) and totals as one JSON line.
+DONE = """
+done = function(summary, latency, requests)
+  io.write(string.format('{"requests": %d, "seconds": %f, "errors": %d, "non2xx": %d, "p50": %f, "p99": %f, "p999": %f}\\n',
+    summary.requests, summary.duration / 1e6,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rsa_sign_seconds():
+    """S: one RS256 (RSA-2048) signature on this machine, from OpenSSL's own benchmark."""
+    out = subprocess.run(["openssl", "speed", "-seconds", "2", "rsa2048"],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        m = re.match(r"rsa\s+2048 bits\s+([\d.]+)s", line.strip())
+        if m:
+            return float(m.group(1))
+    raise SystemExit("cannot read `openssl speed rsa2048`")
+
+
+class Server:
+    def __init__(self, database_url):
+        self.dir = tempfile.mkdtemp(prefix="gatehouse-bench-")
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ,
+                        GATEHOUSE_ISSUER=self.issuer,
+                        GATEHOUSE_BIND=f"127.0.0.1:{self.port}",
+                        GATEHOUSE_DATA_DIR=os.path.join(self.dir, "data"),
+                        GATEHOUSE_KEYS_DIR=os.path.join(self.dir, "keys"),
+                        GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD="bench password, long enough",
+                        GATEHOUSE_LOG="warn")
+        self.env.pop("GATEHOUSE_DATABASE_URL", None)
+        if database_url:
+            self.env["GATEHOUSE_DATABASE_URL"] = database_url
+        self.proc = None
+
+    def start(self):
+        """Starts the server; returns seconds until discovery first answers."""
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen([BINARY], env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        while True:
+            try:
+                urllib.request.urlopen(self.issuer + "/.well-known/openid-configuration", timeout=1)
+                return time.monotonic() - t0
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise SystemExit("the server stopped at start")
+                time.sleep(0.002)
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    def cli(self, *args):
+        out = subprocess.run([BINARY, *args], env=self.env, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"gatehouse {' '.join(args)}: {out.stderr}")
+        return out.stdout
+
+    def rows(self):
+        """Rows in the tables requests can grow (SQLite only)."""
+        path = os.path.join(self.dir, "data", "gatehouse.db")
+        if "GATEHOUSE_DATABASE_URL" in self.env or not os.path.exists(path):
+            return None
+        with sqlite3.connect(path) as db:
+            return sum(db.execute(f"select count(*) from {t}").fetchone()[0]
+                       for t in ["access_tokens", "sessions", "flows", "authorization_codes",
+                                 "grants", "refresh_tokens"])
+
+    def post_json(self, path, form, basic=None):
+        data = urllib.parse.urlencode(form).encode()
+        req = urllib.request.Request(self.issuer + path, data=data)
+        if basic:
+            import base64
+            req.add_header("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
+        with urllib.request.urlopen(req) as r:
+            return json.load(r)
+
+
+def wrk(server, path, seconds, connections, method="GET", body=None, headers=()):
+    script = DONE
+    if method != "GET":
+        script = f'wrk.method = "{method}"\nwrk.body = {json.dumps(body)}\n' + script
+    for name, value in headers:
+        script = f'wrk.headers["{name}"] = {json.dumps(value)}\n' + script
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    before_cpu = cpu_seconds(server.proc.pid)
+    before_rows = server.rows()
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", f.name,
+                          server.issuer + path], capture_output=True, text=True)
+    os.unlink(f.name)
+    cpu = cpu_seconds(server.proc.pid) - before_cpu
+    after_rows = server.rows()
+    line = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    if not line:
+        raise SystemExit(f"wrk printed no summary: {out.stdout} {out.stderr}")
+    r = json.loads(line[-1])
+    n = max(r["requests"], 1)
+    return {
+        "rps": r["requests"] / r["seconds"],
+        "p50_ms": r["p50"] / 1000, "p99_ms": r["p99"] / 1000, "p999_ms": r["p999"] / 1000,
+        "cpu_us": cpu / n * 1e6,
+        "errors": r["errors"] + r["non2xx"],
+        "rows_per_req": None if before_rows is None else (after_rows - before_rows) / n,
+    }
+
+
+def median_run(runs):
+    keys = [k for k in runs[0] if isinstance(runs[0][k], (int, float))]
+    return {k: statistics.median(r[k] for r in runs) for k in keys} | {
+        "rows_per_req": runs[0]["rows_per_req"] if runs[0]["rows_per_req"] is None
+        else statistics.median(r["rows_per_req"] for r in runs)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--database-url", help="postgres://… (default: a fresh SQLite file)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=10)
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed (bench/run.sh installs it)")
+
+    s_sign = rsa_sign_seconds()
+    server = Server(args.database_url)
+    first_boot = server.start()
+    idle_rss = rss_kb(server.proc.pid, "VmRSS") / 1024
+    created = json.loads(server.cli("client", "create", "--name", "bench", "--grant-type",
+                                    "client_credentials", "--scope", "api", "--json"))
+    client_id, secret = created["client_id"], created["client_secret"]
+    basic = f"{client_id}:{secret}"
+    import base64
+    auth = ("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
+    form = ("Content-Type", "application/x-www-form-urlencoded")
+    token = server.post_json("/token", {"grant_type": "client_credentials"}, basic)["access_token"]
+    web = json.loads(server.cli("client", "create", "--name", "bench web", "--public",
+                                "--redirect-uri", "https://app.example.com/cb", "--json"))
+    authorize = ("/authorize?response_type=code&client_id=" + web["client_id"]
+                 + "&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&scope=openid"
+                 "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+                 "&code_challenge_method=S256")
+
+    cases = [
+        ("discovery", "/.well-known/openid-configuration", "GET", None, ()),
+        ("JWKS", "/jwks.json", "GET", None, ()),
+        ("client_credentials", "/token", "POST", "grant_type=client_credentials", (auth, form)),
+        ("introspection", "/introspect", "POST", "token=" + token, (auth, form)),
+        ("anonymous /authorize", authorize, "GET", None, ()),
+    ]
+    results = {"machine": os.uname().nodename, "cores": os.cpu_count(),
+               "rsa_sign_ms": s_sign * 1e3, "first_boot_s": first_boot,
+               "idle_rss_mb": idle_rss, "runs": args.runs, "seconds": args.seconds,
+               "connections": args.connections, "database": "postgres" if args.database_url
+               else "sqlite", "endpoints": {}}
+    for name, path, method, body, headers in cases:
+        runs = [wrk(server, path, args.seconds, args.connections, method, body, headers)
+                for _ in range(args.runs)]
+        results["endpoints"][name] = {"median": median_run(runs), "runs": runs}
+    results["peak_rss_mb"] = rss_kb(server.proc.pid, "VmHWM") / 1024
+    server.stop()
+    restart = server.start()
+    results["start_existing_s"] = restart
+    server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
+
+    e = results["endpoints"]
+    s_us = s_sign * 1e6
+    targets = [
+        ("client_credentials CPU/req ≤ 1.2 × S", e["client_credentials"]["median"]["cpu_us"], 1.2 * s_us, "≤"),
+        ("client_credentials p99 ≤ 5 ms", e["client_credentials"]["median"]["p99_ms"], 5, "≤"),
+        ("client_credentials DB rows/token = 0", e["client_credentials"]["median"]["rows_per_req"] or 0, 0, "≤"),
+        ("introspection ≥ 20k req/s", e["introspection"]["median"]["rps"], 20000, "≥"),
+        ("discovery CPU/req ≤ 20 µs", e["discovery"]["median"]["cpu_us"], 20, "≤"),
+        ("discovery p99 ≤ 1 ms", e["discovery"]["median"]["p99_ms"], 1, "≤"),
+        ("JWKS CPU/req ≤ 20 µs", e["JWKS"]["median"]["cpu_us"], 20, "≤"),
+        ("JWKS p99 ≤ 1 ms", e["JWKS"]["median"]["p99_ms"], 1, "≤"),
+        ("idle RSS ≤ 15 MB", idle_rss, 15, "≤"),
+        ("peak RSS ≤ 50 MB", results["peak_rss_mb"], 50, "≤"),
+        ("start, existing database ≤ 50 ms", restart * 1e3, 50, "≤"),
+        ("start, first boot ≤ 200 ms", first_boot * 1e3, 200, "≤"),
+    ]
+    results["targets"] = [{"target": t, "figure": v, "limit": lim,
+                           "met": v <= lim if op == "≤" else v >= lim} for t, v, lim, op in targets]
+
+    print(f"Gatehouse bench on {results['database']}: {args.runs} runs × {args.seconds} s, "
+          f"{args.connections} connections, {os.cpu_count()} cores; S = {s_sign * 1e3:.3f} ms")
+    print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
+          f"{'CPU µs':>9}{'÷ S':>7}{'rows/req':>10}{'errors':>8}")
+    for name, r in e.items():
+        m = r["median"]
+        rows = "-" if m["rows_per_req"] is None else f"{m['rows_per_req']:.2f}"
+        print(f"{name:<22}{m['rps']:>10.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
+              f"{m['p999_ms']:>10.2f}{m['cpu_us']:>9.0f}{m['cpu_us'] / s_us:>7.2f}{rows:>10}"
+              f"{m['errors']:>8.0f}")
+    print(f"memory: idle {idle_rss:.1f} MB, peak {results['peak_rss_mb']:.1f} MB; "
+          f"start: first boot {first_boot * 1e3:.0f} ms, existing database {restart * 1e3:.0f} ms")
+    for t in results["targets"]:
+        print(f"  {'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['figure']:.2f}")
+    os.makedirs(os.path.join(ROOT, "target", "bench"), exist_ok=True)
+    with open(os.path.join(ROOT, "target", "bench", "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    import urllib.parse  # noqa: F401  (post_json)
+    main()

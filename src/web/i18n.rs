@@ -75,6 +75,24 @@ pub fn from_accept_language(header: &str) -> Option<Locale> {
     best.map(|(_, _, l)| l)
 }
 
+/// Paths whose answers are JSON, JWTs, redirects to clients or static files never need a
+/// language (error pages of `/authorize` do, so it counts as a page).
+fn is_page(path: &str) -> bool {
+    use crate::oauth::endpoints as ep;
+    !(path.starts_with("/static/")
+        || path.starts_with("/.well-known/")
+        || [
+            ep::TOKEN,
+            ep::JWKS,
+            ep::USERINFO,
+            ep::REVOKE,
+            ep::INTROSPECT,
+            ep::HEALTHZ,
+            ep::READYZ,
+        ]
+        .contains(&path))
+}
+
 /// The session entry `/authorize` leaves when `ui_locales` named a language we speak.
 pub const UI_LOCALE_KEY: &str = "ui_locale";
 
@@ -89,7 +107,8 @@ pub fn current() -> Locale {
 
 /// Middleware: picks the request's language and serves the request in it.
 pub async fn choose_locale(req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/static/") {
+    // Only pages have words: the protocol endpoints and static files skip the work.
+    if !is_page(req.uri().path()) {
         return next.run(req).await;
     }
     let from_session = match req.extensions().get::<Session>() {

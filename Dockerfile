@@ -11,10 +11,6 @@ RUN cargo build --release --locked --bin gatehouse
 # Run: a small image, a non-root user, one data volume (SQLite file and master key), or point
 # GATEHOUSE_DATABASE_URL at PostgreSQL and GATEHOUSE_MASTER_KEY at your secret manager.
 FROM debian:bookworm-slim
-# libssl3: the WebAuthn library verifies passkey signatures with OpenSSL.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libssl3 \
-    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /data gatehouse \
     && mkdir -p /data \
     && chown gatehouse /data

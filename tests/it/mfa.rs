@@ -441,9 +441,9 @@ async fn unmet_requirement_goes_back_as_access_denied(app: TestApp) {
     );
 }
 
-/// A refresh token from a password-only sign-in stops working once its client requires a
-/// second factor.
-async fn refresh_follows_a_new_mfa_requirement(app: TestApp) {
+/// Alice signs in with her password in `b` through a first-party client that may refresh;
+/// returns the client and the refresh token, bound to that browser's session.
+async fn session_bound_refresh_token(app: &TestApp, b: &reqwest::Client) -> (TestClient, String) {
     app.create_user("alice").await;
     let client = app
         .create_client_custom(false, |c| {
@@ -451,8 +451,7 @@ async fn refresh_follows_a_new_mfa_requirement(app: TestApp) {
             c.grant_types.push(GrantType::RefreshToken);
         })
         .await;
-    let b = browser();
-    let (loc, verifier) = start_flow(&app, &b, &client, &[]).await;
+    let (loc, verifier) = start_flow(app, b, &client, &[]).await;
     let code = param(&query_of(&loc), "code").unwrap();
     let tokens: serde_json::Value = app
         .exchange(&client, &code, &verifier)
@@ -461,6 +460,14 @@ async fn refresh_follows_a_new_mfa_requirement(app: TestApp) {
         .await
         .unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    (client, refresh)
+}
+
+/// A refresh token from a password-only sign-in stops working once its client requires a
+/// second factor.
+async fn refresh_follows_a_new_mfa_requirement(app: TestApp) {
+    let b = browser();
+    let (client, refresh) = session_bound_refresh_token(&app, &b).await;
     let mut stored = app.store.find_client(&client.id).await.unwrap().unwrap();
     stored.require_mfa = true;
     app.store.update_client(&stored).await.unwrap();
@@ -478,23 +485,8 @@ async fn refresh_follows_a_new_mfa_requirement(app: TestApp) {
 /// Enrolling a factor ends the user's sessions in other browsers (a thief's password-only
 /// session among them) and the refresh tokens bound to them; this browser stays signed in.
 async fn a_new_factor_ends_other_sessions(app: TestApp) {
-    app.create_user("alice").await;
-    let client = app
-        .create_client_custom(false, |c| {
-            c.skip_consent = true;
-            c.grant_types.push(GrantType::RefreshToken);
-        })
-        .await;
     let other = browser();
-    let (loc, verifier) = start_flow(&app, &other, &client, &[]).await;
-    let code = param(&query_of(&loc), "code").unwrap();
-    let tokens: serde_json::Value = app
-        .exchange(&client, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (client, refresh) = session_bound_refresh_token(&app, &other).await;
     assert_eq!(app.get(&other, "/account").await.status(), 200);
 
     let b = browser();

@@ -32,10 +32,13 @@ pub fn random_token() -> String {
 /// A 128-bit random identifier (never sequential), lowercase hex: safe in URLs, file names and
 /// as a command-line argument (a base64url id may start with `-`).
 pub fn random_id() -> String {
-    random_bytes::<16>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in random_bytes::<16>() {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 pub fn sha256(data: &[u8]) -> Vec<u8> {

@@ -57,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         state.config.session_ttl,
     )));
 
-    Router::new()
+    let routes = Router::new()
         .route("/", get(account::index))
         .route(
             ep::AUTHORIZE,
@@ -159,26 +159,32 @@ pub fn router(state: AppState) -> Router {
         .route(ep::STATIC_PASSKEY_JS, get(well_known::passkey_script))
         .route_layer(axum::middleware::from_fn(middleware::measure))
         .fallback(account::not_found)
-        .layer(axum::middleware::from_fn(i18n::choose_locale))
-        .layer(sessions)
-        .layer(axum::middleware::from_fn(middleware::session_save_failed))
-        .layer(axum::middleware::from_fn_with_state(
-            std::time::Duration::from_secs(state.config.body_timeout.max(1) as u64),
-            middleware::body_deadline,
-        ))
-        // Every other body (the protocol endpoints) is capped here; pages cap lower above.
-        .layer(RequestBodyLimitLayer::new(PROTOCOL_BODY_LIMIT))
-        .layer(axum::middleware::from_fn(middleware::uri_limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::cors,
-        ))
+        .with_state(state.clone());
+    // Applied around the route table rather than with `Router::layer`, which copies every
+    // layer into each route and clones each copy per request: once per request is enough.
+    let stack = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(middleware::request_span))
         .layer(axum::middleware::from_fn_with_state(
             https,
             middleware::security_headers,
         ))
-        .layer(axum::middleware::from_fn(middleware::request_span))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::cors,
+        ))
+        .layer(axum::middleware::from_fn(middleware::uri_limit))
+        // Every other body (the protocol endpoints) is capped here; pages cap lower above.
+        .layer(RequestBodyLimitLayer::new(PROTOCOL_BODY_LIMIT))
+        .map_request(|req: axum::http::Request<_>| req.map(axum::body::Body::new))
+        .layer(axum::middleware::from_fn_with_state(
+            std::time::Duration::from_secs(state.config.body_timeout.max(1) as u64),
+            middleware::body_deadline,
+        ))
+        .layer(axum::middleware::from_fn(middleware::session_save_failed))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(i18n::choose_locale))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 /// The metrics listener's routes: `/metrics` only, in the Prometheus text format. Pool and

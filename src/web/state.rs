@@ -5,9 +5,19 @@ use crate::keys::Keystore;
 use crate::store::Store;
 use std::sync::Arc;
 
-/// Everything a handler may use.
+/// Everything a handler may use. Cloned for every request, so it is one shared pointer.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Shared {
     pub config: Arc<Config>,
     pub store: Store,
     pub keys: Arc<Keystore>,
@@ -93,7 +103,7 @@ impl AppState {
             .into();
         let digest = crate::crypto::b64url(&crate::crypto::sha256(discovery.as_bytes()));
         let discovery_etag = format!("\"{}\"", &digest[..22]).into();
-        Self {
+        Self(Arc::new(Shared {
             config,
             store,
             keys,
@@ -105,7 +115,7 @@ impl AppState {
             devices: Arc::new(devices),
             factors: Arc::new(factors),
             passkeys: crate::accounts::passkey::Passkeys::new(&config_issuer).map(Arc::new),
-        }
+        }))
     }
 
     /// Passkeys work once the WebAuthn relying party is configured.

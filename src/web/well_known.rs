@@ -5,11 +5,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
+/// Lets a cached `Arc<str>` be a response body without copying it.
+struct SharedBody(Arc<str>);
+
+impl AsRef<[u8]> for SharedBody {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 /// JSON with `Cache-Control: public, max-age` and an ETag; `If-None-Match` gets 304.
 fn json_cached(headers: &HeaderMap, body: Arc<str>, etag: &str, max_age: i64) -> Response {
-    let cache = HeaderValue::from_str(&format!("public, max-age={max_age}"))
-        .unwrap_or(HeaderValue::from_static("no-cache"));
-    let tag = HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\""));
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -19,12 +25,20 @@ fn json_cached(headers: &HeaderMap, body: Arc<str>, etag: &str, max_age: i64) ->
     } else {
         (
             [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
+            axum::body::Bytes::from_owner(SharedBody(body)),
         )
             .into_response()
     };
-    resp.headers_mut().insert(header::CACHE_CONTROL, cache);
-    resp.headers_mut().insert(header::ETAG, tag);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&format!("public, max-age={max_age}"))
+            .unwrap_or(HeaderValue::from_static("no-cache")),
+    );
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\"")),
+    );
     resp
 }
 

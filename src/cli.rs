@@ -41,6 +41,9 @@ pub enum Command {
     /// Inspect and rotate signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Time one password verification (argon2id at the server's parameters) on this
+    /// machine: what each sign-in costs a core.
+    PasswordCost,
 }
 
 #[derive(Debug, Subcommand)]
@@ -393,6 +396,15 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Client(cmd) => client(&cli.config, &clock, cmd).await,
         Command::User(cmd) => user(&cli.config, &clock, cmd).await,
         Command::Keys(cmd) => keys(&cli.config, &clock, cmd).await,
+        Command::PasswordCost => {
+            let cost =
+                tokio::task::spawn_blocking(|| crate::accounts::password::verify_cost(5)).await?;
+            println!(
+                "argon2id verify: {:.2} ms (median of 5)",
+                cost.as_secs_f64() * 1e3
+            );
+            Ok(())
+        }
     }
 }
 

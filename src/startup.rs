@@ -64,7 +64,12 @@ impl App {
         config
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        let store = open_store(&config).await?;
+        let store = {
+            let clock = clock.clone();
+            open_store(&config)
+                .await?
+                .with_client_cache(config.key_refresh_interval, move || clock.now())
+        };
         let has_keys = !store.list_signing_keys().await?.is_empty();
         let master = MasterKey::load_or_create(&config, !has_keys)?;
         let devices = DeviceKey::new(master.derive(b"gatehouse device cookie v1"));

@@ -48,6 +48,25 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+/// What one verification costs on this machine at the server's parameters: the median of
+/// `samples` runs (for `gatehouse password-cost` and the benchmark's H).
+pub fn verify_cost(samples: usize) -> std::time::Duration {
+    let pw = crate::crypto::random_token();
+    let stored = dummy_hash().to_owned();
+    let Ok(parsed) = PasswordHash::new(&stored) else {
+        return std::time::Duration::ZERO;
+    };
+    let mut times: Vec<std::time::Duration> = (0..samples.max(1))
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let _ = argon2id(Params::DEFAULT).verify_password(pw.as_bytes(), &parsed);
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
 fn argon2id(params: Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }

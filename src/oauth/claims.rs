@@ -100,6 +100,10 @@ pub struct AccessTokenClaims {
     pub amr: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub acr: Option<String>,
+    /// The grant a user's token was issued under: revoking the grant (logout, a password
+    /// change, a replayed code, "connected apps") ends the token. Absent on a client's own.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gid: Option<String>,
 }
 
 /// OIDC Core §2 ID token claims, with the user's claims for the granted scopes beside them.

@@ -4,7 +4,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::jwt::{self, Kind};
 use crate::domain::ScopeSet;
 use crate::keys::Keystore;
-use crate::store::Store;
+use crate::store::{Store, TokenSubject};
 use serde_json::Value;
 
 /// Verifies one of our access tokens for use at our own endpoints: signature, `typ`, our
@@ -23,10 +23,30 @@ pub async fn verify_access_token(
     if claims.exp < now {
         return Err(OAuthError::invalid_token("expired"));
     }
-    if !store.access_token_is_active(&claims.jti, now).await? {
+    if !is_active(store, &claims).await? {
         return Err(OAuthError::invalid_token("revoked or unknown"));
     }
     Ok(claims)
+}
+
+/// The standing of a verified, unexpired access token: not on the deny list, its client still
+/// registered, and a user's token still backed by a live grant of an enabled user. A user's
+/// token without a grant (issued before every redemption recorded one) is not honoured.
+pub async fn is_active(
+    store: &Store,
+    claims: &AccessTokenClaims,
+) -> Result<bool, crate::store::Error> {
+    if claims.sub != claims.client_id && claims.gid.is_none() {
+        return Ok(false);
+    }
+    store
+        .access_token_is_active(&TokenSubject {
+            jti: &claims.jti,
+            client_id: &claims.client_id,
+            subject: &claims.sub,
+            grant_id: claims.gid.as_deref(),
+        })
+        .await
 }
 
 /// The claims a valid token's scope allows; `sub` always (OIDC Core §5.3.2).

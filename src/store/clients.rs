@@ -34,7 +34,76 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
     })
 }
 
+/// Most clients kept; past it the cache starts over (a deployment has far fewer).
+const CACHE_CAPACITY: usize = 4096;
+
+/// Clients by id, for the token, introspection and authorization endpoints, which look one up
+/// on every request. An entry is dropped when this process changes any client, and expires
+/// after `ttl` seconds, so a change made elsewhere (the CLI, another replica) shows within it.
+pub struct ClientCache {
+    ttl: i64,
+    now: Box<dyn Fn() -> i64 + Send + Sync>,
+    entries: std::sync::Mutex<std::collections::HashMap<String, Cached>>,
+}
+
+struct Cached {
+    client: Client,
+    version: u64,
+    loaded_at: i64,
+}
+
+impl std::fmt::Debug for ClientCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCache")
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl ClientCache {
+    fn get(&self, id: &str, version: u64) -> Option<Client> {
+        let now = (self.now)();
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(id)
+            .filter(|c| c.version == version && now - c.loaded_at < self.ttl)
+            .map(|c| c.client.clone())
+    }
+
+    fn put(&self, client: &Client, version: u64) {
+        let loaded_at = (self.now)();
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(
+                client.id.clone(),
+                Cached {
+                    client: client.clone(),
+                    version,
+                    loaded_at,
+                },
+            );
+        }
+    }
+}
+
 impl Store {
+    /// Caches clients by id for `ttl` seconds of `now`'s clock (the server's key-refresh
+    /// interval, the bound on how late another process's change may show).
+    pub fn with_client_cache(
+        mut self,
+        ttl: i64,
+        now: impl Fn() -> i64 + Send + Sync + 'static,
+    ) -> Self {
+        self.client_cache = Some(std::sync::Arc::new(ClientCache {
+            ttl,
+            now: Box::new(now),
+            entries: Default::default(),
+        }));
+        self
+    }
+
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
@@ -95,13 +164,22 @@ impl Store {
     }
 
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>> {
+        // Read before the query: a change racing it leaves the entry already stale.
+        let version = self.clients_version();
+        if let Some(client) = self.client_cache.as_ref().and_then(|c| c.get(id, version)) {
+            return Ok(Some(client));
+        }
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "select {COLUMNS} from clients where id = $1"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(client_from_row).transpose()
+        let client = row.as_ref().map(client_from_row).transpose()?;
+        if let (Some(cache), Some(c)) = (&self.client_cache, &client) {
+            cache.put(c, version);
+        }
+        Ok(client)
     }
 
     pub async fn list_clients(&self) -> Result<Vec<Client>> {

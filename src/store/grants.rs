@@ -141,21 +141,17 @@ impl Store {
         Ok(())
     }
 
-    /// Revokes a family and every access token issued from it. Returns the tokens revoked.
+    /// Revokes a family, and with it every access token issued under it (their standing is
+    /// checked against the grant). Returns 1 if the family was live.
     pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64> {
-        sqlx::query("update grants set revoked_at = $1 where id = $2 and revoked_at is null")
-            .bind(now)
-            .bind(grant_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(sqlx::query(
-            "update access_tokens set revoked_at = $1 where grant_id = $2 and revoked_at is null",
+        Ok(
+            sqlx::query("update grants set revoked_at = $1 where id = $2 and revoked_at is null")
+                .bind(now)
+                .bind(grant_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
         )
-        .bind(now)
-        .bind(grant_id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
     }
 
     async fn revoke_grants_where(
@@ -165,19 +161,16 @@ impl Store {
         extra: Option<&str>,
         now: i64,
     ) -> Result<u64> {
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "select id from grants where {condition} and revoked_at is null"
+        // The bound values are $1 (and $2); `now` comes last.
+        let at = if extra.is_some() { "$3" } else { "$2" };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "update grants set revoked_at = {at} where {condition} and revoked_at is null"
         )))
         .bind(value);
         if let Some(x) = extra {
             query = query.bind(x);
         }
-        let ids: Vec<String> = query.fetch_all(&self.pool).await?;
-        let mut n = 0;
-        for id in &ids {
-            n += 1 + self.revoke_grant(id, now).await?;
-        }
-        Ok(n)
+        Ok(query.bind(now).execute(&self.pool).await?.rows_affected())
     }
 
     /// Password change: every refresh token of the user goes.
@@ -214,18 +207,8 @@ impl Store {
         .await
     }
 
-    pub async fn revoke_access_token(&self, jti: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            "update access_tokens set revoked_at = $1 where jti = $2 and revoked_at is null",
-        )
-        .bind(now)
-        .bind(jti)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Live refresh-token families of a user: (client id, client name, scope).
+    /// Live refresh-token families of a user: (client id, client name, scope). Grants that
+    /// only back an access token (no refresh token) are not listed.
     pub async fn list_live_grants(
         &self,
         user_id: &str,
@@ -233,7 +216,8 @@ impl Store {
     ) -> Result<Vec<(String, String, String)>> {
         Ok(sqlx::query_as(
             "select c.id, c.name, g.scope from grants g join clients c on c.id = g.client_id \
-             where g.user_id = $1 and g.revoked_at is null and g.expires_at >= $2 order by g.created_at",
+             where g.user_id = $1 and g.revoked_at is null and g.expires_at >= $2 \
+             and exists (select 1 from refresh_tokens r where r.grant_id = g.id) order by g.created_at",
         )
         .bind(user_id)
         .bind(now)

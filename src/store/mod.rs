@@ -19,7 +19,7 @@ pub use flows::FlowCaps;
 pub use grants::{GrantRecord, NewGrant, RefreshRecord};
 pub use keys::StoredKey;
 pub use sessions::{BROWSER_KEY, PARTIAL_KEY, SIGNED_IN_KEY, SessionStore, session_row_key};
-pub use tokens::NewAccessToken;
+pub use tokens::TokenSubject;
 
 use sqlx::AnyPool;
 use sqlx::SqlStr;
@@ -90,7 +90,18 @@ pub struct Store {
     /// Bumped by every client change through this handle, so caches of client data in this
     /// process can tell they are stale (other processes are picked up by the caches' TTL).
     clients_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The server's cache of clients by id; the CLI reads through.
+    client_cache: Option<std::sync::Arc<clients::ClientCache>>,
 }
+
+const GROWING_TABLES: [&str; 6] = [
+    "flows",
+    "sessions",
+    "authorization_codes",
+    "grants",
+    "refresh_tokens",
+    "revoked_tokens",
+];
 
 /// Migration `n` is element `n - 1`. One source serves both backends: the SQL is the subset
 /// SQLite and PostgreSQL agree on, so a dialect cannot drift from the other.
@@ -105,6 +116,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_profile.sql"),
     include_str!("../../migrations/0009_mfa.sql"),
     include_str!("../../migrations/0010_session_owner.sql"),
+    include_str!("../../migrations/0011_self_contained_tokens.sql"),
 ];
 
 impl Store {
@@ -137,6 +149,7 @@ impl Store {
             pool,
             backend,
             clients_version: Default::default(),
+            client_cache: None,
         })
     }
 
@@ -195,12 +208,26 @@ impl Store {
         )
     }
 
+    /// Rows in the tables that requests grow (flows, sessions, codes, grants, refresh tokens,
+    /// revocations): what the benchmark and the token-path tests count.
+    pub async fn growing_rows(&self) -> Result<i64> {
+        let mut n = 0;
+        for table in GROWING_TABLES {
+            let count: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+                    .fetch_one(&self.pool)
+                    .await?;
+            n += count;
+        }
+        Ok(n)
+    }
+
     /// Expired rows the next sweep will delete: the sweeper's backlog.
     pub async fn expired_backlog(&self, now: i64) -> Result<i64> {
         let mut n = 0;
         for table in [
             "flows",
-            "access_tokens",
+            "revoked_tokens",
             "sessions",
             "refresh_tokens",
             "grants",
@@ -233,7 +260,7 @@ impl Store {
         .rows_affected();
         for sql in [
             "delete from flows where expires_at < $1",
-            "delete from access_tokens where expires_at < $1",
+            "delete from revoked_tokens where expires_at < $1",
             "delete from sessions where expires_at < $1",
             // Idle-expired refresh tokens; the rest stay while their family lives, so re-use of
             // a rotated token is still recognised.

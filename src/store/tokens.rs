@@ -1,62 +1,49 @@
+//! Access-token standing. Tokens are self-contained JWTs and issuing one writes nothing; what
+//! can end one early is a deny-list entry (by `jti`) or the end of its grant, its user or its
+//! client.
 use super::{Result, Store};
 
-/// A record of an issued access token, so it can be revoked before it expires.
-#[derive(Debug)]
-pub struct NewAccessToken<'a> {
+/// Whom an access token was issued under, as its claims say.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenSubject<'a> {
     pub jti: &'a str,
     pub client_id: &'a str,
-    pub user_id: Option<&'a str>,
-    pub code_hash: Option<&'a str>,
+    /// `sub`: the user, or the client acting for itself.
+    pub subject: &'a str,
+    /// The grant of a user's token; `None` for a client acting for itself.
     pub grant_id: Option<&'a str>,
-    pub scope: &'a str,
-    pub expires_at: i64,
-    pub created_at: i64,
 }
 
 impl Store {
-    pub async fn insert_access_token(&self, t: &NewAccessToken<'_>) -> Result<()> {
+    /// RFC 7009: the token is denied until it would have expired anyway.
+    pub async fn deny_access_token(&self, jti: &str, expires_at: i64) -> Result<()> {
         sqlx::query(
-            "insert into access_tokens (jti, client_id, user_id, code_hash, grant_id, scope, expires_at, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "insert into revoked_tokens (jti, expires_at) values ($1, $2) on conflict (jti) do nothing",
         )
-        .bind(t.jti)
-        .bind(t.client_id)
-        .bind(t.user_id)
-        .bind(t.code_hash)
-        .bind(t.grant_id)
-        .bind(t.scope)
-        .bind(t.expires_at)
-        .bind(t.created_at)
+        .bind(jti)
+        .bind(expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// RFC 6749 §4.1.2: a reused code revokes every token issued from it.
-    pub async fn revoke_tokens_from_code(&self, code_hash: &str, now: i64) -> Result<u64> {
-        let done = sqlx::query(
-            "update access_tokens set revoked_at = $1 where code_hash = $2 and revoked_at is null",
+    /// True unless the token was revoked, its client is gone, or (for a user's token) its
+    /// grant was revoked or is gone, or its user is gone or disabled. One query, so
+    /// introspection and UserInfo cost one round trip.
+    pub async fn access_token_is_active(&self, t: &TokenSubject<'_>) -> Result<bool> {
+        let (denied, client, grant): (i64, i64, i64) = sqlx::query_as(
+            "select (select count(*) from revoked_tokens where jti = $1), \
+             (select count(*) from clients where id = $2), \
+             (select count(*) from grants g join users u on u.id = g.user_id \
+              where g.id = $3 and g.client_id = $2 and g.user_id = $4 and g.revoked_at is null \
+              and u.disabled = 0)",
         )
-        .bind(now)
-        .bind(code_hash)
-        .execute(&self.pool)
-        .await?;
-        // And the refresh-token family the code started, with its access tokens.
-        Ok(done.rows_affected() + self.revoke_code_grants(code_hash, now).await?)
-    }
-
-    /// True when the token was issued by us, is unexpired and not revoked, nor is its family
-    /// (so a family revoked while a refresh was minting still takes the new token with it).
-    pub async fn access_token_is_active(&self, jti: &str, now: i64) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "select count(*) from access_tokens t left join grants g on g.id = t.grant_id \
-             where t.jti = $1 and t.revoked_at is null and t.expires_at >= $2 \
-             and (t.grant_id is null or g.revoked_at is null)",
-        )
-        .bind(jti)
-        .bind(now)
+        .bind(t.jti)
+        .bind(t.client_id)
+        .bind(t.grant_id.unwrap_or(""))
+        .bind(t.subject)
         .fetch_one(&self.pool)
         .await?;
-        Ok(n > 0)
+        Ok(denied == 0 && client == 1 && (t.grant_id.is_none() || grant == 1))
     }
 }

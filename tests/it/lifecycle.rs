@@ -731,6 +731,104 @@ async fn revocation_and_introspection_of_every_token_state(app: TestApp) {
     assert_eq!(post_as(&app, &client, "/revoke", &[]).await.status(), 400);
 }
 
+/// Access tokens are self-contained (issue 11): issuing one writes nothing, revoking one
+/// writes a deny-list entry that is swept once the token would have expired, and a token ends
+/// with its client, its grant (code replay, logout) and its user.
+async fn access_tokens_are_self_contained(app: TestApp) {
+    let machine = app
+        .create_client_custom(false, |c| {
+            c.grant_types = vec![GrantType::ClientCredentials];
+            c.audiences = vec!["https://api.example.com".into()];
+        })
+        .await;
+    let rs = app
+        .create_client_custom(false, |c| {
+            c.resource_audiences = vec!["https://api.example.com".into()]
+        })
+        .await;
+    let cc = || async {
+        let t: Value = app
+            .token(&machine, &[("grant_type", "client_credentials")])
+            .await
+            .json()
+            .await
+            .unwrap();
+        t["access_token"].as_str().unwrap().to_string()
+    };
+    let before = app.store.growing_rows().await.unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..5 {
+        tokens.push(cc().await);
+    }
+    assert_eq!(
+        app.store.growing_rows().await.unwrap(),
+        before,
+        "no row per token"
+    );
+
+    // Revoked: one deny-list entry, swept only after the token's expiry.
+    post_as(&app, &machine, "/revoke", &[("token", &tokens[0])]).await;
+    assert_eq!(introspect(&app, &rs, &tokens[0]).await["active"], false);
+    assert_eq!(introspect(&app, &rs, &tokens[1]).await["active"], true);
+    assert_eq!(app.store.growing_rows().await.unwrap(), before + 1);
+    post_as(&app, &machine, "/revoke", &[("token", &tokens[0])]).await;
+    assert_eq!(app.store.growing_rows().await.unwrap(), before + 1, "once");
+    let sweep = |at: i64| {
+        let store = app.store.clone();
+        async move { store.delete_expired(at, 600, 0, 2).await.unwrap() }
+    };
+    sweep(app.clock.now()).await;
+    assert_eq!(
+        app.store.growing_rows().await.unwrap(),
+        before + 1,
+        "kept while it could be used"
+    );
+    sweep(app.clock.now() + app.config.access_token_ttl + 1).await;
+    assert_eq!(app.store.growing_rows().await.unwrap(), before);
+
+    // A deleted client's tokens end with it.
+    app.store.delete_client(&machine.id).await.unwrap();
+    assert_eq!(introspect(&app, &rs, &tokens[1]).await["active"], false);
+
+    // A user's token without a refresh token still ends with its grant: a replayed code and
+    // logout both end it.
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let b = browser();
+    let (code, verifier) = app.get_code(&b, &client, "openid", "alice").await;
+    let t: Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(t.get("refresh_token").is_none());
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(app.userinfo(at).await.status(), 200);
+    app.exchange(&client, &code, &verifier).await;
+    assert_eq!(app.userinfo(at).await.status(), 401, "code replay");
+
+    let client = app
+        .create_client_custom(false, |c| {
+            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
+        })
+        .await;
+    let (b, t) = signed_in(&app, &client, "openid").await;
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(app.userinfo(at).await.status(), 200);
+    let resp = b
+        .get(app.url("/logout"))
+        .query(&[
+            ("id_token_hint", t["id_token"].as_str().unwrap()),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(app.userinfo(at).await.status(), 401, "logout");
+}
+
 // ---- Client credentials (RFC 6749 §4.4) ----
 
 async fn client_credentials_grant(app: TestApp) {
@@ -1276,6 +1374,50 @@ async fn cors_origins_are_cached_and_invalidated(app: TestApp) {
     other.close().await;
 }
 
+/// Clients are cached by id (issue 11): a change through this process shows at once, one made
+/// by another process (the CLI, another replica) within one key-refresh interval.
+async fn clients_are_cached_and_invalidated(app: TestApp) {
+    let machine = app
+        .create_client_custom(false, |c| {
+            c.grant_types = vec![GrantType::ClientCredentials]
+        })
+        .await;
+    let cc = |secret: String| {
+        let client = TestClient {
+            id: machine.id.clone(),
+            secret: Some(secret),
+        };
+        let app = &app;
+        async move {
+            app.token(&client, &[("grant_type", "client_credentials")])
+                .await
+                .status()
+        }
+    };
+    let old = machine.secret.clone().unwrap();
+    assert_eq!(cc(old.clone()).await, 200);
+
+    let other = gatehouse::store::Store::connect(&app.config.database_url())
+        .await
+        .unwrap();
+    let mut c = app.store.find_client(&machine.id).await.unwrap().unwrap();
+    let new = random_token();
+    c.secret_hash = Some(gatehouse::crypto::hash_secret(&new));
+    other.update_client(&c).await.unwrap();
+    assert_eq!(cc(old.clone()).await, 200, "still cached");
+    app.clock.advance(app.config.key_refresh_interval);
+    assert_eq!(cc(old.clone()).await, 401, "another process's change shows");
+    assert_eq!(cc(new.clone()).await, 200);
+
+    // This process's change shows at once.
+    let newer = random_token();
+    c.secret_hash = Some(gatehouse::crypto::hash_secret(&newer));
+    app.store.update_client(&c).await.unwrap();
+    assert_eq!(cc(new).await, 401);
+    assert_eq!(cc(newer).await, 200);
+    other.close().await;
+}
+
 async fn resp_login_again(
     app: &TestApp,
     b: &reqwest::Client,
@@ -1363,6 +1505,7 @@ crate::backend_tests!(
     sealed_replay_response_is_erased_after_the_window,
     authorize_refuses_clients_without_the_code_grant,
     cors_origins_are_cached_and_invalidated,
+    clients_are_cached_and_invalidated,
     form_action_allows_only_self_and_the_verified_target,
     prompt_login_forces_a_new_sign_in,
     prompt_consent_asks_again,
@@ -1380,6 +1523,7 @@ crate::backend_tests!(
     password_change_and_code_reuse_revoke_refresh_tokens,
     refresh_token_of_another_client_is_refused,
     revocation_and_introspection_of_every_token_state,
+    access_tokens_are_self_contained,
     client_credentials_grant,
     logout_with_hint_and_registered_redirect,
     logout_without_hint_asks_to_confirm,

@@ -60,53 +60,56 @@ pub async fn exchange_code(
     let scope = ScopeSet::parse_supported(&grant.scope);
 
     // RFC 9700 §4.14: refresh tokens only for offline access or clients registered for them;
-    // without offline access they are bound to the browser session and end with it.
+    // without offline access they are bound to the browser session and end with it. Every
+    // redemption records its grant, which the access token names: without a refresh token the
+    // grant lives as long as the access token.
     let offline = scope.contains("offline_access");
-    let grant_id = (offline || client.allows_grant(GrantType::RefreshToken)).then(random_id);
-    let mut grant_expires_at = 0;
-    if let Some(id) = &grant_id {
-        grant_expires_at = ctx.now
-            + client
+    let refreshable = offline || client.allows_grant(GrantType::RefreshToken);
+    let grant_id = random_id();
+    let grant_expires_at = ctx.now
+        + if refreshable {
+            client
                 .refresh_token_ttl
-                .unwrap_or(ctx.config.refresh_token_ttl);
-        ctx.store
-            .insert_grant(&NewGrant {
-                id,
-                client_id: &client.id,
-                user_id: &user.id,
-                scope: &scope.to_wire(),
-                auth_time: grant.auth_time,
-                amr: &grant.amr,
-                session_key: if offline {
-                    None
-                } else {
-                    grant.session_key.as_deref()
-                },
-                code_hash: Some(&code_hash),
-                created_at: ctx.now,
-                expires_at: grant_expires_at,
-            })
-            .await?;
-    }
+                .unwrap_or(ctx.config.refresh_token_ttl)
+        } else {
+            ctx.config.access_token_ttl
+        };
+    ctx.store
+        .insert_grant(&NewGrant {
+            id: &grant_id,
+            client_id: &client.id,
+            user_id: &user.id,
+            scope: &scope.to_wire(),
+            auth_time: grant.auth_time,
+            amr: &grant.amr,
+            session_key: if offline {
+                None
+            } else {
+                grant.session_key.as_deref()
+            },
+            code_hash: Some(&code_hash),
+            created_at: ctx.now,
+            expires_at: grant_expires_at,
+        })
+        .await?;
     let subject = Subject {
         user: &user,
         auth_time: grant.auth_time,
         amr: amr_from_wire(&grant.amr),
         nonce: grant.nonce,
-        code_hash: Some(&code_hash),
-        grant_id: grant_id.as_deref(),
+        grant_id: &grant_id,
+        grant_expires_at,
     };
     let (access_token, id_token) = mint(ctx, client, &subject, &scope).await?;
     // A replay that raced this redemption marked the code before our tokens were recorded.
     if ctx.store.code_was_replayed(&code_hash).await? {
-        ctx.store
-            .revoke_tokens_from_code(&code_hash, ctx.now)
-            .await?;
+        ctx.store.revoke_code_grants(&code_hash, ctx.now).await?;
         return Err(OAuthError::invalid_grant("code replayed during redemption"));
     }
-    let refresh_token = match &grant_id {
-        Some(id) => Some(new_refresh_token(ctx, client, id, grant_expires_at).await?),
-        None => None,
+    let refresh_token = if refreshable {
+        Some(new_refresh_token(ctx, client, &grant_id, grant_expires_at).await?)
+    } else {
+        None
     };
     tracing::info!(client_id = %client.id, user_id = %user.id, scope = %scope.to_wire(), "tokens issued");
     Ok(ctx.response(access_token, refresh_token, id_token, scope.to_wire()))
@@ -122,10 +125,7 @@ async fn reject_replay(
     if !ctx.store.mark_code_replayed(code_hash, ctx.now).await? {
         return Ok(());
     }
-    let revoked = ctx
-        .store
-        .revoke_tokens_from_code(code_hash, ctx.now)
-        .await?;
+    let revoked = ctx.store.revoke_code_grants(code_hash, ctx.now).await?;
     tracing::warn!(client_id = %client.id, revoked, "security: authorization code replayed; tokens revoked");
     crate::audit::emit(
         crate::audit::Event::CodeReuseDetected,

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::{Acr, Amr, Client, GrantType, ScopeSet, User};
 use crate::keys::{Keystore, new_jti};
-use crate::store::{NewAccessToken, Store};
+use crate::store::Store;
 use serde::{Deserialize, Serialize};
 
 pub use client_credentials::client_credentials;
@@ -51,15 +51,15 @@ impl Issuer<'_> {
     /// RFC 6749 §5.1: a bearer response for what was minted.
     fn response(
         &self,
-        access_token: String,
+        access_token: Minted,
         refresh_token: Option<String>,
         id_token: Option<String>,
         scope: String,
     ) -> TokenResponse {
         TokenResponse {
-            access_token,
+            access_token: access_token.token,
             token_type: "Bearer".into(),
-            expires_in: self.config.access_token_ttl,
+            expires_in: access_token.expires_in,
             refresh_token,
             id_token,
             scope,
@@ -113,23 +113,35 @@ struct Subject<'a> {
     /// RFC 8176 methods of that authentication.
     amr: Vec<Amr>,
     nonce: Option<String>,
-    code_hash: Option<&'a str>,
-    grant_id: Option<&'a str>,
+    grant_id: &'a str,
+    /// A token never outlives its grant, so a swept grant has no live tokens.
+    grant_expires_at: i64,
 }
 
-/// The one place access tokens are minted (RFC 9068): recorded by `jti` so they can be revoked,
-/// then signed with `typ` "at+jwt" so they never pass as ID tokens (RFC 9068 §2.1).
+/// A signed access token and its lifetime in seconds (RFC 6749 §5.1 `expires_in`).
+struct Minted {
+    token: String,
+    expires_in: i64,
+}
+
+/// The one place access tokens are minted (RFC 9068), signed with `typ` "at+jwt" so they never
+/// pass as ID tokens (RFC 9068 §2.1). Self-contained: nothing is written; revocation goes by
+/// `jti` or, for a user's token, by its grant.
 async fn access_token(
     ctx: Issuer<'_>,
     client: &Client,
     principal: Principal<'_>,
     aud: Vec<String>,
     scope: &str,
-) -> Result<String, OAuthError> {
+) -> Result<Minted, OAuthError> {
     let subject = match &principal {
         Principal::User(s) => Some(*s),
         Principal::Client => None,
     };
+    let mut exp = ctx.now + ctx.config.access_token_ttl;
+    if let Some(s) = subject {
+        exp = exp.min(s.grant_expires_at);
+    }
     let at = AccessTokenClaims {
         iss: ctx.issuer().to_owned(),
         sub: subject.map_or_else(|| client.id.clone(), |s| s.user.id.clone()),
@@ -137,25 +149,17 @@ async fn access_token(
         client_id: client.id.clone(),
         scope: scope.to_owned(),
         jti: new_jti(),
-        exp: ctx.now + ctx.config.access_token_ttl,
+        exp,
         iat: ctx.now,
         auth_time: subject.map(|s| s.auth_time),
         amr: subject.map(|s| wire_amr(&s.amr)).unwrap_or_default(),
         acr: subject.map(|s| Acr::of(&s.amr).as_str().to_owned()),
+        gid: subject.map(|s| s.grant_id.to_owned()),
     };
-    ctx.store
-        .insert_access_token(&NewAccessToken {
-            jti: &at.jti,
-            client_id: &client.id,
-            user_id: subject.map(|s| s.user.id.as_str()),
-            code_hash: subject.and_then(|s| s.code_hash),
-            grant_id: subject.and_then(|s| s.grant_id),
-            scope,
-            expires_at: at.exp,
-            created_at: ctx.now,
-        })
-        .await?;
-    Ok(ctx.keys.sign("at+jwt", &at)?)
+    Ok(Minted {
+        token: ctx.keys.sign("at+jwt", &at)?,
+        expires_in: exp - ctx.now,
+    })
 }
 
 /// Mints a user's access token and, with `openid`, the ID token (OIDC Core §2, §3.1.3.6).
@@ -164,7 +168,7 @@ async fn mint(
     client: &Client,
     s: &Subject<'_>,
     scope: &ScopeSet,
-) -> Result<(String, Option<String>), OAuthError> {
+) -> Result<(Minted, Option<String>), OAuthError> {
     let mut aud = client.audiences.clone();
     if scope.contains("openid") || aud.is_empty() {
         aud.push(ctx.issuer().to_owned());
@@ -183,7 +187,7 @@ async fn mint(
         iat: ctx.now,
         auth_time: s.auth_time,
         nonce: s.nonce.clone(),
-        at_hash: at_hash(&access_token),
+        at_hash: at_hash(&access_token.token),
         amr: wire_amr(&s.amr),
         acr: Some(Acr::of(&s.amr).as_str().to_owned()),
         user: user_claims(s.user, scope),

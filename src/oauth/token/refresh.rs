@@ -82,8 +82,8 @@ pub async fn refresh(
         auth_time: record.grant.auth_time,
         amr: amr_from_wire(&record.grant.amr),
         nonce: None,
-        code_hash: None,
-        grant_id: Some(&record.grant.id),
+        grant_id: &record.grant.id,
+        grant_expires_at: record.grant.expires_at,
     };
     let (access_token, id_token) = mint(ctx, client, &subject, &scope).await?;
     let refresh_token =

@@ -1,7 +1,7 @@
 //! argon2id at OWASP parameters (m=19456 KiB, t=2, p=1), run on the blocking pool behind a
 //! semaphore of one hash per core, so a login storm cannot starve other requests or memory.
 use super::AccountError;
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
 
@@ -17,6 +17,11 @@ pub struct Verified {
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Working memory for verification (19 MiB each at the default parameters), reused: at
+    /// most one per permit. Allocating it afresh per sign-in left a copy behind in each of the
+    /// allocator's per-thread arenas, hundreds of MB under a login storm, and faulted every
+    /// page in again each time.
+    memory: Arc<std::sync::Mutex<Vec<Vec<Block>>>>,
 }
 
 impl Default for Hasher {
@@ -56,10 +61,11 @@ pub fn verify_cost(samples: usize) -> std::time::Duration {
     let Ok(parsed) = PasswordHash::new(&stored) else {
         return std::time::Duration::ZERO;
     };
+    let mut memory = Vec::new();
     let mut times: Vec<std::time::Duration> = (0..samples.max(1))
         .map(|_| {
             let start = std::time::Instant::now();
-            let _ = argon2id(Params::DEFAULT).verify_password(pw.as_bytes(), &parsed);
+            let _ = verify_with(&mut memory, pw.as_bytes(), &parsed);
             start.elapsed()
         })
         .collect();
@@ -79,6 +85,7 @@ impl Hasher {
         Self {
             params,
             permits: Arc::new(Semaphore::new(cores)),
+            memory: Arc::default(),
         }
     }
 
@@ -117,6 +124,7 @@ impl Hasher {
     ) -> Result<Verified, AccountError> {
         let params = self.params.clone();
         let pw = password.to_owned();
+        let pool = self.memory.clone();
         self.run(move || {
             let known = stored.is_some();
             let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
@@ -126,10 +134,16 @@ impl Hasher {
                     rehashed: None,
                 };
             };
-            let ok = argon2id(params.clone())
-                .verify_password(pw.as_bytes(), &parsed)
-                .is_ok()
-                && known;
+            // The semaphore keeps the pool at one buffer per permit.
+            let mut memory = pool
+                .lock()
+                .ok()
+                .and_then(|mut m| m.pop())
+                .unwrap_or_default();
+            let ok = verify_with(&mut memory, pw.as_bytes(), &parsed) && known;
+            if let Ok(mut m) = pool.lock() {
+                m.push(memory);
+            }
             let rehashed = if ok && is_weaker(&parsed, &params) {
                 argon2id(params)
                     .hash_password(pw.as_bytes())
@@ -145,6 +159,33 @@ impl Hasher {
         })
         .await
     }
+}
+
+/// Recomputes `hash` for `password` with the stored algorithm, version and parameters in
+/// `memory` (grown to fit), and compares in constant time.
+fn verify_with(memory: &mut Vec<Block>, password: &[u8], hash: &PasswordHash) -> bool {
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(hash) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = vec![0u8; expected.as_bytes().len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt.as_ref(), &mut out, &mut memory[..blocks])
+        .is_ok()
+        && crate::crypto::constant_time_eq(&out, expected.as_bytes())
 }
 
 /// True when a stored hash is not argon2id or uses less memory, time or parallelism.
@@ -187,6 +228,38 @@ mod tests {
             .unwrap();
         assert!(again.valid && again.rehashed.is_none());
         assert!(!strong.verify("wrong horse", Some(h)).await.unwrap().valid);
+    }
+
+    /// The reused working memory gives the library's own answers, whatever size it was grown
+    /// to before, and a tampered hash never verifies.
+    #[test]
+    fn reused_memory_verifies_like_the_library() {
+        let strong = argon2id(Params::DEFAULT)
+            .hash_password(b"pw one")
+            .unwrap()
+            .to_string();
+        let weak = argon2id(weak())
+            .hash_password(b"pw two")
+            .unwrap()
+            .to_string();
+        let mut memory = Vec::new();
+        for (stored, right, wrong) in [
+            (&strong, "pw one", "pw two"),
+            (&weak, "pw two", "pw one"),
+            (&strong, "pw one", ""),
+        ] {
+            let parsed = PasswordHash::new(stored).unwrap();
+            assert!(verify_with(&mut memory, right.as_bytes(), &parsed));
+            assert!(!verify_with(&mut memory, wrong.as_bytes(), &parsed));
+        }
+        // One character of the stored hash output changed (not the last, whose low bits are
+        // padding).
+        let mut tampered: Vec<char> = weak.chars().collect();
+        let i = tampered.len() - 5;
+        tampered[i] = if tampered[i] == 'A' { 'B' } else { 'A' };
+        let tampered: String = tampered.into_iter().collect();
+        let parsed = PasswordHash::new(&tampered).unwrap();
+        assert!(!verify_with(&mut memory, b"pw two", &parsed));
     }
 
     #[tokio::test]

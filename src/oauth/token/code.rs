@@ -19,8 +19,11 @@ pub async fn exchange_code(
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let code_hash = hash_secret(code);
-    // A second redemption is refused whatever else the request got wrong.
-    reject_replay(ctx, client, &code_hash).await?;
+    // A second redemption is refused whatever else the request got wrong. Read first: the
+    // marking write is only needed for a code already redeemed.
+    if ctx.store.code_was_consumed(&code_hash).await? {
+        reject_replay(ctx, client, &code_hash).await?;
+    }
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;

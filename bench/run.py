@@ -7,6 +7,7 @@ divided by completed requests), that CPU over S (one RS256 signature, from `open
 the server's peak RSS, and database rows added per request. Medians of RUNS runs; every run is
 kept in the JSON."""
 import argparse
+import collections
 import json
 import os
 import re
@@ -77,7 +78,10 @@ class Server:
                         GATEHOUSE_DATA_DIR=os.path.join(self.dir, "data"),
                         GATEHOUSE_KEYS_DIR=os.path.join(self.dir, "keys"),
                         GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD="bench password, long enough",
-                        GATEHOUSE_LOG="warn")
+                        GATEHOUSE_LOG="warn",
+                        # Every bench request comes from 127.0.0.1: the one address all the
+                        # benchmark's people share, as the option's help says to raise it for.
+                        GATEHOUSE_MAX_PENDING_FLOWS_PER_ADDRESS="100000")
         self.env.pop("GATEHOUSE_DATABASE_URL", None)
         if database_url:
             self.env["GATEHOUSE_DATABASE_URL"] = database_url
@@ -291,6 +295,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=10)
+    ap.add_argument("--only", action="append", metavar="ENDPOINT",
+                    help="run just this endpoint (repeatable), e.g. --only refresh")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (bench/run.sh installs it)")
@@ -367,7 +373,7 @@ def main():
             return b.cookie() + "\t" + body
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(4) as pool:
-            forms = list(pool.map(form, range(max(300, 150 * args.seconds))))
+            forms = list(pool.map(form, range(max(300, 60 * args.seconds))))
         return FROM_LIST % write_lines(forms)
 
     bearer = ("Authorization", "Bearer " + user_token)
@@ -391,6 +397,8 @@ def main():
                "connections": args.connections, "database": "postgres" if args.database_url
                else "sqlite", "endpoints": {}}
     for name, path, method, body, headers, make_script in cases:
+        if args.only and name not in args.only:
+            continue
         runs = []
         for _ in range(args.runs):
             script = make_script() if make_script else None
@@ -404,7 +412,8 @@ def main():
     server.stop()
     shutil.rmtree(server.dir, ignore_errors=True)
 
-    e = results["endpoints"]
+    e = collections.defaultdict(lambda: {"median": collections.defaultdict(float)},
+                                results["endpoints"])
     s_us = s_sign * 1e6
     targets = [
         ("client_credentials CPU/req ≤ 1.2 × S", e["client_credentials"]["median"]["cpu_us"], 1.2 * s_us, "≤"),
@@ -415,7 +424,7 @@ def main():
         ("introspection ≥ 20k req/s", e["introspection"]["median"]["rps"], 20000, "≥"),
         ("userinfo ≥ 20k req/s", e["userinfo"]["median"]["rps"], 20000, "≥"),
         # Logins per core-second of the server's CPU, whatever share wrk takes.
-        ("login/s per core ≥ 0.8 × (1/H)", 1e6 / e["login POST"]["median"]["cpu_us"],
+        ("login/s per core ≥ 0.8 × (1/H)", 1e6 / max(e["login POST"]["median"]["cpu_us"], 1e-9),
          0.8 / h_verify, "≥"),
         ("discovery CPU/req ≤ 20 µs", e["discovery"]["median"]["cpu_us"], 20, "≤"),
         ("discovery p99 ≤ 1 ms", e["discovery"]["median"]["p99_ms"], 1, "≤"),
@@ -427,14 +436,15 @@ def main():
         ("start, first boot ≤ 200 ms", first_boot * 1e3, 200, "≤"),
     ]
     results["targets"] = [{"target": t, "figure": v, "limit": lim,
-                           "met": v <= lim if op == "≤" else v >= lim} for t, v, lim, op in targets]
+                           "met": v <= lim if op == "≤" else v >= lim} for t, v, lim, op in targets
+                          if not args.only or any(t.startswith(o) for o in args.only)]
 
     print(f"Gatehouse bench on {results['database']}: {args.runs} runs × {args.seconds} s, "
           f"{args.connections} connections, {os.cpu_count()} cores; S = {s_sign * 1e3:.3f} ms, "
           f"H = {h_verify * 1e3:.2f} ms")
     print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
           f"{'CPU µs':>9}{'÷ S/H':>7}{'peak MB':>9}{'rows/req':>10}{'errors':>8}")
-    for name, r in e.items():
+    for name, r in results["endpoints"].items():
         m = r["median"]
         rows = "-" if m["rows_per_req"] is None else f"{m['rows_per_req']:.2f}"
         print(f"{name:<22}{m['rps']:>10.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"

@@ -120,8 +120,11 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let done = sqlx::query(
+            // A correlated lookup of the one family: `grant_id in (select … where client_id = …)`
+            // built the list of all the client's families on every refresh.
             "update refresh_tokens set rotated_at = $1 where token_hash = $2 and rotated_at is null and expires_at >= $1 \
-             and grant_id in (select id from grants where client_id = $3 and revoked_at is null and expires_at >= $1)",
+             and exists (select 1 from grants g where g.id = refresh_tokens.grant_id and g.client_id = $3 \
+             and g.revoked_at is null and g.expires_at >= $1)",
         )
         .bind(now)
         .bind(token_hash)

@@ -397,10 +397,10 @@ pub async fn run() -> anyhow::Result<()> {
         Command::User(cmd) => user(&cli.config, &clock, cmd).await,
         Command::Keys(cmd) => keys(&cli.config, &clock, cmd).await,
         Command::PasswordCost => {
-            let cost =
-                tokio::task::spawn_blocking(|| crate::accounts::password::verify_cost(5)).await?;
+            use crate::accounts::password::{COST_SAMPLES, verify_cost};
+            let cost = tokio::task::spawn_blocking(verify_cost).await?;
             println!(
-                "argon2id verify: {:.2} ms (median of 5)",
+                "argon2id verify: {:.2} ms (median of {COST_SAMPLES})",
                 cost.as_secs_f64() * 1e3
             );
             Ok(())

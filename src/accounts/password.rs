@@ -53,16 +53,19 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+/// Runs `verify_cost` takes the median of.
+pub const COST_SAMPLES: usize = 5;
+
 /// What one verification costs on this machine at the server's parameters: the median of
-/// `samples` runs (for `gatehouse password-cost` and the benchmark's H).
-pub fn verify_cost(samples: usize) -> std::time::Duration {
+/// `COST_SAMPLES` runs (for `gatehouse password-cost` and the benchmark's H).
+pub fn verify_cost() -> std::time::Duration {
     let pw = crate::crypto::random_token();
     let stored = dummy_hash().to_owned();
     let Ok(parsed) = PasswordHash::new(&stored) else {
         return std::time::Duration::ZERO;
     };
     let mut memory = Vec::new();
-    let mut times: Vec<std::time::Duration> = (0..samples.max(1))
+    let mut times: Vec<std::time::Duration> = (0..COST_SAMPLES)
         .map(|_| {
             let start = std::time::Instant::now();
             let _ = verify_with(&mut memory, pw.as_bytes(), &parsed);

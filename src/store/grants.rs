@@ -147,14 +147,8 @@ impl Store {
     /// Revokes a family, and with it every access token issued under it (their standing is
     /// checked against the grant). Returns 1 if the family was live.
     pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("update grants set revoked_at = $1 where id = $2 and revoked_at is null")
-                .bind(now)
-                .bind(grant_id)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+        self.revoke_grants_where("id = $1", grant_id, None, now)
+            .await
     }
 
     async fn revoke_grants_where(

@@ -808,11 +808,7 @@ async fn access_tokens_are_self_contained(app: TestApp) {
     app.exchange(&client, &code, &verifier).await;
     assert_eq!(app.userinfo(at).await.status(), 401, "code replay");
 
-    let client = app
-        .create_client_custom(false, |c| {
-            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
-        })
-        .await;
+    let client = logout_client(&app).await;
     let (b, t) = signed_in(&app, &client, "openid").await;
     let at = t["access_token"].as_str().unwrap();
     assert_eq!(app.userinfo(at).await.status(), 200);
@@ -901,13 +897,17 @@ async fn client_credentials_grant(app: TestApp) {
 
 const AFTER_LOGOUT: &str = "https://app.example.com/signed-out";
 
+/// A confidential client that registered `AFTER_LOGOUT` as its post-logout redirect.
+async fn logout_client(app: &TestApp) -> TestClient {
+    app.create_client_custom(false, |c| {
+        c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
+    })
+    .await
+}
+
 async fn logout_with_hint_and_registered_redirect(app: TestApp) {
     app.create_user("alice").await;
-    let client = app
-        .create_client_custom(false, |c| {
-            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
-        })
-        .await;
+    let client = logout_client(&app).await;
     let (b, tokens) = signed_in(&app, &client, "openid").await;
     let hint = tokens["id_token"].as_str().unwrap();
     let resp = b
@@ -931,11 +931,7 @@ async fn logout_with_hint_and_registered_redirect(app: TestApp) {
 
 async fn logout_without_hint_asks_to_confirm(app: TestApp) {
     app.create_user("alice").await;
-    let client = app
-        .create_client_custom(false, |c| {
-            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
-        })
-        .await;
+    let client = logout_client(&app).await;
     let (b, _) = signed_in(&app, &client, "openid").await;
     let page = b
         .get(app.url("/logout"))
@@ -974,11 +970,7 @@ async fn logout_without_hint_asks_to_confirm(app: TestApp) {
 
 async fn logout_refuses_unregistered_redirects(app: TestApp) {
     app.create_user("alice").await;
-    let client = app
-        .create_client_custom(false, |c| {
-            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
-        })
-        .await;
+    let client = logout_client(&app).await;
     let (b, tokens) = signed_in(&app, &client, "openid").await;
     let hint = tokens["id_token"].as_str().unwrap();
     for (k, v) in [("id_token_hint", hint), ("client_id", client.id.as_str())] {
@@ -1263,11 +1255,7 @@ async fn offline_access_always_asks(app: TestApp) {
 
 /// RP-Initiated Logout: without a valid hint the user is asked, even when no one is signed in.
 async fn logout_without_hint_and_session_still_confirms(app: TestApp) {
-    let client = app
-        .create_client_custom(false, |c| {
-            c.post_logout_redirect_uris = vec![AFTER_LOGOUT.into()]
-        })
-        .await;
+    let client = logout_client(&app).await;
     let resp = browser()
         .get(app.url("/logout"))
         .query(&[

@@ -315,6 +315,14 @@ def main():
     auth = ("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
     form = ("Content-Type", "application/x-www-form-urlencoded")
     token = server.post_json("/token", {"grant_type": "client_credentials"}, basic)["access_token"]
+
+    def machine_auth(alg):
+        made = json.loads(server.cli("client", "create", "--name", f"bench {alg}", "--grant-type",
+                                     "client_credentials", "--scope", "api",
+                                     "--access-token-alg", alg, "--json"))
+        pair = f"{made['client_id']}:{made['client_secret']}"
+        return ("Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
+    es256_auth, eddsa_auth = machine_auth("ES256"), machine_auth("EdDSA")
     web = json.loads(server.cli("client", "create", "--name", "bench web", "--public",
                                 "--redirect-uri", "https://app.example.com/cb", "--json"))
     authorize = ("/authorize?response_type=code&client_id=" + web["client_id"]
@@ -383,6 +391,10 @@ def main():
         ("JWKS", "/jwks.json", "GET", None, (), None),
         ("client_credentials", "/token", "POST", "grant_type=client_credentials", (auth, form),
          None),
+        ("client_credentials ES256", "/token", "POST", "grant_type=client_credentials",
+         (es256_auth, form), None),
+        ("client_credentials EdDSA", "/token", "POST", "grant_type=client_credentials",
+         (eddsa_auth, form), None),
         ("code exchange", "/token", "POST", None, (app_auth, form), codes_script),
         ("refresh", "/token", "POST", None, (app_auth, form), refresh_script),
         ("userinfo", "/userinfo", "GET", None, (bearer,), None),
@@ -442,12 +454,12 @@ def main():
     print(f"Gatehouse bench on {results['database']}: {args.runs} runs × {args.seconds} s, "
           f"{args.connections} connections, {os.cpu_count()} cores; S = {s_sign * 1e3:.3f} ms, "
           f"H = {h_verify * 1e3:.2f} ms")
-    print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
+    print(f"{'endpoint':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
           f"{'CPU µs':>9}{'÷ S/H':>7}{'peak MB':>9}{'rows/req':>10}{'errors':>8}")
     for name, r in results["endpoints"].items():
         m = r["median"]
         rows = "-" if m["rows_per_req"] is None else f"{m['rows_per_req']:.2f}"
-        print(f"{name:<22}{m['rps']:>10.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
+        print(f"{name:<26}{m['rps']:>10.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
               f"{m['p999_ms']:>10.2f}{m['cpu_us']:>9.0f}"
               f"{m['cpu_us'] / (h_verify * 1e6 if name == 'login POST' else s_us):>7.2f}"
               f"{m['peak_rss_mb']:>9.1f}{rows:>10}"

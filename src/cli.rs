@@ -5,7 +5,7 @@ use crate::audit::{self, Event};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{hash_secret, random_id, random_token};
-use crate::domain::GrantType;
+use crate::domain::{Alg, GrantType};
 use crate::domain::{Client, validate_redirect_uri};
 use crate::keys::{Keystore, MasterKey, Policy};
 use crate::startup::{App, ensure_admin, open_store};
@@ -50,12 +50,16 @@ pub enum Command {
 pub enum KeysCommand {
     /// List keys: kid, algorithm, state, created, activates, retires.
     List,
-    /// Start a rotation: publish a new key that signs after the publish lead.
+    /// Start a rotation: publish a new key that signs after the publish lead, for each
+    /// configured algorithm or the one named.
     Rotate {
         /// Emergency: the new key signs at once and the old one is retired. Relying parties
         /// that cached the JWKS fail to verify new tokens until they refetch it.
         #[arg(long)]
         now: bool,
+        /// Only this algorithm's key (RS256, ES256 or EdDSA).
+        #[arg(long)]
+        alg: Option<Alg>,
     },
     /// Remove a compromised key from the JWKS at once (running servers drop it within one
     /// key refresh interval); tokens it signed stop validating here.
@@ -110,11 +114,30 @@ pub struct ClientOptions {
     /// passkey); users without one are told how to get one.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     require_mfa: Option<bool>,
+    /// What this client's ID tokens are signed with: RS256 (the default), ES256 or EdDSA
+    /// (`id_token_signed_response_alg`). The relying party must support it.
+    #[arg(long)]
+    id_token_alg: Option<Alg>,
+    /// What this client's access tokens are signed with: RS256 (the default), ES256 or
+    /// EdDSA. The APIs that verify them must support it.
+    #[arg(long)]
+    access_token_alg: Option<Alg>,
 }
 
 impl ClientOptions {
-    /// Applies the given options onto `c`, checking each.
-    fn apply(self, c: &mut Client) -> anyhow::Result<()> {
+    /// Applies the given options onto `c`, checking each; `algs` are the ones this deployment
+    /// signs with.
+    fn apply(self, c: &mut Client, algs: &[Alg]) -> anyhow::Result<()> {
+        for alg in [self.id_token_alg, self.access_token_alg]
+            .into_iter()
+            .flatten()
+        {
+            if !algs.contains(&alg) {
+                bail!(
+                    "{alg} is not among the configured signing algorithms (GATEHOUSE_SIGNING_ALGS)"
+                );
+            }
+        }
         if let Some(name) = self.name {
             let name = name.trim().to_owned();
             if name.is_empty() || name.len() > 200 {
@@ -192,6 +215,12 @@ impl ClientOptions {
         }
         if let Some(p) = &self.pkce {
             c.pkce_optional = p == "optional";
+        }
+        if let Some(alg) = self.id_token_alg {
+            c.id_token_signed_response_alg = alg;
+        }
+        if let Some(alg) = self.access_token_alg {
+            c.access_token_signed_response_alg = alg;
         }
         c.refresh_token_ttl = self.refresh_token_ttl.or(c.refresh_token_ttl);
         c.refresh_idle_ttl = self.refresh_idle_ttl.or(c.refresh_idle_ttl);
@@ -472,7 +501,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                 created_at: clock.now(),
                 ..Client::default()
             };
-            options.apply(&mut client)?;
+            options.apply(&mut client, &config.signing_algs)?;
             store.insert_client(&client).await?;
             audit::emit(
                 Event::ClientCreated,
@@ -487,7 +516,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                 .find_client(&id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no client {id}"))?;
-            options.apply(&mut client)?;
+            options.apply(&mut client, &config.signing_algs)?;
             store.update_client(&client).await?;
             audit::emit(Event::ClientChanged, "cli", &audit::client(&id), None);
             println!("updated client {id}");
@@ -538,6 +567,8 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "refresh_token_ttl": c.refresh_token_ttl, "refresh_idle_ttl": c.refresh_idle_ttl,
                     "resource_audiences": c.resource_audiences,
                     "require_mfa": c.require_mfa,
+                    "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
+                    "access_token_signed_response_alg": c.access_token_signed_response_alg.as_str(),
                     "pkce": if c.requires_pkce() { "required" } else { "optional" },
                 }))?
             );
@@ -735,15 +766,24 @@ async fn keys(config: &Config, clock: &Clock, cmd: KeysCommand) -> anyhow::Resul
                 );
             }
         }
-        KeysCommand::Rotate { now } => {
-            let kid = keys.rotate(clock.now(), now).await?;
-            if now {
-                println!("{kid} signs now; the previous key is retired");
-            } else {
-                println!(
-                    "{kid} is published and starts signing in {} s",
-                    keys.policy().publish_lead
-                );
+        KeysCommand::Rotate { now, alg } => {
+            let algs: Vec<Alg> = match alg {
+                Some(alg) => vec![alg],
+                None => keys.algs().collect(),
+            };
+            for alg in algs {
+                let kid = keys
+                    .rotate(alg, clock.now(), now)
+                    .await
+                    .with_context(|| format!("cannot rotate the {alg} key"))?;
+                if now {
+                    println!("{kid} ({alg}) signs now; the previous {alg} key is retired");
+                } else {
+                    println!(
+                        "{kid} ({alg}) is published and starts signing in {} s",
+                        keys.policy().publish_lead
+                    );
+                }
             }
         }
         KeysCommand::Revoke { kid } => {

@@ -1,6 +1,8 @@
 //! Typed configuration, read once from CLI flags and `GATEHOUSE_*` variables. Its defaults boot a
-//! working embedded instance. Imports nothing from the crate but `crypto::Secret`.
+//! working embedded instance. Imports nothing from the crate but `crypto::Secret` and
+//! `domain::Alg`.
 use crate::crypto::Secret;
+use crate::domain::Alg;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -101,6 +103,17 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_KEY_REFRESH_INTERVAL", default_value_t = 30)]
     pub key_refresh_interval: i64,
 
+    /// The algorithms Gatehouse signs tokens with, each with its own keys in the JWKS. RS256
+    /// is required (OIDC's default); a client picks another with its ID-token and access-token
+    /// algorithm settings. ES256 and EdDSA (Ed25519) sign 20 to 40 times faster than RS256.
+    #[arg(
+        long,
+        env = "GATEHOUSE_SIGNING_ALGS",
+        value_delimiter = ',',
+        default_value = "RS256,ES256,EdDSA"
+    )]
+    pub signing_algs: Vec<Alg>,
+
     /// Seconds a connection has to send a request's headers, counted from when it starts
     /// waiting for one (also the longest keep-alive wait between requests).
     #[arg(long, env = "GATEHOUSE_HEADER_READ_TIMEOUT", default_value_t = 10)]
@@ -185,6 +198,7 @@ impl Config {
             key_rotation_period: 30 * 86400,
             jwks_max_age: 300,
             key_refresh_interval: 30,
+            signing_algs: Alg::ALL.to_vec(),
             header_read_timeout: 10,
             body_timeout: 10,
             idle_timeout: 30,
@@ -233,6 +247,9 @@ impl Config {
             if v <= 0 {
                 return Err(format!("{name} must be a positive number of seconds"));
             }
+        }
+        if !self.signing_algs.contains(&Alg::RS256) {
+            return Err("signing algorithms must include RS256 (OIDC requires it)".into());
         }
         if self.max_pending_flows_per_address < 1 {
             return Err("max pending flows per address must be at least 1".into());

@@ -69,10 +69,11 @@ pub fn token_issued(grant: &'static str) {
     metrics::counter!("gatehouse_tokens_issued_total", "grant" => grant).increment(1);
 }
 
-/// The signing key's age and the seconds until the next rotation.
-pub fn signing_key(age: i64, next_rotation_in: i64) {
-    metrics::gauge!("gatehouse_signing_key_age_seconds").set(age as f64);
-    metrics::gauge!("gatehouse_signing_key_next_rotation_seconds").set(next_rotation_in as f64);
+/// An algorithm's signing key: its age and the seconds until its next rotation.
+pub fn signing_key(alg: &'static str, age: i64, next_rotation_in: i64) {
+    metrics::gauge!("gatehouse_signing_key_age_seconds", "alg" => alg).set(age as f64);
+    metrics::gauge!("gatehouse_signing_key_next_rotation_seconds", "alg" => alg)
+        .set(next_rotation_in as f64);
 }
 
 /// Database pool use, read when metrics are scraped.

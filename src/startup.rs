@@ -216,16 +216,22 @@ async fn maintain_keys(keys: Arc<Keystore>, clock: Clock) {
     }
 }
 
-/// The signing key's age and when it is due to be replaced, for the metrics.
+/// Each algorithm's signing key: its age and when it is due to be replaced, for the metrics.
 fn report_signing_key(keys: &Keystore, now: i64) {
-    let current = keys
-        .infos()
-        .into_iter()
-        .filter(|k| k.state == crate::domain::KeyState::Current)
-        .filter_map(|k| k.activates_at)
-        .max();
-    if let Some(since) = current {
-        crate::metrics::signing_key(now - since, since + keys.policy().period - now);
+    let infos = keys.infos();
+    for alg in keys.algs() {
+        let current = infos
+            .iter()
+            .filter(|k| k.alg == alg && k.state == crate::domain::KeyState::Current)
+            .filter_map(|k| k.activates_at)
+            .max();
+        if let Some(since) = current {
+            crate::metrics::signing_key(
+                alg.as_str(),
+                now - since,
+                since + keys.policy().period - now,
+            );
+        }
     }
 }
 

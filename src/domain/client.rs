@@ -1,4 +1,5 @@
 //! OAuth clients and the redirect-URI rules.
+use super::Alg;
 use crate::config::is_loopback_host;
 
 /// A registered relying party.
@@ -32,6 +33,10 @@ pub struct Client {
     pub pkce_optional: bool,
     /// Every sign-in for this client needs a second factor.
     pub require_mfa: bool,
+    /// OIDC Registration §2: what its ID tokens are signed with (RS256 unless it asks).
+    pub id_token_signed_response_alg: Alg,
+    /// What its access tokens are signed with: the algorithm its resource servers verify.
+    pub access_token_signed_response_alg: Alg,
 }
 
 /// The grant types Gatehouse implements (RFC 6749 §4.1, §4.4, §6).

@@ -12,7 +12,7 @@ pub use client::{
     Client, GrantType, RedirectUriError, redirect_uri_matches, validate_redirect_uri,
 };
 pub use flow::{AcrRequest, Flow, ResponseMode};
-pub use key::KeyState;
+pub use key::{Alg, AlgSet, KeyState};
 pub use profile::{Address, Profile};
 pub use scope::ScopeSet;
 pub use user::{User, validate_username};

@@ -1,6 +1,7 @@
-//! The keystore: RS256 signing keys generated on the blocking pool, sealed with the master key
-//! before they reach the store, parsed once and cached for signing, published as a JWKS, and
-//! rotated on a schedule (see `rotation`). Signing goes through aws-lc-rs only.
+//! The keystore: signing keys (RS256, and ES256 and Ed25519 where configured) generated on the
+//! blocking pool, sealed with the master key before they reach the store, parsed once and
+//! cached for signing, published as one JWKS, and rotated on a schedule, each algorithm on its
+//! own (see `rotation`). Signing goes through aws-lc-rs only.
 //! Imports `store`, `crypto`, `clock` and `config`.
 mod master;
 pub mod rotation;
@@ -9,18 +10,18 @@ pub use master::MasterKey;
 pub use rotation::Policy;
 
 use crate::crypto::{b64url, random_id, sha256};
-use crate::domain::KeyState;
+use crate::domain::{Alg, KeyState};
 use crate::store::{self, Store, StoredKey};
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
+};
 use rotation::Action;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// The only algorithm we sign with, and so the only one we accept (SECURITY.md: JWTs we accept).
-pub const ALG: &str = "RS256";
 const LEASE: &str = "key-rotation";
 const LEASE_TTL: i64 = 60;
 
@@ -30,10 +31,10 @@ pub enum KeyError {
     Store(#[from] store::Error),
     #[error("signing key {kid} cannot be decrypted: wrong master key or corrupted row")]
     Unseal { kid: String },
-    #[error("signing key {kid} is not a valid RSA key")]
+    #[error("signing key {kid} is not a valid key for its algorithm")]
     Parse { kid: String },
-    #[error("no signing key is available")]
-    NoKey,
+    #[error("no {0} signing key is available")]
+    NoKey(Alg),
     #[error("no key with kid {0}")]
     UnknownKid(String),
     #[error("another process is changing the keys; try again")]
@@ -46,40 +47,190 @@ pub enum KeyError {
     Master(String),
 }
 
-/// One parsed RSA key pair: the private part for signing, the public parts for JWKS/verification.
+/// A private key of one of the algorithms we sign with.
+enum Pair {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+impl Pair {
+    /// RSA takes tens of milliseconds; callers run this on the blocking pool.
+    fn generate(alg: Alg) -> Result<Self, KeyError> {
+        match alg {
+            Alg::RS256 => RsaKeyPair::generate(KeySize::Rsa2048).map(Self::Rsa),
+            Alg::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map(Self::Ec),
+            Alg::EdDSA => Ed25519KeyPair::generate().map(Self::Ed),
+        }
+        .map_err(|_| KeyError::Generate)
+    }
+
+    fn from_pkcs8(alg: Alg, der: &[u8]) -> Option<Self> {
+        match alg {
+            Alg::RS256 => RsaKeyPair::from_pkcs8(der).ok().map(Self::Rsa),
+            Alg::ES256 => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                .ok()
+                .map(Self::Ec),
+            Alg::EdDSA => Ed25519KeyPair::from_pkcs8(der).ok().map(Self::Ed),
+        }
+    }
+
+    fn alg(&self) -> Alg {
+        match self {
+            Self::Rsa(_) => Alg::RS256,
+            Self::Ec(_) => Alg::ES256,
+            Self::Ed(_) => Alg::EdDSA,
+        }
+    }
+
+    fn to_pkcs8(&self) -> Result<Vec<u8>, KeyError> {
+        let der = match self {
+            Self::Rsa(p) => p.as_der().map(|d| d.as_ref().to_vec()),
+            Self::Ec(p) => p.to_pkcs8v1().map(|d| d.as_ref().to_vec()),
+            Self::Ed(p) => p.to_pkcs8().map(|d| d.as_ref().to_vec()),
+        };
+        der.map_err(|_| KeyError::Generate)
+    }
+
+    /// The public half as a JWK (RFC 7518 §6.2/§6.3, RFC 8037 §2), its kid the RFC 7638
+    /// thumbprint.
+    fn public_jwk(&self) -> Jwk {
+        let mut jwk = match self {
+            Self::Rsa(p) => {
+                let public = p.public_key();
+                Jwk {
+                    kty: "RSA".into(),
+                    n: Some(b64url(public.modulus().big_endian_without_leading_zero())),
+                    e: Some(b64url(public.exponent().big_endian_without_leading_zero())),
+                    ..Jwk::default()
+                }
+            }
+            Self::Ec(p) => {
+                // Uncompressed SEC1 point: 0x04, then x and y, 32 bytes each.
+                let point = p.public_key().as_ref();
+                Jwk {
+                    kty: "EC".into(),
+                    crv: Some("P-256".into()),
+                    x: Some(b64url(&point[1..33])),
+                    y: Some(b64url(&point[33..65])),
+                    ..Jwk::default()
+                }
+            }
+            Self::Ed(p) => Jwk {
+                kty: "OKP".into(),
+                crv: Some("Ed25519".into()),
+                x: Some(b64url(p.public_key().as_ref())),
+                ..Jwk::default()
+            },
+        };
+        jwk.use_ = "sig".into();
+        jwk.alg = self.alg().as_str().into();
+        jwk.kid = jwk.thumbprint();
+        jwk
+    }
+
+    /// The JWS signature over `input`: PKCS#1 v1.5 for RS256, r‖s (64 bytes, RFC 7518 §3.4)
+    /// for ES256, the 64-byte Ed25519 signature for EdDSA.
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        match self {
+            Self::Rsa(p) => {
+                let mut sig = vec![0u8; p.public_modulus_len()];
+                p.sign(&RSA_PKCS1_SHA256, &rng, input, &mut sig)
+                    .map_err(|_| KeyError::Sign)?;
+                Ok(sig)
+            }
+            Self::Ec(p) => p
+                .sign(&rng, input)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| KeyError::Sign),
+            Self::Ed(p) => Ok(p.sign(input).as_ref().to_vec()),
+        }
+    }
+}
+
+/// One parsed key pair: the private part for signing, the public parts for JWKS/verification.
 struct SigningKey {
     kid: String,
-    pair: KeyPair,
+    alg: Alg,
+    pair: Pair,
     jwk: Jwk,
     decoding: jsonwebtoken::DecodingKey,
 }
 
-/// A public key in JWK form (RFC 7517/7518).
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+/// A public key in JWK form (RFC 7517/7518, RFC 8037): RSA keys carry `n` and `e`, EC and OKP
+/// keys `crv` and `x` (and EC `y`).
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Jwk {
     pub kty: String,
     #[serde(rename = "use")]
     pub use_: String,
     pub alg: String,
     pub kid: String,
-    pub n: String,
-    pub e: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub crv: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub x: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub y: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub n: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub e: Option<String>,
+}
+
+impl Jwk {
+    /// RFC 7638 §3.2 (RFC 8037 §2 for OKP): SHA-256 over the required members, in
+    /// lexicographic order, with no whitespace.
+    pub fn thumbprint(&self) -> String {
+        let get = |v: &Option<String>| v.clone().unwrap_or_default();
+        let canonical = match self.kty.as_str() {
+            "RSA" => format!(
+                r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                get(&self.e),
+                get(&self.n)
+            ),
+            "EC" => format!(
+                r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+                get(&self.crv),
+                get(&self.x),
+                get(&self.y)
+            ),
+            _ => format!(
+                r#"{{"crv":"{}","kty":"{}","x":"{}"}}"#,
+                get(&self.crv),
+                self.kty,
+                get(&self.x)
+            ),
+        };
+        b64url(&sha256(canonical.as_bytes()))
+    }
+
+    fn decoding_key(&self) -> Option<jsonwebtoken::DecodingKey> {
+        let get = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
+        match self.kty.as_str() {
+            "RSA" => jsonwebtoken::DecodingKey::from_rsa_components(&get(&self.n), &get(&self.e)),
+            "EC" => jsonwebtoken::DecodingKey::from_ec_components(&get(&self.x), &get(&self.y)),
+            _ => jsonwebtoken::DecodingKey::from_ed_components(&get(&self.x)),
+        }
+        .ok()
+    }
 }
 
 /// What a key's metadata says, for listings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyInfo {
     pub kid: String,
-    pub alg: String,
+    pub alg: Alg,
     pub state: KeyState,
     pub created_at: i64,
     pub activates_at: Option<i64>,
     pub retires_at: Option<i64>,
 }
 
-/// An immutable snapshot: the signer, every published key, and the JWKS bytes.
+/// An immutable snapshot: the signer of each algorithm, every published key, and the JWKS bytes.
 struct KeySet {
-    signer: Arc<SigningKey>,
+    signers: HashMap<Alg, Arc<SigningKey>>,
     by_kid: HashMap<String, Arc<SigningKey>>,
     jwks: Arc<str>,
     etag: Arc<str>,
@@ -102,13 +253,6 @@ impl std::fmt::Debug for Keystore {
     }
 }
 
-/// RFC 7638 thumbprint of an RSA public key: SHA-256 over the required members in order.
-pub fn thumbprint(n: &str, e: &str) -> String {
-    b64url(&sha256(
-        format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes(),
-    ))
-}
-
 impl Keystore {
     /// Loads the keys, first bringing the store up to date (creating the first key if there is
     /// none). With several replicas starting at once, one creates and the others wait for it.
@@ -120,10 +264,7 @@ impl Keystore {
     ) -> Result<Self, KeyError> {
         let mut rows = store.list_signing_keys().await?;
         for _ in 0..100 {
-            if rows
-                .iter()
-                .any(|r| r.state == KeyState::Current || r.state == KeyState::Next)
-            {
+            if rotation::is_ready(&rows, &policy) {
                 break;
             }
             match run_steps(&store, &master, &policy, now).await {
@@ -131,10 +272,7 @@ impl Keystore {
                 Err(e) => return Err(e),
             }
             rows = store.list_signing_keys().await?;
-            if !rows
-                .iter()
-                .any(|r| r.state == KeyState::Current || r.state == KeyState::Next)
-            {
+            if !rotation::is_ready(&rows, &policy) {
                 // Another replica holds the lease and is creating the key.
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
@@ -160,8 +298,14 @@ impl Keystore {
         let rows = self.store.list_signing_keys().await?;
         let previous = self.snapshot();
         let set = build_set(&rows, &self.master, Some(&previous))?;
-        if set.signer.kid != previous.signer.kid {
-            tracing::info!(kid = %set.signer.kid, "signing with a new key");
+        for (alg, signer) in &set.signers {
+            if previous
+                .signers
+                .get(alg)
+                .is_none_or(|p| p.kid != signer.kid)
+            {
+                tracing::info!(kid = %signer.kid, %alg, "signing with a new key");
+            }
         }
         match self.set.write() {
             Ok(mut g) => *g = Arc::new(set),
@@ -180,13 +324,21 @@ impl Keystore {
         self.reload().await
     }
 
-    /// Starts a rotation now. Normally the new key is published and signs one publish lead
-    /// later; with `immediate` it signs at once (breaks relying parties' JWKS caches).
-    pub async fn rotate(&self, now: i64, immediate: bool) -> Result<String, KeyError> {
+    /// Starts a rotation of one algorithm's key now. Normally the new key is published and
+    /// signs one publish lead later; with `immediate` it signs at once (breaks relying parties'
+    /// JWKS caches).
+    pub async fn rotate(&self, alg: Alg, now: i64, immediate: bool) -> Result<String, KeyError> {
+        if !self.policy.algs.contains(alg) {
+            return Err(KeyError::NoKey(alg));
+        }
         let kid = self
             .with_lease(now, async {
                 let rows = self.store.list_signing_keys().await?;
-                if !immediate && let Some(next) = rows.iter().find(|r| r.state == KeyState::Next) {
+                if !immediate
+                    && let Some(next) = rows
+                        .iter()
+                        .find(|r| r.alg == alg && r.state == KeyState::Next)
+                {
                     return Ok(next.kid.clone());
                 }
                 let activates_at = if immediate {
@@ -194,8 +346,15 @@ impl Keystore {
                 } else {
                     now + self.policy.publish_lead
                 };
-                let kid = create_key(&self.store, &self.master, KeyState::Next, now, activates_at)
-                    .await?;
+                let kid = create_key(
+                    &self.store,
+                    &self.master,
+                    alg,
+                    KeyState::Next,
+                    now,
+                    activates_at,
+                )
+                .await?;
                 if immediate {
                     self.store
                         .promote_signing_key(&kid, now, now + self.policy.retire_after)
@@ -209,7 +368,7 @@ impl Keystore {
     }
 
     /// Removes a compromised key from the JWKS at once; tokens it signed stop verifying here.
-    /// If it is the signer, a new key takes over immediately.
+    /// If it is its algorithm's signer, a new key of that algorithm takes over immediately.
     pub async fn revoke(&self, kid: &str, now: i64) -> Result<(), KeyError> {
         self.with_lease(now, async {
             let rows = self.store.list_signing_keys().await?;
@@ -217,8 +376,9 @@ impl Keystore {
                 .iter()
                 .find(|r| r.kid == kid)
                 .ok_or_else(|| KeyError::UnknownKid(kid.to_owned()))?;
-            if row.state == KeyState::Current {
-                let new = create_key(&self.store, &self.master, KeyState::Next, now, now).await?;
+            if row.state == KeyState::Current && self.policy.algs.contains(row.alg) {
+                let new = create_key(&self.store, &self.master, row.alg, KeyState::Next, now, now)
+                    .await?;
                 self.store
                     .promote_signing_key(&new, now, now + self.policy.retire_after)
                     .await?;
@@ -255,8 +415,18 @@ impl Keystore {
         (s.jwks.clone(), s.etag.clone())
     }
 
+    /// The kid of the RS256 signer (every deployment has one).
     pub fn current_kid(&self) -> String {
-        self.snapshot().signer.kid.clone()
+        self.current_kid_of(Alg::RS256).unwrap_or_default()
+    }
+
+    pub fn current_kid_of(&self, alg: Alg) -> Option<String> {
+        self.snapshot().signers.get(&alg).map(|k| k.kid.clone())
+    }
+
+    /// The algorithms tokens can be signed with, RS256 first.
+    pub fn algs(&self) -> impl Iterator<Item = Alg> {
+        self.policy.algs.iter()
     }
 
     pub fn infos(&self) -> Vec<KeyInfo> {
@@ -267,26 +437,26 @@ impl Keystore {
         self.policy
     }
 
-    /// The verification key for a kid we publish, if any.
-    pub fn decoding_key(&self, kid: &str) -> Option<jsonwebtoken::DecodingKey> {
-        self.snapshot().by_kid.get(kid).map(|k| k.decoding.clone())
+    /// The verification key for a kid we publish, with the one algorithm it verifies.
+    pub fn decoding_key(&self, kid: &str) -> Option<(Alg, jsonwebtoken::DecodingKey)> {
+        self.snapshot()
+            .by_kid
+            .get(kid)
+            .map(|k| (k.alg, k.decoding.clone()))
     }
 
-    /// A compact JWS (RFC 7515) over `claims`, RS256 with the current key's `kid`.
-    pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+    /// A compact JWS (RFC 7515) over `claims`, signed by `alg`'s current key and naming its
+    /// `kid`.
+    pub fn sign<T: Serialize>(&self, alg: Alg, typ: &str, claims: &T) -> Result<String, KeyError> {
         let set = self.snapshot();
-        let key = &set.signer;
-        let header = serde_json::json!({ "alg": ALG, "typ": typ, "kid": key.kid });
+        let key = set.signers.get(&alg).ok_or(KeyError::NoKey(alg))?;
+        let header = serde_json::json!({ "alg": alg.as_str(), "typ": typ, "kid": key.kid });
         let mut out = b64url(header.to_string().as_bytes());
         out.push('.');
         out.push_str(&b64url(
             &serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?,
         ));
-        let mut sig = vec![0u8; key.pair.public_modulus_len()];
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        key.pair
-            .sign(&RSA_PKCS1_SHA256, &rng, out.as_bytes(), &mut sig)
-            .map_err(|_| KeyError::Sign)?;
+        let sig = key.pair.sign(out.as_bytes())?;
         out.push('.');
         out.push_str(&b64url(&sig));
         Ok(out)
@@ -331,14 +501,20 @@ async fn run_steps(
         };
         tracing::info!(?action, "key rotation step");
         let done = match action {
-            Action::CreateCurrent => create_key(store, master, KeyState::Current, now, now)
-                .await
-                .map(|_| ()),
-            Action::CreateNext { activates_at } => {
-                create_key(store, master, KeyState::Next, now, activates_at)
+            Action::CreateCurrent { alg } => {
+                create_key(store, master, alg, KeyState::Current, now, now)
                     .await
                     .map(|_| ())
             }
+            Action::CreateNext { alg, activates_at } => {
+                create_key(store, master, alg, KeyState::Next, now, activates_at)
+                    .await
+                    .map(|_| ())
+            }
+            Action::Retire { kid } => store
+                .retire_signing_key(&kid, now + policy.retire_after)
+                .await
+                .map_err(Into::into),
             Action::Promote { kid } => store
                 .promote_signing_key(&kid, now, now + policy.retire_after)
                 .await
@@ -358,23 +534,23 @@ async fn run_steps(
     result
 }
 
-/// Generates a 2048-bit RSA key on the blocking pool, seals it and stores it.
+/// Generates a key (RSA 2048, P-256 or Ed25519) on the blocking pool, seals it and stores it.
 async fn create_key(
     store: &Store,
     master: &MasterKey,
+    alg: Alg,
     state: KeyState,
     now: i64,
     activates_at: i64,
 ) -> Result<String, KeyError> {
-    let pair = tokio::task::spawn_blocking(|| KeyPair::generate(KeySize::Rsa2048))
+    let pair = tokio::task::spawn_blocking(move || Pair::generate(alg))
         .await
-        .map_err(|_| KeyError::Generate)?
-        .map_err(|_| KeyError::Generate)?;
+        .map_err(|_| KeyError::Generate)??;
     let mut row = seal_key(&pair, master, now)?;
     row.state = state;
     row.activates_at = Some(activates_at);
     store.insert_signing_key(&row).await?;
-    tracing::info!(kid = %row.kid, state = %state, activates_at, "generated a new RS256 signing key");
+    tracing::info!(kid = %row.kid, %alg, state = %state, activates_at, "generated a new signing key");
     crate::audit::emit(
         crate::audit::Event::KeyRotated,
         "keystore",
@@ -398,28 +574,38 @@ fn build_set(
         };
         by_kid.insert(row.kid.clone(), key);
     }
-    // The newest activated current key signs; all replicas reading the same rows agree.
-    let signer = rows
-        .iter()
-        .filter(|r| r.state == KeyState::Current)
-        .max_by_key(|r| {
-            (
-                r.activates_at.unwrap_or(r.created_at),
-                r.created_at,
-                r.kid.clone(),
-            )
-        })
-        .and_then(|r| by_kid.get(&r.kid))
-        .cloned()
-        .ok_or(KeyError::NoKey)?;
-    // JWKS order: the signer, then next, then retired keys.
+    // Per algorithm, the newest activated current key signs; all replicas reading the same
+    // rows agree.
+    let mut signers = HashMap::new();
+    for alg in Alg::ALL {
+        let newest = rows
+            .iter()
+            .filter(|r| r.alg == alg && r.state == KeyState::Current)
+            .max_by_key(|r| {
+                (
+                    r.activates_at.unwrap_or(r.created_at),
+                    r.created_at,
+                    r.kid.clone(),
+                )
+            })
+            .and_then(|r| by_kid.get(&r.kid));
+        if let Some(key) = newest {
+            signers.insert(alg, key.clone());
+        }
+    }
+    if !signers.contains_key(&Alg::RS256) {
+        return Err(KeyError::NoKey(Alg::RS256));
+    }
+    // JWKS order: signers (RS256 first), then next, then retired keys; relying parties that
+    // take the first key get the RS256 signer.
     let rank = |s: KeyState| match s {
         KeyState::Current => 0,
         KeyState::Next => 1,
         KeyState::Retired => 2,
     };
+    let is_signer = |r: &StoredKey| signers.get(&r.alg).is_some_and(|k| k.kid == r.kid);
     let mut ordered: Vec<&StoredKey> = rows.iter().collect();
-    ordered.sort_by_key(|r| (r.kid != signer.kid, rank(r.state), r.created_at));
+    ordered.sort_by_key(|r| (!is_signer(r), rank(r.state), r.alg, r.created_at));
     let keys: Vec<&Jwk> = ordered
         .iter()
         .filter_map(|r| by_kid.get(&r.kid))
@@ -427,19 +613,21 @@ fn build_set(
         .collect();
     let jwks: Arc<str> = serde_json::json!({ "keys": keys }).to_string().into();
     let etag = format!("\"{}\"", &b64url(&sha256(jwks.as_bytes()))[..22]).into();
-    let infos = rows
+    let mut infos: Vec<KeyInfo> = rows
         .iter()
         .map(|r| KeyInfo {
             kid: r.kid.clone(),
-            alg: r.alg.clone(),
+            alg: r.alg,
             state: r.state,
             created_at: r.created_at,
             activates_at: r.activates_at,
             retires_at: r.retires_at,
         })
         .collect();
+    // Listed by algorithm, oldest first.
+    infos.sort_by_key(|k| (k.alg, k.created_at));
     Ok(KeySet {
-        signer,
+        signers,
         by_kid,
         jwks,
         etag,
@@ -447,27 +635,13 @@ fn build_set(
     })
 }
 
-fn public_jwk(pair: &KeyPair) -> Jwk {
-    let public = pair.public_key();
-    let n = b64url(public.modulus().big_endian_without_leading_zero());
-    let e = b64url(public.exponent().big_endian_without_leading_zero());
-    Jwk {
-        kty: "RSA".into(),
-        use_: "sig".into(),
-        alg: ALG.into(),
-        kid: thumbprint(&n, &e),
-        n,
-        e,
-    }
-}
-
-fn seal_key(pair: &KeyPair, master: &MasterKey, now: i64) -> Result<StoredKey, KeyError> {
-    let jwk = public_jwk(pair);
-    let der = pair.as_der().map_err(|_| KeyError::Generate)?;
-    let sealed = master.seal(der.as_ref(), jwk.kid.as_bytes())?;
+fn seal_key(pair: &Pair, master: &MasterKey, now: i64) -> Result<StoredKey, KeyError> {
+    let jwk = pair.public_jwk();
+    let der = pair.to_pkcs8()?;
+    let sealed = master.seal(&der, jwk.kid.as_bytes())?;
     Ok(StoredKey {
         kid: jwk.kid.clone(),
-        alg: ALG.into(),
+        alg: pair.alg(),
         state: KeyState::Current,
         sealed_private_key: sealed,
         public_jwk: serde_json::to_string(&jwk).map_err(|_| KeyError::Generate)?,
@@ -483,23 +657,18 @@ fn unseal_key(row: &StoredKey, master: &MasterKey) -> Result<SigningKey, KeyErro
         .ok_or_else(|| KeyError::Unseal {
             kid: row.kid.clone(),
         })?;
-    let pair = KeyPair::from_pkcs8(&der).map_err(|_| KeyError::Parse {
+    let parse_error = || KeyError::Parse {
         kid: row.kid.clone(),
-    })?;
-    let jwk = public_jwk(&pair);
+    };
+    let pair = Pair::from_pkcs8(row.alg, &der).ok_or_else(parse_error)?;
+    let jwk = pair.public_jwk();
     if jwk.kid != row.kid {
-        return Err(KeyError::Parse {
-            kid: row.kid.clone(),
-        });
+        return Err(parse_error());
     }
-    let decoding =
-        jsonwebtoken::DecodingKey::from_rsa_components(&jwk.n, &jwk.e).map_err(|_| {
-            KeyError::Parse {
-                kid: row.kid.clone(),
-            }
-        })?;
+    let decoding = jwk.decoding_key().ok_or_else(parse_error)?;
     Ok(SigningKey {
         kid: row.kid.clone(),
+        alg: row.alg,
         pair,
         jwk,
         decoding,
@@ -511,82 +680,162 @@ pub fn new_jti() -> String {
     random_id()
 }
 
-/// True when base64url `data` holds the DER rsaEncryption OID: a plaintext PKCS#8 key would.
+/// True when base64url `data` holds the DER OID of rsaEncryption, id-ecPublicKey or Ed25519:
+/// a plaintext PKCS#8 key of ours would.
 #[doc(hidden)]
-pub fn contains_rsa_oid(data: &str) -> bool {
-    const OID: &[u8] = &[
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+pub fn contains_key_oid(data: &str) -> bool {
+    const OIDS: [&[u8]; 3] = [
+        &[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+        ],
+        &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01],
+        &[0x06, 0x03, 0x2b, 0x65, 0x70],
     ];
-    crate::crypto::b64url_decode(data).is_some_and(|b| b.windows(OID.len()).any(|w| w == OID))
+    crate::crypto::b64url_decode(data).is_some_and(|b| {
+        OIDS.iter()
+            .any(|oid| b.windows(oid.len()).any(|w| w == *oid))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn verify(jwt: &str, key: &SigningKey) -> serde_json::Value {
+        let alg = match key.alg {
+            Alg::RS256 => jsonwebtoken::Algorithm::RS256,
+            Alg::ES256 => jsonwebtoken::Algorithm::ES256,
+            Alg::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+        };
+        let mut v = jsonwebtoken::Validation::new(alg);
+        v.required_spec_claims.clear();
+        v.validate_exp = false;
+        v.validate_aud = false;
+        jsonwebtoken::decode::<serde_json::Value>(jwt, &key.decoding, &v)
+            .unwrap()
+            .claims
+    }
+
     #[test]
     fn plaintext_pkcs8_is_detected() {
-        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
-        let der = pair.as_der().unwrap();
-        assert!(contains_rsa_oid(&b64url(der.as_ref())));
+        for alg in Alg::ALL {
+            let der = Pair::generate(alg).unwrap().to_pkcs8().unwrap();
+            assert!(contains_key_oid(&b64url(&der)), "{alg}");
+        }
     }
 
     #[test]
     fn rfc7638_thumbprint_example() {
         // RFC 7638 §3.1 example key and its thumbprint.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        let jwk = Jwk {
+            kty: "RSA".into(),
+            n: Some(n.into()),
+            e: Some("AQAB".into()),
+            ..Jwk::default()
+        };
         assert_eq!(
-            thumbprint(n, "AQAB"),
+            jwk.thumbprint(),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
         );
     }
 
     #[test]
-    fn sealed_key_round_trips_and_signs_verifiably() {
-        let master = MasterKey::from_bytes([7u8; 32]);
-        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
-        let row = seal_key(&pair, &master, 1).unwrap();
-        assert!(
-            !contains_rsa_oid(&row.sealed_private_key),
-            "never plaintext DER/PEM"
+    fn rfc8037_thumbprint_example() {
+        // RFC 8037 Appendix A.3: the Ed25519 example key's thumbprint.
+        let jwk = Jwk {
+            kty: "OKP".into(),
+            crv: Some("Ed25519".into()),
+            x: Some("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into()),
+            ..Jwk::default()
+        };
+        assert_eq!(
+            jwk.thumbprint(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
         );
-        let set = build_set(std::slice::from_ref(&row), &master, None).unwrap();
-        assert_eq!(set.signer.kid, row.kid);
-        assert!(!set.jwks.contains("\"d\""), "public parts only");
-        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-        v.required_spec_claims.clear();
-        v.validate_exp = false;
-        v.validate_aud = false;
-        let header = serde_json::json!({ "alg": ALG, "typ": "JWT", "kid": row.kid });
-        let signing_input = format!(
+    }
+
+    #[test]
+    fn every_algorithm_seals_round_trips_and_signs_verifiably() {
+        let master = MasterKey::from_bytes([7u8; 32]);
+        let rows: Vec<StoredKey> = Alg::ALL
+            .into_iter()
+            .map(|alg| seal_key(&Pair::generate(alg).unwrap(), &master, 1).unwrap())
+            .collect();
+        let set = build_set(&rows, &master, None).unwrap();
+        let jwks: serde_json::Value = serde_json::from_str(&set.jwks).unwrap();
+        assert_eq!(
+            jwks["keys"][0]["alg"], "RS256",
+            "the RS256 signer comes first"
+        );
+        for (row, alg) in rows.iter().zip(Alg::ALL) {
+            assert_eq!(row.alg, alg);
+            assert!(
+                !contains_key_oid(&row.sealed_private_key),
+                "never plaintext DER/PEM"
+            );
+            let key = &set.signers[&alg];
+            assert_eq!(key.kid, row.kid);
+            let header = serde_json::json!({ "alg": alg.as_str(), "typ": "JWT", "kid": row.kid });
+            let input = format!(
+                "{}.{}",
+                b64url(header.to_string().as_bytes()),
+                b64url(br#"{"sub":"x"}"#)
+            );
+            let sig = key.pair.sign(input.as_bytes()).unwrap();
+            let expected = if alg == Alg::RS256 { 256 } else { 64 };
+            assert_eq!(sig.len(), expected, "{alg}: JWS signature size");
+            let jwt = format!("{input}.{}", b64url(&sig));
+            assert_eq!(verify(&jwt, &set.by_kid[&row.kid])["sub"], "x");
+            let published = jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["kid"] == row.kid.as_str())
+                .unwrap();
+            for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                assert!(published.get(private).is_none(), "public parts only");
+            }
+        }
+    }
+
+    #[test]
+    fn a_jwt_signed_by_one_algorithm_does_not_verify_as_another() {
+        let master = MasterKey::from_bytes([7u8; 32]);
+        let ec = seal_key(&Pair::generate(Alg::ES256).unwrap(), &master, 1).unwrap();
+        let ed = seal_key(&Pair::generate(Alg::EdDSA).unwrap(), &master, 1).unwrap();
+        let ec = unseal_key(&ec, &master).unwrap();
+        let ed = unseal_key(&ed, &master).unwrap();
+        let input = format!(
             "{}.{}",
-            b64url(header.to_string().as_bytes()),
+            b64url(br#"{"alg":"EdDSA","typ":"JWT"}"#),
             b64url(br#"{"sub":"x"}"#)
         );
-        let mut sig = vec![0u8; set.signer.pair.public_modulus_len()];
-        set.signer
-            .pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &aws_lc_rs::rand::SystemRandom::new(),
-                signing_input.as_bytes(),
-                &mut sig,
-            )
-            .unwrap();
-        let jwt = format!("{signing_input}.{}", b64url(&sig));
-        let data =
-            jsonwebtoken::decode::<serde_json::Value>(&jwt, &set.by_kid[&row.kid].decoding, &v)
-                .unwrap();
-        assert_eq!(data.claims["sub"], "x");
+        let sig = ec.pair.sign(input.as_bytes()).unwrap();
+        let jwt = format!("{input}.{}", b64url(&sig));
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+        v.required_spec_claims.clear();
+        assert!(jsonwebtoken::decode::<serde_json::Value>(&jwt, &ed.decoding, &v).is_err());
     }
 
     #[test]
     fn wrong_master_key_is_a_clear_error() {
-        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let pair = Pair::generate(Alg::ES256).unwrap();
         let row = seal_key(&pair, &MasterKey::from_bytes([1u8; 32]), 1).unwrap();
         let err = build_set(&[row], &MasterKey::from_bytes([2u8; 32]), None)
             .err()
             .unwrap();
         assert!(matches!(err, KeyError::Unseal { .. }));
+    }
+
+    #[test]
+    fn a_key_under_the_wrong_algorithm_is_refused() {
+        let master = MasterKey::from_bytes([1u8; 32]);
+        let mut row = seal_key(&Pair::generate(Alg::EdDSA).unwrap(), &master, 1).unwrap();
+        row.alg = Alg::ES256;
+        assert!(matches!(
+            unseal_key(&row, &master),
+            Err(KeyError::Parse { .. })
+        ));
     }
 }

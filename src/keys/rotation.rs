@@ -4,8 +4,12 @@
 //! before it signs, so every cache that could be asked holds it by then (OIDC Core §10.1.1).
 //! A replaced key stays published (`retired`) until every token it may have signed has
 //! expired, counting the refresh lag of replicas that still signed with it.
+//!
+//! Each algorithm has its own keys and its own rotation. An algorithm taken out of the
+//! configuration winds down: its keys are retired (still published for the tokens they signed),
+//! then deleted.
 use crate::config::Config;
-use crate::domain::KeyState;
+use crate::domain::{Alg, AlgSet, KeyState};
 use crate::store::StoredKey;
 
 /// Allowed clock difference between us and the parties that verify our tokens.
@@ -22,6 +26,8 @@ pub struct Policy {
     pub retire_after: i64,
     /// How often each replica reloads keys and tries a rotation step.
     pub refresh_interval: i64,
+    /// The algorithms signed with; RS256 is always among them.
+    pub algs: AlgSet,
 }
 
 impl Policy {
@@ -33,6 +39,7 @@ impl Policy {
                 + c.key_refresh_interval
                 + CLOCK_SKEW,
             refresh_interval: c.key_refresh_interval,
+            algs: AlgSet::of(&c.signing_algs),
         }
     }
 }
@@ -40,12 +47,14 @@ impl Policy {
 /// One change to make.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// The store has no usable key: create one that signs at once.
-    CreateCurrent,
+    /// The store has no usable key of this algorithm: create one that signs at once.
+    CreateCurrent { alg: Alg },
     /// Publish a key that starts signing at `activates_at`.
-    CreateNext { activates_at: i64 },
+    CreateNext { alg: Alg, activates_at: i64 },
     /// Make this key the signer and retire the others.
     Promote { kid: String },
+    /// Stop signing with a key of an algorithm no longer configured; it stays published.
+    Retire { kid: String },
     /// Remove a retired key whose tokens have all expired.
     Delete { kid: String },
 }
@@ -56,18 +65,55 @@ fn activated(k: &StoredKey) -> i64 {
 
 /// The next action, or None when the keys are as they should be.
 pub fn plan(keys: &[StoredKey], p: &Policy, now: i64) -> Option<Action> {
+    Alg::ALL.into_iter().find_map(|alg| {
+        let mine: Vec<&StoredKey> = keys.iter().filter(|k| k.alg == alg).collect();
+        if p.algs.contains(alg) {
+            plan_alg(alg, &mine, p, now)
+        } else {
+            wind_down(&mine, now)
+        }
+    })
+}
+
+/// True when every configured algorithm has a key that signs or is about to.
+pub fn is_ready(keys: &[StoredKey], p: &Policy) -> bool {
+    p.algs.iter().all(|alg| {
+        keys.iter()
+            .any(|k| k.alg == alg && (k.state == KeyState::Current || k.state == KeyState::Next))
+    })
+}
+
+fn expired_retired(keys: &[&StoredKey], now: i64) -> Option<Action> {
+    keys.iter()
+        .find(|k| k.state == KeyState::Retired && k.retires_at.is_some_and(|r| r <= now))
+        .map(|k| Action::Delete { kid: k.kid.clone() })
+}
+
+fn wind_down(keys: &[&StoredKey], now: i64) -> Option<Action> {
+    keys.iter()
+        .find(|k| k.state != KeyState::Retired)
+        .map(|k| Action::Retire { kid: k.kid.clone() })
+        .or_else(|| expired_retired(keys, now))
+}
+
+fn plan_alg(alg: Alg, keys: &[&StoredKey], p: &Policy, now: i64) -> Option<Action> {
     let mut current: Vec<&StoredKey> = keys
         .iter()
+        .copied()
         .filter(|k| k.state == KeyState::Current)
         .collect();
     current.sort_by_key(|k| (activated(k), k.created_at));
-    let mut next: Vec<&StoredKey> = keys.iter().filter(|k| k.state == KeyState::Next).collect();
+    let mut next: Vec<&StoredKey> = keys
+        .iter()
+        .copied()
+        .filter(|k| k.state == KeyState::Next)
+        .collect();
     next.sort_by_key(|k| (activated(k), k.created_at));
 
     let Some(signer) = current.last() else {
         return Some(match next.first() {
             Some(n) => Action::Promote { kid: n.kid.clone() },
-            None => Action::CreateCurrent,
+            None => Action::CreateCurrent { alg },
         });
     };
     if let Some(n) = next.first()
@@ -81,17 +127,13 @@ pub fn plan(keys: &[StoredKey], p: &Policy, now: i64) -> Option<Action> {
             kid: signer.kid.clone(),
         });
     }
-    if let Some(old) = keys
-        .iter()
-        .find(|k| k.state == KeyState::Retired && k.retires_at.is_some_and(|r| r <= now))
-    {
-        return Some(Action::Delete {
-            kid: old.kid.clone(),
-        });
+    if let Some(delete) = expired_retired(keys, now) {
+        return Some(delete);
     }
     let due = activated(signer) + p.period;
     if next.is_empty() && now >= due - p.publish_lead {
         return Some(Action::CreateNext {
+            alg,
             activates_at: due.max(now + p.publish_lead),
         });
     }
@@ -107,6 +149,11 @@ mod tests {
         publish_lead: 100,
         retire_after: 200,
         refresh_interval: 10,
+        algs: AlgSet::ALL,
+    };
+    const RSA_ONLY: Policy = Policy {
+        algs: AlgSet::ALL.without(Alg::ES256).without(Alg::EdDSA),
+        ..P
     };
 
     fn key(
@@ -116,9 +163,20 @@ mod tests {
         activates: Option<i64>,
         retires: Option<i64>,
     ) -> StoredKey {
+        alg_key(Alg::RS256, kid, state, created, activates, retires)
+    }
+
+    fn alg_key(
+        alg: Alg,
+        kid: &str,
+        state: &str,
+        created: i64,
+        activates: Option<i64>,
+        retires: Option<i64>,
+    ) -> StoredKey {
         StoredKey {
             kid: kid.into(),
-            alg: "RS256".into(),
+            alg,
             state: KeyState::parse(state).expect("test key state"),
             sealed_private_key: String::new(),
             public_jwk: String::new(),
@@ -130,21 +188,30 @@ mod tests {
 
     #[test]
     fn empty_store_creates_a_signer() {
-        assert_eq!(plan(&[], &P, 0), Some(Action::CreateCurrent));
+        assert_eq!(
+            plan(&[], &RSA_ONLY, 0),
+            Some(Action::CreateCurrent { alg: Alg::RS256 })
+        );
     }
 
     #[test]
     fn next_key_is_published_one_lead_before_it_is_due() {
         let keys = [key("a", "current", 0, Some(0), None)];
-        assert_eq!(plan(&keys, &P, 899), None);
+        assert_eq!(plan(&keys, &RSA_ONLY, 899), None);
         assert_eq!(
-            plan(&keys, &P, 900),
-            Some(Action::CreateNext { activates_at: 1000 })
+            plan(&keys, &RSA_ONLY, 900),
+            Some(Action::CreateNext {
+                alg: Alg::RS256,
+                activates_at: 1000
+            })
         );
         // Late (the server was down): still a full lead before it signs.
         assert_eq!(
-            plan(&keys, &P, 5000),
-            Some(Action::CreateNext { activates_at: 5100 })
+            plan(&keys, &RSA_ONLY, 5000),
+            Some(Action::CreateNext {
+                alg: Alg::RS256,
+                activates_at: 5100
+            })
         );
     }
 
@@ -154,9 +221,9 @@ mod tests {
             key("a", "current", 0, Some(0), None),
             key("b", "next", 900, Some(1000), None),
         ];
-        assert_eq!(plan(&keys, &P, 999), None);
+        assert_eq!(plan(&keys, &RSA_ONLY, 999), None);
         assert_eq!(
-            plan(&keys, &P, 1000),
+            plan(&keys, &RSA_ONLY, 1000),
             Some(Action::Promote { kid: "b".into() })
         );
     }
@@ -167,9 +234,9 @@ mod tests {
             key("a", "retired", 0, Some(0), Some(1200)),
             key("b", "current", 900, Some(1000), None),
         ];
-        assert_eq!(plan(&keys, &P, 1199), None);
+        assert_eq!(plan(&keys, &RSA_ONLY, 1199), None);
         assert_eq!(
-            plan(&keys, &P, 1200),
+            plan(&keys, &RSA_ONLY, 1200),
             Some(Action::Delete { kid: "a".into() })
         );
     }
@@ -181,7 +248,7 @@ mod tests {
             key("b", "current", 900, Some(1000), None),
         ];
         assert_eq!(
-            plan(&keys, &P, 1001),
+            plan(&keys, &RSA_ONLY, 1001),
             Some(Action::Promote { kid: "b".into() })
         );
     }
@@ -190,8 +257,64 @@ mod tests {
     fn lone_next_key_is_promoted_at_once() {
         let keys = [key("b", "next", 0, Some(50), None)];
         assert_eq!(
-            plan(&keys, &P, 10),
+            plan(&keys, &RSA_ONLY, 10),
             Some(Action::Promote { kid: "b".into() })
+        );
+    }
+
+    #[test]
+    fn each_algorithm_gets_its_own_signer() {
+        let rsa = [key("a", "current", 0, Some(0), None)];
+        assert_eq!(
+            plan(&rsa, &P, 10),
+            Some(Action::CreateCurrent { alg: Alg::ES256 })
+        );
+        assert!(!is_ready(&rsa, &P));
+        assert!(is_ready(&rsa, &RSA_ONLY));
+        let all = [
+            key("a", "current", 0, Some(0), None),
+            alg_key(Alg::ES256, "b", "current", 0, Some(0), None),
+            alg_key(Alg::EdDSA, "c", "current", 500, Some(500), None),
+        ];
+        assert!(is_ready(&all, &P));
+        assert_eq!(plan(&all, &P, 10), None);
+        // The Ed25519 key came later, so its rotation falls due later.
+        assert_eq!(
+            plan(&all, &P, 900),
+            Some(Action::CreateNext {
+                alg: Alg::RS256,
+                activates_at: 1000
+            })
+        );
+        let mut rotated = all.to_vec();
+        rotated.push(key("d", "next", 900, Some(1000), None));
+        rotated.push(alg_key(Alg::ES256, "e", "next", 900, Some(1000), None));
+        assert_eq!(plan(&rotated, &P, 900), None);
+        assert_eq!(
+            plan(&rotated, &P, 1400),
+            Some(Action::Promote { kid: "d".into() })
+        );
+    }
+
+    #[test]
+    fn an_algorithm_taken_out_winds_down() {
+        let keys = [
+            key("a", "current", 0, Some(0), None),
+            alg_key(Alg::ES256, "b", "current", 0, Some(0), None),
+            alg_key(Alg::ES256, "c", "retired", 0, Some(0), Some(50)),
+        ];
+        assert_eq!(
+            plan(&keys, &RSA_ONLY, 10),
+            Some(Action::Retire { kid: "b".into() })
+        );
+        let retired = [
+            key("a", "current", 0, Some(0), None),
+            alg_key(Alg::ES256, "b", "retired", 0, Some(0), Some(300)),
+        ];
+        assert_eq!(plan(&retired, &RSA_ONLY, 299), None);
+        assert_eq!(
+            plan(&retired, &RSA_ONLY, 300),
+            Some(Action::Delete { kid: "b".into() })
         );
     }
 }

@@ -1,6 +1,6 @@
 //! Claim builders (pure): what a user's scopes reveal, and the JWT claim sets.
 use crate::crypto::{b64url, sha256};
-use crate::domain::{ScopeSet, User};
+use crate::domain::{Alg, ScopeSet, User};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -129,9 +129,18 @@ pub struct IdTokenClaims {
     pub user: Map<String, Value>,
 }
 
-/// OIDC Core §3.1.3.6 `at_hash`: left half of SHA-256 of the access token, base64url.
-pub fn at_hash(access_token: &str) -> String {
-    let digest = sha256(access_token.as_bytes());
+/// OIDC Core §3.1.3.6 `at_hash`: the left half of the access token's hash, base64url, with the
+/// hash of the ID token's `alg`: SHA-256 for RS256 and ES256, SHA-512 for EdDSA over Ed25519
+/// (the hash Ed25519 uses, as certified relying parties expect).
+pub fn at_hash(alg: Alg, access_token: &str) -> String {
+    let digest = match alg {
+        Alg::RS256 | Alg::ES256 => sha256(access_token.as_bytes()),
+        Alg::EdDSA => {
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, access_token.as_bytes())
+                .as_ref()
+                .to_vec()
+        }
+    };
     b64url(&digest[..digest.len() / 2])
 }
 
@@ -194,6 +203,9 @@ mod tests {
     #[test]
     fn at_hash_is_half_sha256() {
         // 16 bytes → 22 base64url characters.
-        assert_eq!(at_hash("token").len(), 22);
+        assert_eq!(at_hash(Alg::RS256, "token").len(), 22);
+        assert_eq!(at_hash(Alg::ES256, "token"), at_hash(Alg::RS256, "token"));
+        // 32 of SHA-512's 64 bytes → 43 characters.
+        assert_eq!(at_hash(Alg::EdDSA, "token").len(), 43);
     }
 }

@@ -1,10 +1,13 @@
 //! OpenID Provider metadata (OIDC Discovery §3, RFC 8414), built from the issuer and the shared
 //! endpoint constants, advertising only what is implemented.
 use super::endpoints as ep;
+use crate::domain::Alg;
 use crate::domain::scope::SUPPORTED_SCOPES;
 use serde_json::{Value, json};
 
-pub fn metadata(issuer: &str) -> Value {
+/// `algs` are the ones this deployment signs with, RS256 first.
+pub fn metadata(issuer: &str, algs: &[Alg]) -> Value {
+    let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{}", ep::AUTHORIZE),
@@ -19,7 +22,7 @@ pub fn metadata(issuer: &str) -> Value {
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [crate::keys::ALG],
+        "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -47,7 +50,7 @@ mod tests {
 
     #[test]
     fn required_metadata_present() {
-        let m = metadata("https://id.example.com");
+        let m = metadata("https://id.example.com", &[Alg::RS256, Alg::EdDSA]);
         for k in [
             "issuer",
             "authorization_endpoint",
@@ -61,5 +64,9 @@ mod tests {
         }
         assert_eq!(m["jwks_uri"], "https://id.example.com/jwks.json");
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(
+            m["id_token_signing_alg_values_supported"],
+            json!(["RS256", "EdDSA"])
+        );
     }
 }

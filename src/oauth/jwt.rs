@@ -1,7 +1,9 @@
 //! Reading JWTs we issued (access tokens, ID tokens used as hints). SECURITY.md "JWTs we
-//! accept": RS256 only (no `none`, no HMAC), a `kid` we publish, our `iss`; `typ` keeps the two
-//! kinds apart. Expiry is left to callers, who use our clock.
+//! accept": one of the algorithms we sign with (never `none`, never HMAC), a `kid` we publish
+//! whose key is of exactly that algorithm, our `iss`; `typ` keeps the two kinds apart. Expiry
+//! is left to callers, who use our clock.
 use super::error::OAuthError;
+use crate::domain::Alg;
 use crate::keys::Keystore;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::de::DeserializeOwned;
@@ -21,9 +23,12 @@ pub fn decode<T: DeserializeOwned>(
     kind: Kind,
 ) -> Result<T, OAuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(OAuthError::invalid_token)?;
-    if header.alg != Algorithm::RS256 {
-        return Err(OAuthError::invalid_token("algorithm must be RS256"));
-    }
+    let alg = match header.alg {
+        Algorithm::RS256 => Alg::RS256,
+        Algorithm::ES256 => Alg::ES256,
+        Algorithm::EdDSA => Alg::EdDSA,
+        _ => return Err(OAuthError::invalid_token("unsupported algorithm")),
+    };
     let typ = header.typ.as_deref().unwrap_or("JWT");
     let is_access =
         typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt");
@@ -33,10 +38,16 @@ pub fn decode<T: DeserializeOwned>(
     let kid = header
         .kid
         .ok_or_else(|| OAuthError::invalid_token("no kid"))?;
-    let key = keys
+    let (key_alg, key) = keys
         .decoding_key(&kid)
         .ok_or_else(|| OAuthError::invalid_token("unknown kid"))?;
-    let mut v = Validation::new(Algorithm::RS256);
+    // RFC 8725 §3.1: the key decides the algorithm, never the header alone.
+    if key_alg != alg {
+        return Err(OAuthError::invalid_token(
+            "algorithm does not match the key",
+        ));
+    }
+    let mut v = Validation::new(header.alg);
     v.set_issuer(&[issuer]);
     v.validate_aud = false;
     v.validate_exp = false;

@@ -1,11 +1,17 @@
 use super::{Error, Result, Store, flag, json_list, on_conflict, parse_list};
-use crate::domain::Client;
+use crate::domain::{Alg, Client};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
     allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl, \
-    resource_audiences, pkce_optional, require_mfa";
+    resource_audiences, pkce_optional, require_mfa, id_token_signed_response_alg, \
+    access_token_signed_response_alg";
+
+fn alg_column(row: &AnyRow, column: &str) -> Result<Alg> {
+    Alg::parse(&row.try_get::<String, _>(column)?)
+        .ok_or_else(|| Error::Corrupt(format!("unknown {column}")))
+}
 
 fn client_from_row(row: &AnyRow) -> Result<Client> {
     Ok(Client {
@@ -31,6 +37,8 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         resource_audiences: parse_list(&row.try_get::<String, _>("resource_audiences")?)?,
         pkce_optional: row.try_get::<i64, _>("pkce_optional")? != 0,
         require_mfa: row.try_get::<i64, _>("require_mfa")? != 0,
+        id_token_signed_response_alg: alg_column(row, "id_token_signed_response_alg")?,
+        access_token_signed_response_alg: alg_column(row, "access_token_signed_response_alg")?,
     })
 }
 
@@ -106,7 +114,7 @@ impl Store {
 
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         )))
         .bind(&c.id)
         .bind(&c.name)
@@ -124,6 +132,8 @@ impl Store {
         .bind(json_list(&c.resource_audiences))
         .bind(flag(c.pkce_optional))
         .bind(flag(c.require_mfa))
+        .bind(c.id_token_signed_response_alg.as_str())
+        .bind(c.access_token_signed_response_alg.as_str())
         .execute(&self.pool)
         .await
         .map_err(on_conflict("client"))?;
@@ -137,7 +147,8 @@ impl Store {
             "update clients set name = $1, secret_hash = $2, redirect_uris = $3, audiences = $4, skip_consent = $5, \
              allowed_scopes = $6, grant_types = $7, post_logout_redirect_uris = $8, allowed_origins = $9, \
              refresh_token_ttl = $10, refresh_idle_ttl = $11, resource_audiences = $12, pkce_optional = $13, \
-             require_mfa = $14 where id = $15",
+             require_mfa = $14, id_token_signed_response_alg = $15, access_token_signed_response_alg = $16 \
+             where id = $17",
         )
         .bind(&c.name)
         .bind(&c.secret_hash)
@@ -153,6 +164,8 @@ impl Store {
         .bind(json_list(&c.resource_audiences))
         .bind(flag(c.pkce_optional))
         .bind(flag(c.require_mfa))
+        .bind(c.id_token_signed_response_alg.as_str())
+        .bind(c.access_token_signed_response_alg.as_str())
         .bind(&c.id)
         .execute(&self.pool)
         .await?;

@@ -1,12 +1,12 @@
 use super::{Error, Result, Store};
-use crate::domain::KeyState;
+use crate::domain::{Alg, KeyState};
 use sqlx::Row;
 
 /// A signing key as stored: the private part sealed by the keystore, never plaintext.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredKey {
     pub kid: String,
-    pub alg: String,
+    pub alg: Alg,
     pub state: KeyState,
     pub sealed_private_key: String,
     pub public_jwk: String,
@@ -21,6 +21,7 @@ impl std::fmt::Debug for StoredKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredKey")
             .field("kid", &self.kid)
+            .field("alg", &self.alg)
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
@@ -34,7 +35,7 @@ impl Store {
              values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (kid) do nothing",
         )
         .bind(&k.kid)
-        .bind(&k.alg)
+        .bind(k.alg.as_str())
         .bind(k.state.as_str())
         .bind(&k.sealed_private_key)
         .bind(&k.public_jwk)
@@ -58,7 +59,8 @@ impl Store {
             .map(|r| {
                 Ok(StoredKey {
                     kid: r.try_get("kid")?,
-                    alg: r.try_get("alg")?,
+                    alg: Alg::parse(&r.try_get::<String, _>("alg")?)
+                        .ok_or_else(|| Error::Corrupt("unknown key algorithm".into()))?,
                     state: KeyState::parse(&r.try_get::<String, _>("state")?)
                         .ok_or_else(|| Error::Corrupt("unknown key state".into()))?,
                     sealed_private_key: r.try_get("private_key")?,
@@ -71,7 +73,8 @@ impl Store {
             .collect()
     }
 
-    /// Makes `kid` the signing key, then retires every other current key until `retires_at`.
+    /// Makes `kid` the signing key, then retires every other current key of its algorithm until
+    /// `retires_at`.
     /// In that order, a crash in between leaves two current keys (both still published), which
     /// the next rotation step resolves; never none.
     pub async fn promote_signing_key(&self, kid: &str, now: i64, retires_at: i64) -> Result<()> {
@@ -83,7 +86,21 @@ impl Store {
         .execute(&self.pool)
         .await?;
         sqlx::query(
-            "update signing_keys set state = 'retired', retires_at = $1 where state = 'current' and kid <> $2",
+            "update signing_keys set state = 'retired', retires_at = $1 where state = 'current' and kid <> $2 \
+             and alg = (select alg from signing_keys where kid = $3)",
+        )
+        .bind(retires_at)
+        .bind(kid)
+        .bind(kid)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stops a key signing (its algorithm was taken out); it stays published until `retires_at`.
+    pub async fn retire_signing_key(&self, kid: &str, retires_at: i64) -> Result<()> {
+        sqlx::query(
+            "update signing_keys set state = 'retired', retires_at = $1 where kid = $2 and state <> 'retired'",
         )
         .bind(retires_at)
         .bind(kid)

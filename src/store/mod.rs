@@ -117,6 +117,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0009_mfa.sql"),
     include_str!("../../migrations/0010_session_owner.sql"),
     include_str!("../../migrations/0011_self_contained_tokens.sql"),
+    include_str!("../../migrations/0012_signing_algs.sql"),
 ];
 
 impl Store {

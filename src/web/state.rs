@@ -98,7 +98,8 @@ impl AppState {
         factors: crate::accounts::mfa::FactorKey,
     ) -> Self {
         let config_issuer = config.issuer.clone();
-        let discovery: Arc<str> = crate::oauth::discovery::metadata(&config.issuer)
+        let algs: Vec<_> = keys.algs().collect();
+        let discovery: Arc<str> = crate::oauth::discovery::metadata(&config.issuer, &algs)
             .to_string()
             .into();
         let digest = crate::crypto::b64url(&crate::crypto::sha256(discovery.as_bytes()));

@@ -83,6 +83,41 @@ fn client_and_user_commands_work() {
     assert!(list.contains(&id) && list.contains("public") && list.contains("confidential"));
     let show = stdout(&gatehouse(d, &["client", "show", &id], None));
     assert!(show.contains("https://api.example.com"));
+    let shown: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(
+        shown["id_token_signed_response_alg"], "RS256",
+        "the default"
+    );
+
+    stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "update",
+            &id,
+            "--id-token-alg",
+            "ES256",
+            "--access-token-alg",
+            "EdDSA",
+        ],
+        None,
+    ));
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&gatehouse(d, &["client", "show", &id], None))).unwrap();
+    assert_eq!(shown["id_token_signed_response_alg"], "ES256");
+    assert_eq!(shown["access_token_signed_response_alg"], "EdDSA");
+    for (alg, env) in [("HS256", None), ("ES256", Some("RS256"))] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.args(["client", "update", &id, "--id-token-alg", alg])
+            .env_remove("GATEHOUSE_DATABASE_URL")
+            .env("GATEHOUSE_DATA_DIR", d.join("data"))
+            .env("GATEHOUSE_KEYS_DIR", d.join("keys"));
+        if let Some(algs) = env {
+            cmd.env("GATEHOUSE_SIGNING_ALGS", algs);
+        }
+        let refused = cmd.output().unwrap();
+        assert!(!refused.status.success(), "{alg} with {env:?}");
+    }
     assert!(
         !show.contains(created["client_secret"].as_str().unwrap()),
         "the secret is never shown again"
@@ -250,27 +285,57 @@ fn keys_commands_list_rotate_and_revoke() {
             .collect::<Vec<_>>()
     };
     let first = rows(stdout(&gatehouse(d, &["keys", "list"], None)));
-    assert_eq!(first.len(), 1);
-    assert_eq!(first[0][1], "RS256");
-    assert_eq!(first[0][2], "current");
+    let algs: Vec<&str> = first.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(algs, ["RS256", "ES256", "EdDSA"], "one key per algorithm");
+    assert!(first.iter().all(|r| r[2] == "current"));
     let old = first[0][0].clone();
+    let of = |listed: &[Vec<String>], alg: &str, state: &str| -> Vec<String> {
+        listed
+            .iter()
+            .filter(|r| r[1] == alg && r[2] == state)
+            .map(|r| r[0].clone())
+            .collect()
+    };
 
-    assert!(stdout(&gatehouse(d, &["keys", "rotate"], None)).contains("starts signing in"));
+    let out = stdout(&gatehouse(d, &["keys", "rotate", "--alg", "ES256"], None));
+    assert!(
+        out.contains("(ES256) is published and starts signing in"),
+        "{out}"
+    );
     let listed = rows(stdout(&gatehouse(d, &["keys", "list"], None)));
-    let mut states: Vec<&str> = listed.iter().map(|r| r[2].as_str()).collect();
-    states.sort();
-    assert_eq!(states, ["current", "next"]);
+    assert_eq!(of(&listed, "ES256", "next").len(), 1);
+    assert!(
+        of(&listed, "RS256", "next").is_empty(),
+        "only the named one"
+    );
 
-    stdout(&gatehouse(d, &["keys", "rotate", "--now"], None));
+    assert_eq!(
+        stdout(&gatehouse(d, &["keys", "rotate"], None))
+            .matches("starts signing in")
+            .count(),
+        3,
+        "each algorithm (ES256 already had its next key)"
+    );
     let listed = rows(stdout(&gatehouse(d, &["keys", "list"], None)));
-    let current: Vec<_> = listed.iter().filter(|r| r[2] == "current").collect();
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        assert_eq!(of(&listed, alg, "next").len(), 1, "{alg}");
+    }
+
+    stdout(&gatehouse(
+        d,
+        &["keys", "rotate", "--now", "--alg", "RS256"],
+        None,
+    ));
+    let listed = rows(stdout(&gatehouse(d, &["keys", "list"], None)));
+    let current = of(&listed, "RS256", "current");
     assert_eq!(current.len(), 1);
-    assert_ne!(current[0][0], old);
+    assert_ne!(current[0], old);
     assert!(
         listed
             .iter()
             .any(|r| r[0] == old && r[2] == "retired" && r[5] != "-")
     );
+    assert_eq!(of(&listed, "ES256", "current").len(), 1);
 
     stdout(&gatehouse(d, &["keys", "revoke", &old], None));
     assert!(!stdout(&gatehouse(d, &["keys", "list"], None)).contains(&old));

@@ -15,10 +15,6 @@ async fn discovery_document_matches_issuer(app: TestApp) {
     assert_eq!(m["token_endpoint"], app.url("/token"));
     assert_eq!(m["userinfo_endpoint"], app.url("/userinfo"));
     assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(
-        m["id_token_signing_alg_values_supported"],
-        serde_json::json!(["RS256"])
-    );
     assert_eq!(m["authorization_response_iss_parameter_supported"], true);
     assert_eq!(
         m["code_challenge_methods_supported"],
@@ -34,16 +30,27 @@ async fn discovery_document_matches_issuer(app: TestApp) {
         .json()
         .await
         .unwrap();
-    let key = &jwks["keys"][0];
-    assert_eq!(key["kty"], "RSA");
-    assert_eq!(key["use"], "sig");
-    assert_eq!(key["alg"], "RS256");
+    // The RS256 signer first, then one key per other configured algorithm.
+    let keys = jwks["keys"].as_array().unwrap();
+    let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs, ["RS256", "ES256", "EdDSA"]);
     assert_eq!(
-        key["kid"],
-        gatehouse::keys::thumbprint(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
+        m["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256", "EdDSA"])
     );
-    for private in ["d", "p", "q", "dp", "dq", "qi"] {
-        assert!(key.get(private).is_none(), "no private member {private}");
+    for (key, (kty, crv)) in keys.iter().zip([
+        ("RSA", None),
+        ("EC", Some("P-256")),
+        ("OKP", Some("Ed25519")),
+    ]) {
+        assert_eq!(key["kty"], kty);
+        assert_eq!(key["crv"].as_str(), crv);
+        assert_eq!(key["use"], "sig");
+        let jwk: gatehouse::keys::Jwk = serde_json::from_value(key.clone()).unwrap();
+        assert_eq!(key["kid"], jwk.thumbprint(), "RFC 7638 kid");
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(key.get(private).is_none(), "no private member {private}");
+        }
     }
 }
 
@@ -84,19 +91,23 @@ async fn health_and_readiness(app: TestApp) {
 /// a wrong master key or a corrupted row stops start-up with a clear error and changes nothing.
 async fn signing_key_persists_and_is_sealed(app: TestApp) {
     let keys = app.store.list_signing_keys().await.unwrap();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0].state, "current");
-    assert!(
-        !gatehouse::keys::contains_rsa_oid(&keys[0].sealed_private_key),
-        "never plaintext PKCS#8"
-    );
+    assert_eq!(keys.len(), 3, "one per algorithm");
+    for key in &keys {
+        assert_eq!(key.state, "current");
+        assert!(
+            !gatehouse::keys::contains_key_oid(&key.sealed_private_key),
+            "never plaintext PKCS#8"
+        );
+    }
     let replica = app.spawn_replica().await;
-    assert_eq!(
-        replica.keys.current_kid(),
-        keys[0].kid,
-        "a restart reuses the stored key"
-    );
-    assert_eq!(app.store.list_signing_keys().await.unwrap().len(), 1);
+    for key in &keys {
+        assert_eq!(
+            replica.keys.current_kid_of(key.alg).as_ref(),
+            Some(&key.kid),
+            "a restart reuses the stored keys"
+        );
+    }
+    assert_eq!(app.store.list_signing_keys().await.unwrap().len(), 3);
 
     let mut wrong = app.config.clone();
     wrong.bind = "127.0.0.1:0".parse().unwrap();
@@ -153,8 +164,11 @@ async fn signing_key_persists_and_is_sealed(app: TestApp) {
         .await
         .err()
         .unwrap();
-    assert!(format!("{err:#}").contains(&keys[0].kid), "{err:#}");
-    assert_eq!(app.store.list_signing_keys().await.unwrap().len(), 1);
+    assert!(
+        keys.iter().any(|k| format!("{err:#}").contains(&k.kid)),
+        "{err:#}"
+    );
+    assert_eq!(app.store.list_signing_keys().await.unwrap().len(), 3);
 }
 
 async fn unknown_path_is_404(app: TestApp) {

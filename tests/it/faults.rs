@@ -274,19 +274,25 @@ async fn kill_during_key_rotation_leaves_a_consistent_keystore() {
         .expect("the keystore opens after the kills");
     let keys = app.keys().clone();
     let rows = app.store().list_signing_keys().await.unwrap();
-    assert_eq!(
-        rows.iter().filter(|r| r.state == "current").count(),
-        1,
-        "exactly one signing key: {:?}",
-        rows.iter().map(|r| r.state).collect::<Vec<_>>()
-    );
-    let current = keys.current_kid();
-    let jwt = keys.sign("JWT", &serde_json::json!({"sub": "x"})).unwrap();
-    assert!(jwt.split('.').count() == 3);
-    assert!(rows.iter().any(|r| r.kid == current));
+    for alg in gatehouse::domain::Alg::ALL {
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r.alg == alg && r.state == "current")
+                .count(),
+            1,
+            "exactly one {alg} signing key: {:?}",
+            rows.iter().map(|r| (r.alg, r.state)).collect::<Vec<_>>()
+        );
+        let current = keys.current_kid_of(alg).unwrap();
+        let jwt = keys
+            .sign(alg, "JWT", &serde_json::json!({"sub": "x"}))
+            .unwrap();
+        assert!(jwt.split('.').count() == 3);
+        assert!(rows.iter().any(|r| r.kid == current));
+    }
     // A lease left behind by a killed process is taken over once it expires.
     clock.advance(120);
-    keys.rotate(clock.now(), true)
+    keys.rotate(gatehouse::domain::Alg::RS256, clock.now(), true)
         .await
         .expect("rotation works again");
 }

@@ -1,11 +1,9 @@
 //! The whole sign-in, with the `openidconnect` crate as the relying party.
 use crate::helpers::*;
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreUserInfoClaims};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, Scope,
+    TokenResponse,
 };
 
 /// Drives the browser from an authorization URL to the client redirect; returns its query.
@@ -24,21 +22,7 @@ async fn relying_party_signs_in(app: TestApp, public: bool) {
     let registered = app
         .create_client_with(public, &[REDIRECT_URI], &[], false)
         .await;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
-            .await
-            .unwrap();
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(registered.id.clone()),
-        registered.secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into()).unwrap());
+    let (client, http) = app.relying_party(&registered).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (auth_url, csrf, nonce) = client
         .authorize_url(
@@ -326,45 +310,61 @@ async fn pyjwt_resource_server_accepts_access_token() {
         .await
         .unwrap();
     let user = app.create_user("alice").await;
-    let client = app
-        .create_client_with(false, &[REDIRECT_URI], &["https://api.example.com"], false)
-        .await;
-    let (code, verifier) = app.get_code(&browser(), &client, "openid", "alice").await;
-    let body: serde_json::Value = app
-        .exchange(&client, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = body["access_token"].as_str().unwrap().to_string();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/resource_server.py");
-    let run = |audience: &str| {
-        let args = [
-            script.to_string(),
-            app.url("/jwks.json"),
-            app.issuer.clone(),
-            audience.to_string(),
-            token.clone(),
-        ];
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new("python3")
-                .args(args)
-                .output()
-                .unwrap()
-        })
-    };
-    let ok = run("https://api.example.com").await.unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), user.id);
-    let wrong = run("https://other.example.com").await.unwrap();
-    assert!(
-        !wrong.status.success(),
-        "a token for another API is refused"
-    );
+    // The API verifies with the algorithm it was told its tokens use.
+    for alg in gatehouse::domain::Alg::ALL {
+        let client = app
+            .create_client_custom(false, |c| {
+                c.audiences = vec!["https://api.example.com".into()];
+                c.access_token_signed_response_alg = alg;
+            })
+            .await;
+        let (code, verifier) = app.get_code(&browser(), &client, "openid", "alice").await;
+        let body: serde_json::Value = app
+            .exchange(&client, &code, &verifier)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let token = body["access_token"].as_str().unwrap().to_string();
+        let run = |audience: &str, alg: &str| {
+            let args = [
+                script.to_string(),
+                app.url("/jwks.json"),
+                app.issuer.clone(),
+                audience.to_string(),
+                token.clone(),
+                alg.to_string(),
+            ];
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new("python3")
+                    .args(args)
+                    .output()
+                    .unwrap()
+            })
+        };
+        let ok = run("https://api.example.com", alg.as_str()).await.unwrap();
+        assert!(
+            ok.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), user.id);
+        let wrong = run("https://other.example.com", alg.as_str())
+            .await
+            .unwrap();
+        assert!(
+            !wrong.status.success(),
+            "{alg}: a token for another API is refused"
+        );
+        if alg != gatehouse::domain::Alg::RS256 {
+            let pinned = run("https://api.example.com", "RS256").await.unwrap();
+            assert!(
+                !pinned.status.success(),
+                "{alg}: an API pinned to RS256 refuses it"
+            );
+        }
+    }
 }
 
 /// A person in headless Chromium completes the flow on our pages (Selenium drives it).

@@ -151,6 +151,16 @@ async fn start(
     (keys, store, tx)
 }
 
+/// The `openidconnect` crate's client as `from_provider_metadata` builds it.
+pub type RelyingParty = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// A second server on the same database and master key: another replica.
 pub struct Replica {
     pub issuer: String,
@@ -160,9 +170,15 @@ pub struct Replica {
 
 impl TestApp {
     pub async fn spawn_replica(&self) -> Replica {
+        self.spawn_replica_with(|_| {}).await
+    }
+
+    /// A replica whose configuration differs from ours as `adjust` says.
+    pub async fn spawn_replica_with(&self, adjust: impl FnOnce(&mut Config)) -> Replica {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = self.config.clone();
+        adjust(&mut config);
         config.bind = addr;
         config.issuer = format!("http://127.0.0.1:{}", addr.port());
         let (keys, _, stop) = start(config.clone(), self.clock.clone(), listener).await;
@@ -278,6 +294,31 @@ impl TestApp {
     pub async fn create_client(&self) -> TestClient {
         self.create_client_with(false, &[REDIRECT_URI], &[], false)
             .await
+    }
+
+    /// A relying party for `registered` that has fetched our discovery document now, and the
+    /// HTTP client it talks to us with (redirects not followed, as the RFCs want).
+    pub async fn relying_party(&self, registered: &TestClient) -> (RelyingParty, reqwest::Client) {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let metadata = openidconnect::core::CoreProviderMetadata::discover_async(
+            openidconnect::IssuerUrl::new(self.issuer.clone()).unwrap(),
+            &http,
+        )
+        .await
+        .unwrap();
+        let client = openidconnect::core::CoreClient::from_provider_metadata(
+            metadata,
+            openidconnect::ClientId::new(registered.id.clone()),
+            registered
+                .secret
+                .clone()
+                .map(openidconnect::ClientSecret::new),
+        )
+        .set_redirect_uri(openidconnect::RedirectUrl::new(REDIRECT_URI.into()).unwrap());
+        (client, http)
     }
 
     /// GET /authorize with the given parameters.
@@ -454,8 +495,14 @@ impl TestApp {
 
     /// The discovery document.
     pub async fn discovery(&self) -> serde_json::Value {
+        self.get_json(&self.url("/.well-known/openid-configuration"))
+            .await
+    }
+
+    /// GET a JSON document (ours or a replica's).
+    pub async fn get_json(&self, url: &str) -> serde_json::Value {
         self.http
-            .get(self.url("/.well-known/openid-configuration"))
+            .get(url)
             .send()
             .await
             .unwrap()

@@ -1,28 +1,32 @@
 //! The rotating keystore (OIDC Core §10.1.1): keys are published before they sign and stay
 //! published while tokens they signed live; one replica performs each step.
 use crate::helpers::*;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use gatehouse::domain::Alg;
+use openidconnect::core::{CoreAuthenticationFlow, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    RedirectUrl, TokenResponse,
+    AccessTokenHash, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    TokenResponse,
 };
 
+/// The kids of the published RS256 keys (the other algorithms rotate alongside, on their own).
 async fn jwks_kids(app: &TestApp) -> Vec<String> {
-    let jwks: serde_json::Value = app
-        .http
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    jwks_kids_of(app, Alg::RS256).await
+}
+
+async fn jwks_kids_of(app: &TestApp, alg: Alg) -> Vec<String> {
+    let jwks = app.get_json(&app.url("/jwks.json")).await;
     jwks["keys"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|k| k["alg"] == alg.as_str())
         .map(|k| k["kid"].as_str().unwrap().to_string())
         .collect()
+}
+
+async fn rows_of(app: &TestApp, alg: Alg) -> Vec<gatehouse::store::StoredKey> {
+    let rows = app.store.list_signing_keys().await.unwrap();
+    rows.into_iter().filter(|k| k.alg == alg).collect()
 }
 
 async fn access_token(app: &TestApp, client: &TestClient, b: &reqwest::Client) -> String {
@@ -88,15 +92,14 @@ async fn key_walks_through_its_life(app: TestApp) {
     app.clock.advance(1);
     app.keys.tick(app.clock.now()).await.unwrap();
     assert_eq!(jwks_kids(&app).await, [k2]);
-    let states: Vec<gatehouse::domain::KeyState> = app
-        .store
-        .list_signing_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.state)
-        .collect();
-    assert_eq!(states, ["current"]);
+    for alg in Alg::ALL {
+        let states: Vec<gatehouse::domain::KeyState> = rows_of(&app, alg)
+            .await
+            .into_iter()
+            .map(|k| k.state)
+            .collect();
+        assert_eq!(states, ["current"], "{alg} went through the same life");
+    }
 }
 
 /// Two replicas on one database: concurrent rotation attempts produce exactly one new key, and
@@ -109,9 +112,14 @@ async fn concurrent_rotation_makes_exactly_one_key(app: TestApp) {
     let (a, b) = tokio::join!(app.keys.tick(now), replica.keys.tick(now));
     a.unwrap();
     b.unwrap();
-    let rows = app.store.list_signing_keys().await.unwrap();
-    assert_eq!(rows.len(), 2, "{rows:?}");
-    let (a, b) = tokio::join!(app.keys.rotate(now, false), replica.keys.rotate(now, false));
+    for alg in Alg::ALL {
+        assert_eq!(rows_of(&app, alg).await.len(), 2, "{alg}");
+    }
+    let rows = rows_of(&app, Alg::RS256).await;
+    let (a, b) = tokio::join!(
+        app.keys.rotate(Alg::RS256, now, false),
+        replica.keys.rotate(Alg::RS256, now, false)
+    );
     // Each either reports the one pending key or finds the other holding the lease.
     for r in [a, b] {
         match r {
@@ -120,7 +128,7 @@ async fn concurrent_rotation_makes_exactly_one_key(app: TestApp) {
             Err(e) => panic!("{e}"),
         }
     }
-    assert_eq!(app.store.list_signing_keys().await.unwrap().len(), 2);
+    assert_eq!(rows_of(&app, Alg::RS256).await.len(), 2);
     app.keys.reload().await.unwrap();
     replica.keys.reload().await.unwrap();
     assert_eq!(app.keys.jwks().0, replica.keys.jwks().0);
@@ -154,7 +162,11 @@ async fn rotate_now_and_revoke(app: TestApp) {
     let b = browser();
     let old = app.keys.current_kid();
     let token = access_token(&app, &client, &b).await;
-    let new = app.keys.rotate(app.clock.now(), true).await.unwrap();
+    let new = app
+        .keys
+        .rotate(Alg::RS256, app.clock.now(), true)
+        .await
+        .unwrap();
     assert_eq!(app.keys.current_kid(), new);
     assert_eq!(
         app.userinfo(&token).await.status(),
@@ -210,7 +222,10 @@ async fn jwks_and_discovery_are_cacheable_with_etags(app: TestApp) {
         .unwrap()
         .headers()["etag"]
         .clone();
-    app.keys.rotate(app.clock.now(), false).await.unwrap();
+    app.keys
+        .rotate(Alg::ES256, app.clock.now(), false)
+        .await
+        .unwrap();
     let after = app
         .http
         .get(app.url("/jwks.json"))
@@ -234,25 +249,33 @@ async fn cached_jwks_relying_party_survives_rotation(app: TestApp) {
     app.keys.tick(app.clock.now()).await.unwrap();
 
     // The RP fetches discovery and JWKS now, once, and never again.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
-            .await
-            .unwrap();
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(registered.id.clone()),
-        registered.secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into()).unwrap());
+    let (client, http) = app.relying_party(&registered).await;
 
     app.clock.advance(policy.publish_lead);
     app.keys.tick(app.clock.now()).await.unwrap();
     let signer = app.keys.current_kid();
+    let (tokens, nonce) = rp_sign_in(&app, &client, &http).await;
+    let id_token = tokens.id_token().unwrap();
+    assert_eq!(
+        kid_of(&id_token.to_string()),
+        signer,
+        "signed by the key that rotated in"
+    );
+    // The RP's clock follows ours (which moved 30 days); the JWKS is the one it cached.
+    let now = app.clock.now();
+    let verifier = client
+        .id_token_verifier()
+        .set_time_fn(move || chrono::DateTime::from_timestamp(now, 0).unwrap());
+    let claims = id_token.claims(&verifier, &nonce).unwrap();
+    assert_eq!(claims.subject().as_str(), user.id);
+}
 
+/// Alice signs in through the relying party; its token response and the nonce it sent.
+async fn rp_sign_in(
+    app: &TestApp,
+    client: &RelyingParty,
+    http: &reqwest::Client,
+) -> (openidconnect::core::CoreTokenResponse, Nonce) {
     let b = browser();
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, _, nonce) = client
@@ -273,25 +296,128 @@ async fn cached_jwks_relying_party_survives_rotation(app: TestApp) {
         .exchange_code(AuthorizationCode::new(code))
         .unwrap()
         .set_pkce_verifier(verifier)
-        .request_async(&http)
+        .request_async(http)
         .await
         .unwrap();
+    (tokens, nonce)
+}
+
+/// Signs in through a relying party that accepts only `id_alg`; returns its verified ID
+/// token's header and the access token.
+async fn sign_in_through_rp(
+    app: &TestApp,
+    registered: &TestClient,
+    id_alg: CoreJwsSigningAlgorithm,
+) -> (serde_json::Value, String) {
+    let (client, http) = app.relying_party(registered).await;
+    let (tokens, nonce) = rp_sign_in(app, &client, &http).await;
     let id_token = tokens.id_token().unwrap();
-    assert_eq!(
-        kid_of(&id_token.to_string()),
-        signer,
-        "signed by the key that rotated in"
-    );
-    // The RP's clock follows ours (which moved 30 days); the JWKS is the one it cached.
-    let now = app.clock.now();
-    let verifier = client
-        .id_token_verifier()
-        .set_time_fn(move || chrono::DateTime::from_timestamp(now, 0).unwrap());
+    let verifier = client.id_token_verifier().set_allowed_algs(vec![id_alg]);
     let claims = id_token.claims(&verifier, &nonce).unwrap();
-    assert_eq!(claims.subject().as_str(), user.id);
+    // OIDC Core §3.1.3.8: at_hash with the ID token's own algorithm's hash.
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+    (
+        jwt_header(&id_token.to_string()),
+        tokens.access_token().secret().clone(),
+    )
+}
+
+/// A client chooses what its ID tokens and its access tokens are signed with; a relying party
+/// verifies them against the one JWKS, and our endpoints accept them. The key decides the
+/// algorithm: a header naming another one is refused.
+async fn clients_choose_their_signing_algorithms(app: TestApp) {
+    app.create_user("alice").await;
+    for (id_alg, rp_alg, at_alg) in [
+        (
+            Alg::ES256,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            Alg::EdDSA,
+        ),
+        (Alg::EdDSA, CoreJwsSigningAlgorithm::EdDsa, Alg::ES256),
+    ] {
+        let client = app
+            .create_client_custom(false, |c| {
+                c.id_token_signed_response_alg = id_alg;
+                c.access_token_signed_response_alg = at_alg;
+            })
+            .await;
+        let (id_header, access) = sign_in_through_rp(&app, &client, rp_alg).await;
+        assert_eq!(id_header["alg"], id_alg.as_str());
+        assert_eq!(id_header["kid"], app.keys.current_kid_of(id_alg).unwrap());
+        let at_header = jwt_header(&access);
+        assert_eq!(at_header["alg"], at_alg.as_str());
+        assert_eq!(at_header["typ"], "at+jwt");
+        assert_eq!(at_header["kid"], app.keys.current_kid_of(at_alg).unwrap());
+        assert_eq!(app.userinfo(&access).await.status(), 200);
+
+        // The same token under a header naming another algorithm.
+        let (_, rest) = access.split_once('.').unwrap();
+        for forged_alg in ["RS256", "ES256", "EdDSA", "HS256", "none"] {
+            if forged_alg == at_alg.as_str() {
+                continue;
+            }
+            let header =
+                serde_json::json!({ "alg": forged_alg, "typ": "at+jwt", "kid": at_header["kid"] });
+            let forged = format!(
+                "{}.{rest}",
+                gatehouse::crypto::b64url(header.to_string().as_bytes())
+            );
+            assert_eq!(app.userinfo(&forged).await.status(), 401, "{forged_alg}");
+        }
+    }
+    // Without a choice, both stay RS256.
+    let plain = app.create_client().await;
+    let (id_header, access) =
+        sign_in_through_rp(&app, &plain, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256).await;
+    assert_eq!(id_header["alg"], "RS256");
+    assert_eq!(jwt_header(&access)["alg"], "RS256");
+}
+
+/// An algorithm taken out of the configuration stops signing, stays published while tokens it
+/// signed can live, then leaves the JWKS and the store.
+async fn an_algorithm_taken_out_winds_down(app: TestApp) {
+    let es256 = app.keys.current_kid_of(Alg::ES256).unwrap();
+    let replica = app
+        .spawn_replica_with(|c| c.signing_algs = vec![Alg::RS256])
+        .await;
+    let discovery = app
+        .get_json(&format!(
+            "{}/.well-known/openid-configuration",
+            replica.issuer
+        ))
+        .await;
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    let now = app.clock.now();
+    replica.keys.tick(now).await.unwrap();
+    assert_eq!(replica.keys.current_kid_of(Alg::ES256), None);
+    let rows = rows_of(&app, Alg::ES256).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, "retired");
+    assert_eq!(rows[0].kid, es256);
+    assert!(
+        replica.keys.jwks().0.contains(&es256),
+        "still published for the tokens it signed"
+    );
+    app.clock.advance(replica.keys.policy().retire_after);
+    replica.keys.tick(app.clock.now()).await.unwrap();
+    assert!(rows_of(&app, Alg::ES256).await.is_empty());
+    assert!(rows_of(&app, Alg::EdDSA).await.is_empty());
+    assert!(!replica.keys.jwks().0.contains(&es256));
+    assert_eq!(rows_of(&app, Alg::RS256).await.len(), 1);
 }
 
 crate::backend_tests!(
+    clients_choose_their_signing_algorithms,
+    an_algorithm_taken_out_winds_down,
     key_walks_through_its_life,
     concurrent_rotation_makes_exactly_one_key,
     rotate_now_and_revoke,

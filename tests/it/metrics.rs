@@ -192,10 +192,19 @@ async fn metrics_are_scraped_on_their_own_listener() {
             .is_some_and(|s| s.value >= 1.0),
         "logins by outcome"
     );
-    let age = find(&samples, "gatehouse_signing_key_age_seconds", &[]).expect("key age");
+    let age = find(
+        &samples,
+        "gatehouse_signing_key_age_seconds",
+        &[("alg", "RS256")],
+    )
+    .expect("key age");
     assert!(age.value >= 0.0);
-    let next =
-        find(&samples, "gatehouse_signing_key_next_rotation_seconds", &[]).expect("next rotation");
+    let next = find(
+        &samples,
+        "gatehouse_signing_key_next_rotation_seconds",
+        &[("alg", "EdDSA")],
+    )
+    .expect("next rotation");
     assert!(next.value > 0.0);
     assert!(
         find(&samples, "gatehouse_db_pool_max_connections", &[]).is_some_and(|s| s.value > 0.0)

@@ -112,7 +112,10 @@ async fn not_yet_valid_token_is_refused(app: TestApp) {
     let at = t["access_token"].as_str().unwrap();
     let mut claims = jwt_claims(at);
     claims["nbf"] = (app.clock.now() + 3600).into();
-    let early = app.keys.sign("at+jwt", &claims).unwrap();
+    let early = app
+        .keys
+        .sign(gatehouse::domain::Alg::RS256, "at+jwt", &claims)
+        .unwrap();
     assert_eq!(app.userinfo(at).await.status(), 200);
     assert_eq!(app.userinfo(&early).await.status(), 401);
 }

@@ -157,7 +157,9 @@ async fn access_token(
         gid: subject.map(|s| s.grant_id.to_owned()),
     };
     Ok(Minted {
-        token: ctx.keys.sign("at+jwt", &at)?,
+        token: ctx
+            .keys
+            .sign(client.access_token_signed_response_alg, "at+jwt", &at)?,
         expires_in: exp - ctx.now,
     })
 }
@@ -178,6 +180,7 @@ async fn mint(
     if !scope.contains("openid") {
         return Ok((access_token, None));
     }
+    let id_alg = client.id_token_signed_response_alg;
     let claims = IdTokenClaims {
         iss: ctx.issuer().to_owned(),
         sub: s.user.id.clone(),
@@ -187,12 +190,12 @@ async fn mint(
         iat: ctx.now,
         auth_time: s.auth_time,
         nonce: s.nonce.clone(),
-        at_hash: at_hash(&access_token.token),
+        at_hash: at_hash(id_alg, &access_token.token),
         amr: wire_amr(&s.amr),
         acr: Some(Acr::of(&s.amr).as_str().to_owned()),
         user: user_claims(s.user, scope),
     };
-    Ok((access_token, Some(ctx.keys.sign("JWT", &claims)?)))
+    Ok((access_token, Some(ctx.keys.sign(id_alg, "JWT", &claims)?)))
 }
 
 /// A new refresh token for a family, expiring at the idle lifetime or the family's end.

@@ -295,9 +295,14 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=10)
+    ap.add_argument("--binary", help="the gatehouse binary to run (default: target/release; "
+                    "target/profiling/gatehouse for perf)")
     ap.add_argument("--only", action="append", metavar="ENDPOINT",
                     help="run just this endpoint (repeatable), e.g. --only refresh")
     args = ap.parse_args()
+    if args.binary:
+        global BINARY
+        BINARY = os.path.abspath(args.binary)
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (bench/run.sh installs it)")
 

@@ -32,6 +32,50 @@ pub struct CodeGrant {
     pub amr: String,
 }
 
+/// What a code redemption presents, checked against the stored code.
+#[derive(Debug)]
+pub struct Redemption<'a> {
+    pub code_hash: &'a str,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    /// Computed from the verifier; `""` with method `none` when the client sent none.
+    pub code_challenge: &'a str,
+    pub code_challenge_method: &'a str,
+    pub now: i64,
+}
+
+/// The one redeeming statement, on the pool or inside a transaction.
+pub(super) async fn consume<'e, E>(db: E, r: &Redemption<'_>) -> Result<Option<CodeGrant>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query(
+        "update authorization_codes set consumed_at = $1 \
+         where code_hash = $2 and client_id = $3 and redirect_uri = $4 and code_challenge = $5 \
+         and code_challenge_method = $6 and consumed_at is null and expires_at >= $1 \
+         returning user_id, scope, nonce, auth_time, session_key, amr",
+    )
+    .bind(r.now)
+    .bind(r.code_hash)
+    .bind(r.client_id)
+    .bind(r.redirect_uri)
+    .bind(r.code_challenge)
+    .bind(r.code_challenge_method)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(CodeGrant {
+            user_id: r.try_get("user_id")?,
+            session_key: r.try_get("session_key")?,
+            scope: r.try_get("scope")?,
+            nonce: r.try_get("nonce")?,
+            auth_time: r.try_get("auth_time")?,
+            amr: r.try_get("amr")?,
+        })
+    })
+    .transpose()
+}
+
 impl Store {
     pub async fn insert_code(&self, c: &NewCode<'_>) -> Result<()> {
         sqlx::query(
@@ -70,31 +114,15 @@ impl Store {
         code_challenge_method: &str,
         now: i64,
     ) -> Result<Option<CodeGrant>> {
-        let row = sqlx::query(
-            "update authorization_codes set consumed_at = $1 \
-             where code_hash = $2 and client_id = $3 and redirect_uri = $4 and code_challenge = $5 \
-             and code_challenge_method = $6 and consumed_at is null and expires_at >= $1 \
-             returning user_id, scope, nonce, auth_time, session_key, amr",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .bind(client_id)
-        .bind(redirect_uri)
-        .bind(code_challenge)
-        .bind(code_challenge_method)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(CodeGrant {
-                user_id: r.try_get("user_id")?,
-                session_key: r.try_get("session_key")?,
-                scope: r.try_get("scope")?,
-                nonce: r.try_get("nonce")?,
-                auth_time: r.try_get("auth_time")?,
-                amr: r.try_get("amr")?,
-            })
-        })
-        .transpose()
+        let redemption = Redemption {
+            code_hash,
+            client_id,
+            redirect_uri,
+            code_challenge,
+            code_challenge_method,
+            now,
+        };
+        consume(&self.pool, &redemption).await
     }
 
     /// Marks a redeemed code as replayed; true when the code exists and had been redeemed.

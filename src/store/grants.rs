@@ -1,6 +1,63 @@
 //! Refresh-token families ("grants") and their rotating refresh tokens.
+use super::codes::{CodeGrant, Redemption, consume};
 use super::{Result, Store};
 use sqlx::Row;
+
+/// What a redeemed code becomes, decided from the code: its grant, and that grant's first
+/// refresh token if it has one.
+#[derive(Debug)]
+pub struct GrantPlan {
+    pub id: String,
+    pub scope: String,
+    /// The browser session it is bound to; `None` for offline access (survives logout).
+    pub session_key: Option<String>,
+    pub expires_at: i64,
+    pub refresh: Option<NewRefresh>,
+}
+
+/// A refresh token to record (its hash only).
+#[derive(Debug)]
+pub struct NewRefresh {
+    pub token_hash: String,
+    pub expires_at: i64,
+}
+
+async fn insert_grant_on<'e, E>(db: E, g: &NewGrant<'_>) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "insert into grants (id, client_id, user_id, scope, auth_time, session_key, code_hash, created_at, expires_at, amr) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(g.id)
+    .bind(g.client_id)
+    .bind(g.user_id)
+    .bind(g.scope)
+    .bind(g.auth_time)
+    .bind(g.session_key)
+    .bind(g.code_hash)
+    .bind(g.created_at)
+    .bind(g.expires_at)
+    .bind(g.amr)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+async fn insert_refresh_on<'e, E>(db: E, grant_id: &str, r: &NewRefresh, now: i64) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query("insert into refresh_tokens (token_hash, grant_id, created_at, expires_at) values ($1, $2, $3, $4)")
+        .bind(&r.token_hash)
+        .bind(grant_id)
+        .bind(now)
+        .bind(r.expires_at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
 
 /// A new refresh-token family.
 #[derive(Debug)]
@@ -43,41 +100,41 @@ pub struct RefreshRecord {
 }
 
 impl Store {
-    pub async fn insert_grant(&self, g: &NewGrant<'_>) -> Result<()> {
-        sqlx::query(
-            "insert into grants (id, client_id, user_id, scope, auth_time, session_key, code_hash, created_at, expires_at, amr) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(g.id)
-        .bind(g.client_id)
-        .bind(g.user_id)
-        .bind(g.scope)
-        .bind(g.auth_time)
-        .bind(g.session_key)
-        .bind(g.code_hash)
-        .bind(g.created_at)
-        .bind(g.expires_at)
-        .bind(g.amr)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn insert_refresh_token(
+    /// Redeems a code and records the grant `plan` makes of it, with its first refresh token,
+    /// in one transaction: a replay then either finds the code unredeemed or finds the grant
+    /// to revoke, never the moment between. `None` (nothing written) when the code does not
+    /// pass its checks.
+    pub async fn redeem_code(
         &self,
-        token_hash: &str,
-        grant_id: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()> {
-        sqlx::query("insert into refresh_tokens (token_hash, grant_id, created_at, expires_at) values ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(grant_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        code: &Redemption<'_>,
+        plan: impl FnOnce(&CodeGrant) -> GrantPlan,
+    ) -> Result<Option<(CodeGrant, GrantPlan)>> {
+        let mut tx = self.pool.begin().await?;
+        let Some(grant) = consume(&mut *tx, code).await? else {
+            return Ok(None);
+        };
+        let plan = plan(&grant);
+        insert_grant_on(
+            &mut *tx,
+            &NewGrant {
+                id: &plan.id,
+                client_id: code.client_id,
+                user_id: &grant.user_id,
+                scope: &plan.scope,
+                auth_time: grant.auth_time,
+                amr: &grant.amr,
+                session_key: plan.session_key.as_deref(),
+                code_hash: Some(code.code_hash),
+                created_at: code.now,
+                expires_at: plan.expires_at,
+            },
+        )
+        .await?;
+        if let Some(refresh) = &plan.refresh {
+            insert_refresh_on(&mut *tx, &plan.id, refresh, code.now).await?;
+        }
+        tx.commit().await?;
+        Ok(Some((grant, plan)))
     }
 
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
@@ -111,37 +168,33 @@ impl Store {
         .transpose()
     }
 
-    /// Uses a refresh token in one statement: true for exactly one caller, and only while the
-    /// token is unused, unexpired, its family live and issued to this client (RFC 6749 §6).
-    pub async fn claim_refresh_token(
+    /// Rotates a refresh token in one transaction (RFC 9700 §4.14.2): claims it (once, by its
+    /// own client, while it and its family are live), records its successor and keeps the
+    /// sealed response for the replay window. False, with nothing written, when it cannot be
+    /// claimed.
+    pub async fn rotate_refresh_token(
         &self,
         token_hash: &str,
         client_id: &str,
+        grant_id: &str,
+        successor: &NewRefresh,
+        replay_response: Option<&str>,
         now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            // A correlated lookup of the one family: `grant_id in (select … where client_id = …)`
-            // built the list of all the client's families on every refresh.
-            "update refresh_tokens set rotated_at = $1 where token_hash = $2 and rotated_at is null and expires_at >= $1 \
-             and exists (select 1 from grants g where g.id = refresh_tokens.grant_id and g.client_id = $3 \
-             and g.revoked_at is null and g.expires_at >= $1)",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .bind(client_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Keeps the (sealed) response a rotated token produced, for the replay window.
-    pub async fn store_replay_response(&self, token_hash: &str, sealed: &str) -> Result<()> {
-        sqlx::query("update refresh_tokens set replay_response = $1 where token_hash = $2")
-            .bind(sealed)
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut tx = self.pool.begin().await?;
+        if !claim_on(&mut *tx, token_hash, client_id, now).await? {
+            return Ok(false);
+        }
+        insert_refresh_on(&mut *tx, grant_id, successor, now).await?;
+        if let Some(sealed) = replay_response {
+            sqlx::query("update refresh_tokens set replay_response = $1 where token_hash = $2")
+                .bind(sealed)
+                .bind(token_hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Revokes a family, and with it every access token issued under it (their standing is
@@ -221,4 +274,25 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Uses a refresh token in one statement: true for exactly one caller, and only while the token
+/// is unused, unexpired, its family live and issued to this client (RFC 6749 §6).
+async fn claim_on<'e, E>(db: E, token_hash: &str, client_id: &str, now: i64) -> Result<bool>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let done = sqlx::query(
+        // A correlated lookup of the one family: `grant_id in (select … where client_id = …)`
+        // built the list of all the client's families on every refresh.
+        "update refresh_tokens set rotated_at = $1 where token_hash = $2 and rotated_at is null and expires_at >= $1 \
+         and exists (select 1 from grants g where g.id = refresh_tokens.grant_id and g.client_id = $3 \
+         and g.revoked_at is null and g.expires_at >= $1)",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .bind(client_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

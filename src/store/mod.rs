@@ -13,10 +13,10 @@ mod throttle;
 mod tokens;
 mod users;
 
-pub use codes::{CodeGrant, NewCode};
+pub use codes::{CodeGrant, NewCode, Redemption};
 pub use factors::{FactorSummary, StoredPasskey, StoredTotp};
 pub use flows::FlowCaps;
-pub use grants::{GrantRecord, NewGrant, RefreshRecord};
+pub use grants::{GrantPlan, GrantRecord, NewRefresh, RefreshRecord};
 pub use keys::StoredKey;
 pub use sessions::{BROWSER_KEY, PARTIAL_KEY, SIGNED_IN_KEY, SessionStore, session_row_key};
 pub use tokens::TokenSubject;

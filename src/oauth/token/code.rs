@@ -6,7 +6,7 @@ use crate::domain::{Client, GrantType, ScopeSet};
 use crate::oauth::authorize::Params;
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
-use crate::store::NewGrant;
+use crate::store::{CodeGrant, GrantPlan, Redemption};
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.6: the code is redeemed once, by the client it was issued to,
 /// with the same redirect_uri and a verifier matching the stored challenge.
@@ -42,78 +42,76 @@ pub async fn exchange_code(
         }
         None => (String::new(), pkce::NONE),
     };
-    let Some(grant) = ctx
-        .store
-        .consume_code(
-            &code_hash,
-            &client.id,
-            redirect_uri,
-            &challenge,
-            method,
-            ctx.now,
-        )
-        .await?
-    else {
+    let redemption = Redemption {
+        code_hash: &code_hash,
+        client_id: &client.id,
+        redirect_uri,
+        code_challenge: &challenge,
+        code_challenge_method: method,
+        now: ctx.now,
+    };
+    // RFC 9700 §4.14: refresh tokens only for offline access or clients registered for them;
+    // without offline access they are bound to the browser session and end with it. Every
+    // redemption records its grant, which the access token names: without a refresh token the
+    // grant lives as long as the access token.
+    let mut refresh_token = None;
+    let plan = |code: &CodeGrant| {
+        let scope = ScopeSet::parse_supported(&code.scope);
+        let offline = scope.contains("offline_access");
+        let refreshable = offline || client.allows_grant(GrantType::RefreshToken);
+        let expires_at = ctx.now
+            + if refreshable {
+                client
+                    .refresh_token_ttl
+                    .unwrap_or(ctx.config.refresh_token_ttl)
+            } else {
+                ctx.config.access_token_ttl
+            };
+        let refresh = refreshable.then(|| {
+            let (token, record) = new_refresh_token(ctx, client, expires_at);
+            refresh_token = Some(token);
+            record
+        });
+        GrantPlan {
+            id: random_id(),
+            scope: scope.to_wire(),
+            session_key: if offline {
+                None
+            } else {
+                code.session_key.clone()
+            },
+            expires_at,
+            refresh,
+        }
+    };
+    let Some((grant, plan)) = ctx.store.redeem_code(&redemption, plan).await? else {
         reject_replay(ctx, client, &code_hash).await?;
         return Err(OAuthError::invalid_grant(
             "code unknown, expired, or not bound to this client, redirect_uri and verifier",
         ));
     };
-    let user = active_user(ctx.store, &grant.user_id).await?;
-    let scope = ScopeSet::parse_supported(&grant.scope);
-
-    // RFC 9700 §4.14: refresh tokens only for offline access or clients registered for them;
-    // without offline access they are bound to the browser session and end with it. Every
-    // redemption records its grant, which the access token names: without a refresh token the
-    // grant lives as long as the access token.
-    let offline = scope.contains("offline_access");
-    let refreshable = offline || client.allows_grant(GrantType::RefreshToken);
-    let grant_id = random_id();
-    let grant_expires_at = ctx.now
-        + if refreshable {
-            client
-                .refresh_token_ttl
-                .unwrap_or(ctx.config.refresh_token_ttl)
-        } else {
-            ctx.config.access_token_ttl
-        };
-    ctx.store
-        .insert_grant(&NewGrant {
-            id: &grant_id,
-            client_id: &client.id,
-            user_id: &user.id,
-            scope: &scope.to_wire(),
-            auth_time: grant.auth_time,
-            amr: &grant.amr,
-            session_key: if offline {
-                None
-            } else {
-                grant.session_key.as_deref()
-            },
-            code_hash: Some(&code_hash),
-            created_at: ctx.now,
-            expires_at: grant_expires_at,
-        })
-        .await?;
+    let user = match active_user(ctx.store, &grant.user_id).await {
+        Ok(u) => u,
+        Err(e) => {
+            ctx.store.revoke_grant(&plan.id, ctx.now).await?;
+            return Err(e);
+        }
+    };
+    let scope = ScopeSet::parse_supported(&plan.scope);
     let subject = Subject {
         user: &user,
         auth_time: grant.auth_time,
         amr: amr_from_wire(&grant.amr),
         nonce: grant.nonce,
-        grant_id: &grant_id,
-        grant_expires_at,
+        grant_id: &plan.id,
+        grant_expires_at: plan.expires_at,
     };
     let (access_token, id_token) = mint(ctx, client, &subject, &scope).await?;
-    // A replay that raced this redemption marked the code before our tokens were recorded.
+    // A replay that came in while we signed has revoked the grant: say so rather than hand
+    // out tokens that no longer work.
     if ctx.store.code_was_replayed(&code_hash).await? {
-        ctx.store.revoke_code_grants(&code_hash, ctx.now).await?;
         return Err(OAuthError::invalid_grant("code replayed during redemption"));
     }
-    let refresh_token = if refreshable {
-        Some(new_refresh_token(ctx, client, &grant_id, grant_expires_at).await?)
-    } else {
-        None
-    };
     tracing::info!(client_id = %client.id, user_id = %user.id, scope = %scope.to_wire(), "tokens issued");
     Ok(ctx.response(access_token, refresh_token, id_token, scope.to_wire()))
 }

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::{Acr, Amr, Client, GrantType, ScopeSet, User};
 use crate::keys::{Keystore, new_jti};
-use crate::store::Store;
+use crate::store::{NewRefresh, Store};
 use serde::{Deserialize, Serialize};
 
 pub use client_credentials::client_credentials;
@@ -198,26 +198,22 @@ async fn mint(
     Ok((access_token, Some(ctx.keys.sign(id_alg, "JWT", &claims)?)))
 }
 
-/// A new refresh token for a family, expiring at the idle lifetime or the family's end.
-async fn new_refresh_token(
+/// A new refresh token for a family: the token, and what the store keeps of it (its hash, and
+/// an expiry at the idle lifetime or the family's end).
+fn new_refresh_token(
     ctx: Issuer<'_>,
     client: &Client,
-    grant_id: &str,
     grant_expires_at: i64,
-) -> Result<String, OAuthError> {
+) -> (String, NewRefresh) {
     let token = random_token();
     let idle = client
         .refresh_idle_ttl
         .unwrap_or(ctx.config.refresh_idle_ttl);
-    ctx.store
-        .insert_refresh_token(
-            &hash_secret(&token),
-            grant_id,
-            ctx.now,
-            (ctx.now + idle).min(grant_expires_at),
-        )
-        .await?;
-    Ok(token)
+    let record = NewRefresh {
+        token_hash: hash_secret(&token),
+        expires_at: (ctx.now + idle).min(grant_expires_at),
+    };
+    (token, record)
 }
 
 fn wire_amr(amr: &[Amr]) -> Vec<String> {

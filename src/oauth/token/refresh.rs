@@ -62,13 +62,6 @@ pub async fn refresh(
             ScopeSet::parse_supported(raw)
         }
     };
-    if !ctx
-        .store
-        .claim_refresh_token(&token_hash, &client.id, ctx.now)
-        .await?
-    {
-        return reuse(ctx, client, token, &token_hash).await;
-    }
     let user = match active_user(ctx.store, &record.grant.user_id).await {
         Ok(u) => u,
         Err(e) => {
@@ -85,22 +78,38 @@ pub async fn refresh(
         grant_id: &record.grant.id,
         grant_expires_at: record.grant.expires_at,
     };
+    // Signed before the claim, so the claim, the successor and the replay response are one
+    // write: a token that turns out not to be claimable only cost the signatures.
     let (access_token, id_token) = mint(ctx, client, &subject, &scope).await?;
-    let refresh_token =
-        new_refresh_token(ctx, client, &record.grant.id, record.grant.expires_at).await?;
-    let response = ctx.response(access_token, Some(refresh_token), id_token, scope.to_wire());
-    if !client.is_public() && ctx.config.refresh_replay_window > 0 {
+    let (successor, record_of_successor) = new_refresh_token(ctx, client, record.grant.expires_at);
+    let response = ctx.response(access_token, Some(successor), id_token, scope.to_wire());
+    let sealed = if !client.is_public() && ctx.config.refresh_replay_window > 0 {
         // Sealed under a key only the presenter of the old token can derive.
         let plain = serde_json::to_vec(&response).map_err(OAuthError::server_error)?;
-        let sealed = crate::crypto::seal(
-            &derive_key(REPLAY_PURPOSE, token),
-            &plain,
-            token_hash.as_bytes(),
+        Some(
+            crate::crypto::seal(
+                &derive_key(REPLAY_PURPOSE, token),
+                &plain,
+                token_hash.as_bytes(),
+            )
+            .ok_or_else(|| OAuthError::server_error("sealing the replay response failed"))?,
         )
-        .ok_or_else(|| OAuthError::server_error("sealing the replay response failed"))?;
-        ctx.store
-            .store_replay_response(&token_hash, &sealed)
-            .await?;
+    } else {
+        None
+    };
+    if !ctx
+        .store
+        .rotate_refresh_token(
+            &token_hash,
+            &client.id,
+            &record.grant.id,
+            &record_of_successor,
+            sealed.as_deref(),
+            ctx.now,
+        )
+        .await?
+    {
+        return reuse(ctx, client, token, &token_hash).await;
     }
     tracing::info!(client_id = %client.id, user_id = %user.id, "refresh token rotated");
     Ok(response)

@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -194,6 +195,8 @@ def wrk(server, path, seconds, connections, method="GET", body=None, headers=(),
         "rps": r["requests"] / r["seconds"],
         "p50_ms": r["p50"] / 1000, "p99_ms": r["p99"] / 1000, "p999_ms": r["p999"] / 1000,
         "cpu_us": cpu / n * 1e6,
+        # Per answered-as-intended request: what a run that ran out of inputs cannot inflate.
+        "cpu_us_ok": cpu / max(r["requests"] - r["errors"] - r["non2xx"], 1) * 1e6,
         "errors": r["errors"] + r["non2xx"],
         "rows_per_req": None if before_rows is None else (after_rows - before_rows) / n,
         # The process's high-water mark so far: this endpoint's peak or an earlier one's.
@@ -385,8 +388,10 @@ def main():
                                            "password": PASSWORD})
             return b.cookie() + "\t" + body
         from concurrent.futures import ThreadPoolExecutor
+        # More forms than the CPU can verify in a run (each one is used once).
+        enough = int(1.5 * (os.cpu_count() or 1) / h_verify * (args.seconds + 2)) + 100
         with ThreadPoolExecutor(4) as pool:
-            forms = list(pool.map(form, range(max(300, 60 * args.seconds))))
+            forms = list(pool.map(form, range(enough)))
         return FROM_LIST % write_lines(forms)
 
     bearer = ("Authorization", "Bearer " + user_token)
@@ -422,6 +427,26 @@ def main():
             runs.append(wrk(server, path, args.seconds, args.connections, method, body,
                             headers, script))
         results["endpoints"][name] = {"median": median_run(runs), "runs": runs}
+
+    # The same two endpoints while sign-ins keep the CPU busy (a morning rush).
+    loaded = [("discovery under logins", "/.well-known/openid-configuration", "GET", None, ()),
+              ("client_credentials under logins", "/token", "POST",
+               "grant_type=client_credentials", (auth, form))]
+    for name, path, method, body, headers in loaded:
+        if args.only and name not in args.only:
+            continue
+        runs = []
+        for _ in range(args.runs):
+            script = login_script()
+            logins = threading.Thread(target=wrk, args=(
+                server, "/login", args.seconds + 2, args.connections, "POST", None, (form,),
+                script))
+            logins.start()
+            time.sleep(1)
+            runs.append(wrk(server, path, args.seconds, args.connections, method, body,
+                            headers))
+            logins.join()
+        results["endpoints"][name] = {"median": median_run(runs), "runs": runs}
     results["peak_rss_mb"] = rss_kb(server.proc.pid, "VmHWM") / 1024
     server.stop()
     restart = server.start()
@@ -441,8 +466,13 @@ def main():
         ("introspection ≥ 20k req/s", e["introspection"]["median"]["rps"], 20000, "≥"),
         ("userinfo ≥ 20k req/s", e["userinfo"]["median"]["rps"], 20000, "≥"),
         # Logins per core-second of the server's CPU, whatever share wrk takes.
-        ("login/s per core ≥ 0.8 × (1/H)", 1e6 / max(e["login POST"]["median"]["cpu_us"], 1e-9),
+        ("login/s per core ≥ 0.8 × (1/H)", 1e6 / max(e["login POST"]["median"]["cpu_us_ok"], 1e-9),
          0.8 / h_verify, "≥"),
+        ("discovery p99 under logins ≤ 2 × unloaded", e["discovery under logins"]["median"]["p99_ms"],
+         2 * e["discovery"]["median"]["p99_ms"], "≤"),
+        ("client_credentials p99 under logins ≤ 2 × unloaded",
+         e["client_credentials under logins"]["median"]["p99_ms"],
+         2 * e["client_credentials"]["median"]["p99_ms"], "≤"),
         ("discovery CPU/req ≤ 20 µs", e["discovery"]["median"]["cpu_us"], 20, "≤"),
         ("discovery p99 ≤ 1 ms", e["discovery"]["median"]["p99_ms"], 1, "≤"),
         ("JWKS CPU/req ≤ 20 µs", e["JWKS"]["median"]["cpu_us"], 20, "≤"),
@@ -459,14 +489,14 @@ def main():
     print(f"Gatehouse bench on {results['database']}: {args.runs} runs × {args.seconds} s, "
           f"{args.connections} connections, {os.cpu_count()} cores; S = {s_sign * 1e3:.3f} ms, "
           f"H = {h_verify * 1e3:.2f} ms")
-    print(f"{'endpoint':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
+    print(f"{'endpoint':<32}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
           f"{'CPU µs':>9}{'÷ S/H':>7}{'peak MB':>9}{'rows/req':>10}{'errors':>8}")
     for name, r in results["endpoints"].items():
         m = r["median"]
         rows = "-" if m["rows_per_req"] is None else f"{m['rows_per_req']:.2f}"
-        print(f"{name:<26}{m['rps']:>10.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
+        print(f"{name:<32}{m['rps']:>10.0f}{m['p50_ms']:>9.2f}{m['p99_ms']:>9.2f}"
               f"{m['p999_ms']:>10.2f}{m['cpu_us']:>9.0f}"
-              f"{m['cpu_us'] / (h_verify * 1e6 if name == 'login POST' else s_us):>7.2f}"
+              f"{(m['cpu_us_ok'] / (h_verify * 1e6) if name == 'login POST' else m['cpu_us'] / s_us):>7.2f}"
               f"{m['peak_rss_mb']:>9.1f}{rows:>10}"
               f"{m['errors']:>8.0f}")
     print(f"memory: idle {idle_rss:.1f} MB, peak {results['peak_rss_mb']:.1f} MB; "

@@ -80,6 +80,13 @@ fn argon2id(params: Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Password hashes computed at once: one core fewer than the machine has, so a sign-in storm
+/// leaves a core to the token, discovery and JWKS paths every app depends on (and each permit
+/// holds one argon2 working buffer, 19 MiB at the default cost).
+fn hashing_permits(cores: usize) -> usize {
+    cores.saturating_sub(1).max(1)
+}
+
 impl Hasher {
     pub fn new(params: Params) -> Self {
         let cores = std::thread::available_parallelism()
@@ -87,7 +94,7 @@ impl Hasher {
             .unwrap_or(1);
         Self {
             params,
-            permits: Arc::new(Semaphore::new(cores)),
+            permits: Arc::new(Semaphore::new(hashing_permits(cores))),
             memory: Arc::default(),
         }
     }
@@ -207,6 +214,14 @@ fn is_weaker(hash: &PasswordHash, want: &Params) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashing_leaves_a_core_free() {
+        assert_eq!(hashing_permits(1), 1);
+        assert_eq!(hashing_permits(2), 1);
+        assert_eq!(hashing_permits(8), 7);
+        assert_eq!(hashing_permits(0), 1);
+    }
 
     fn weak() -> Params {
         Params::new(1024, 1, 1, None).unwrap()

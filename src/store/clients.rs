@@ -134,7 +134,7 @@ impl Store {
         .bind(flag(c.require_mfa))
         .bind(c.id_token_signed_response_alg.as_str())
         .bind(c.access_token_signed_response_alg.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(on_conflict("client"))?;
         self.clients_changed();
@@ -167,7 +167,7 @@ impl Store {
         .bind(c.id_token_signed_response_alg.as_str())
         .bind(c.access_token_signed_response_alg.as_str())
         .bind(&c.id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.clients_changed();
         if done.rows_affected() == 0 {
@@ -207,7 +207,7 @@ impl Store {
     pub async fn delete_client(&self, id: &str) -> Result<()> {
         let done = sqlx::query("delete from clients where id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         self.clients_changed();
         if done.rows_affected() == 0 {

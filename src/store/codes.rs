@@ -96,7 +96,7 @@ impl Store {
         .bind(c.created_at)
         .bind(c.session_key)
         .bind(c.amr)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -122,7 +122,7 @@ impl Store {
             code_challenge_method,
             now,
         };
-        consume(&self.pool, &redemption).await
+        consume(&self.writer, &redemption).await
     }
 
     /// Marks a redeemed code as replayed; true when the code exists and had been redeemed.
@@ -132,7 +132,7 @@ impl Store {
         )
         .bind(now)
         .bind(code_hash)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -143,7 +143,7 @@ impl Store {
             "update authorization_codes set expires_at = 0 where session_key = $1 and consumed_at is null",
         )
         .bind(session_key)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }

@@ -14,6 +14,7 @@ impl Store {
     /// the one evicted.
     pub async fn insert_flow(&self, flow: &Flow, address: &str, caps: FlowCaps) -> Result<()> {
         let data = serde_json::to_string(flow).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "insert into flows (id, data, expires_at, browser_key, address, created_at) \
              values ($1, $2, $3, $4, $5, $6)",
@@ -24,23 +25,27 @@ impl Store {
         .bind(&flow.browser_key)
         .bind(address)
         .bind(flow.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // Past the cap, the oldest others go. The walk follows the (column, created_at) index
+        // from the newest, skipping the cap's worth, so it costs that many index steps and never
+        // a sort; the limit bounds one insert's deletions even when the cap was just lowered.
         for (column, value, cap) in [
             ("browser_key", flow.browser_key.as_str(), caps.per_browser),
             ("address", address, caps.per_address),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "delete from flows where {column} = $1 and id <> $2 and id not in \
+                "delete from flows where id in \
                  (select id from flows where {column} = $1 and id <> $2 \
-                  order by created_at desc, id desc limit $3)"
+                  order by created_at desc limit 100 offset $3)"
             )))
             .bind(value)
             .bind(&flow.id)
             .bind((cap - 1).max(0))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -60,7 +65,7 @@ impl Store {
     pub async fn delete_flow(&self, id: &str) -> Result<bool> {
         let done = sqlx::query("delete from flows where id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -109,7 +109,7 @@ impl Store {
         code: &Redemption<'_>,
         plan: impl FnOnce(&CodeGrant) -> GrantPlan,
     ) -> Result<Option<(CodeGrant, GrantPlan)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let Some(grant) = consume(&mut *tx, code).await? else {
             return Ok(None);
         };
@@ -181,7 +181,7 @@ impl Store {
         replay_response: Option<&str>,
         now: i64,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         if !claim_on(&mut *tx, token_hash, client_id, now).await? {
             return Ok(false);
         }
@@ -220,7 +220,7 @@ impl Store {
         if let Some(x) = extra {
             query = query.bind(x);
         }
-        Ok(query.bind(now).execute(&self.pool).await?.rows_affected())
+        Ok(query.bind(now).execute(&self.writer).await?.rows_affected())
     }
 
     /// Password change: every refresh token of the user goes.

@@ -42,7 +42,7 @@ impl Store {
         .bind(k.created_at)
         .bind(k.activates_at)
         .bind(k.retires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -83,7 +83,7 @@ impl Store {
         )
         .bind(now)
         .bind(kid)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         sqlx::query(
             "update signing_keys set state = 'retired', retires_at = $1 where state = 'current' and kid <> $2 \
@@ -92,7 +92,7 @@ impl Store {
         .bind(retires_at)
         .bind(kid)
         .bind(kid)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -104,7 +104,7 @@ impl Store {
         )
         .bind(retires_at)
         .bind(kid)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -113,7 +113,7 @@ impl Store {
     pub async fn delete_signing_key(&self, kid: &str) -> Result<bool> {
         let done = sqlx::query("delete from signing_keys where kid = $1")
             .bind(kid)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -136,7 +136,7 @@ impl Store {
         .bind(holder)
         .bind(now + ttl)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -145,7 +145,7 @@ impl Store {
         sqlx::query("delete from leases where name = $1 and holder = $2")
             .bind(name)
             .bind(holder)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -86,6 +86,10 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Where writes go. On SQLite, one connection: writers queue here, in order, instead of in
+    /// SQLite's busy handler, whose sleeps (up to 100 ms each) made the tail of every writing
+    /// endpoint. On PostgreSQL, the same pool as reads.
+    writer: AnyPool,
     backend: Backend,
     /// Bumped by every client change through this handle, so caches of client data in this
     /// process can tell they are stale (other processes are picked up by the caches' TTL).
@@ -140,14 +144,22 @@ impl Store {
             .acquire_timeout(std::time::Duration::from_secs(3))
             .connect(url)
             .await?;
-        if backend == Backend::Sqlite {
+        let writer = if backend == Backend::Sqlite {
             // WAL lets readers proceed during a write; the setting persists in the file.
             sqlx::query("pragma journal_mode = wal")
                 .execute(&pool)
                 .await?;
-        }
+            AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(std::time::Duration::from_secs(5))
+                .connect(url)
+                .await?
+        } else {
+            pool.clone()
+        };
         Ok(Self {
             pool,
+            writer,
             backend,
             clients_version: Default::default(),
             client_cache: None,
@@ -185,7 +197,7 @@ impl Store {
             })
             .collect();
         Migrator::with_migrations(migrations)
-            .run(&self.pool)
+            .run(&self.writer)
             .await?;
         Ok(())
     }
@@ -196,10 +208,6 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes flows, codes, tokens, sessions and throttle counters past their expiry. A
-    /// consumed code is kept `keep_consumed_codes` seconds after redemption, so a late replay is
-    /// still recognised and revokes what the code issued (RFC 6749 §4.1.2). The sealed copy of
-    /// a rotated refresh token's response is erased once its replay window has passed.
     /// Connections open, idle, and the most the pool opens.
     pub fn pool_stats(&self) -> (u32, usize, u32) {
         (
@@ -244,6 +252,10 @@ impl Store {
         Ok(n)
     }
 
+    /// Deletes flows, codes, tokens, sessions and throttle counters past their expiry. A
+    /// consumed code is kept `keep_consumed_codes` seconds after redemption, so a late replay is
+    /// still recognised and revokes what the code issued (RFC 6749 §4.1.2). The sealed copy of
+    /// a rotated refresh token's response is erased once its replay window has passed.
     pub async fn delete_expired(
         &self,
         now: i64,
@@ -256,7 +268,7 @@ impl Store {
              where replay_response is not null and rotated_at < $1",
         )
         .bind(now - replay_window)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         for sql in [
@@ -270,7 +282,7 @@ impl Store {
         ] {
             n += sqlx::query(sql)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
                 .rows_affected();
         }
@@ -279,7 +291,7 @@ impl Store {
         )
         .bind(now)
         .bind(now - keep_consumed_codes)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         n += sqlx::query(
@@ -287,7 +299,7 @@ impl Store {
         )
         .bind(forget_failures_before)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(n)
@@ -295,6 +307,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -97,7 +97,7 @@ impl Store {
             }
             sqlx::query("delete from sessions where id = $1")
                 .bind(&id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             ended += 1;
         }

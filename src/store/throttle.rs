@@ -22,7 +22,7 @@ impl Store {
             "update login_throttle set failures = failures - 1 where key = $1 and failures > 0",
         )
         .bind(key)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -45,7 +45,7 @@ impl Store {
         .bind(key)
         .bind(now)
         .bind(forget_before)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?)
     }
 
@@ -55,7 +55,7 @@ impl Store {
         )
         .bind(until)
         .bind(key)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -63,7 +63,7 @@ impl Store {
     pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
         sqlx::query("delete from login_throttle where key = $1")
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -76,7 +76,7 @@ impl Store {
         .bind(key)
         .bind(prefix.len() as i64)
         .bind(prefix)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected())
     }

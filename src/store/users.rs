@@ -35,7 +35,7 @@ impl Store {
         .bind(u.created_at)
         .bind(profile_json(&u.profile)?)
         .bind(u.updated_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(on_conflict("username"))?;
         Ok(())
@@ -84,7 +84,7 @@ impl Store {
         let done = sqlx::query("update users set password_hash = $1 where id = $2")
             .bind(password_hash)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
@@ -102,7 +102,7 @@ impl Store {
         .bind(profile_json(&u.profile)?)
         .bind(now)
         .bind(&u.id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
@@ -114,7 +114,7 @@ impl Store {
         let done = sqlx::query("update users set disabled = $1 where username = $2")
             .bind(flag(disabled))
             .bind(username)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);

@@ -648,4 +648,18 @@ async fn pending_flows_are_capped_per_address() {
         sessions, 40,
         "anonymous sessions stay, but only for the flow lifetime"
     );
+    // Many in the same second: the cap holds and the newest is never the one evicted.
+    for _ in 0..8 {
+        let b = browser();
+        let resp = app.authorize(&b, &authorize_params(&client.id, &ch)).await;
+        let page = app.get(&b, &location(&resp)).await;
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("name=\"password\""));
+    }
+    let (_, flows) = app
+        .store
+        .count_sessions_and_flows(app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(flows, 5);
 }

@@ -57,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         state.config.session_ttl,
     )));
 
-    let routes = Router::new()
+    let pages = Router::new()
         .route("/", get(account::index))
         .route(
             ep::AUTHORIZE,
@@ -143,6 +143,17 @@ pub fn router(state: AppState) -> Router {
             ep::ACCOUNT_APPS_REVOKE,
             post(account::revoke_app).layer(form_limit()),
         )
+        .route_layer(axum::middleware::from_fn(middleware::measure))
+        .fallback(account::not_found)
+        .with_state(state.clone());
+    // Pages have a browser session and a language; the machine endpoints need neither, and
+    // skip the cookie parsing and session bookkeeping on every call.
+    let pages = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(middleware::session_save_failed))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(i18n::choose_locale))
+        .service(pages);
+    let routes = Router::new()
         .route(ep::REVOKE, post(token::revoke))
         .route(ep::INTROSPECT, post(token::introspect))
         .route(ep::TOKEN, post(token::token))
@@ -158,8 +169,8 @@ pub fn router(state: AppState) -> Router {
         .route(ep::STATIC_FORM_POST_JS, get(well_known::form_post_script))
         .route(ep::STATIC_PASSKEY_JS, get(well_known::passkey_script))
         .route_layer(axum::middleware::from_fn(middleware::measure))
-        .fallback(account::not_found)
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .fallback_service(pages);
     // Applied around the route table rather than with `Router::layer`, which copies every
     // layer into each route and clones each copy per request: once per request is enough.
     let stack = tower::ServiceBuilder::new()
@@ -180,9 +191,6 @@ pub fn router(state: AppState) -> Router {
             std::time::Duration::from_secs(state.config.body_timeout.max(1) as u64),
             middleware::body_deadline,
         ))
-        .layer(axum::middleware::from_fn(middleware::session_save_failed))
-        .layer(sessions)
-        .layer(axum::middleware::from_fn(i18n::choose_locale))
         .service(routes);
     Router::new().fallback_service(stack)
 }

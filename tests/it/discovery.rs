@@ -172,20 +172,52 @@ async fn signing_key_persists_and_is_sealed(app: TestApp) {
 }
 
 async fn unknown_path_is_404(app: TestApp) {
-    assert_eq!(
-        app.http
-            .get(app.url("/nope"))
-            .send()
-            .await
+    let resp = app.http.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
             .unwrap()
-            .status(),
-        404
+            .starts_with("text/html"),
+        "a page, in the visitor's language"
     );
+}
+
+/// The machine endpoints carry no browser session: no cookie is ever set by them, and they
+/// keep the security headers every response has.
+async fn machine_endpoints_set_no_cookie(app: TestApp) {
+    let client = app.create_client().await;
+    let token = app
+        .token(
+            &client,
+            &[("grant_type", "authorization_code"), ("code", "x")],
+        )
+        .await;
+    assert_eq!(token.status(), 400);
+    assert!(token.headers().get("set-cookie").is_none());
+    for path in [
+        "/.well-known/openid-configuration",
+        "/jwks.json",
+        "/healthz",
+        "/userinfo",
+    ] {
+        let resp = app.http.get(app.url(path)).send().await.unwrap();
+        assert!(resp.headers().get("set-cookie").is_none(), "{path}");
+        assert_eq!(
+            resp.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+    }
+    // A page does start a session (its form's CSRF token lives there).
+    let page = app.http.get(app.url("/login")).send().await.unwrap();
+    assert!(page.headers().get("set-cookie").is_some());
 }
 
 crate::backend_tests!(
     discovery_document_matches_issuer,
     health_and_readiness,
     signing_key_persists_and_is_sealed,
-    unknown_path_is_404
+    unknown_path_is_404,
+    machine_endpoints_set_no_cookie,
 );

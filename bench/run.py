@@ -311,8 +311,14 @@ def main():
 
     s_sign = rsa_sign_seconds()
     server = Server(args.database_url)
-    m = re.search(r"([\d.]+) ms", server.cli("password-cost"))
-    h_verify = float(m.group(1)) / 1e3
+
+    def password_cost():
+        m = re.search(r"([\d.]+) ms", server.cli("password-cost"))
+        return float(m.group(1)) / 1e3
+    # This host's speed drifts by tens of percent within minutes: H is taken again beside each
+    # login run, and the login figures are divided by the median of those.
+    h_samples = [password_cost()]
+    h_verify = h_samples[0]
     first_boot = server.start()
     idle_rss = rss_kb(server.proc.pid, "VmRSS") / 1024
     created = json.loads(server.cli("client", "create", "--name", "bench", "--grant-type",
@@ -424,9 +430,14 @@ def main():
         runs = []
         for _ in range(args.runs):
             script = make_script() if make_script else None
+            if name == "login POST":
+                h_samples.append(password_cost())
             runs.append(wrk(server, path, args.seconds, args.connections, method, body,
                             headers, script))
         results["endpoints"][name] = {"median": median_run(runs), "runs": runs}
+        if name == "login POST":
+            h_verify = statistics.median(h_samples[1:])
+            results["argon2_verify_ms"] = h_verify * 1e3
 
     # The same two endpoints while sign-ins keep the CPU busy (a morning rush).
     loaded = [("discovery under logins", "/.well-known/openid-configuration", "GET", None, ()),
@@ -457,34 +468,45 @@ def main():
     e = collections.defaultdict(lambda: {"median": collections.defaultdict(float)},
                                 results["endpoints"])
     s_us = s_sign * 1e6
+    cc, disc = e["client_credentials"]["median"], e["discovery"]["median"]
+    # (target, figure, limit, ≤ or ≥, the endpoints it reads)
     targets = [
-        ("client_credentials CPU/req ≤ 1.2 × S", e["client_credentials"]["median"]["cpu_us"], 1.2 * s_us, "≤"),
-        ("client_credentials p99 ≤ 5 ms", e["client_credentials"]["median"]["p99_ms"], 5, "≤"),
-        ("client_credentials DB rows/token = 0", e["client_credentials"]["median"]["rows_per_req"] or 0, 0, "≤"),
-        ("code exchange CPU/req ≤ 2.3 × S", e["code exchange"]["median"]["cpu_us"], 2.3 * s_us, "≤"),
-        ("refresh CPU/req ≤ 2.3 × S", e["refresh"]["median"]["cpu_us"], 2.3 * s_us, "≤"),
-        ("introspection ≥ 20k req/s", e["introspection"]["median"]["rps"], 20000, "≥"),
-        ("userinfo ≥ 20k req/s", e["userinfo"]["median"]["rps"], 20000, "≥"),
+        ("client_credentials CPU/req ≤ 1.2 × S", cc["cpu_us"], 1.2 * s_us, "≤",
+         ["client_credentials"]),
+        ("client_credentials p99 ≤ 5 ms", cc["p99_ms"], 5, "≤", ["client_credentials"]),
+        ("client_credentials DB rows/token = 0", cc["rows_per_req"] or 0, 0, "≤",
+         ["client_credentials"]),
+        ("code exchange CPU/req ≤ 2.3 × S", e["code exchange"]["median"]["cpu_us"], 2.3 * s_us,
+         "≤", ["code exchange"]),
+        ("refresh CPU/req ≤ 2.3 × S", e["refresh"]["median"]["cpu_us"], 2.3 * s_us, "≤",
+         ["refresh"]),
+        ("introspection ≥ 20k req/s", e["introspection"]["median"]["rps"], 20000, "≥",
+         ["introspection"]),
+        ("userinfo ≥ 20k req/s", e["userinfo"]["median"]["rps"], 20000, "≥", ["userinfo"]),
         # Logins per core-second of the server's CPU, whatever share wrk takes.
-        ("login/s per core ≥ 0.8 × (1/H)", 1e6 / max(e["login POST"]["median"]["cpu_us_ok"], 1e-9),
-         0.8 / h_verify, "≥"),
-        ("discovery p99 under logins ≤ 2 × unloaded", e["discovery under logins"]["median"]["p99_ms"],
-         2 * e["discovery"]["median"]["p99_ms"], "≤"),
+        ("login/s per core ≥ 0.8 × (1/H)",
+         1e6 / max(e["login POST"]["median"]["cpu_us_ok"], 1e-9), 0.8 / h_verify, "≥",
+         ["login POST"]),
+        ("discovery p99 under logins ≤ 2 × unloaded",
+         e["discovery under logins"]["median"]["p99_ms"], 2 * disc["p99_ms"], "≤",
+         ["discovery", "discovery under logins"]),
         ("client_credentials p99 under logins ≤ 2 × unloaded",
-         e["client_credentials under logins"]["median"]["p99_ms"],
-         2 * e["client_credentials"]["median"]["p99_ms"], "≤"),
-        ("discovery CPU/req ≤ 20 µs", e["discovery"]["median"]["cpu_us"], 20, "≤"),
-        ("discovery p99 ≤ 1 ms", e["discovery"]["median"]["p99_ms"], 1, "≤"),
-        ("JWKS CPU/req ≤ 20 µs", e["JWKS"]["median"]["cpu_us"], 20, "≤"),
-        ("JWKS p99 ≤ 1 ms", e["JWKS"]["median"]["p99_ms"], 1, "≤"),
-        ("idle RSS ≤ 15 MB", idle_rss, 15, "≤"),
-        ("peak RSS ≤ 50 MB", results["peak_rss_mb"], 50, "≤"),
-        ("start, existing database ≤ 50 ms", restart * 1e3, 50, "≤"),
-        ("start, first boot ≤ 200 ms", first_boot * 1e3, 200, "≤"),
+         e["client_credentials under logins"]["median"]["p99_ms"], 2 * cc["p99_ms"], "≤",
+         ["client_credentials", "client_credentials under logins"]),
+        ("discovery CPU/req ≤ 20 µs", disc["cpu_us"], 20, "≤", ["discovery"]),
+        ("discovery p99 ≤ 1 ms", disc["p99_ms"], 1, "≤", ["discovery"]),
+        ("JWKS CPU/req ≤ 20 µs", e["JWKS"]["median"]["cpu_us"], 20, "≤", ["JWKS"]),
+        ("JWKS p99 ≤ 1 ms", e["JWKS"]["median"]["p99_ms"], 1, "≤", ["JWKS"]),
+        ("idle RSS ≤ 15 MB", idle_rss, 15, "≤", []),
+        ("peak RSS ≤ 50 MB", results["peak_rss_mb"], 50, "≤", []),
+        ("start, existing database ≤ 50 ms", restart * 1e3, 50, "≤", []),
+        ("start, first boot ≤ 200 ms", first_boot * 1e3, 200, "≤", []),
     ]
+    # A target stands only when the endpoints it reads ran (with --only, some do not).
+    ran = set(results["endpoints"])
     results["targets"] = [{"target": t, "figure": v, "limit": lim,
-                           "met": v <= lim if op == "≤" else v >= lim} for t, v, lim, op in targets
-                          if not args.only or any(t.startswith(o) for o in args.only)]
+                           "met": v <= lim if op == "≤" else v >= lim}
+                          for t, v, lim, op, reads in targets if set(reads) <= ran]
 
     print(f"Gatehouse bench on {results['database']}: {args.runs} runs × {args.seconds} s, "
           f"{args.connections} connections, {os.cpu_count()} cores; S = {s_sign * 1e3:.3f} ms, "

@@ -10,7 +10,7 @@ pub use master::MasterKey;
 pub use rotation::Policy;
 
 use crate::crypto::{b64url, random_id, sha256};
-use crate::domain::{Alg, KeyState};
+use crate::domain::{Alg, AlgSet, KeyState};
 use crate::store::{self, Store, StoredKey};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
@@ -277,7 +277,7 @@ impl Keystore {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }
-        let set = build_set(&rows, &master, None)?;
+        let set = build_set(&rows, &master, policy.algs, None)?;
         Ok(Self {
             store,
             master,
@@ -297,7 +297,7 @@ impl Keystore {
     pub async fn reload(&self) -> Result<(), KeyError> {
         let rows = self.store.list_signing_keys().await?;
         let previous = self.snapshot();
-        let set = build_set(&rows, &self.master, Some(&previous))?;
+        let set = build_set(&rows, &self.master, self.policy.algs, Some(&previous))?;
         for (alg, signer) in &set.signers {
             if previous
                 .signers
@@ -415,6 +415,11 @@ impl Keystore {
         (s.jwks.clone(), s.etag.clone())
     }
 
+    /// True when this process has a key of `alg` to sign with.
+    pub fn can_sign(&self, alg: Alg) -> bool {
+        self.snapshot().signers.contains_key(&alg)
+    }
+
     /// The kid of the RS256 signer (every deployment has one).
     pub fn current_kid(&self) -> String {
         self.current_kid_of(Alg::RS256).unwrap_or_default()
@@ -511,10 +516,6 @@ async fn run_steps(
                     .await
                     .map(|_| ())
             }
-            Action::Retire { kid } => store
-                .retire_signing_key(&kid, now + policy.retire_after)
-                .await
-                .map_err(Into::into),
             Action::Promote { kid } => store
                 .promote_signing_key(&kid, now, now + policy.retire_after)
                 .await
@@ -564,6 +565,7 @@ async fn create_key(
 fn build_set(
     rows: &[StoredKey],
     master: &MasterKey,
+    algs: AlgSet,
     previous: Option<&KeySet>,
 ) -> Result<KeySet, KeyError> {
     let mut by_kid = HashMap::new();
@@ -574,10 +576,10 @@ fn build_set(
         };
         by_kid.insert(row.kid.clone(), key);
     }
-    // Per algorithm, the newest activated current key signs; all replicas reading the same
-    // rows agree.
+    // Per algorithm this process signs with, the newest activated current key signs; all
+    // replicas reading the same rows agree. Every stored key is published and verifies.
     let mut signers = HashMap::new();
-    for alg in Alg::ALL {
+    for alg in algs.iter() {
         let newest = rows
             .iter()
             .filter(|r| r.alg == alg && r.state == KeyState::Current)
@@ -762,7 +764,7 @@ mod tests {
             .into_iter()
             .map(|alg| seal_key(&Pair::generate(alg).unwrap(), &master, 1).unwrap())
             .collect();
-        let set = build_set(&rows, &master, None).unwrap();
+        let set = build_set(&rows, &master, AlgSet::ALL, None).unwrap();
         let jwks: serde_json::Value = serde_json::from_str(&set.jwks).unwrap();
         assert_eq!(
             jwks["keys"][0]["alg"], "RS256",
@@ -822,7 +824,7 @@ mod tests {
     fn wrong_master_key_is_a_clear_error() {
         let pair = Pair::generate(Alg::ES256).unwrap();
         let row = seal_key(&pair, &MasterKey::from_bytes([1u8; 32]), 1).unwrap();
-        let err = build_set(&[row], &MasterKey::from_bytes([2u8; 32]), None)
+        let err = build_set(&[row], &MasterKey::from_bytes([2u8; 32]), AlgSet::ALL, None)
             .err()
             .unwrap();
         assert!(matches!(err, KeyError::Unseal { .. }));

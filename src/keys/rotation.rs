@@ -5,9 +5,10 @@
 //! A replaced key stays published (`retired`) until every token it may have signed has
 //! expired, counting the refresh lag of replicas that still signed with it.
 //!
-//! Each algorithm has its own keys and its own rotation. An algorithm taken out of the
-//! configuration winds down: its keys are retired (still published for the tokens they signed),
-//! then deleted.
+//! Each algorithm has its own keys and its own rotation. An algorithm this process does not
+//! sign with is left as it is (another replica, or the CLI run with other settings, may sign
+//! with it): its keys are neither created nor retired here, only deleted once retired and
+//! expired. `gatehouse keys revoke` removes them for good.
 use crate::config::Config;
 use crate::domain::{Alg, AlgSet, KeyState};
 use crate::store::StoredKey;
@@ -53,8 +54,6 @@ pub enum Action {
     CreateNext { alg: Alg, activates_at: i64 },
     /// Make this key the signer and retire the others.
     Promote { kid: String },
-    /// Stop signing with a key of an algorithm no longer configured; it stays published.
-    Retire { kid: String },
     /// Remove a retired key whose tokens have all expired.
     Delete { kid: String },
 }
@@ -70,7 +69,7 @@ pub fn plan(keys: &[StoredKey], p: &Policy, now: i64) -> Option<Action> {
         if p.algs.contains(alg) {
             plan_alg(alg, &mine, p, now)
         } else {
-            wind_down(&mine, now)
+            expired_retired(&mine, now)
         }
     })
 }
@@ -87,13 +86,6 @@ fn expired_retired(keys: &[&StoredKey], now: i64) -> Option<Action> {
     keys.iter()
         .find(|k| k.state == KeyState::Retired && k.retires_at.is_some_and(|r| r <= now))
         .map(|k| Action::Delete { kid: k.kid.clone() })
-}
-
-fn wind_down(keys: &[&StoredKey], now: i64) -> Option<Action> {
-    keys.iter()
-        .find(|k| k.state != KeyState::Retired)
-        .map(|k| Action::Retire { kid: k.kid.clone() })
-        .or_else(|| expired_retired(keys, now))
 }
 
 fn plan_alg(alg: Alg, keys: &[&StoredKey], p: &Policy, now: i64) -> Option<Action> {
@@ -297,15 +289,24 @@ mod tests {
     }
 
     #[test]
-    fn an_algorithm_taken_out_winds_down() {
+    fn an_algorithm_not_configured_here_is_left_alone() {
+        // Two processes with different settings must not undo each other's keys.
         let keys = [
             key("a", "current", 0, Some(0), None),
             alg_key(Alg::ES256, "b", "current", 0, Some(0), None),
             alg_key(Alg::ES256, "c", "retired", 0, Some(0), Some(50)),
         ];
+        assert_eq!(plan(&keys, &RSA_ONLY, 10), None, "b stays current");
         assert_eq!(
-            plan(&keys, &RSA_ONLY, 10),
-            Some(Action::Retire { kid: "b".into() })
+            plan(&keys, &RSA_ONLY, 60),
+            Some(Action::Delete { kid: "c".into() })
+        );
+        assert_eq!(
+            plan(&keys[..2], &RSA_ONLY, 5000),
+            Some(Action::CreateNext {
+                alg: Alg::RS256,
+                activates_at: 5100,
+            })
         );
         let retired = [
             key("a", "current", 0, Some(0), None),

@@ -14,8 +14,14 @@ impl Store {
     /// the one evicted.
     pub async fn insert_flow(&self, flow: &Flow, address: &str, caps: FlowCaps) -> Result<()> {
         let data = serde_json::to_string(flow).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
+        // SQLite has one writer: the insert and its evictions share one commit. On PostgreSQL
+        // each runs alone, so two browsers behind one address never wait on each other's row
+        // locks in opposite order (a deadlock).
+        let mut tx = match self.backend {
+            super::Backend::Sqlite => Some(self.writer.begin().await?),
+            super::Backend::Postgres => None,
+        };
+        let insert = sqlx::query(
             "insert into flows (id, data, expires_at, browser_key, address, created_at) \
              values ($1, $2, $3, $4, $5, $6)",
         )
@@ -24,9 +30,11 @@ impl Store {
         .bind(flow.expires_at)
         .bind(&flow.browser_key)
         .bind(address)
-        .bind(flow.created_at)
-        .execute(&mut *tx)
-        .await?;
+        .bind(flow.created_at);
+        match tx.as_mut() {
+            Some(tx) => insert.execute(&mut **tx).await?,
+            None => insert.execute(&self.writer).await?,
+        };
         // Past the cap, the oldest others go. The walk follows the (column, created_at) index
         // from the newest, skipping the cap's worth, so it costs that many index steps and never
         // a sort; the limit bounds one insert's deletions even when the cap was just lowered.
@@ -34,18 +42,22 @@ impl Store {
             ("browser_key", flow.browser_key.as_str(), caps.per_browser),
             ("address", address, caps.per_address),
         ] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
+            let evict = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "delete from flows where id in \
                  (select id from flows where {column} = $1 and id <> $2 \
                   order by created_at desc limit 100 offset $3)"
             )))
             .bind(value)
             .bind(&flow.id)
-            .bind((cap - 1).max(0))
-            .execute(&mut *tx)
-            .await?;
+            .bind((cap - 1).max(0));
+            match tx.as_mut() {
+                Some(tx) => evict.execute(&mut **tx).await?,
+                None => evict.execute(&self.writer).await?,
+            };
         }
-        tx.commit().await?;
+        if let Some(tx) = tx {
+            tx.commit().await?;
+        }
         Ok(())
     }
 

@@ -97,18 +97,6 @@ impl Store {
         Ok(())
     }
 
-    /// Stops a key signing (its algorithm was taken out); it stays published until `retires_at`.
-    pub async fn retire_signing_key(&self, kid: &str, retires_at: i64) -> Result<()> {
-        sqlx::query(
-            "update signing_keys set state = 'retired', retires_at = $1 where kid = $2 and state <> 'retired'",
-        )
-        .bind(retires_at)
-        .bind(kid)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
     /// Removes a key at once (expired retirement, or revocation). True when it existed.
     pub async fn delete_signing_key(&self, kid: &str) -> Result<bool> {
         let done = sqlx::query("delete from signing_keys where kid = $1")

@@ -119,7 +119,7 @@ impl tower_sessions::SessionStore for SessionStore {
             .bind(row.data)
             .bind(row.expires_at)
             .bind(row.user_id)
-            .execute(&self.store.pool)
+            .execute(&self.store.writer)
             .await
             .map_err(backend)?;
             if done.rows_affected() == 1 {
@@ -140,7 +140,7 @@ impl tower_sessions::SessionStore for SessionStore {
         .bind(row.data)
         .bind(row.expires_at)
         .bind(row.user_id)
-        .execute(&self.store.pool)
+        .execute(&self.store.writer)
         .await
         .map_err(backend)?;
         Ok(())
@@ -172,7 +172,7 @@ impl tower_sessions::SessionStore for SessionStore {
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         sqlx::query("delete from sessions where id = $1")
             .bind(key(session_id))
-            .execute(&self.store.pool)
+            .execute(&self.store.writer)
             .await
             .map_err(backend)?;
         Ok(())

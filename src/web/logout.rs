@@ -155,8 +155,10 @@ async fn finish(
     req: LogoutRequest,
 ) -> Result<Response, PageError> {
     if let Some(key) = ls.session_key().await? {
-        let revoked = state.store.revoke_session_grants(&key, state.now()).await?
-            + state.store.expire_session_codes(&key).await?;
+        // Codes first: a redemption committing in between then has no code left to redeem,
+        // and one already committed has its grant revoked next.
+        let expired = state.store.expire_session_codes(&key).await?;
+        let revoked = expired + state.store.revoke_session_grants(&key, state.now()).await?;
         if revoked > 0 {
             tracing::info!(revoked, "session-bound tokens revoked at sign-out");
         }

@@ -274,7 +274,7 @@ async fn kill_during_key_rotation_leaves_a_consistent_keystore() {
         .expect("the keystore opens after the kills");
     let keys = app.keys().clone();
     let rows = app.store().list_signing_keys().await.unwrap();
-    for alg in gatehouse::domain::Alg::ALL {
+    for alg in [gatehouse::domain::Alg::RS256, gatehouse::domain::Alg::ES256] {
         assert_eq!(
             rows.iter()
                 .filter(|r| r.alg == alg && r.state == "current")

@@ -63,6 +63,7 @@ pub struct TestApp {
     _cleanup: Option<DropDatabase>,
 }
 
+#[derive(Clone)]
 pub struct TestClient {
     pub id: String,
     pub secret: Option<String>,
@@ -208,6 +209,8 @@ impl TestApp {
             dir.path().join("data"),
             dir.path().join("keys"),
         );
+        // Every algorithm, so the suite covers each (the shipped default leaves EdDSA out).
+        config.signing_algs = gatehouse::domain::Alg::ALL.to_vec();
         adjust(&mut config);
         let mut cleanup = None;
         if backend == Backend::Postgres {

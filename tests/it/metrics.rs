@@ -202,7 +202,7 @@ async fn metrics_are_scraped_on_their_own_listener() {
     let next = find(
         &samples,
         "gatehouse_signing_key_next_rotation_seconds",
-        &[("alg", "EdDSA")],
+        &[("alg", "ES256")],
     )
     .expect("next rotation");
     assert!(next.value > 0.0);

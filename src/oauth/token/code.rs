@@ -106,7 +106,14 @@ pub async fn exchange_code(
         grant_id: &plan.id,
         grant_expires_at: plan.expires_at,
     };
-    let (access_token, id_token) = mint(ctx, client, &subject, &scope).await?;
+    let (access_token, id_token) = match mint(ctx, client, &subject, &scope).await {
+        Ok(minted) => minted,
+        Err(e) => {
+            // Nothing was handed out: the recorded grant must not linger as a connected app.
+            ctx.store.revoke_grant(&plan.id, ctx.now).await?;
+            return Err(e);
+        }
+    };
     // A replay that came in while we signed has revoked the grant: say so rather than hand
     // out tokens that no longer work.
     if ctx.store.code_was_replayed(&code_hash).await? {

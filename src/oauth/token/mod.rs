@@ -9,7 +9,7 @@ use super::claims::{AccessTokenClaims, Audience, IdTokenClaims, at_hash, user_cl
 use super::error::{ErrorCode, OAuthError};
 use crate::config::Config;
 use crate::crypto::{hash_secret, random_token};
-use crate::domain::{Acr, Amr, Client, GrantType, ScopeSet, User};
+use crate::domain::{Acr, Alg, Amr, Client, GrantType, ScopeSet, User};
 use crate::keys::{Keystore, new_jti};
 use crate::store::{NewRefresh, Store};
 use serde::{Deserialize, Serialize};
@@ -118,6 +118,17 @@ struct Subject<'a> {
     grant_expires_at: i64,
 }
 
+/// The algorithm a client asked for, or RS256 (OIDC's default, which every relying party
+/// supports) when this server no longer signs with it: a token the client may refuse beats a
+/// spent code and an error.
+fn alg_for(ctx: Issuer<'_>, client: &Client, wanted: Alg) -> Alg {
+    if ctx.keys.can_sign(wanted) {
+        return wanted;
+    }
+    tracing::warn!(client_id = %client.id, %wanted, "the client's signing algorithm is not configured (GATEHOUSE_SIGNING_ALGS); signing with RS256");
+    Alg::RS256
+}
+
 /// A signed access token and its lifetime in seconds (RFC 6749 §5.1 `expires_in`).
 struct Minted {
     token: String,
@@ -157,9 +168,11 @@ async fn access_token(
         gid: subject.map(|s| s.grant_id.to_owned()),
     };
     Ok(Minted {
-        token: ctx
-            .keys
-            .sign(client.access_token_signed_response_alg, "at+jwt", &at)?,
+        token: ctx.keys.sign(
+            alg_for(ctx, client, client.access_token_signed_response_alg),
+            "at+jwt",
+            &at,
+        )?,
         expires_in: exp - ctx.now,
     })
 }
@@ -180,7 +193,7 @@ async fn mint(
     if !scope.contains("openid") {
         return Ok((access_token, None));
     }
-    let id_alg = client.id_token_signed_response_alg;
+    let id_alg = alg_for(ctx, client, client.id_token_signed_response_alg);
     let claims = IdTokenClaims {
         iss: ctx.issuer().to_owned(),
         sub: s.user.id.clone(),

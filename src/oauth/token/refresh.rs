@@ -29,6 +29,10 @@ pub async fn refresh(
             "refresh token issued to another client",
         ));
     }
+    // Already rotated: a replay or a re-use, answered without signing anything new.
+    if record.rotated_at.is_some() {
+        return reuse(ctx, client, token, &token_hash).await;
+    }
     // A second-factor requirement turned on after the sign-in also binds its refresh tokens.
     let mfa = amr_from_wire(&record.grant.amr).contains(&Amr::Mfa);
     if !mfa

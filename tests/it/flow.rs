@@ -319,14 +319,7 @@ async fn pyjwt_resource_server_accepts_access_token() {
                 c.access_token_signed_response_alg = alg;
             })
             .await;
-        let (code, verifier) = app.get_code(&browser(), &client, "openid", "alice").await;
-        let body: serde_json::Value = app
-            .exchange(&client, &code, &verifier)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let token = body["access_token"].as_str().unwrap().to_string();
+        let token = app.access_token(&client, &browser()).await;
         let run = |audience: &str, alg: &str| {
             let args = [
                 script.to_string(),

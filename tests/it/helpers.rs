@@ -324,6 +324,18 @@ impl TestApp {
         (client, http)
     }
 
+    /// Alice's access token for `client` (scope openid), through this browser.
+    pub async fn access_token(&self, client: &TestClient, browser: &reqwest::Client) -> String {
+        let (code, verifier) = self.get_code(browser, client, "openid", "alice").await;
+        let body: serde_json::Value = self
+            .exchange(client, &code, &verifier)
+            .await
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
     /// GET /authorize with the given parameters.
     pub async fn authorize(
         &self,

@@ -29,17 +29,6 @@ async fn rows_of(app: &TestApp, alg: Alg) -> Vec<gatehouse::store::StoredKey> {
     rows.into_iter().filter(|k| k.alg == alg).collect()
 }
 
-async fn access_token(app: &TestApp, client: &TestClient, b: &reqwest::Client) -> String {
-    let (code, verifier) = app.get_code(b, client, "openid", "alice").await;
-    let body: serde_json::Value = app
-        .exchange(client, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}
-
 fn kid_of(jwt: &str) -> String {
     jwt_header(jwt)["kid"].as_str().unwrap().to_string()
 }
@@ -65,7 +54,7 @@ async fn key_walks_through_its_life(app: TestApp) {
     let kids = jwks_kids(&app).await;
     assert_eq!(kids.len(), 2);
     let k2 = kids.iter().find(|k| **k != k1).unwrap().clone();
-    let before = access_token(&app, &client, &b).await;
+    let before = app.access_token(&client, &b).await;
     assert_eq!(
         kid_of(&before),
         k1,
@@ -76,7 +65,7 @@ async fn key_walks_through_its_life(app: TestApp) {
     app.clock.advance(policy.publish_lead);
     app.keys.tick(app.clock.now()).await.unwrap();
     assert_eq!(app.keys.current_kid(), k2);
-    let after = access_token(&app, &client, &b).await;
+    let after = app.access_token(&client, &b).await;
     assert_eq!(kid_of(&after), k2);
     assert_eq!(jwks_kids(&app).await, [k2.clone(), k1.clone()]);
     assert_eq!(
@@ -161,7 +150,7 @@ async fn rotate_now_and_revoke(app: TestApp) {
     let client = app.create_client().await;
     let b = browser();
     let old = app.keys.current_kid();
-    let token = access_token(&app, &client, &b).await;
+    let token = app.access_token(&client, &b).await;
     let new = app
         .keys
         .rotate(Alg::RS256, app.clock.now(), true)

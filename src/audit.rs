@@ -2,8 +2,10 @@
 //! `event` name, the `actor` who acted, the `resource` acted on and the client `address`.
 //! Never a secret: no password, token, code or client secret, and failed sign-ins name a hash
 //! of the attempted username (a password typed into the username field must not be logged).
-//! The names and fields are a contract: admin tooling persists and shows them.
-//! Imports nothing from the crate but `crypto` and `metrics`.
+//! The names and fields are a contract: the SQL audit log keeps them and the admin API and
+//! console show them. Events reach SQL through a `Journal`: emitting never waits for the
+//! database, and a writer task stores them in batches.
+//! Imports nothing from the crate but `clock`, `crypto` and `metrics`.
 
 /// Every audit event, by its stable name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +40,12 @@ pub enum Event {
     UserUnlocked,
     KeyRotated,
     KeyRevoked,
+    UserDeleted,
+    AdminGranted,
+    AdminRevoked,
+    SessionsRevoked,
+    GrantRevoked,
+    AdminDenied,
 }
 
 impl Event {
@@ -72,6 +80,12 @@ impl Event {
         Self::UserUnlocked,
         Self::KeyRotated,
         Self::KeyRevoked,
+        Self::UserDeleted,
+        Self::AdminGranted,
+        Self::AdminRevoked,
+        Self::SessionsRevoked,
+        Self::GrantRevoked,
+        Self::AdminDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +120,35 @@ impl Event {
             Self::UserUnlocked => "user.unlocked",
             Self::KeyRotated => "key.rotated",
             Self::KeyRevoked => "key.revoked",
+            Self::UserDeleted => "user.deleted",
+            Self::AdminGranted => "user.admin_granted",
+            Self::AdminRevoked => "user.admin_revoked",
+            Self::SessionsRevoked => "user.sessions_revoked",
+            Self::GrantRevoked => "grant.revoked",
+            Self::AdminDenied => "admin.denied",
+        }
+    }
+
+    /// The stable name's event, for queries.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|e| e.as_str() == name)
+    }
+
+    /// Whether the attempt this event records was refused.
+    pub fn outcome(self) -> Outcome {
+        if matches!(
+            self,
+            Self::LoginFailed
+                | Self::LoginThrottled
+                | Self::SecondFactorFailed
+                | Self::SecondFactorThrottled
+                | Self::CodeReuseDetected
+                | Self::RefreshReuseDetected
+                | Self::AdminDenied
+        ) {
+            Outcome::Failure
+        } else {
+            Outcome::Success
         }
     }
 
@@ -118,6 +161,7 @@ impl Event {
                 | Self::CodeReuseDetected
                 | Self::RefreshReuseDetected
                 | Self::MfaReset
+                | Self::AdminDenied
         )
     }
 }
@@ -143,14 +187,112 @@ pub fn attempted_username(pseudonym: &str) -> String {
     format!("username-pseudonym:{pseudonym}")
 }
 
-/// Emits one audit event. `address` is the client address when a request caused it.
-pub fn emit(event: Event, actor: &str, resource: &str, address: Option<&str>) {
-    crate::metrics::audit(event.as_str());
-    let address = address.unwrap_or("-");
-    if event.is_warning() {
-        tracing::warn!(target: "audit", event = event.as_str(), actor, resource, address, "audit");
-    } else {
-        tracing::info!(target: "audit", event = event.as_str(), actor, resource, address, "audit");
+/// Whether what an event records went through or was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+/// One event as the audit log stores it. `id` sorts by time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub id: String,
+    pub at: i64,
+    pub event: String,
+    pub outcome: String,
+    pub actor: String,
+    pub target: String,
+    pub address: Option<String>,
+}
+
+/// What the writer task receives.
+#[derive(Debug)]
+pub enum Entry {
+    Record(Record),
+    /// Answered once every record sent before it is stored.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// How many events may wait for the writer; beyond that they reach the log but not SQL.
+const QUEUE: usize = 8192;
+
+/// Where audit events go: the log, and (once a writer is attached) the SQL audit log.
+#[derive(Clone, Debug)]
+pub struct Journal {
+    clock: crate::clock::Clock,
+    tx: Option<tokio::sync::mpsc::Sender<Entry>>,
+    seq: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Journal {
+    /// Events reach the log only (a store opened for a one-off read).
+    pub fn log_only(clock: crate::clock::Clock) -> Self {
+        Self {
+            clock,
+            tx: None,
+            seq: Default::default(),
+        }
+    }
+
+    /// A journal and the receiving end its writer drains.
+    pub fn new(clock: crate::clock::Clock) -> (Self, tokio::sync::mpsc::Receiver<Entry>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(QUEUE);
+        (
+            Self {
+                clock,
+                tx: Some(tx),
+                seq: Default::default(),
+            },
+            rx,
+        )
+    }
+
+    /// Emits one audit event. `address` is the client address when a request caused it.
+    pub fn emit(&self, event: Event, actor: &str, resource: &str, address: Option<&str>) {
+        crate::metrics::audit(event.as_str());
+        let shown = address.unwrap_or("-");
+        if event.is_warning() {
+            tracing::warn!(target: "audit", event = event.as_str(), actor, resource, address = shown, "audit");
+        } else {
+            tracing::info!(target: "audit", event = event.as_str(), actor, resource, address = shown, "audit");
+        }
+        let Some(tx) = &self.tx else { return };
+        let micros = self.clock.now_micros().max(0);
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let record = Record {
+            // The microsecond, then this process's sequence: ids sort as the events happened,
+            // across processes too.
+            id: format!("{micros:014x}{seq:08x}{}", &crate::crypto::random_id()[..6]),
+            at: micros.div_euclid(1_000_000),
+            event: event.as_str().to_owned(),
+            outcome: event.outcome().as_str().to_owned(),
+            actor: actor.to_owned(),
+            target: resource.to_owned(),
+            address: address.map(str::to_owned),
+        };
+        if tx.try_send(Entry::Record(record)).is_err() {
+            crate::metrics::audit_dropped();
+            tracing::warn!(target: "audit", event = event.as_str(), "audit log queue full or closed: event kept in the log only");
+        }
+    }
+
+    /// Waits until every event emitted before this call is stored.
+    pub async fn flush(&self) {
+        let Some(tx) = &self.tx else { return };
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if tx.send(Entry::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 }
 
@@ -171,6 +313,30 @@ mod tests {
             n.chars()
                 .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
         }));
+    }
+
+    #[test]
+    fn names_parse_back_and_refusals_are_failures() {
+        for e in Event::ALL {
+            assert_eq!(Event::parse(e.as_str()), Some(*e));
+        }
+        assert_eq!(Event::parse("login"), None);
+        assert_eq!(Event::LoginFailed.outcome(), Outcome::Failure);
+        assert_eq!(Event::LoginSucceeded.outcome(), Outcome::Success);
+    }
+
+    #[tokio::test]
+    async fn journal_ids_sort_in_emission_order() {
+        let (journal, mut rx) = Journal::new(crate::clock::Clock::frozen());
+        for _ in 0..300 {
+            journal.emit(Event::Logout, "user:u", "user:u", None);
+        }
+        let mut ids = Vec::new();
+        while let Ok(Entry::Record(r)) = rx.try_recv() {
+            ids.push(r.id);
+        }
+        assert_eq!(ids.len(), 300);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

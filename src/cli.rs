@@ -1,12 +1,11 @@
 //! The command line: `serve` (default), `migrate`, and admin commands for clients and users.
 use crate::accounts::password::Hasher;
 use crate::accounts::{self, NewUser};
+use crate::admin::{self, Actor, AdminError};
 use crate::audit::{self, Event};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::crypto::{hash_secret, random_id, random_token};
-use crate::domain::{Alg, GrantType};
-use crate::domain::{Client, validate_redirect_uri};
+use crate::domain::Alg;
 use crate::keys::{Keystore, MasterKey, Policy};
 use crate::startup::{App, ensure_admin, open_store};
 use anyhow::{Context, bail};
@@ -41,9 +40,31 @@ pub enum Command {
     /// Inspect and rotate signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Time one password verification (argon2id at the server's parameters) on this
     /// machine: what each sign-in costs a core.
     PasswordCost,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the latest audit events, oldest first.
+    Tail {
+        /// How many events.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: i64,
+        /// Keep printing new events as they are stored.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only this event (for example `login.failed`).
+        #[arg(long)]
+        event: Option<String>,
+        /// Print one JSON object a line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,115 +146,26 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
-    /// Applies the given options onto `c`, checking each; `algs` are the ones this deployment
-    /// signs with.
-    fn apply(self, c: &mut Client, algs: &[Alg]) -> anyhow::Result<()> {
-        for alg in [self.id_token_alg, self.access_token_alg]
-            .into_iter()
-            .flatten()
-        {
-            if !algs.contains(&alg) {
-                bail!(
-                    "{alg} is not among the configured signing algorithms (GATEHOUSE_SIGNING_ALGS)"
-                );
-            }
+    /// The settings given, as a change the client rules check; an empty list is "not given".
+    fn into_changes(self) -> crate::domain::ClientChanges {
+        let given = |v: Vec<String>| (!v.is_empty()).then_some(v);
+        crate::domain::ClientChanges {
+            name: self.name,
+            redirect_uris: given(self.redirect_uris),
+            audiences: given(self.audiences),
+            skip_consent: self.skip_consent,
+            allowed_scopes: given(self.scopes).map(Some),
+            grant_types: given(self.grant_types),
+            post_logout_redirect_uris: given(self.post_logout_redirect_uris),
+            allowed_origins: given(self.allowed_origins),
+            resource_audiences: given(self.resource_audiences),
+            refresh_token_ttl: self.refresh_token_ttl.map(Some),
+            refresh_idle_ttl: self.refresh_idle_ttl.map(Some),
+            pkce_optional: self.pkce.map(|p| p == "optional"),
+            require_mfa: self.require_mfa,
+            id_token_signed_response_alg: self.id_token_alg,
+            access_token_signed_response_alg: self.access_token_alg,
         }
-        if let Some(name) = self.name {
-            let name = name.trim().to_owned();
-            if name.is_empty() || name.len() > 200 {
-                bail!("--name must be 1 to 200 characters");
-            }
-            c.name = name;
-        }
-        for uri in self
-            .redirect_uris
-            .iter()
-            .chain(&self.post_logout_redirect_uris)
-        {
-            validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
-        }
-        for aud in self.audiences.iter().chain(&self.resource_audiences) {
-            url::Url::parse(aud)
-                .map_err(|_| anyhow::anyhow!("--audience {aud}: must be an absolute URI"))?;
-        }
-        for origin in &self.allowed_origins {
-            let parsed = url::Url::parse(origin)
-                .map_err(|_| anyhow::anyhow!("--allowed-origin {origin}: not a URL"))?;
-            if parsed.origin().ascii_serialization() != *origin {
-                bail!("--allowed-origin {origin}: give scheme://host[:port] only");
-            }
-        }
-        let grant_types = self
-            .grant_types
-            .iter()
-            .map(|g| {
-                GrantType::parse(g).ok_or_else(|| {
-                    let all: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
-                    anyhow::anyhow!("--grant-type {g}: one of {}", all.join(", "))
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        if self
-            .scopes
-            .iter()
-            .any(|s| s.is_empty() || s.contains(char::is_whitespace))
-        {
-            bail!("--scope values must be single words");
-        }
-        for v in [self.refresh_token_ttl, self.refresh_idle_ttl]
-            .into_iter()
-            .flatten()
-        {
-            if v <= 0 {
-                bail!("refresh lifetimes must be positive");
-            }
-        }
-        let replace = |target: &mut Vec<String>, given: Vec<String>| {
-            if !given.is_empty() {
-                *target = given;
-            }
-        };
-        replace(&mut c.redirect_uris, self.redirect_uris);
-        replace(&mut c.audiences, self.audiences);
-        if !grant_types.is_empty() {
-            c.grant_types = grant_types;
-        }
-        replace(
-            &mut c.post_logout_redirect_uris,
-            self.post_logout_redirect_uris,
-        );
-        replace(&mut c.allowed_origins, self.allowed_origins);
-        replace(&mut c.resource_audiences, self.resource_audiences);
-        if !self.scopes.is_empty() {
-            c.allowed_scopes = Some(self.scopes);
-        }
-        if let Some(b) = self.skip_consent {
-            c.skip_consent = b;
-        }
-        if let Some(b) = self.require_mfa {
-            c.require_mfa = b;
-        }
-        if let Some(p) = &self.pkce {
-            c.pkce_optional = p == "optional";
-        }
-        if let Some(alg) = self.id_token_alg {
-            c.id_token_signed_response_alg = alg;
-        }
-        if let Some(alg) = self.access_token_alg {
-            c.access_token_signed_response_alg = alg;
-        }
-        c.refresh_token_ttl = self.refresh_token_ttl.or(c.refresh_token_ttl);
-        c.refresh_idle_ttl = self.refresh_idle_ttl.or(c.refresh_idle_ttl);
-        if c.redirect_uris.is_empty() && c.allows_grant(GrantType::AuthorizationCode) {
-            bail!("at least one --redirect-uri is required for the authorization_code grant");
-        }
-        if c.is_public() && c.allows_grant(GrantType::ClientCredentials) {
-            bail!("public clients cannot use client_credentials");
-        }
-        if c.is_public() && c.pkce_optional {
-            bail!("public clients must use PKCE (RFC 9700 §2.1.1): --pkce optional is refused");
-        }
-        Ok(())
     }
 }
 
@@ -283,6 +215,9 @@ pub enum UserCommand {
         /// Read the password from standard input (required: never pass it in argv).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// Give the user the `admin` role.
+        #[arg(long)]
+        admin: bool,
     },
     /// List users.
     List,
@@ -308,12 +243,10 @@ pub enum UserCommand {
         #[command(subcommand)]
         cmd: MfaCommand,
     },
-    /// Make a user an administrator (`true`) or not (`false`).
-    Admin {
-        username: String,
-        #[arg(action = clap::ArgAction::Set)]
-        admin: bool,
-    },
+    /// Give a user the `admin` role.
+    GrantAdmin { username: String },
+    /// Take the `admin` role from a user; the last administrator keeps it.
+    RevokeAdmin { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -418,13 +351,14 @@ pub async fn run() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config, clock).await,
         Command::Migrate => {
-            open_store(&cli.config).await?;
+            open_store(&cli.config, &clock).await?.close().await;
             println!("migrations applied");
             Ok(())
         }
         Command::Client(cmd) => client(&cli.config, &clock, cmd).await,
         Command::User(cmd) => user(&cli.config, &clock, cmd).await,
         Command::Keys(cmd) => keys(&cli.config, &clock, cmd).await,
+        Command::Audit(cmd) => audit_command(&cli.config, &clock, cmd).await,
         Command::PasswordCost => {
             use crate::accounts::password::{COST_SAMPLES, verify_cost};
             let cost = tokio::task::spawn_blocking(verify_cost).await?;
@@ -483,7 +417,7 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
+    let store = open_store(config, clock).await?;
     match cmd {
         ClientCommand::Create {
             options,
@@ -493,47 +427,39 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
             if options.name.is_none() {
                 bail!("--name is required");
             }
-            let secret = (!public).then(random_token);
-            let mut client = Client {
-                id: random_id(),
-                secret_hash: secret.as_deref().map(hash_secret),
-                grant_types: vec![GrantType::AuthorizationCode],
-                created_at: clock.now(),
-                ..Client::default()
-            };
-            options.apply(&mut client, &config.signing_algs)?;
-            store.insert_client(&client).await?;
-            audit::emit(
-                Event::ClientCreated,
-                "cli",
-                &audit::client(&client.id),
-                None,
-            );
-            print_secret(&client.id, secret.as_deref(), json);
+            let (client, secret) = admin::clients::create(
+                &store,
+                &config.signing_algs,
+                clock.now(),
+                Actor::CLI,
+                admin::clients::NewClient {
+                    public,
+                    changes: options.into_changes(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            print_secret(&client.id, secret.as_ref().map(|s| s.0.as_str()), json);
         }
         ClientCommand::Update { id, options } => {
-            let mut client = store
-                .find_client(&id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no client {id}"))?;
-            options.apply(&mut client, &config.signing_algs)?;
-            store.update_client(&client).await?;
-            audit::emit(Event::ClientChanged, "cli", &audit::client(&id), None);
+            admin::clients::update(
+                &store,
+                &config.signing_algs,
+                Actor::CLI,
+                &id,
+                None,
+                options.into_changes(),
+            )
+            .await
+            .map_err(|e| no_client(e, &id))?;
             println!("updated client {id}");
         }
         ClientCommand::RotateSecret { id, json } => {
-            let mut client = store
-                .find_client(&id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no client {id}"))?;
-            if client.is_public() {
-                bail!("client {id} is public: it has no secret");
-            }
-            let secret = random_token();
-            client.secret_hash = Some(hash_secret(&secret));
-            store.update_client(&client).await?;
-            audit::emit(Event::ClientSecretRotated, "cli", &audit::client(&id), None);
-            print_secret(&client.id, Some(&secret), json);
+            let (client, secret) =
+                admin::clients::rotate_secret(&store, clock.now(), Actor::CLI, &id, None, None)
+                    .await
+                    .map_err(|e| no_client(e, &id))?;
+            print_secret(&client.id, Some(&secret.0), json);
         }
         ClientCommand::List => {
             for c in store.list_clients().await? {
@@ -574,19 +500,18 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
             );
         }
         ClientCommand::Delete { id } => {
-            store
-                .delete_client(&id)
+            admin::clients::delete(&store, Actor::CLI, &id, None)
                 .await
-                .map_err(|_| anyhow::anyhow!("no client {id}"))?;
-            audit::emit(Event::ClientDeleted, "cli", &audit::client(&id), None);
+                .map_err(|e| no_client(e, &id))?;
             println!("deleted client {id}");
         }
     }
+    store.close().await;
     Ok(())
 }
 
 async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
+    let store = open_store(config, clock).await?;
     let hasher = Hasher::default();
     match cmd {
         UserCommand::Create {
@@ -594,6 +519,7 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             email,
             name,
             password_stdin: _,
+            admin,
         } => {
             let pw = read_password()?;
             let u = accounts::create_user(
@@ -608,7 +534,15 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                 clock.now(),
             )
             .await?;
-            audit::emit(Event::UserCreated, "cli", &audit::user(&u.id), None);
+            store
+                .journal()
+                .emit(Event::UserCreated, "cli", &audit::user(&u.id), None);
+            if admin {
+                store.set_user_admin(&u.id, true).await?;
+                store
+                    .journal()
+                    .emit(Event::AdminGranted, "cli", &audit::user(&u.id), None);
+            }
             println!("created user {} (sub {})", u.username, u.id);
         }
         UserCommand::List => {
@@ -628,7 +562,7 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
         } => {
             let pw = read_password()?;
             accounts::set_password(&store, &hasher, &username, &pw, clock.now()).await?;
-            audit::emit(
+            store.journal().emit(
                 Event::UserPasswordChanged,
                 "cli",
                 &format!("username:{username}"),
@@ -640,8 +574,11 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             store
                 .set_user_disabled(&username, true)
                 .await
-                .map_err(|_| anyhow::anyhow!("no user {username}"))?;
-            audit::emit(
+                .map_err(|e| match e {
+                    crate::store::Error::NotFound => anyhow::anyhow!("no user {username}"),
+                    e => last_admin(e),
+                })?;
+            store.journal().emit(
                 Event::UserDisabled,
                 "cli",
                 &format!("username:{username}"),
@@ -657,12 +594,14 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             accounts::update_profile(&store, &user, profile.into_changes(), clock.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            audit::emit(Event::UserChanged, "cli", &audit::user(&user.id), None);
+            store
+                .journal()
+                .emit(Event::UserChanged, "cli", &audit::user(&user.id), None);
             println!("updated user {username}");
         }
         UserCommand::Unlock { username } => {
             let n = accounts::unlock(&store, &username).await?;
-            audit::emit(
+            store.journal().emit(
                 Event::UserUnlocked,
                 "cli",
                 &format!("username:{username}"),
@@ -671,17 +610,45 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             println!("cleared {n} sign-in back-off counter(s) for {username}");
         }
         UserCommand::Mfa { cmd } => mfa(&store, cmd).await?,
-        UserCommand::Admin { username, admin } => {
+        UserCommand::GrantAdmin { username } => {
             let user = find_user(&store, &username).await?;
-            store.set_user_admin(&user.id, admin).await?;
-            audit::emit(Event::UserChanged, "cli", &audit::user(&user.id), None);
-            println!(
-                "{username} is {}an administrator",
-                if admin { "" } else { "not " }
-            );
+            store.set_user_admin(&user.id, true).await?;
+            store
+                .journal()
+                .emit(Event::AdminGranted, "cli", &audit::user(&user.id), None);
+            println!("{username} is an administrator");
+        }
+        UserCommand::RevokeAdmin { username } => {
+            let user = find_user(&store, &username).await?;
+            store
+                .set_user_admin(&user.id, false)
+                .await
+                .map_err(last_admin)?;
+            store
+                .journal()
+                .emit(Event::AdminRevoked, "cli", &audit::user(&user.id), None);
+            println!("{username} is not an administrator");
         }
     }
+    store.close().await;
     Ok(())
+}
+
+fn no_client(e: AdminError, id: &str) -> anyhow::Error {
+    match e {
+        AdminError::NotFound => anyhow::anyhow!("no client {id}"),
+        e => e.into(),
+    }
+}
+
+/// The store's refusal to remove the last administrator, in the command line's words.
+fn last_admin(e: crate::store::Error) -> anyhow::Error {
+    match e {
+        crate::store::Error::Conflict(crate::store::LAST_ADMIN) => {
+            anyhow::anyhow!("this is the last administrator: grant the role to someone else first")
+        }
+        e => e.into(),
+    }
 }
 
 async fn find_user(
@@ -724,7 +691,9 @@ async fn mfa(store: &crate::store::Store, cmd: MfaCommand) -> anyhow::Result<()>
             // Whoever holds a session now signs in again, with the password alone.
             let now = Clock::system().now();
             let ended = store.end_user_sessions(&user.id, None, now).await?;
-            audit::emit(Event::MfaReset, "cli", &audit::user(&user.id), None);
+            store
+                .journal()
+                .emit(Event::MfaReset, "cli", &audit::user(&user.id), None);
             println!("ended {ended} session(s)");
             println!(
                 "removed every second factor of {username}; they sign in with their password until they set up new ones"
@@ -747,10 +716,16 @@ async fn keys(config: &Config, clock: &Clock, cmd: KeysCommand) -> anyhow::Resul
     config
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    let store = open_store(config).await?;
+    let store = open_store(config, clock).await?;
     let has_keys = !store.list_signing_keys().await?.is_empty();
     let master = MasterKey::load_or_create(config, !has_keys)?;
-    let keys = Keystore::open(store, master, Policy::from_config(config), clock.now()).await?;
+    let keys = Keystore::open(
+        store.clone(),
+        master,
+        Policy::from_config(config),
+        clock.now(),
+    )
+    .await?;
     match cmd {
         KeysCommand::List => {
             println!("kid\talg\tstate\tcreated\tactivates\tretires");
@@ -773,7 +748,7 @@ async fn keys(config: &Config, clock: &Clock, cmd: KeysCommand) -> anyhow::Resul
             };
             for alg in algs {
                 let kid = keys
-                    .rotate(alg, clock.now(), now)
+                    .rotate(alg, clock.now(), now, "cli")
                     .await
                     .with_context(|| format!("cannot rotate the {alg} key"))?;
                 if now {
@@ -787,9 +762,70 @@ async fn keys(config: &Config, clock: &Clock, cmd: KeysCommand) -> anyhow::Resul
             }
         }
         KeysCommand::Revoke { kid } => {
-            keys.revoke(&kid, clock.now()).await?;
+            keys.revoke(&kid, clock.now(), "cli").await?;
             println!("revoked {kid}");
         }
     }
+    store.close().await;
+    Ok(())
+}
+
+async fn audit_command(config: &Config, clock: &Clock, cmd: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::Tail {
+        lines,
+        follow,
+        event,
+        json,
+    } = cmd;
+    if let Some(e) = &event
+        && Event::parse(e).is_none()
+    {
+        bail!("--event {e}: not an audit event name");
+    }
+    let store = open_store(config, clock).await?;
+    let mut query = crate::store::AuditQuery {
+        event,
+        limit: lines.clamp(1, 1000),
+        ..Default::default()
+    };
+    let mut newest = None;
+    loop {
+        let mut rows = store.audit_events(&query).await?;
+        rows.reverse();
+        for r in rows
+            .iter()
+            .filter(|r| newest.as_ref().is_none_or(|n: &String| r.id > *n))
+        {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "id": r.id, "time": timestamp(Some(r.at)), "event": r.event,
+                        "outcome": r.outcome, "actor": r.actor, "target": r.target,
+                        "address": r.address,
+                    })
+                );
+            } else {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    timestamp(Some(r.at)),
+                    r.event,
+                    r.outcome,
+                    r.actor,
+                    r.target,
+                    r.address.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        if let Some(last) = rows.last() {
+            newest = Some(last.id.clone());
+        }
+        if !follow {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        query.limit = 1000;
+    }
+    store.close().await;
     Ok(())
 }

@@ -77,6 +77,10 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_SESSION_TTL", default_value_t = 8 * 3600)]
     pub session_ttl: i64,
 
+    /// How many days the audit log keeps an event before the sweeper deletes it.
+    #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    pub audit_retention_days: i64,
+
     /// Refresh-token family lifetime in seconds (default 30 days), unless the client sets one.
     #[arg(long, env = "GATEHOUSE_REFRESH_TOKEN_TTL", default_value_t = 30 * 86400)]
     pub refresh_token_ttl: i64,
@@ -193,6 +197,7 @@ impl Config {
             access_token_ttl: 600,
             id_token_ttl: 3600,
             session_ttl: 8 * 3600,
+            audit_retention_days: 90,
             refresh_token_ttl: 30 * 86400,
             refresh_idle_ttl: 14 * 86400,
             refresh_replay_window: 2,
@@ -235,6 +240,7 @@ impl Config {
             ("access token TTL", self.access_token_ttl),
             ("ID token TTL", self.id_token_ttl),
             ("session TTL", self.session_ttl),
+            ("audit retention", self.audit_retention_days),
             ("refresh token TTL", self.refresh_token_ttl),
             ("refresh idle TTL", self.refresh_idle_ttl),
             ("key rotation period", self.key_rotation_period),

@@ -53,6 +53,11 @@ pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
 }
 
 /// Every audit event by name (logins succeeded, failed and throttled among them).
+/// An audit event that reached the log but not the SQL audit log (its queue was full).
+pub fn audit_dropped() {
+    metrics::counter!("gatehouse_audit_dropped_total").increment(1);
+}
+
 pub fn audit(event: &'static str) {
     metrics::counter!("gatehouse_audit_events_total", "event" => event).increment(1);
     let outcome = match event {

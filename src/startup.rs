@@ -24,6 +24,8 @@ pub struct App {
     clock: Clock,
     /// Tokens issued from a code live this long, so its hash is kept as long to catch replays.
     keep_consumed_codes: i64,
+    /// Seconds the audit log keeps an event.
+    audit_retention: i64,
     keys: Arc<Keystore>,
     limits: crate::server::Limits,
     replay_window: i64,
@@ -31,8 +33,9 @@ pub struct App {
     metrics: Option<TcpListener>,
 }
 
-/// Connects to the configured database and applies migrations.
-pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+/// Connects to the configured database and applies migrations. Audit events emitted through
+/// the store reach the SQL audit log, stamped by `clock`.
+pub async fn open_store(config: &Config, clock: &Clock) -> anyhow::Result<Store> {
     let url = config.database_url();
     let store = Store::connect(&url)
         .await
@@ -41,7 +44,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .migrate()
         .await
         .context("cannot apply database migrations")?;
-    Ok(store)
+    Ok(store.with_journal(clock.clone()))
 }
 
 impl App {
@@ -66,7 +69,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let store = {
             let clock = clock.clone();
-            open_store(&config)
+            open_store(&config, &clock)
                 .await?
                 .with_client_cache(config.key_refresh_interval, move || clock.now())
         };
@@ -96,6 +99,7 @@ impl App {
             None => None,
         };
         let keep_consumed_codes = config.access_token_ttl;
+        let audit_retention = config.audit_retention_days.saturating_mul(86400);
         let limits = crate::server::Limits::from_config(&config);
         let replay_window = config.refresh_replay_window;
         let state = AppState::new(
@@ -114,6 +118,7 @@ impl App {
             store,
             clock,
             keep_consumed_codes,
+            audit_retention,
             keys,
             limits,
             replay_window,
@@ -156,6 +161,7 @@ impl App {
             self.clock.clone(),
             self.keep_consumed_codes,
             self.replay_window,
+            self.audit_retention,
         ));
         let rotator = tokio::spawn(maintain_keys(self.keys.clone(), self.clock.clone()));
         let metrics = self.metrics.map(|listener| {
@@ -180,7 +186,13 @@ impl App {
     }
 }
 
-async fn sweep_expired(store: Store, clock: Clock, keep_consumed_codes: i64, replay_window: i64) {
+async fn sweep_expired(
+    store: Store,
+    clock: Clock,
+    keep_consumed_codes: i64,
+    replay_window: i64,
+    audit_retention: i64,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;
@@ -196,6 +208,11 @@ async fn sweep_expired(store: Store, clock: Clock, keep_consumed_codes: i64, rep
                 tracing::debug!(rows = n, "expired rows deleted");
             }
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        match store.delete_old_audit(now - audit_retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "audit events past retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "audit retention sweep failed"),
         }
     }
 }

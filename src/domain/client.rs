@@ -37,6 +37,11 @@ pub struct Client {
     pub id_token_signed_response_alg: Alg,
     /// What its access tokens are signed with: the algorithm its resource servers verify.
     pub access_token_signed_response_alg: Alg,
+    /// Bumped by every stored change; a change made from an older revision is refused.
+    pub revision: i64,
+    /// When the secret was last set (creation or rotation); `None` for public clients and
+    /// clients registered before this was recorded.
+    pub secret_set_at: Option<i64>,
 }
 
 /// The grant types Gatehouse implements (RFC 6749 §4.1, §4.4, §6).
@@ -116,6 +121,307 @@ impl Client {
             .iter()
             .any(|r| redirect_uri_matches(r, requested))
     }
+}
+
+/// A change to a client's settings, from the command line, the admin API or a clients file.
+/// `None` keeps the stored value; a list given replaces the stored one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub audiences: Option<Vec<String>>,
+    pub skip_consent: Option<bool>,
+    /// `Some(None)` allows every supported OIDC scope again.
+    pub allowed_scopes: Option<Option<Vec<String>>>,
+    pub grant_types: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub resource_audiences: Option<Vec<String>>,
+    /// `Some(None)` goes back to the server default.
+    pub refresh_token_ttl: Option<Option<i64>>,
+    pub refresh_idle_ttl: Option<Option<i64>>,
+    pub pkce_optional: Option<bool>,
+    pub require_mfa: Option<bool>,
+    pub id_token_signed_response_alg: Option<Alg>,
+    pub access_token_signed_response_alg: Option<Alg>,
+}
+
+/// One setting that cannot be stored, named by its RFC 7591 metadata name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidMetadata {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl InvalidMetadata {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// RFC 7591 §3.2.2: a bad redirect URI has its own error code.
+    pub fn is_redirect_uri(&self) -> bool {
+        self.field == "redirect_uris"
+    }
+}
+
+/// The longest client name, and how many values one list setting may hold.
+pub const MAX_NAME_LEN: usize = 200;
+pub const MAX_LIST_LEN: usize = 100;
+const MAX_VALUE_LEN: usize = 2000;
+
+impl ClientChanges {
+    /// Checks every given setting and applies them onto `c`; `algs` are the algorithms this
+    /// deployment signs with. On error `c` is left as it was.
+    pub fn apply(self, c: &mut Client, algs: &[Alg]) -> Result<(), InvalidMetadata> {
+        let mut next = c.clone();
+        self.apply_unchecked(&mut next, algs)?;
+        check_client(&next)?;
+        *c = next;
+        Ok(())
+    }
+
+    fn apply_unchecked(self, c: &mut Client, algs: &[Alg]) -> Result<(), InvalidMetadata> {
+        if let Some(name) = self.name {
+            let name = name.trim().to_owned();
+            if name.is_empty()
+                || name.chars().count() > MAX_NAME_LEN
+                || name.contains(char::is_control)
+            {
+                return Err(InvalidMetadata::new(
+                    "client_name",
+                    format!("must be 1 to {MAX_NAME_LEN} printable characters"),
+                ));
+            }
+            c.name = name;
+        }
+        let lists = [
+            ("redirect_uris", &self.redirect_uris),
+            ("post_logout_redirect_uris", &self.post_logout_redirect_uris),
+            ("audiences", &self.audiences),
+            ("resource_audiences", &self.resource_audiences),
+            ("allowed_origins", &self.allowed_origins),
+            ("grant_types", &self.grant_types),
+        ];
+        for (field, list) in lists {
+            if let Some(list) = list {
+                check_list(field, list)?;
+            }
+        }
+        for (field, uris) in [
+            ("redirect_uris", &self.redirect_uris),
+            ("post_logout_redirect_uris", &self.post_logout_redirect_uris),
+        ] {
+            for uri in uris.iter().flatten() {
+                validate_redirect_uri(uri)
+                    .map_err(|e| InvalidMetadata::new(field, format!("{uri}: {e}")))?;
+            }
+        }
+        for (field, auds) in [
+            ("audiences", &self.audiences),
+            ("resource_audiences", &self.resource_audiences),
+        ] {
+            for aud in auds.iter().flatten() {
+                if url::Url::parse(aud).is_err() {
+                    return Err(InvalidMetadata::new(
+                        field,
+                        format!("{aud}: must be an absolute URI"),
+                    ));
+                }
+            }
+        }
+        for origin in self.allowed_origins.iter().flatten() {
+            let same = url::Url::parse(origin)
+                .map(|u| u.origin().ascii_serialization() == *origin)
+                .unwrap_or(false);
+            if !same {
+                return Err(InvalidMetadata::new(
+                    "allowed_origins",
+                    format!("{origin}: give scheme://host[:port] only"),
+                ));
+            }
+        }
+        if let Some(grants) = &self.grant_types {
+            let mut parsed = Vec::new();
+            for g in grants {
+                let grant = GrantType::parse(g).ok_or_else(|| {
+                    let all: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+                    InvalidMetadata::new("grant_types", format!("{g}: one of {}", all.join(", ")))
+                })?;
+                if !parsed.contains(&grant) {
+                    parsed.push(grant);
+                }
+            }
+            if parsed.is_empty() {
+                return Err(InvalidMetadata::new("grant_types", "give at least one"));
+            }
+            c.grant_types = parsed;
+        }
+        if let Some(Some(scopes)) = &self.allowed_scopes {
+            check_list("scope", scopes)?;
+            if scopes
+                .iter()
+                .any(|s| s.is_empty() || !s.chars().all(is_scope_char))
+            {
+                return Err(InvalidMetadata::new(
+                    "scope",
+                    "each scope is one word of printable ASCII (RFC 6749 §3.3)",
+                ));
+            }
+        }
+        for (field, ttl) in [
+            ("refresh_token_ttl", self.refresh_token_ttl),
+            ("refresh_idle_ttl", self.refresh_idle_ttl),
+        ] {
+            if let Some(Some(v)) = ttl
+                && v <= 0
+            {
+                return Err(InvalidMetadata::new(
+                    field,
+                    "must be a positive number of seconds",
+                ));
+            }
+        }
+        for (field, alg) in [
+            (
+                "id_token_signed_response_alg",
+                self.id_token_signed_response_alg,
+            ),
+            (
+                "access_token_signed_response_alg",
+                self.access_token_signed_response_alg,
+            ),
+        ] {
+            if let Some(alg) = alg
+                && !algs.contains(&alg)
+            {
+                return Err(InvalidMetadata::new(
+                    field,
+                    format!("{alg} is not among the configured signing algorithms"),
+                ));
+            }
+        }
+        let set = |target: &mut Vec<String>, given: Option<Vec<String>>| {
+            if let Some(given) = given {
+                *target = given;
+            }
+        };
+        set(&mut c.redirect_uris, self.redirect_uris);
+        set(&mut c.audiences, self.audiences);
+        set(
+            &mut c.post_logout_redirect_uris,
+            self.post_logout_redirect_uris,
+        );
+        set(&mut c.allowed_origins, self.allowed_origins);
+        set(&mut c.resource_audiences, self.resource_audiences);
+        if let Some(scopes) = self.allowed_scopes {
+            c.allowed_scopes = scopes;
+        }
+        if let Some(b) = self.skip_consent {
+            c.skip_consent = b;
+        }
+        if let Some(b) = self.require_mfa {
+            c.require_mfa = b;
+        }
+        if let Some(b) = self.pkce_optional {
+            c.pkce_optional = b;
+        }
+        if let Some(alg) = self.id_token_signed_response_alg {
+            c.id_token_signed_response_alg = alg;
+        }
+        if let Some(alg) = self.access_token_signed_response_alg {
+            c.access_token_signed_response_alg = alg;
+        }
+        if let Some(ttl) = self.refresh_token_ttl {
+            c.refresh_token_ttl = ttl;
+        }
+        if let Some(ttl) = self.refresh_idle_ttl {
+            c.refresh_idle_ttl = ttl;
+        }
+        Ok(())
+    }
+}
+
+/// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+fn is_scope_char(c: char) -> bool {
+    matches!(c, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E')
+}
+
+fn check_list(field: &'static str, list: &[String]) -> Result<(), InvalidMetadata> {
+    if list.len() > MAX_LIST_LEN {
+        return Err(InvalidMetadata::new(
+            field,
+            format!("at most {MAX_LIST_LEN} values"),
+        ));
+    }
+    if list.iter().any(|v| v.len() > MAX_VALUE_LEN) {
+        return Err(InvalidMetadata::new(
+            field,
+            format!("each value is at most {MAX_VALUE_LEN} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// The rules that tie settings together, checked on the whole client.
+pub fn check_client(c: &Client) -> Result<(), InvalidMetadata> {
+    if c.name.trim().is_empty() {
+        return Err(InvalidMetadata::new("client_name", "is required"));
+    }
+    if c.redirect_uris.is_empty() && c.allows_grant(GrantType::AuthorizationCode) {
+        return Err(InvalidMetadata::new(
+            "redirect_uris",
+            "at least one is required for the authorization_code grant",
+        ));
+    }
+    if c.is_public() && c.allows_grant(GrantType::ClientCredentials) {
+        return Err(InvalidMetadata::new(
+            "grant_types",
+            "public clients cannot use client_credentials",
+        ));
+    }
+    if c.is_public() && c.pkce_optional {
+        return Err(InvalidMetadata::new(
+            "pkce",
+            "public clients must use PKCE (RFC 9700 §2.1.1)",
+        ));
+    }
+    Ok(())
+}
+
+/// The client ids an admin may choose: what fits in a URL and a log line unescaped.
+pub fn validate_client_id(id: &str) -> Result<(), InvalidMetadata> {
+    let ok = (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidMetadata::new(
+            "client_id",
+            "1 to 128 characters of letters, digits, '-', '_', '.' and ':'",
+        ))
+    }
+}
+
+/// The shortest client secret an admin may choose: 128 bits as base64url.
+pub const MIN_SECRET_LEN: usize = 22;
+
+pub fn validate_client_secret(secret: &str) -> Result<(), InvalidMetadata> {
+    if secret.len() < MIN_SECRET_LEN
+        || secret.len() > 512
+        || !secret.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(InvalidMetadata::new(
+            "client_secret",
+            format!("{MIN_SECRET_LEN} to 512 printable ASCII characters (at least 128 bits)"),
+        ));
+    }
+    Ok(())
 }
 
 /// Why a redirect URI cannot be registered.
@@ -271,5 +577,171 @@ mod tests {
             validate_redirect_uri("https://u:p@a.example/"),
             Err(RedirectUriError::Malformed)
         );
+    }
+
+    fn web_app() -> Client {
+        Client {
+            id: "app".into(),
+            name: "App".into(),
+            secret_hash: Some("h".into()),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            grant_types: vec![GrantType::AuthorizationCode],
+            ..Client::default()
+        }
+    }
+
+    #[test]
+    fn changes_name_the_field_that_is_wrong_and_change_nothing() {
+        let cases: Vec<(ClientChanges, &str)> = vec![
+            (
+                ClientChanges {
+                    name: Some("  ".into()),
+                    ..Default::default()
+                },
+                "client_name",
+            ),
+            (
+                ClientChanges {
+                    redirect_uris: Some(vec!["http://evil.example/cb".into()]),
+                    ..Default::default()
+                },
+                "redirect_uris",
+            ),
+            (
+                ClientChanges {
+                    redirect_uris: Some(vec![]),
+                    ..Default::default()
+                },
+                "redirect_uris",
+            ),
+            (
+                ClientChanges {
+                    post_logout_redirect_uris: Some(vec!["https://a.example/#x".into()]),
+                    ..Default::default()
+                },
+                "post_logout_redirect_uris",
+            ),
+            (
+                ClientChanges {
+                    grant_types: Some(vec!["implicit".into()]),
+                    ..Default::default()
+                },
+                "grant_types",
+            ),
+            (
+                ClientChanges {
+                    grant_types: Some(vec![]),
+                    ..Default::default()
+                },
+                "grant_types",
+            ),
+            (
+                ClientChanges {
+                    audiences: Some(vec!["not a uri".into()]),
+                    ..Default::default()
+                },
+                "audiences",
+            ),
+            (
+                ClientChanges {
+                    allowed_origins: Some(vec!["https://a.example/path".into()]),
+                    ..Default::default()
+                },
+                "allowed_origins",
+            ),
+            (
+                ClientChanges {
+                    allowed_scopes: Some(Some(vec!["a b".into()])),
+                    ..Default::default()
+                },
+                "scope",
+            ),
+            (
+                ClientChanges {
+                    allowed_scopes: Some(Some(vec!["caf\u{e9}".into()])),
+                    ..Default::default()
+                },
+                "scope",
+            ),
+            (
+                ClientChanges {
+                    refresh_token_ttl: Some(Some(0)),
+                    ..Default::default()
+                },
+                "refresh_token_ttl",
+            ),
+            (
+                ClientChanges {
+                    id_token_signed_response_alg: Some(Alg::EdDSA),
+                    ..Default::default()
+                },
+                "id_token_signed_response_alg",
+            ),
+            (
+                ClientChanges {
+                    redirect_uris: Some(vec!["https://a.example/".into(); MAX_LIST_LEN + 1]),
+                    ..Default::default()
+                },
+                "redirect_uris",
+            ),
+        ];
+        for (changes, field) in cases {
+            let mut c = web_app();
+            let err = changes.clone().apply(&mut c, &[Alg::RS256]).unwrap_err();
+            assert_eq!(err.field, field, "{changes:?}");
+            assert_eq!(c, web_app(), "a refused change must leave the client alone");
+        }
+    }
+
+    #[test]
+    fn rules_that_tie_settings_together() {
+        let mut public = web_app();
+        public.secret_hash = None;
+        let machine = ClientChanges {
+            grant_types: Some(vec!["client_credentials".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            machine
+                .clone()
+                .apply(&mut public.clone(), &[Alg::RS256])
+                .unwrap_err()
+                .field,
+            "grant_types"
+        );
+        let lax = ClientChanges {
+            pkce_optional: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            lax.clone()
+                .apply(&mut public, &[Alg::RS256])
+                .unwrap_err()
+                .field,
+            "pkce"
+        );
+        let mut confidential = web_app();
+        lax.apply(&mut confidential, &[Alg::RS256]).unwrap();
+        assert!(confidential.pkce_optional);
+        let mut m = web_app();
+        ClientChanges {
+            redirect_uris: Some(vec![]),
+            ..machine
+        }
+        .apply(&mut m, &[Alg::RS256])
+        .unwrap();
+        assert_eq!(m.grant_types, vec![GrantType::ClientCredentials]);
+        assert!(m.redirect_uris.is_empty());
+    }
+
+    #[test]
+    fn chosen_ids_and_secrets() {
+        assert!(validate_client_id("billing-web.prod:1").is_ok());
+        for bad in ["", "a b", "a/b", "é", &"x".repeat(129)] {
+            assert!(validate_client_id(bad).is_err(), "{bad}");
+        }
+        assert!(validate_client_secret(&"s".repeat(22)).is_ok());
+        assert!(validate_client_secret("short").is_err());
+        assert!(validate_client_secret(&format!("{} x", "s".repeat(30))).is_err());
     }
 }

@@ -9,10 +9,11 @@ pub mod user;
 
 pub use auth::{Acr, Amr, Authentication, Factor, PartialSignIn, SignIn};
 pub use client::{
-    Client, GrantType, RedirectUriError, redirect_uri_matches, validate_redirect_uri,
+    Client, ClientChanges, GrantType, InvalidMetadata, RedirectUriError, check_client,
+    redirect_uri_matches, validate_client_id, validate_client_secret, validate_redirect_uri,
 };
 pub use flow::{AcrRequest, Flow, ResponseMode};
 pub use key::{Alg, AlgSet, KeyState};
 pub use profile::{Address, Profile};
-pub use scope::ScopeSet;
+pub use scope::{ADMIN_SCOPE, ScopeSet};
 pub use user::{User, validate_username};

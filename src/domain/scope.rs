@@ -10,6 +10,10 @@ pub const SUPPORTED_SCOPES: &[&str] = &[
     "offline_access",
 ];
 
+/// The scope of tokens for the admin API. Only a client an admin allowed it can get it, and only
+/// through the client credentials grant: the authorization endpoint never grants it.
+pub const ADMIN_SCOPE: &str = "gatehouse:admin";
+
 /// An ordered set of supported scope values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScopeSet(Vec<String>);

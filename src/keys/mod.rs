@@ -327,7 +327,13 @@ impl Keystore {
     /// Starts a rotation of one algorithm's key now. Normally the new key is published and
     /// signs one publish lead later; with `immediate` it signs at once (breaks relying parties'
     /// JWKS caches).
-    pub async fn rotate(&self, alg: Alg, now: i64, immediate: bool) -> Result<String, KeyError> {
+    pub async fn rotate(
+        &self,
+        alg: Alg,
+        now: i64,
+        immediate: bool,
+        actor: &str,
+    ) -> Result<String, KeyError> {
         if !self.policy.algs.contains(alg) {
             return Err(KeyError::NoKey(alg));
         }
@@ -349,10 +355,10 @@ impl Keystore {
                 let kid = create_key(
                     &self.store,
                     &self.master,
-                    alg,
-                    KeyState::Next,
+                    (alg, KeyState::Next),
                     now,
                     activates_at,
+                    actor,
                 )
                 .await?;
                 if immediate {
@@ -369,7 +375,7 @@ impl Keystore {
 
     /// Removes a compromised key from the JWKS at once; tokens it signed stop verifying here.
     /// If it is its algorithm's signer, a new key of that algorithm takes over immediately.
-    pub async fn revoke(&self, kid: &str, now: i64) -> Result<(), KeyError> {
+    pub async fn revoke(&self, kid: &str, now: i64, actor: &str) -> Result<(), KeyError> {
         self.with_lease(now, async {
             let rows = self.store.list_signing_keys().await?;
             let row = rows
@@ -377,16 +383,23 @@ impl Keystore {
                 .find(|r| r.kid == kid)
                 .ok_or_else(|| KeyError::UnknownKid(kid.to_owned()))?;
             if row.state == KeyState::Current && self.policy.algs.contains(row.alg) {
-                let new = create_key(&self.store, &self.master, row.alg, KeyState::Next, now, now)
-                    .await?;
+                let new = create_key(
+                    &self.store,
+                    &self.master,
+                    (row.alg, KeyState::Next),
+                    now,
+                    now,
+                    actor,
+                )
+                .await?;
                 self.store
                     .promote_signing_key(&new, now, now + self.policy.retire_after)
                     .await?;
             }
             self.store.delete_signing_key(kid).await?;
-            crate::audit::emit(
+            self.store.journal().emit(
                 crate::audit::Event::KeyRevoked,
-                "keystore",
+                actor,
                 &crate::audit::key(kid),
                 None,
             );
@@ -506,16 +519,26 @@ async fn run_steps(
         };
         tracing::info!(?action, "key rotation step");
         let done = match action {
-            Action::CreateCurrent { alg } => {
-                create_key(store, master, alg, KeyState::Current, now, now)
-                    .await
-                    .map(|_| ())
-            }
-            Action::CreateNext { alg, activates_at } => {
-                create_key(store, master, alg, KeyState::Next, now, activates_at)
-                    .await
-                    .map(|_| ())
-            }
+            Action::CreateCurrent { alg } => create_key(
+                store,
+                master,
+                (alg, KeyState::Current),
+                now,
+                now,
+                "keystore",
+            )
+            .await
+            .map(|_| ()),
+            Action::CreateNext { alg, activates_at } => create_key(
+                store,
+                master,
+                (alg, KeyState::Next),
+                now,
+                activates_at,
+                "keystore",
+            )
+            .await
+            .map(|_| ()),
             Action::Promote { kid } => store
                 .promote_signing_key(&kid, now, now + policy.retire_after)
                 .await
@@ -539,10 +562,10 @@ async fn run_steps(
 async fn create_key(
     store: &Store,
     master: &MasterKey,
-    alg: Alg,
-    state: KeyState,
+    (alg, state): (Alg, KeyState),
     now: i64,
     activates_at: i64,
+    actor: &str,
 ) -> Result<String, KeyError> {
     let pair = tokio::task::spawn_blocking(move || Pair::generate(alg))
         .await
@@ -552,9 +575,9 @@ async fn create_key(
     row.activates_at = Some(activates_at);
     store.insert_signing_key(&row).await?;
     tracing::info!(kid = %row.kid, %alg, state = %state, activates_at, "generated a new signing key");
-    crate::audit::emit(
+    store.journal().emit(
         crate::audit::Event::KeyRotated,
-        "keystore",
+        actor,
         &crate::audit::key(&row.kid),
         None,
     );

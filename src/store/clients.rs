@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
     allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl, \
     resource_audiences, pkce_optional, require_mfa, id_token_signed_response_alg, \
-    access_token_signed_response_alg";
+    access_token_signed_response_alg, revision, secret_set_at";
 
 fn alg_column(row: &AnyRow, column: &str) -> Result<Alg> {
     Alg::parse(&row.try_get::<String, _>(column)?)
@@ -39,8 +39,13 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         require_mfa: row.try_get::<i64, _>("require_mfa")? != 0,
         id_token_signed_response_alg: alg_column(row, "id_token_signed_response_alg")?,
         access_token_signed_response_alg: alg_column(row, "access_token_signed_response_alg")?,
+        revision: row.try_get("revision")?,
+        secret_set_at: row.try_get("secret_set_at")?,
     })
 }
+
+/// The conflict of a change made from a revision that is no longer the stored one.
+pub const CLIENT_CHANGED: &str = "client changed since it was read";
 
 /// Most clients kept; past it the cache starts over (a deployment has far fewer).
 const CACHE_CAPACITY: usize = 4096;
@@ -114,7 +119,7 @@ impl Store {
 
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         )))
         .bind(&c.id)
         .bind(&c.name)
@@ -134,6 +139,8 @@ impl Store {
         .bind(flag(c.require_mfa))
         .bind(c.id_token_signed_response_alg.as_str())
         .bind(c.access_token_signed_response_alg.as_str())
+        .bind(c.revision)
+        .bind(c.secret_set_at)
         .execute(&self.writer)
         .await
         .map_err(on_conflict("client"))?;
@@ -141,14 +148,17 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces every field but the id and creation time.
-    pub async fn update_client(&self, c: &Client) -> Result<()> {
+    /// Replaces every field but the id and creation time, if the stored revision is still
+    /// `c.revision` (else `Conflict`: someone changed it since it was read), and bumps it in
+    /// the store and in `c`.
+    pub async fn update_client(&self, c: &mut Client) -> Result<()> {
         let done = sqlx::query(
             "update clients set name = $1, secret_hash = $2, redirect_uris = $3, audiences = $4, skip_consent = $5, \
              allowed_scopes = $6, grant_types = $7, post_logout_redirect_uris = $8, allowed_origins = $9, \
              refresh_token_ttl = $10, refresh_idle_ttl = $11, resource_audiences = $12, pkce_optional = $13, \
-             require_mfa = $14, id_token_signed_response_alg = $15, access_token_signed_response_alg = $16 \
-             where id = $17",
+             require_mfa = $14, id_token_signed_response_alg = $15, access_token_signed_response_alg = $16, \
+             secret_set_at = $17, revision = revision + 1 \
+             where id = $18 and revision = $19",
         )
         .bind(&c.name)
         .bind(&c.secret_hash)
@@ -166,14 +176,31 @@ impl Store {
         .bind(flag(c.require_mfa))
         .bind(c.id_token_signed_response_alg.as_str())
         .bind(c.access_token_signed_response_alg.as_str())
+        .bind(c.secret_set_at)
         .bind(&c.id)
+        .bind(c.revision)
         .execute(&self.writer)
         .await?;
         self.clients_changed();
         if done.rows_affected() == 0 {
-            return Err(Error::NotFound);
+            return Err(match self.find_client_fresh(&c.id).await? {
+                Some(_) => Error::Conflict(CLIENT_CHANGED),
+                None => Error::NotFound,
+            });
         }
+        c.revision += 1;
         Ok(())
+    }
+
+    /// The stored client, past the cache: what an admin edits.
+    pub async fn find_client_fresh(&self, id: &str) -> Result<Option<Client>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select {COLUMNS} from clients where id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(client_from_row).transpose()
     }
 
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>> {
@@ -204,6 +231,27 @@ impl Store {
         rows.iter().map(client_from_row).collect()
     }
 
+    /// Clients by id after `after`, whose id or name contains `q` (ignoring ASCII case).
+    pub async fn search_clients(
+        &self,
+        q: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Client>> {
+        let pattern = q.map(|q| format!("%{}%", like_escape(&q.to_lowercase())));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select {COLUMNS} from clients where ($1 is null or id > $1) \
+             and ($2 is null or lower(id) like $2 escape '\\' or lower(name) like $2 escape '\\') \
+             order by id limit $3"
+        )))
+        .bind(after)
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
     pub async fn delete_client(&self, id: &str) -> Result<()> {
         let done = sqlx::query("delete from clients where id = $1")
             .bind(id)
@@ -215,4 +263,16 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// `s` as a literal inside a LIKE pattern whose escape character is a backslash.
+pub(super) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

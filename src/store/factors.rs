@@ -1,6 +1,6 @@
 //! Second factors: the authenticator-app secret (sealed), recovery codes (hashed), passkeys
 //! (public credentials), and the administrator flag their policy depends on.
-use super::{Result, Store, flag};
+use super::{Error, Result, Store};
 use sqlx::Row;
 
 /// A user's authenticator-app enrolment.
@@ -298,14 +298,47 @@ impl Store {
     }
 
     pub async fn set_user_admin(&self, user_id: &str, admin: bool) -> Result<()> {
-        sqlx::query("update users set admin = $1 where id = $2")
-            .bind(flag(admin))
+        if !admin {
+            return self
+                .without_last_admin(user_id, "update users set admin = 0 where id = $1")
+                .await;
+        }
+        let done = sqlx::query("update users set admin = 1 where id = $1")
             .bind(user_id)
             .execute(&self.writer)
             .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Runs `sql` (bound to the user's id) unless it would leave no enabled administrator:
+    /// taking the role, disabling or deleting the last one is refused with `LAST_ADMIN`.
+    pub(super) async fn without_last_admin(&self, user_id: &str, sql: &'static str) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        // PostgreSQL: lock the admins' rows so two admins removing each other cannot both pass
+        // the check. SQLite's single writer already serialises this transaction.
+        let lock = if self.backend == super::Backend::Postgres {
+            "select id from users where admin = 1 and disabled = 0 for update"
+        } else {
+            "select id from users where admin = 1 and disabled = 0"
+        };
+        let admins: Vec<String> = sqlx::query_scalar(lock).fetch_all(&mut *tx).await?;
+        if admins.iter().any(|a| a == user_id) && admins.len() == 1 {
+            return Err(Error::Conflict(LAST_ADMIN));
+        }
+        let done = sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        tx.commit().await?;
         Ok(())
     }
 }
+
+/// The conflict of removing the last enabled administrator.
+pub const LAST_ADMIN: &str = "the last administrator";
 
 fn passkey_from_row(r: &sqlx::any::AnyRow) -> Result<StoredPasskey> {
     Ok(StoredPasskey {

@@ -1,6 +1,7 @@
 //! The only module that writes SQL. One query string serves SQLite and PostgreSQL (sqlx's Any
 //! driver; SQLite accepts `$N` placeholders); one migration set serves both.
 //! Imports `domain`, `config` and `crypto` only.
+mod audit;
 mod clients;
 mod codes;
 mod consents;
@@ -13,8 +14,10 @@ mod throttle;
 mod tokens;
 mod users;
 
+pub use audit::AuditQuery;
+pub use clients::CLIENT_CHANGED;
 pub use codes::{CodeGrant, NewCode, Redemption};
-pub use factors::{FactorSummary, StoredPasskey, StoredTotp};
+pub use factors::{FactorSummary, LAST_ADMIN, StoredPasskey, StoredTotp};
 pub use flows::FlowCaps;
 pub use grants::{GrantPlan, GrantRecord, NewRefresh, RefreshRecord};
 pub use keys::StoredKey;
@@ -96,6 +99,8 @@ pub struct Store {
     clients_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The server's cache of clients by id; the CLI reads through.
     client_cache: Option<std::sync::Arc<clients::ClientCache>>,
+    /// Where audit events go: the log only until `with_journal` attaches the SQL writer.
+    journal: crate::audit::Journal,
 }
 
 const GROWING_TABLES: [&str; 6] = [
@@ -122,6 +127,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_session_owner.sql"),
     include_str!("../../migrations/0011_self_contained_tokens.sql"),
     include_str!("../../migrations/0012_signing_algs.sql"),
+    include_str!("../../migrations/0013_audit_log.sql"),
+    include_str!("../../migrations/0014_client_revision.sql"),
 ];
 
 impl Store {
@@ -163,6 +170,7 @@ impl Store {
             backend,
             clients_version: Default::default(),
             client_cache: None,
+            journal: crate::audit::Journal::log_only(crate::clock::Clock::system()),
         })
     }
 
@@ -306,6 +314,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.journal.flush().await;
         self.pool.close().await;
         self.writer.close().await;
     }

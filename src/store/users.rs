@@ -111,15 +111,35 @@ impl Store {
     }
 
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()> {
-        let done = sqlx::query("update users set disabled = $1 where username = $2")
-            .bind(flag(disabled))
+        let id: Option<String> = sqlx::query_scalar("select id from users where username = $1")
             .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        let id = id.ok_or(Error::NotFound)?;
+        self.set_user_disabled_by_id(&id, disabled).await
+    }
+
+    /// Disabling the last enabled administrator is refused (`Conflict`).
+    pub async fn set_user_disabled_by_id(&self, user_id: &str, disabled: bool) -> Result<()> {
+        if disabled {
+            return self
+                .without_last_admin(user_id, "update users set disabled = 1 where id = $1")
+                .await;
+        }
+        let done = sqlx::query("update users set disabled = 0 where id = $1")
+            .bind(user_id)
             .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
         Ok(())
+    }
+
+    /// Deletes a user and (by cascade) everything of theirs; the last administrator stays.
+    pub async fn delete_user(&self, user_id: &str) -> Result<()> {
+        self.without_last_admin(user_id, "delete from users where id = $1")
+            .await
     }
 }
 

@@ -225,7 +225,10 @@ pub async fn update_profile(
         Err(e) => return Err(PageError::internal(e)),
     }
     let who = crate::audit::user(&user.id);
-    crate::audit::emit(crate::audit::Event::UserChanged, &who, &who, Some(&address));
+    state
+        .store
+        .journal()
+        .emit(crate::audit::Event::UserChanged, &who, &who, Some(&address));
     Ok(Redirect::to(ep::ACCOUNT).into_response())
 }
 
@@ -256,7 +259,7 @@ pub async fn revoke_app(
         .revoke_user_client_grants(&u.user_id, &form.client_id, state.now())
         .await?;
     tracing::info!(revoked, "app access removed by the user");
-    crate::audit::emit(
+    state.store.journal().emit(
         crate::audit::Event::ConsentRevoked,
         &crate::audit::user(&u.user_id),
         &crate::audit::client(&form.client_id),

@@ -94,7 +94,7 @@ pub async fn consent_submit(
     )
     .await?;
     if let (Decision::Allow, Outcome::Respond(_), Some(user)) = (decision, &outcome, &user) {
-        crate::audit::emit(
+        state.store.journal().emit(
             crate::audit::Event::ConsentGranted,
             &crate::audit::user(user),
             &crate::audit::client(&flow.client_id),

@@ -237,3 +237,223 @@ impl IntoResponse for PageError {
         retry_soon(mark((self.status, render(&page)).into_response()))
     }
 }
+
+/// Admin API errors as RFC 9457 problem details (`application/problem+json`). `error` carries
+/// the machine code (RFC 6750 and RFC 7591 codes where one applies) and `field` the setting at
+/// fault.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    error: &'static str,
+    detail: String,
+    field: Option<&'static str>,
+    /// RFC 6750 §3: the challenge of a 401 or 403.
+    challenge: Option<String>,
+}
+
+/// The admin API's realm in its Bearer challenges.
+const ADMIN_REALM: &str = "gatehouse-admin";
+
+impl ApiError {
+    fn new(status: StatusCode, error: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            detail: detail.into(),
+            field: None,
+            challenge: None,
+        }
+    }
+
+    /// RFC 6750 §3.1: a missing token gets the bare challenge, a bad one `invalid_token`.
+    pub fn unauthorized(detail: &str, token_given: bool) -> Self {
+        let challenge = if token_given {
+            format!(
+                r#"Bearer realm="{ADMIN_REALM}", error="invalid_token", error_description="{detail}""#
+            )
+        } else {
+            format!(r#"Bearer realm="{ADMIN_REALM}""#)
+        };
+        Self {
+            challenge: Some(challenge),
+            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", detail)
+        }
+    }
+
+    pub fn forbidden(scope: &str) -> Self {
+        Self {
+            challenge: Some(format!(
+                r#"Bearer realm="{ADMIN_REALM}", error="insufficient_scope", scope="{scope}""#
+            )),
+            ..Self::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("the token lacks the {scope} scope"),
+            )
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", detail)
+    }
+
+    pub fn invalid_field(field: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::BAD_REQUEST, "invalid_request", detail)
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    /// RFC 9110 §13.1.1: the resource changed since the caller read it.
+    pub fn stale() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            "changed since you read it: fetch it again and reapply your change",
+        )
+    }
+
+    /// RFC 6585 §3: changes must say which version they were made from.
+    pub fn precondition_required() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            "send If-Match with the ETag you read (or * to overwrite whatever is there)",
+        )
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "send application/json",
+        )
+    }
+
+    fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(detail = %cause, "admin request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
+    }
+
+    fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(detail = %cause, "database unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the database is unavailable; retry shortly",
+        )
+    }
+}
+
+impl From<crate::domain::InvalidMetadata> for ApiError {
+    /// RFC 7591 §3.2.2's codes for bad client metadata.
+    fn from(e: crate::domain::InvalidMetadata) -> Self {
+        Self {
+            field: Some(e.field),
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                if e.is_redirect_uri() {
+                    "invalid_redirect_uri"
+                } else {
+                    "invalid_client_metadata"
+                },
+                e.to_string(),
+            )
+        }
+    }
+}
+
+impl From<crate::store::Error> for ApiError {
+    fn from(e: crate::store::Error) -> Self {
+        match e {
+            crate::store::Error::NotFound => Self::not_found(),
+            e if e.is_unavailable() => Self::unavailable(&e),
+            e => Self::internal(&e),
+        }
+    }
+}
+
+impl From<crate::admin::AdminError> for ApiError {
+    fn from(e: crate::admin::AdminError) -> Self {
+        use crate::admin::AdminError as E;
+        match e {
+            E::Invalid(m) => m.into(),
+            E::NotFound => Self::not_found(),
+            E::Conflict(what) => Self::conflict(what),
+            E::Stale => Self::stale(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::keys::KeyError> for ApiError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        use crate::keys::KeyError as K;
+        match e {
+            K::UnknownKid(_) => Self::not_found(),
+            K::NoKey(alg) => Self::invalid_field(
+                "alg",
+                format!("{alg} is not among the configured signing algorithms"),
+            ),
+            K::Busy => Self::conflict("another process is changing the keys; try again"),
+            K::Store(e) => e.into(),
+            e => Self::internal(&e),
+        }
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        match e.code {
+            ErrorCode::ServerError => Self::internal(&e.detail().unwrap_or("")),
+            ErrorCode::TemporarilyUnavailable => Self::unavailable(&e.detail().unwrap_or("")),
+            _ => Self::unauthorized(&e.description, true),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // The detail may quote the request (a parse error does), so it stays out of the log.
+        if self.status.is_client_error() {
+            tracing::info!(
+                status = self.status.as_u16(),
+                error = self.error,
+                field = self.field,
+                "admin request refused"
+            );
+        }
+        let mut body = serde_json::json!({
+            "type": "about:blank",
+            "title": self.status.canonical_reason().unwrap_or(""),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "error": self.error,
+        });
+        if let (Some(f), Some(o)) = (self.field, body.as_object_mut()) {
+            o.insert("field".into(), f.into());
+        }
+        let mut resp = (self.status, body.to_string()).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(v) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            h.insert(header::WWW_AUTHENTICATE, v);
+        }
+        retry_soon(mark(resp))
+    }
+}

@@ -47,6 +47,16 @@ impl FromRequestParts<super::AppState> for ClientAddress {
     }
 }
 
+/// RFC 6750 §2.1: the token of an `Authorization: Bearer` header.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// Parameters from a query string or an `application/x-www-form-urlencoded` body.
 pub fn params_from(raw: &[u8]) -> Params {
     Params::from_pairs(form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())))

@@ -148,12 +148,18 @@ pub async fn factor_submit(
     match checked {
         Ok(factor) => {
             if factor == Factor::RecoveryCode {
-                audit::emit(Event::RecoveryCodeUsed, &who, &who, Some(&address));
+                state
+                    .store
+                    .journal()
+                    .emit(Event::RecoveryCodeUsed, &who, &who, Some(&address));
             }
             complete(&state, &ls, &address, flow.as_ref(), &current, factor).await
         }
         Err(e @ (MfaError::WrongCode | MfaError::Replayed)) => {
-            audit::emit(Event::SecondFactorFailed, &who, &who, Some(&address));
+            state
+                .store
+                .journal()
+                .emit(Event::SecondFactorFailed, &who, &who, Some(&address));
             let message = if matches!(e, MfaError::Replayed) {
                 "factor-replayed"
             } else {
@@ -164,7 +170,10 @@ pub async fn factor_submit(
             Ok(resp)
         }
         Err(MfaError::Throttled { retry_after }) => {
-            audit::emit(Event::SecondFactorThrottled, &who, &who, Some(&address));
+            state
+                .store
+                .journal()
+                .emit(Event::SecondFactorThrottled, &who, &who, Some(&address));
             Ok(super::login::throttled_page(retry_after))
         }
         Err(MfaError::Store(e)) => Err(e.into()),
@@ -190,8 +199,14 @@ pub async fn complete(
     .map_err(|e| PageError::bad_request(e.to_string()))?;
     ls.set_sign_in(&signed).await?;
     let who = audit::user(interaction::user_of(&signed));
-    audit::emit(Event::SecondFactorSucceeded, &who, &who, Some(address));
-    audit::emit(Event::LoginSucceeded, &who, &who, Some(address));
+    state
+        .store
+        .journal()
+        .emit(Event::SecondFactorSucceeded, &who, &who, Some(address));
+    state
+        .store
+        .journal()
+        .emit(Event::LoginSucceeded, &who, &who, Some(address));
     match flow {
         Some(f) => super::authorize::advance(state, ls, f).await,
         None => Ok(Redirect::to(ep::ACCOUNT).into_response()),

@@ -125,7 +125,10 @@ pub async fn login_submit(
             } else {
                 Event::LoginSucceeded
             };
-            audit::emit(event, &who, &who, Some(&address));
+            state
+                .store
+                .journal()
+                .emit(event, &who, &who, Some(&address));
             let mut resp = match &flow {
                 Some(f) => advance(&state, &ls, f).await?,
                 None if partial => Redirect::to(ep::LOGIN_FACTOR).into_response(),
@@ -142,7 +145,10 @@ pub async fn login_submit(
         }
         Err(AccountError::InvalidCredentials) => {
             let attempted = audit::attempted_username(&state.devices.pseudonym(&form.username));
-            audit::emit(Event::LoginFailed, "anonymous", &attempted, Some(&address));
+            state
+                .store
+                .journal()
+                .emit(Event::LoginFailed, "anonymous", &attempted, Some(&address));
             let csrf = ls.csrf_token().await?;
             let client_name = match &flow {
                 Some(f) => state.store.find_client(&f.client_id).await?.map(|c| c.name),
@@ -164,7 +170,7 @@ pub async fn login_submit(
         }
         Err(AccountError::Throttled { retry_after }) => {
             let attempted = audit::attempted_username(&state.devices.pseudonym(&form.username));
-            audit::emit(
+            state.store.journal().emit(
                 Event::LoginThrottled,
                 "anonymous",
                 &attempted,

@@ -165,7 +165,10 @@ async fn finish(
     }
     if let Some(u) = ls.sign_in_state().await? {
         let who = crate::audit::user(interaction::user_of(&u));
-        crate::audit::emit(crate::audit::Event::Logout, &who, &who, Some(address));
+        state
+            .store
+            .journal()
+            .emit(crate::audit::Event::Logout, &who, &who, Some(address));
     }
     ls.sign_out().await?;
     match req.redirect {

@@ -1,6 +1,7 @@
 //! The only module that knows HTTP: routing, extraction, rendering. Handlers parse, call one
 //! `oauth`/`accounts` function and render.
 mod account;
+mod admin;
 mod authorize;
 mod consent;
 mod error;
@@ -153,7 +154,16 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions)
         .layer(axum::middleware::from_fn(i18n::choose_locale))
         .service(pages);
+    let (admin_api, admin_doc) = admin::api();
+    let admin_api = admin_api
+        .route(ep::ADMIN_OPENAPI, admin::openapi_handler(&admin_doc))
+        // Responses may carry a secret shown once; nothing may keep a copy.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ));
     let routes = Router::new()
+        .merge(admin_api)
         .route(ep::REVOKE, post(token::revoke))
         .route(ep::INTROSPECT, post(token::introspect))
         .route(ep::TOKEN, post(token::token))

@@ -199,7 +199,10 @@ pub async fn register(
     )
     .await?;
     let who = audit::user(&user.id);
-    audit::emit(Event::PasskeyRegistered, &who, &who, Some(&address));
+    state
+        .store
+        .journal()
+        .emit(Event::PasskeyRegistered, &who, &who, Some(&address));
     ls.end_other_sessions(&state.store, &user.id, state.now())
         .await?;
     // The account page then offers recovery codes if there are none yet.
@@ -233,7 +236,10 @@ pub async fn remove(
             .await
             .map_err(super::security::mfa_error)?;
         let who = audit::user(&user.id);
-        audit::emit(Event::PasskeyRemoved, &who, &who, Some(&address));
+        state
+            .store
+            .journal()
+            .emit(Event::PasskeyRemoved, &who, &who, Some(&address));
         ls.end_other_sessions(&state.store, &user.id, state.now())
             .await?;
     }
@@ -304,7 +310,10 @@ pub async fn sign_in(
     {
         Ok(v) => v,
         Err(e) => {
-            audit::emit(Event::LoginFailed, "anonymous", "passkey", Some(&address));
+            state
+                .store
+                .journal()
+                .emit(Event::LoginFailed, "anonymous", "passkey", Some(&address));
             return Err(e.into());
         }
     };
@@ -328,7 +337,10 @@ pub async fn sign_in(
     .map_err(|e| JsonError(StatusCode::BAD_REQUEST, e.to_string()))?;
     ls.set_sign_in(&signed).await?;
     let who = audit::user(&user_id);
-    audit::emit(Event::LoginSucceeded, &who, &who, Some(&address));
+    state
+        .store
+        .journal()
+        .emit(Event::LoginSucceeded, &who, &who, Some(&address));
     Ok(next_location(flow_id))
 }
 
@@ -383,7 +395,10 @@ pub async fn factor(
     {
         Ok(f) => f,
         Err(e) => {
-            audit::emit(Event::SecondFactorFailed, &who, &who, Some(&address));
+            state
+                .store
+                .journal()
+                .emit(Event::SecondFactorFailed, &who, &who, Some(&address));
             return Err(e.into());
         }
     };
@@ -395,8 +410,14 @@ pub async fn factor(
     )
     .map_err(|e| JsonError(StatusCode::BAD_REQUEST, e.to_string()))?;
     ls.set_sign_in(&signed).await?;
-    audit::emit(Event::SecondFactorSucceeded, &who, &who, Some(&address));
-    audit::emit(Event::LoginSucceeded, &who, &who, Some(&address));
+    state
+        .store
+        .journal()
+        .emit(Event::SecondFactorSucceeded, &who, &who, Some(&address));
+    state
+        .store
+        .journal()
+        .emit(Event::LoginSucceeded, &who, &who, Some(&address));
     Ok(next_location(flow_id))
 }
 

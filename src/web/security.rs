@@ -109,13 +109,19 @@ pub async fn totp_confirm(
     let who = audit::user(&user.id);
     match confirmed {
         Ok(codes) => {
-            audit::emit(Event::TotpEnrolled, &who, &who, Some(&address));
+            state
+                .store
+                .journal()
+                .emit(Event::TotpEnrolled, &who, &who, Some(&address));
             ls.end_other_sessions(&state.store, &user.id, state.now())
                 .await?;
             if codes.is_empty() {
                 return Ok(Redirect::to(ep::ACCOUNT).into_response());
             }
-            audit::emit(Event::RecoveryCodesRegenerated, &who, &who, Some(&address));
+            state
+                .store
+                .journal()
+                .emit(Event::RecoveryCodesRegenerated, &who, &who, Some(&address));
             Ok(codes_page(&codes))
         }
         Err(MfaError::WrongCode | MfaError::Replayed) => {
@@ -162,7 +168,10 @@ pub async fn totp_remove(
         .map_err(mfa_error)?
     {
         let who = audit::user(&user.id);
-        audit::emit(Event::TotpRemoved, &who, &who, Some(&address));
+        state
+            .store
+            .journal()
+            .emit(Event::TotpRemoved, &who, &who, Some(&address));
         ls.end_other_sessions(&state.store, &user.id, state.now())
             .await?;
     }
@@ -195,7 +204,10 @@ pub async fn regenerate_codes(
         .await
         .map_err(mfa_error)?;
     let who = audit::user(&user.id);
-    audit::emit(Event::RecoveryCodesRegenerated, &who, &who, Some(&address));
+    state
+        .store
+        .journal()
+        .emit(Event::RecoveryCodesRegenerated, &who, &who, Some(&address));
     Ok(codes_page(&codes))
 }
 

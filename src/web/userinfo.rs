@@ -1,19 +1,13 @@
 //! GET/POST /userinfo with a Bearer token (OIDC Core §5.3, RFC 6750 §2).
 use super::error::BearerError;
-use super::extract::params_from;
+use super::extract::{bearer, params_from};
 use super::state::AppState;
 use crate::oauth::{OAuthError, userinfo};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
 
 async fn respond(state: &AppState, token: Option<&str>) -> Result<Response, BearerError> {
     let token = token.ok_or_else(|| OAuthError::invalid_token("no token"))?;

@@ -204,7 +204,7 @@ async fn main() {
         let mut rotations = 0;
         loop {
             if keys
-                .rotate(Alg::RS256, Clock::system().now(), true)
+                .rotate(Alg::RS256, Clock::system().now(), true, "bench")
                 .await
                 .is_ok()
             {

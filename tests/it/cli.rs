@@ -639,3 +639,92 @@ fn user_mfa_list_and_reset() {
     let missing = gatehouse(d, &["user", "mfa", "reset", "nobody"], None);
     assert!(!missing.status.success());
 }
+
+/// Admin roles from the command line: `--admin`, `grant-admin`, `revoke-admin`; the last
+/// administrator keeps the role and cannot be disabled. Each change reaches the SQL audit log,
+/// which `audit tail` prints, as JSON too.
+#[test]
+fn admin_roles_and_the_audit_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pw = Some("a long password\n");
+    stdout(&gatehouse(
+        d,
+        &[
+            "user",
+            "create",
+            "--username",
+            "root",
+            "--admin",
+            "--password-stdin",
+        ],
+        pw,
+    ));
+    stdout(&gatehouse(
+        d,
+        &["user", "create", "--username", "carol", "--password-stdin"],
+        pw,
+    ));
+    let last = gatehouse(d, &["user", "revoke-admin", "root"], None);
+    assert!(!last.status.success());
+    assert!(
+        String::from_utf8_lossy(&last.stderr).contains("last administrator"),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    let disable = gatehouse(d, &["user", "disable", "root"], None);
+    assert!(
+        !disable.status.success(),
+        "the last admin cannot be disabled"
+    );
+    stdout(&gatehouse(d, &["user", "grant-admin", "carol"], None));
+    stdout(&gatehouse(d, &["user", "revoke-admin", "root"], None));
+    let last = gatehouse(d, &["user", "revoke-admin", "carol"], None);
+    assert!(!last.status.success(), "carol is now the last one");
+    assert!(
+        !gatehouse(d, &["user", "grant-admin", "nobody"], None)
+            .status
+            .success()
+    );
+
+    let tail = stdout(&gatehouse(d, &["audit", "tail", "--json"], None));
+    let events: Vec<serde_json::Value> = tail
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "user.created",
+            "user.admin_granted",
+            "user.created",
+            "user.admin_granted",
+            "user.admin_revoked"
+        ],
+        "oldest first"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["actor"] == "cli" && e["outcome"] == "success")
+    );
+    let text = stdout(&gatehouse(
+        d,
+        &["audit", "tail", "-n", "1", "--event", "user.admin_revoked"],
+        None,
+    ));
+    assert_eq!(text.lines().count(), 1);
+    assert!(
+        text.contains("user.admin_revoked\tsuccess\tcli\tuser:"),
+        "{text}"
+    );
+    assert!(
+        !gatehouse(d, &["audit", "tail", "--event", "nope"], None)
+            .status
+            .success()
+    );
+}

@@ -292,7 +292,7 @@ async fn kill_during_key_rotation_leaves_a_consistent_keystore() {
     }
     // A lease left behind by a killed process is taken over once it expires.
     clock.advance(120);
-    keys.rotate(gatehouse::domain::Alg::RS256, clock.now(), true)
+    keys.rotate(gatehouse::domain::Alg::RS256, clock.now(), true, "test")
         .await
         .expect("rotation works again");
 }

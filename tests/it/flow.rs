@@ -293,17 +293,11 @@ crate::backend_tests!(
 /// access token unmodified, for its own audience.
 #[tokio::test]
 async fn pyjwt_resource_server_accepts_access_token() {
-    let has_pyjwt = std::process::Command::new("python3")
-        .args(["-c", "import jwt, cryptography"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_pyjwt {
-        assert_ne!(
-            std::env::var("GATEHOUSE_REQUIRE_PYJWT").as_deref(),
-            Ok("1"),
-            "PyJWT is required but not installed"
-        );
-        eprintln!("skipped: python3 with PyJWT[crypto] is not installed");
+    if !python_has(
+        "jwt, cryptography",
+        "GATEHOUSE_REQUIRE_PYJWT",
+        "PyJWT[crypto]",
+    ) {
         return;
     }
     let app = TestApp::spawn(crate::helpers::Backend::Sqlite)

@@ -576,6 +576,24 @@ pub fn jwt_header(jwt: &str) -> serde_json::Value {
     serde_json::from_slice(&gatehouse::crypto::b64url_decode(header).unwrap()).unwrap()
 }
 
+/// True when python3 can import `modules`. Without them a check is skipped, except where
+/// `require_var=1` (CI) makes that a failure.
+pub fn python_has(modules: &str, require_var: &str, what: &str) -> bool {
+    let available = std::process::Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert_ne!(
+            std::env::var(require_var).as_deref(),
+            Ok("1"),
+            "{what} is required but not installed"
+        );
+        eprintln!("skipped: python3 with {what} is not installed");
+    }
+    available
+}
+
 /// True when Chromium, its driver and Selenium are installed. Without them a browser test is
 /// skipped, except where `GATEHOUSE_REQUIRE_BROWSER=1` (CI) makes that a failure.
 pub fn browser_available() -> bool {

@@ -106,8 +106,8 @@ async fn concurrent_rotation_makes_exactly_one_key(app: TestApp) {
     }
     let rows = rows_of(&app, Alg::RS256).await;
     let (a, b) = tokio::join!(
-        app.keys.rotate(Alg::RS256, now, false),
-        replica.keys.rotate(Alg::RS256, now, false)
+        app.keys.rotate(Alg::RS256, now, false, "test"),
+        replica.keys.rotate(Alg::RS256, now, false, "test")
     );
     // Each either reports the one pending key or finds the other holding the lease.
     for r in [a, b] {
@@ -153,7 +153,7 @@ async fn rotate_now_and_revoke(app: TestApp) {
     let token = app.access_token(&client, &b).await;
     let new = app
         .keys
-        .rotate(Alg::RS256, app.clock.now(), true)
+        .rotate(Alg::RS256, app.clock.now(), true, "test")
         .await
         .unwrap();
     assert_eq!(app.keys.current_kid(), new);
@@ -162,16 +162,22 @@ async fn rotate_now_and_revoke(app: TestApp) {
         200,
         "retired, still published"
     );
-    app.keys.revoke(&old, app.clock.now()).await.unwrap();
+    app.keys
+        .revoke(&old, app.clock.now(), "test")
+        .await
+        .unwrap();
     assert_eq!(jwks_kids(&app).await, std::slice::from_ref(&new));
     assert_eq!(app.userinfo(&token).await.status(), 401);
     // Revoking the signer hands signing to a fresh key at once.
-    app.keys.revoke(&new, app.clock.now()).await.unwrap();
+    app.keys
+        .revoke(&new, app.clock.now(), "test")
+        .await
+        .unwrap();
     let third = app.keys.current_kid();
     assert_ne!(third, new);
     assert_eq!(jwks_kids(&app).await, [third]);
     assert!(matches!(
-        app.keys.revoke("nope", app.clock.now()).await,
+        app.keys.revoke("nope", app.clock.now(), "test").await,
         Err(gatehouse::keys::KeyError::UnknownKid(_))
     ));
 }
@@ -212,7 +218,7 @@ async fn jwks_and_discovery_are_cacheable_with_etags(app: TestApp) {
         .headers()["etag"]
         .clone();
     app.keys
-        .rotate(Alg::ES256, app.clock.now(), false)
+        .rotate(Alg::ES256, app.clock.now(), false, "test")
         .await
         .unwrap();
     let after = app

@@ -1342,7 +1342,7 @@ async fn cors_origins_are_cached_and_invalidated(app: TestApp) {
     assert!(cors_allowed(&app, "https://one.example.com").await);
     let mut c = app.store.find_client(&client.id).await.unwrap().unwrap();
     c.allowed_origins = vec!["https://two.example.com".into()];
-    app.store.update_client(&c).await.unwrap();
+    app.store.update_client(&mut c).await.unwrap();
     assert!(!cors_allowed(&app, "https://one.example.com").await);
     assert!(cors_allowed(&app, "https://two.example.com").await);
 
@@ -1351,7 +1351,7 @@ async fn cors_origins_are_cached_and_invalidated(app: TestApp) {
         .await
         .unwrap();
     c.allowed_origins = vec!["https://three.example.com".into()];
-    other.update_client(&c).await.unwrap();
+    other.update_client(&mut c).await.unwrap();
     assert!(
         cors_allowed(&app, "https://two.example.com").await,
         "still cached"
@@ -1391,7 +1391,7 @@ async fn clients_are_cached_and_invalidated(app: TestApp) {
     let mut c = app.store.find_client(&machine.id).await.unwrap().unwrap();
     let new = random_token();
     c.secret_hash = Some(gatehouse::crypto::hash_secret(&new));
-    other.update_client(&c).await.unwrap();
+    other.update_client(&mut c).await.unwrap();
     assert_eq!(cc(old.clone()).await, 200, "still cached");
     app.clock.advance(app.config.key_refresh_interval);
     assert_eq!(cc(old.clone()).await, 401, "another process's change shows");
@@ -1400,7 +1400,7 @@ async fn clients_are_cached_and_invalidated(app: TestApp) {
     // This process's change shows at once.
     let newer = random_token();
     c.secret_hash = Some(gatehouse::crypto::hash_secret(&newer));
-    app.store.update_client(&c).await.unwrap();
+    app.store.update_client(&mut c).await.unwrap();
     assert_eq!(cc(new).await, 401);
     assert_eq!(cc(newer).await, 200);
     other.close().await;

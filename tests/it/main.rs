@@ -2,6 +2,7 @@
 //! database (SQLite always; PostgreSQL when GATEHOUSE_TEST_DATABASE_URL is set).
 mod helpers;
 
+mod admin_api;
 mod audit;
 mod authorize;
 mod cli;

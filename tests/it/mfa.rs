@@ -470,7 +470,7 @@ async fn refresh_follows_a_new_mfa_requirement(app: TestApp) {
     let (client, refresh) = session_bound_refresh_token(&app, &b).await;
     let mut stored = app.store.find_client(&client.id).await.unwrap().unwrap();
     stored.require_mfa = true;
-    app.store.update_client(&stored).await.unwrap();
+    app.store.update_client(&mut stored).await.unwrap();
     let resp = app
         .token(
             &client,

@@ -275,7 +275,169 @@ async fn bootstrap_admin_is_created_once(app: TestApp) {
     assert_eq!(users[0].username, "admin");
 }
 
+/// A change made from an old revision is refused, and the stored one is untouched.
+async fn client_changes_need_the_current_revision(app: TestApp) {
+    let c = app.create_client().await;
+    let mut first = app.store.find_client_fresh(&c.id).await.unwrap().unwrap();
+    let mut second = first.clone();
+    first.name = "First".into();
+    app.store.update_client(&mut first).await.unwrap();
+    assert_eq!(first.revision, second.revision + 1);
+    second.name = "Second".into();
+    assert!(matches!(
+        app.store.update_client(&mut second).await,
+        Err(gatehouse::store::Error::Conflict(
+            gatehouse::store::CLIENT_CHANGED
+        ))
+    ));
+    let stored = app.store.find_client_fresh(&c.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.name.as_str(), stored.revision),
+        ("First", first.revision)
+    );
+    app.store.delete_client(&c.id).await.unwrap();
+    assert!(matches!(
+        app.store.update_client(&mut first).await,
+        Err(gatehouse::store::Error::NotFound)
+    ));
+}
+
+/// Two administrators removing each other at once: one of them stays, on either backend.
+async fn the_last_admin_stays(app: TestApp) {
+    let a = app.create_user("ann").await;
+    let b = app.create_user("ben").await;
+    for u in [&a, &b] {
+        app.store.set_user_admin(&u.id, true).await.unwrap();
+    }
+    let (ra, rb) = tokio::join!(
+        app.store.set_user_admin(&a.id, false),
+        app.store.set_user_admin(&b.id, false)
+    );
+    assert!(
+        ra.is_ok() != rb.is_ok(),
+        "exactly one revocation succeeds: {ra:?} {rb:?}"
+    );
+    let left = if ra.is_ok() { &b } else { &a };
+    assert!(app.store.user_is_admin(&left.id).await.unwrap());
+    for r in [
+        app.store.set_user_disabled_by_id(&left.id, true).await,
+        app.store.delete_user(&left.id).await,
+    ] {
+        assert!(matches!(
+            r,
+            Err(gatehouse::store::Error::Conflict(
+                gatehouse::store::LAST_ADMIN
+            ))
+        ));
+    }
+    // A disabled admin does not count as the one left.
+    let other = if ra.is_ok() { &a } else { &b };
+    app.store.set_user_admin(&other.id, true).await.unwrap();
+    app.store
+        .set_user_disabled_by_id(&other.id, true)
+        .await
+        .unwrap();
+    assert!(app.store.set_user_admin(&left.id, false).await.is_err());
+    app.store
+        .set_user_disabled_by_id(&other.id, false)
+        .await
+        .unwrap();
+    app.store.delete_user(&left.id).await.unwrap();
+    assert!(app.store.find_user(&left.id).await.unwrap().is_none());
+}
+
+/// The audit log: written through the journal, read back by each filter, swept by age.
+async fn audit_rows_round_trip(app: TestApp) {
+    use gatehouse::audit::Event;
+    use gatehouse::store::AuditQuery;
+    let j = app.store.journal();
+    j.emit(Event::ClientCreated, "cli", "client:a", None);
+    app.clock.advance(5);
+    j.emit(
+        Event::LoginFailed,
+        "anonymous",
+        "username-pseudonym:x",
+        Some("192.0.2.1"),
+    );
+    j.emit(
+        Event::ClientDeleted,
+        "user:u1",
+        "client:a",
+        Some("192.0.2.2"),
+    );
+    // The three newest: start-up's key events come before them.
+    let all = app
+        .store
+        .audit_events(&AuditQuery {
+            limit: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let names: Vec<&str> = all.iter().map(|r| r.event.as_str()).collect();
+    assert_eq!(names, ["client.deleted", "login.failed", "client.created"]);
+    assert_eq!(all[1].outcome, "failure");
+    assert_eq!(all[1].address.as_deref(), Some("192.0.2.1"));
+    assert_eq!(all[2].address, None);
+    let q = |f: fn(&mut AuditQuery)| {
+        let mut q = AuditQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        f(&mut q);
+        q
+    };
+    let count = |rows: Vec<gatehouse::audit::Record>| rows.len();
+    let s = &app.store;
+    assert_eq!(
+        count(
+            s.audit_events(&q(|q| q.target = Some("client:a".into())))
+                .await
+                .unwrap()
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            s.audit_events(&q(|q| q.actor = Some("user:u1".into())))
+                .await
+                .unwrap()
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            s.audit_events(&q(|q| q.event = Some("login.failed".into())))
+                .await
+                .unwrap()
+        ),
+        1
+    );
+    let first_at = all[2].at;
+    let mut until = q(|_| {});
+    until.until = Some(first_at);
+    assert!(
+        s.audit_events(&until)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.event != "login.failed")
+    );
+    let mut since = q(|_| {});
+    since.since = Some(first_at + 1);
+    assert_eq!(count(s.audit_events(&since).await.unwrap()), 2);
+    let mut page = q(|_| {});
+    page.before = Some(all[0].id.clone());
+    page.limit = 1;
+    assert_eq!(s.audit_events(&page).await.unwrap()[0].id, all[1].id);
+    assert!(s.delete_old_audit(first_at + 1).await.unwrap() >= 1);
+    assert_eq!(count(s.audit_events(&q(|_| {})).await.unwrap()), 2);
+}
+
 crate::backend_tests!(
+    client_changes_need_the_current_revision,
+    the_last_admin_stays,
+    audit_rows_round_trip,
     redemption_and_rotation_write_all_or_nothing,
     code_is_consumed_exactly_once_under_concurrency,
     clients_round_trip_and_delete,

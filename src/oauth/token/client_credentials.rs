@@ -36,7 +36,9 @@ pub async fn client_credentials(
         }
     };
     let scope = scope.join(" ");
-    let aud = if client.audiences.is_empty() {
+    // An admin token is for this server alone: no API it names may replay it here.
+    let admin = scope.split(' ').any(|s| s == crate::domain::ADMIN_SCOPE);
+    let aud = if client.audiences.is_empty() || admin {
         vec![ctx.issuer().to_owned()]
     } else {
         client.audiences.clone()

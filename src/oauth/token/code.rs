@@ -135,7 +135,7 @@ async fn reject_replay(
     }
     let revoked = ctx.store.revoke_code_grants(code_hash, ctx.now).await?;
     tracing::warn!(client_id = %client.id, revoked, "security: authorization code replayed; tokens revoked");
-    crate::audit::emit(
+    ctx.store.journal().emit(
         crate::audit::Event::CodeReuseDetected,
         &crate::audit::client(&client.id),
         &crate::audit::client(&client.id),

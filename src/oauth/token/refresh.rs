@@ -162,7 +162,7 @@ async fn reuse(
     }
     let revoked = ctx.store.revoke_grant(&grant_id, ctx.now).await?;
     tracing::warn!(client_id = %client.id, grant_id = %grant_id, revoked, "security: rotated refresh token re-used; family revoked");
-    crate::audit::emit(
+    ctx.store.journal().emit(
         crate::audit::Event::RefreshReuseDetected,
         &crate::audit::client(&client.id),
         &format!("grant:{grant_id}"),

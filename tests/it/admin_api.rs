@@ -1,0 +1,783 @@
+//! The admin REST API: Bearer tokens with the `gatehouse:admin` scope, RFC 9457 problems,
+//! ETags with If-Match, secrets shown once, pagination, and an audit event for each change.
+use crate::helpers::*;
+use gatehouse::domain::GrantType;
+use serde_json::{Value, json};
+
+const API: &str = "/admin/api/v1";
+
+/// A machine client allowed the admin scope, and a token it got at the token endpoint.
+async fn admin_token(app: &TestApp) -> (TestClient, String) {
+    let automation = app
+        .create_client_custom(false, |c| {
+            c.grant_types = vec![GrantType::ClientCredentials];
+            c.redirect_uris.clear();
+            c.allowed_scopes = Some(vec!["gatehouse:admin".into()]);
+        })
+        .await;
+    let token = token_for(app, &automation, "gatehouse:admin").await;
+    (automation, token)
+}
+
+async fn token_for(app: &TestApp, client: &TestClient, scope: &str) -> String {
+    let body: Value = app
+        .token(
+            client,
+            &[("grant_type", "client_credentials"), ("scope", scope)],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}
+
+struct Api<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl Api<'_> {
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.app
+            .http
+            .request(method, self.app.url(&format!("{API}{path}")))
+            .bearer_auth(&self.token)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.req(reqwest::Method::GET, path).send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.req(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn patch(&self, path: &str, etag: Option<&str>, body: Value) -> reqwest::Response {
+        let mut r = self.req(reqwest::Method::PATCH, path).json(&body);
+        if let Some(e) = etag {
+            r = r.header("If-Match", e);
+        }
+        r.send().await.unwrap()
+    }
+}
+
+fn etag_of(resp: &reqwest::Response) -> String {
+    resp.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+async fn problem(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/problem+json",
+        "status {status}"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    (status, body)
+}
+
+async fn refused_without_an_admin_token(app: TestApp) {
+    let url = app.url(&format!("{API}/clients"));
+    // No token: the bare RFC 6750 challenge.
+    let none = app.http.get(&url).send().await.unwrap();
+    assert_eq!(
+        none.headers()["www-authenticate"],
+        r#"Bearer realm="gatehouse-admin""#
+    );
+    assert_eq!(problem(none).await.0, 401);
+    // A token that is not ours.
+    let forged = app
+        .http
+        .get(&url)
+        .bearer_auth("e30.e30.sig")
+        .send()
+        .await
+        .unwrap();
+    let challenge = forged.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    assert_eq!(problem(forged).await.1["error"], "invalid_token");
+    // The token may not travel in the query string.
+    let (_, token) = admin_token(&app).await;
+    let in_query = app
+        .http
+        .get(format!("{url}?access_token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_query.status(), 401);
+    // A valid token without the admin scope: 403 insufficient_scope, and an audit event.
+    let machine = app
+        .create_client_custom(false, |c| {
+            c.grant_types = vec![GrantType::ClientCredentials];
+            c.redirect_uris.clear();
+            c.allowed_scopes = Some(vec!["orders:read".into()]);
+        })
+        .await;
+    let plain = token_for(&app, &machine, "orders:read").await;
+    let denied = app.http.get(&url).bearer_auth(&plain).send().await.unwrap();
+    let challenge = denied.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#)
+            && challenge.contains(r#"scope="gatehouse:admin""#),
+        "{challenge}"
+    );
+    let (status, body) = problem(denied).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    // A person's access token from the code flow has no admin scope either.
+    app.create_user("alice").await;
+    let web = app.create_client().await;
+    let browser = browser();
+    let user_token = app.access_token(&web, &browser).await;
+    let user_denied = app
+        .http
+        .get(&url)
+        .bearer_auth(&user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user_denied.status(), 403);
+    // An admin token works, until it expires.
+    let ok = app.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["cache-control"], "no-store");
+    app.clock.advance(app.config.access_token_ttl + 1);
+    let expired = app.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(problem(expired).await.0, 401);
+    // The denial was recorded, naming the client that tried.
+    let (_, fresh) = admin_token(&app).await;
+    let api = Api {
+        app: &app,
+        token: fresh,
+    };
+    let events: Value = api
+        .get(&format!(
+            "/audit-events?event=admin.denied&actor=client:{}",
+            machine.id
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = events["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{events}");
+    assert_eq!(items[0]["outcome"], "failure");
+}
+
+async fn a_client_from_creation_to_deletion(app: TestApp) {
+    let (automation, token) = admin_token(&app).await;
+    let api = Api { app: &app, token };
+    let secret = "provisioned-secret-0123456789abcdef";
+    let created = api
+        .post(
+            "/clients",
+            json!({
+                "client_id": "billing-worker",
+                "client_secret": secret,
+                "client_name": "Billing worker",
+                "grant_types": ["client_credentials"],
+                "scope": "invoices:write",
+                "audiences": ["https://billing.example.com"],
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(
+        created.headers()["location"],
+        format!("{API}/clients/billing-worker").as_str()
+    );
+    let first_etag = etag_of(&created);
+    let body: Value = created.json().await.unwrap();
+    assert_eq!(body["client_secret"], secret);
+    assert_eq!(body["client_secret_expires_at"], 0);
+    assert_eq!(body["token_endpoint_auth_method"], "client_secret_basic");
+    // The chosen secret works at the token endpoint...
+    let worker = TestClient {
+        id: "billing-worker".into(),
+        secret: Some(secret.into()),
+    };
+    let t = token_for(&app, &worker, "invoices:write").await;
+    assert_eq!(jwt_claims(&t)["aud"], "https://billing.example.com");
+    // ...and is never shown again.
+    let read = api.get("/clients/billing-worker").await;
+    assert_eq!(etag_of(&read), first_etag);
+    let text = read.text().await.unwrap();
+    assert!(
+        !text.contains(secret) && !text.contains("client_secret\""),
+        "{text}"
+    );
+
+    // Changes need If-Match: none is 428, a stale one 412, the current one goes through.
+    let change = json!({ "client_name": "Billing worker (EU)" });
+    let (status, _) = problem(
+        api.patch("/clients/billing-worker", None, change.clone())
+            .await,
+    )
+    .await;
+    assert_eq!(status, 428);
+    let updated = api
+        .patch("/clients/billing-worker", Some(&first_etag), change)
+        .await;
+    assert_eq!(updated.status(), 200);
+    let second_etag = etag_of(&updated);
+    assert_ne!(second_etag, first_etag);
+    assert_eq!(
+        updated.json::<Value>().await.unwrap()["client_name"],
+        "Billing worker (EU)"
+    );
+    // A second admin still holding the first ETag cannot overwrite that change.
+    let lost = api
+        .patch(
+            "/clients/billing-worker",
+            Some(&first_etag),
+            json!({ "client_name": "Lost update" }),
+        )
+        .await;
+    assert_eq!(problem(lost).await.0, 412);
+    let now: Value = api
+        .get("/clients/billing-worker")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["client_name"], "Billing worker (EU)");
+
+    // Rotation: the new secret is shown once, the old one stops working.
+    let rotated = api
+        .req(
+            reqwest::Method::POST,
+            "/clients/billing-worker/rotate-secret",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    let third_etag = etag_of(&rotated);
+    let new_secret = rotated.json::<Value>().await.unwrap()["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(new_secret.len() >= 43);
+    let old = app
+        .token(&worker, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(old.status(), 401);
+    let renewed = TestClient {
+        id: worker.id.clone(),
+        secret: Some(new_secret.clone()),
+    };
+    token_for(&app, &renewed, "invoices:write").await;
+    // A taken id is a conflict.
+    let taken = api
+        .post(
+            "/clients",
+            json!({ "client_id": "billing-worker", "client_name": "Again", "grant_types": ["client_credentials"] }),
+        )
+        .await;
+    assert_eq!(problem(taken).await.0, 409);
+
+    // Deletion needs the current ETag too.
+    let stale_delete = api
+        .req(reqwest::Method::DELETE, "/clients/billing-worker")
+        .header("If-Match", &second_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale_delete.status(), 412);
+    let deleted = api
+        .req(reqwest::Method::DELETE, "/clients/billing-worker")
+        .header("If-Match", &third_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        problem(api.get("/clients/billing-worker").await).await.0,
+        404
+    );
+    let gone = app
+        .token(&renewed, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(gone.status(), 401);
+
+    // Each change is in the audit log, newest first, naming the admin client and its
+    // address, and no secret appears anywhere in it.
+    let log: Value = api
+        .get("/audit-events?target=client:billing-worker")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "client.deleted",
+            "client.secret_rotated",
+            "client.changed",
+            "client.created"
+        ]
+    );
+    for e in log["items"].as_array().unwrap() {
+        assert_eq!(e["actor"], format!("client:{}", automation.id));
+        assert_eq!(e["address"], "127.0.0.1");
+        assert_eq!(e["outcome"], "success");
+    }
+    let all = api
+        .get("/audit-events?limit=200")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!all.contains(secret) && !all.contains(&new_secret));
+}
+
+async fn each_bad_member_gets_its_own_error(app: TestApp) {
+    let (_, token) = admin_token(&app).await;
+    let api = Api { app: &app, token };
+    let base = || {
+        json!({
+            "client_name": "Web app",
+            "redirect_uris": ["https://app.example.com/cb"],
+        })
+    };
+    let with = |k: &str, v: Value| {
+        let mut b = base();
+        b[k] = v;
+        b
+    };
+    let cases = [
+        (
+            with("redirect_uris", json!(["http://app.example.com/cb"])),
+            "invalid_redirect_uri",
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["https://app.example.com/cb#frag"])),
+            "invalid_redirect_uri",
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!([])),
+            "invalid_redirect_uri",
+            "redirect_uris",
+        ),
+        (
+            with("post_logout_redirect_uris", json!(["javascript:alert(1)"])),
+            "invalid_client_metadata",
+            "post_logout_redirect_uris",
+        ),
+        (
+            with("grant_types", json!(["implicit"])),
+            "invalid_client_metadata",
+            "grant_types",
+        ),
+        (
+            with("response_types", json!(["token"])),
+            "invalid_client_metadata",
+            "response_types",
+        ),
+        (
+            with("token_endpoint_auth_method", json!("private_key_jwt")),
+            "invalid_client_metadata",
+            "token_endpoint_auth_method",
+        ),
+        (
+            with("client_name", json!("   ")),
+            "invalid_client_metadata",
+            "client_name",
+        ),
+        (
+            with("client_id", json!("has space")),
+            "invalid_client_metadata",
+            "client_id",
+        ),
+        (
+            with("client_secret", json!("short")),
+            "invalid_client_metadata",
+            "client_secret",
+        ),
+        (
+            with("audiences", json!(["not a uri"])),
+            "invalid_client_metadata",
+            "audiences",
+        ),
+        (
+            with("allowed_origins", json!(["https://app.example.com/path"])),
+            "invalid_client_metadata",
+            "allowed_origins",
+        ),
+        (
+            with("scope", json!("caf\u{e9}")),
+            "invalid_client_metadata",
+            "scope",
+        ),
+        (
+            with("refresh_token_ttl", json!(-1)),
+            "invalid_client_metadata",
+            "refresh_token_ttl",
+        ),
+        (
+            with("id_token_signed_response_alg", json!("HS256")),
+            "invalid_client_metadata",
+            "id_token_signed_response_alg",
+        ),
+        (
+            {
+                let mut b = with("token_endpoint_auth_method", json!("none"));
+                b["pkce_required"] = json!(false);
+                b
+            },
+            "invalid_client_metadata",
+            "pkce",
+        ),
+        (
+            {
+                let mut b = with("token_endpoint_auth_method", json!("none"));
+                b["grant_types"] = json!(["client_credentials"]);
+                b
+            },
+            "invalid_client_metadata",
+            "grant_types",
+        ),
+    ];
+    for (body, error, field) in cases {
+        let (status, p) = problem(api.post("/clients", body.clone()).await).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(p["error"], error, "{body} → {p}");
+        assert_eq!(p["field"], field, "{body} → {p}");
+    }
+    // Unknown members, bad JSON and the wrong media type are refused too.
+    let (status, p) = problem(api.post("/clients", with("colour", json!("blue"))).await).await;
+    assert_eq!(
+        (status, p["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert!(p["detail"].as_str().unwrap().contains("colour"), "{p}");
+    let text = api
+        .req(reqwest::Method::POST, "/clients")
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(text).await.0, 415);
+    // Nothing was registered by any of them.
+    let list: Value = api.get("/clients").await.json().await.unwrap();
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "only the admin client: {ids:?}");
+    // A client registered as a public SPA gets no secret and keeps PKCE.
+    let spa = api
+        .post(
+            "/clients",
+            with("token_endpoint_auth_method", json!("none")),
+        )
+        .await;
+    assert_eq!(spa.status(), 201);
+    let spa: Value = spa.json().await.unwrap();
+    assert!(spa.get("client_secret").is_none(), "{spa}");
+    assert_eq!(spa["pkce_required"], true);
+    // A change may not turn it into something else.
+    let id = spa["client_id"].as_str().unwrap();
+    let read = api.get(&format!("/clients/{id}")).await;
+    let tag = etag_of(&read);
+    let (status, p) = problem(
+        api.patch(
+            &format!("/clients/{id}"),
+            Some(&tag),
+            json!({ "token_endpoint_auth_method": "client_secret_basic" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, p["field"].as_str()),
+        (400, Some("token_endpoint_auth_method"))
+    );
+    let (status, _) = problem(
+        api.req(
+            reqwest::Method::POST,
+            &format!("/clients/{id}/rotate-secret"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409);
+}
+
+async fn client_lists_are_paged_and_searched(app: TestApp) {
+    let (_, token) = admin_token(&app).await;
+    let api = Api { app: &app, token };
+    for i in 0..7 {
+        let name = if i % 2 == 0 {
+            format!("Shop {i}")
+        } else {
+            format!("Intranet {i}")
+        };
+        let r = api
+            .post(
+                "/clients",
+                json!({ "client_id": format!("app-{i}"), "client_name": name,
+                        "redirect_uris": ["https://app.example.com/cb"] }),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/clients?q=app-&limit=3&cursor={c}"),
+            None => "/clients?q=app-&limit=3".to_owned(),
+        };
+        let page: Value = api.get(&path).await.json().await.unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(
+            items
+                .iter()
+                .map(|c| c["client_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|i| format!("app-{i}")).collect();
+    assert_eq!(seen, expected);
+    // The search matches names too, ignoring case, and `%` is a literal.
+    let shops: Value = api.get("/clients?q=SHOP").await.json().await.unwrap();
+    assert_eq!(shops["items"].as_array().unwrap().len(), 4);
+    let literal: Value = api.get("/clients?q=%25").await.json().await.unwrap();
+    assert_eq!(literal["items"].as_array().unwrap().len(), 0);
+    let (status, p) = problem(api.get("/clients?limit=0").await).await;
+    assert_eq!((status, p["field"].as_str()), (400, Some("limit")));
+}
+
+async fn signing_keys_from_the_api(app: TestApp) {
+    let (automation, token) = admin_token(&app).await;
+    let api = Api { app: &app, token };
+    let list: Value = api.get("/keys").await.json().await.unwrap();
+    let current = |list: &Value, alg: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["alg"] == alg && k["state"] == "current")
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let old = current(&list, "ES256");
+    assert!(list["rotation_period"].as_i64().unwrap() > 0);
+    let rotated: Value = api
+        .post("/keys/rotate", json!({ "alg": "ES256", "immediate": true }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new = current(&rotated, "ES256");
+    assert_ne!(new, old);
+    let (status, p) = problem(api.post("/keys/rotate", json!({ "alg": "HS256" })).await).await;
+    assert_eq!((status, p["field"].as_str()), (400, Some("alg")));
+    let revoked = api
+        .req(reqwest::Method::POST, &format!("/keys/{old}/revoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let jwks = app.get_json(&app.url("/jwks.json")).await;
+    assert!(!jwks.to_string().contains(&old));
+    assert_eq!(
+        problem(
+            api.req(reqwest::Method::POST, "/keys/nope/revoke")
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        404
+    );
+    let log: Value = api
+        .get(&format!("/audit-events?target=key:{old}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["items"][0]["event"], "key.revoked");
+    assert_eq!(
+        log["items"][0]["actor"],
+        format!("client:{}", automation.id)
+    );
+}
+
+async fn audit_events_are_filtered_and_paged(app: TestApp) {
+    let (_, token) = admin_token(&app).await;
+    let api = Api { app: &app, token };
+    // Failed sign-ins from a browser, then the log read back by event and time.
+    let browser = browser();
+    app.create_user("alice").await;
+    for _ in 0..3 {
+        let failed = app
+            .submit_login(&browser, "/login", "alice", "wrong password")
+            .await;
+        assert_eq!(failed.status(), 401);
+    }
+    let since = app.clock.now();
+    let page: Value = api
+        .get(&format!(
+            "/audit-events?event=login.failed&since={since}&limit=2"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["items"][0]["outcome"], "failure");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest: Value = api
+        .get(&format!(
+            "/audit-events?event=login.failed&limit=2&cursor={cursor}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest.get("next_cursor").is_none());
+    assert!(rest["items"][0]["id"].as_str() < page["items"][1]["id"].as_str());
+    let future: Value = api
+        .get(&format!("/audit-events?since={}", since + 10))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(future["items"].as_array().unwrap().len(), 0);
+    let (status, p) = problem(api.get("/audit-events?event=nonsense").await).await;
+    assert_eq!((status, p["field"].as_str()), (400, Some("event")));
+    // Older than the retention period, they are swept.
+    let swept = app.store.delete_old_audit(since + 1).await.unwrap();
+    assert!(swept >= 3);
+    let after: Value = api
+        .get("/audit-events?event=login.failed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["items"].as_array().unwrap().len(), 0);
+}
+
+crate::backend_tests!(
+    refused_without_an_admin_token,
+    a_client_from_creation_to_deletion,
+    each_bad_member_gets_its_own_error,
+    client_lists_are_paged_and_searched,
+    signing_keys_from_the_api,
+    audit_events_are_filtered_and_paged,
+);
+
+/// The OpenAPI document is valid OpenAPI 3.1 (checked by openapi-spec-validator) and lists
+/// every route the API serves.
+#[tokio::test]
+async fn openapi_document_is_valid_and_complete() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let doc: Value = app.get_json(&app.url("/admin/api/openapi.json")).await;
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let mut routes: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            routes.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    routes.sort();
+    let expected = [
+        "DELETE /admin/api/v1/clients/{client_id}",
+        "GET /admin/api/v1/audit-events",
+        "GET /admin/api/v1/clients",
+        "GET /admin/api/v1/clients/{client_id}",
+        "GET /admin/api/v1/keys",
+        "PATCH /admin/api/v1/clients/{client_id}",
+        "POST /admin/api/v1/clients",
+        "POST /admin/api/v1/clients/{client_id}/rotate-secret",
+        "POST /admin/api/v1/keys/rotate",
+        "POST /admin/api/v1/keys/{kid}/revoke",
+    ];
+    assert_eq!(routes, expected);
+    // Each documented route is served (answers 401 without a token, not 404 or 405).
+    for route in &routes {
+        let (method, path) = route.split_once(' ').unwrap();
+        let path = path.replace("{client_id}", "x").replace("{kid}", "x");
+        let resp = app
+            .http
+            .request(method.parse().unwrap(), app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{route}");
+    }
+    if !python_has(
+        "openapi_spec_validator",
+        "GATEHOUSE_REQUIRE_OPENAPI_VALIDATOR",
+        "openapi-spec-validator",
+    ) {
+        return;
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), doc.to_string()).unwrap();
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys; from openapi_spec_validator import validate; \
+             from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator; \
+             validate(json.load(open(sys.argv[1])), cls=OpenAPIV31SpecValidator); print('valid')",
+        ])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

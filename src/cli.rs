@@ -1,8 +1,8 @@
 //! The command line: `serve` (default), `migrate`, and admin commands for clients and users.
+use crate::accounts;
 use crate::accounts::password::Hasher;
-use crate::accounts::{self, NewUser};
 use crate::admin::{self, Actor, AdminError};
-use crate::audit::{self, Event};
+use crate::audit::Event;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::Alg;
@@ -522,27 +522,20 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             admin,
         } => {
             let pw = read_password()?;
-            let u = accounts::create_user(
+            let u = admin::users::create(
                 &store,
                 &hasher,
-                NewUser {
+                clock.now(),
+                Actor::CLI,
+                admin::users::NewAccount {
                     username: &username,
                     email: email.as_deref(),
                     name: name.as_deref(),
+                    password: &pw,
+                    admin,
                 },
-                &pw,
-                clock.now(),
             )
             .await?;
-            store
-                .journal()
-                .emit(Event::UserCreated, "cli", &audit::user(&u.id), None);
-            if admin {
-                store.set_user_admin(&u.id, true).await?;
-                store
-                    .journal()
-                    .emit(Event::AdminGranted, "cli", &audit::user(&u.id), None);
-            }
             println!("created user {} (sub {})", u.username, u.id);
         }
         UserCommand::List => {
@@ -561,72 +554,46 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             password_stdin: _,
         } => {
             let pw = read_password()?;
-            accounts::set_password(&store, &hasher, &username, &pw, clock.now()).await?;
-            store.journal().emit(
-                Event::UserPasswordChanged,
-                "cli",
-                &format!("username:{username}"),
-                None,
-            );
+            let user = find_user(&store, &username).await?;
+            admin::users::set_password(&store, &hasher, clock.now(), Actor::CLI, &user.id, &pw)
+                .await?;
             println!("password updated for {username}");
         }
         UserCommand::Disable { username } => {
-            store
-                .set_user_disabled(&username, true)
+            let user = find_user(&store, &username).await?;
+            admin::users::set_disabled(&store, clock.now(), Actor::CLI, &user.id, true)
                 .await
-                .map_err(|e| match e {
-                    crate::store::Error::NotFound => anyhow::anyhow!("no user {username}"),
-                    e => last_admin(e),
-                })?;
-            store.journal().emit(
-                Event::UserDisabled,
-                "cli",
-                &format!("username:{username}"),
-                None,
-            );
+                .map_err(last_admin)?;
             println!("disabled user {username}");
         }
         UserCommand::Update { username, profile } => {
-            let (user, _) = store
-                .find_user_credentials(&username)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
-            accounts::update_profile(&store, &user, profile.into_changes(), clock.now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            store
-                .journal()
-                .emit(Event::UserChanged, "cli", &audit::user(&user.id), None);
+            let user = find_user(&store, &username).await?;
+            admin::users::update_profile(
+                &store,
+                clock.now(),
+                Actor::CLI,
+                &user.id,
+                profile.into_changes(),
+            )
+            .await?;
             println!("updated user {username}");
         }
         UserCommand::Unlock { username } => {
-            let n = accounts::unlock(&store, &username).await?;
-            store.journal().emit(
-                Event::UserUnlocked,
-                "cli",
-                &format!("username:{username}"),
-                None,
-            );
+            let user = find_user(&store, &username).await?;
+            let n = admin::users::unlock(&store, Actor::CLI, &user.id).await?;
             println!("cleared {n} sign-in back-off counter(s) for {username}");
         }
-        UserCommand::Mfa { cmd } => mfa(&store, cmd).await?,
+        UserCommand::Mfa { cmd } => mfa(&store, clock, cmd).await?,
         UserCommand::GrantAdmin { username } => {
             let user = find_user(&store, &username).await?;
-            store.set_user_admin(&user.id, true).await?;
-            store
-                .journal()
-                .emit(Event::AdminGranted, "cli", &audit::user(&user.id), None);
+            admin::users::set_admin(&store, Actor::CLI, &user.id, true).await?;
             println!("{username} is an administrator");
         }
         UserCommand::RevokeAdmin { username } => {
             let user = find_user(&store, &username).await?;
-            store
-                .set_user_admin(&user.id, false)
+            admin::users::set_admin(&store, Actor::CLI, &user.id, false)
                 .await
                 .map_err(last_admin)?;
-            store
-                .journal()
-                .emit(Event::AdminRevoked, "cli", &audit::user(&user.id), None);
             println!("{username} is not an administrator");
         }
     }
@@ -641,10 +608,10 @@ fn no_client(e: AdminError, id: &str) -> anyhow::Error {
     }
 }
 
-/// The store's refusal to remove the last administrator, in the command line's words.
-fn last_admin(e: crate::store::Error) -> anyhow::Error {
+/// The refusal to remove the last administrator, in the command line's words.
+fn last_admin(e: AdminError) -> anyhow::Error {
     match e {
-        crate::store::Error::Conflict(crate::store::LAST_ADMIN) => {
+        AdminError::Conflict(what) if what == crate::store::LAST_ADMIN => {
             anyhow::anyhow!("this is the last administrator: grant the role to someone else first")
         }
         e => e.into(),
@@ -662,7 +629,7 @@ async fn find_user(
         .0)
 }
 
-async fn mfa(store: &crate::store::Store, cmd: MfaCommand) -> anyhow::Result<()> {
+async fn mfa(store: &crate::store::Store, clock: &Clock, cmd: MfaCommand) -> anyhow::Result<()> {
     match cmd {
         MfaCommand::List { username } => {
             let user = find_user(store, &username).await?;
@@ -687,13 +654,7 @@ async fn mfa(store: &crate::store::Store, cmd: MfaCommand) -> anyhow::Result<()>
         }
         MfaCommand::Reset { username } => {
             let user = find_user(store, &username).await?;
-            store.delete_factors(&user.id).await?;
-            // Whoever holds a session now signs in again, with the password alone.
-            let now = Clock::system().now();
-            let ended = store.end_user_sessions(&user.id, None, now).await?;
-            store
-                .journal()
-                .emit(Event::MfaReset, "cli", &audit::user(&user.id), None);
+            let ended = admin::users::reset_mfa(store, clock.now(), Actor::CLI, &user.id).await?;
             println!("ended {ended} session(s)");
             println!(
                 "removed every second factor of {username}; they sign in with their password until they set up new ones"

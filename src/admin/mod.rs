@@ -3,6 +3,7 @@
 //! checks its input with the `domain` rules, changes the store, and records one audit event
 //! naming the actor. Imports `store`, `keys`, `accounts`, `domain` and layer 0.
 pub mod clients;
+pub mod users;
 
 use crate::domain::InvalidMetadata;
 
@@ -25,6 +26,12 @@ impl Actor<'_> {
 pub enum AdminError {
     #[error(transparent)]
     Invalid(#[from] InvalidMetadata),
+    /// A user setting that cannot be stored.
+    #[error("{field}: {message}")]
+    InvalidField {
+        field: &'static str,
+        message: String,
+    },
     #[error("not found")]
     NotFound,
     /// The target already exists, or the change would break an invariant (the last admin).
@@ -35,6 +42,22 @@ pub enum AdminError {
     Stale,
     #[error("storage: {0}")]
     Store(crate::store::Error),
+}
+
+impl From<crate::accounts::AccountError> for AdminError {
+    fn from(e: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as A;
+        match e {
+            A::NotFound => Self::NotFound,
+            A::UsernameTaken => Self::Conflict("that username is taken".into()),
+            A::Invalid(message) => Self::InvalidField {
+                field: "profile",
+                message,
+            },
+            A::Store(e) => e.into(),
+            e => Self::Store(crate::store::Error::Corrupt(e.to_string())),
+        }
+    }
 }
 
 impl From<crate::store::Error> for AdminError {

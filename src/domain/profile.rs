@@ -80,6 +80,44 @@ pub enum Field {
 }
 
 impl Field {
+    pub const ALL: [Field; 18] = [
+        Self::Name,
+        Self::GivenName,
+        Self::FamilyName,
+        Self::MiddleName,
+        Self::Nickname,
+        Self::Picture,
+        Self::Website,
+        Self::Gender,
+        Self::Birthdate,
+        Self::Zoneinfo,
+        Self::Locale,
+        Self::PhoneNumber,
+        Self::AddressFormatted,
+        Self::StreetAddress,
+        Self::Locality,
+        Self::Region,
+        Self::PostalCode,
+        Self::Country,
+    ];
+
+    /// The claim's name; an address part is `address.<member>` (OIDC Core §5.1.1).
+    pub fn claim(self) -> &'static str {
+        match self {
+            Self::AddressFormatted => "address.formatted",
+            Self::StreetAddress => "address.street_address",
+            Self::Locality => "address.locality",
+            Self::Region => "address.region",
+            Self::PostalCode => "address.postal_code",
+            Self::Country => "address.country",
+            f => name(f),
+        }
+    }
+
+    pub fn parse(claim: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.claim() == claim)
+    }
+
     fn is_address(self) -> bool {
         matches!(
             self,

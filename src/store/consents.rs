@@ -43,6 +43,20 @@ impl Store {
         .await?)
     }
 
+    /// Who approved a client: (user id, username, scope, since).
+    pub async fn list_client_consents(
+        &self,
+        client_id: &str,
+    ) -> Result<Vec<(String, String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "select u.id, u.username, s.scope, s.created_at from consents s join users u on u.id = s.user_id \
+             where s.client_id = $1 order by s.created_at, u.username limit 1000",
+        )
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool> {
         let done = sqlx::query("delete from consents where user_id = $1 and client_id = $2")
             .bind(user_id)

@@ -257,6 +257,39 @@ impl Store {
         .await
     }
 
+    /// Live grants of a user or of a client (either filter may be left out), newest first.
+    pub async fn list_grants(
+        &self,
+        user_id: Option<&str>,
+        client_id: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<GrantRow>> {
+        let rows: Vec<(String, String, String, String, i64, i64, i64)> = sqlx::query_as(
+            "select id, user_id, client_id, scope, auth_time, created_at, expires_at from grants \
+             where ($1 is null or user_id = $1) and ($2 is null or client_id = $2) \
+             and revoked_at is null and expires_at >= $3 order by created_at desc, id limit 1000",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, user_id, client_id, scope, auth_time, created_at, expires_at)| GrantRow {
+                    id,
+                    user_id,
+                    client_id,
+                    scope,
+                    auth_time,
+                    created_at,
+                    expires_at,
+                },
+            )
+            .collect())
+    }
+
     /// Live refresh-token families of a user: (client id, client name, scope). Grants that
     /// only back an access token (no refresh token) are not listed.
     pub async fn list_live_grants(
@@ -274,6 +307,18 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// A live grant as the admin surface lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRow {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
 }
 
 /// Uses a refresh token in one statement: true for exactly one caller, and only while the token

@@ -19,7 +19,7 @@ pub use clients::CLIENT_CHANGED;
 pub use codes::{CodeGrant, NewCode, Redemption};
 pub use factors::{FactorSummary, LAST_ADMIN, StoredPasskey, StoredTotp};
 pub use flows::FlowCaps;
-pub use grants::{GrantPlan, GrantRecord, NewRefresh, RefreshRecord};
+pub use grants::{GrantPlan, GrantRecord, GrantRow, NewRefresh, RefreshRecord};
 pub use keys::StoredKey;
 pub use sessions::{BROWSER_KEY, PARTIAL_KEY, SIGNED_IN_KEY, SessionStore, session_row_key};
 pub use tokens::TokenSubject;

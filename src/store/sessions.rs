@@ -78,6 +78,25 @@ impl Store {
         keep: Option<&str>,
         now: i64,
     ) -> super::Result<u64> {
+        self.end_sessions(user_id, |id| keep != Some(id), now).await
+    }
+
+    /// Ends one session of a user (by its `session_row_key`); false if there is none.
+    pub async fn end_user_session(
+        &self,
+        user_id: &str,
+        row_key: &str,
+        now: i64,
+    ) -> super::Result<bool> {
+        Ok(self.end_sessions(user_id, |id| id == row_key, now).await? > 0)
+    }
+
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        ends: impl Fn(&str) -> bool,
+        now: i64,
+    ) -> super::Result<u64> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("select id, data from sessions where user_id = $1")
                 .bind(user_id)
@@ -85,7 +104,7 @@ impl Store {
                 .await?;
         let mut ended = 0;
         for (id, data) in rows {
-            if keep == Some(id.as_str()) {
+            if !ends(&id) {
                 continue;
             }
             let browser_key = serde_json::from_str::<serde_json::Value>(&data)
@@ -102,6 +121,32 @@ impl Store {
             ended += 1;
         }
         Ok(ended)
+    }
+
+    /// A user's signed-in sessions: (row key, signed in at, expires at), newest first.
+    pub async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> super::Result<Vec<(String, Option<i64>, i64)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "select id, data, expires_at from sessions where user_id = $1 and expires_at >= $2",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, Option<i64>, i64)> = rows
+            .into_iter()
+            .map(|(id, data, expires_at)| {
+                let signed_in = serde_json::from_str::<serde_json::Value>(&data)
+                    .ok()
+                    .and_then(|d| d.get(SIGNED_IN_KEY)?.get("auth_time")?.as_i64());
+                (id, signed_in, expires_at)
+            })
+            .collect();
+        out.sort_by_key(|s| std::cmp::Reverse(s.1));
+        Ok(out)
     }
 }
 

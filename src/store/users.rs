@@ -136,6 +136,32 @@ impl Store {
         Ok(())
     }
 
+    /// Users by username after `after` whose username, name or email contains `q` (ignoring
+    /// ASCII case), each with whether they are an administrator.
+    pub async fn search_users(
+        &self,
+        q: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(User, bool)>> {
+        let pattern = q.map(|q| format!("%{}%", super::clients::like_escape(&q.to_lowercase())));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select {COLUMNS}, admin from users where ($1 is null or username > $1) \
+             and ($2 is null or lower(username) like $2 escape '\\' \
+                  or lower(coalesce(name, '')) like $2 escape '\\' \
+                  or lower(coalesce(email, '')) like $2 escape '\\') \
+             order by username limit $3"
+        )))
+        .bind(after)
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((user_from_row(r)?, r.try_get::<i64, _>("admin")? != 0)))
+            .collect()
+    }
+
     /// Deletes a user and (by cascade) everything of theirs; the last administrator stays.
     pub async fn delete_user(&self, user_id: &str) -> Result<()> {
         self.without_last_admin(user_id, "delete from users where id = $1")

@@ -390,6 +390,7 @@ impl From<crate::admin::AdminError> for ApiError {
         use crate::admin::AdminError as E;
         match e {
             E::Invalid(m) => m.into(),
+            E::InvalidField { field, message } => Self::invalid_field(field, message),
             E::NotFound => Self::not_found(),
             E::Conflict(what) => Self::conflict(what),
             E::Stale => Self::stale(),

@@ -703,7 +703,391 @@ async fn audit_events_are_filtered_and_paged(app: TestApp) {
     assert_eq!(after["items"].as_array().unwrap().len(), 0);
 }
 
+async fn a_user_from_creation_to_deletion(app: TestApp) {
+    let (automation, token) = admin_token(&app).await;
+    let api = Api { app: &app, token };
+    let actor = format!("client:{}", automation.id);
+    let good = json!({ "username": "dana", "password": "a long enough password", "email": "dana@example.com" });
+    for (k, v, field) in [
+        ("username", json!("has space"), "username"),
+        ("password", json!("short"), "password"),
+        ("email", json!("not-an-address"), "email"),
+    ] {
+        let mut body = good.clone();
+        body[k] = v;
+        let (status, p) = problem(api.post("/users", body).await).await;
+        assert_eq!((status, p["field"].as_str()), (400, Some(field)), "{p}");
+    }
+    let created = api.post("/users", good.clone()).await;
+    assert_eq!(created.status(), 201);
+    let user: Value = created.json().await.unwrap();
+    let id = user["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (user["admin"].as_bool(), user["disabled"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert!(!user.to_string().contains("a long enough password"));
+    assert_eq!(problem(api.post("/users", good).await).await.0, 409);
+    let path = format!("/users/{id}");
+
+    // She signs in; the admin sees the session and can end it.
+    let browser = browser();
+    let login = |password: &'static str| {
+        let (app, browser) = (&app, &browser);
+        async move {
+            app.submit_login(browser, "/login", "dana", password)
+                .await
+                .status()
+        }
+    };
+    assert_eq!(login("a long enough password").await, 303);
+    let sessions: Value = api
+        .get(&format!("{path}/sessions"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = sessions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{sessions}");
+    let sid = items[0]["id"].as_str().unwrap().to_owned();
+    let ended = api
+        .req(reqwest::Method::DELETE, &format!("{path}/sessions/{sid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    let sessions: Value = api
+        .get(&format!("{path}/sessions"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions["items"].as_array().unwrap().len(), 0);
+    let again = api
+        .req(reqwest::Method::DELETE, &format!("{path}/sessions/{sid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+
+    // Profile changes need the current ETag.
+    let read = api.get(&path).await;
+    let tag = etag_of(&read);
+    let change = json!({ "name": "Dana Scully", "profile": { "given_name": "Dana", "address.locality": "Annapolis" } });
+    assert_eq!(
+        problem(api.patch(&path, None, change.clone()).await)
+            .await
+            .0,
+        428
+    );
+    let patched = api.patch(&path, Some(&tag), change.clone()).await;
+    assert_eq!(patched.status(), 200);
+    let body: Value = patched.json().await.unwrap();
+    assert_eq!(body["name"], "Dana Scully");
+    assert_eq!(body["profile"]["given_name"], "Dana");
+    assert_eq!(body["profile"]["address"]["locality"], "Annapolis");
+    assert_eq!(
+        problem(api.patch(&path, Some(&tag), change).await).await.0,
+        412
+    );
+    let tag = etag_of(&api.get(&path).await);
+    let (status, p) = problem(
+        api.patch(
+            &path,
+            Some(&tag),
+            json!({ "profile": { "shoe_size": "9" } }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, p["field"].as_str()), (400, Some("profile")));
+    let (status, p) = problem(
+        api.patch(
+            &path,
+            Some(&tag),
+            json!({ "profile": { "birthdate": "yesterday" } }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, p["field"].as_str()), (400, Some("profile")));
+
+    // Disabled, she cannot sign in; enabled again, she can.
+    assert_eq!(
+        api.post(&format!("{path}/disable"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(login("a long enough password").await, 401);
+    let enabled: Value = api
+        .post(&format!("{path}/enable"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(enabled["disabled"], false);
+    assert_eq!(login("a long enough password").await, 303);
+
+    // A new password ends her sessions; the old one stops working.
+    let (status, p) = problem(
+        api.post(&format!("{path}/password"), json!({ "password": "short" }))
+            .await,
+    )
+    .await;
+    assert_eq!((status, p["field"].as_str()), (400, Some("password")));
+    let set: Value = api
+        .post(
+            &format!("{path}/password"),
+            json!({ "password": "another long password" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(set["sessions_ended"], 1);
+    assert_eq!(login("a long enough password").await, 401);
+    assert_eq!(login("another long password").await, 303);
+    assert_eq!(
+        api.req(reqwest::Method::POST, &format!("{path}/unlock"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let reset: Value = api
+        .req(reqwest::Method::POST, &format!("{path}/mfa/reset"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reset["sessions_ended"], 1);
+    let all_ended: Value = api
+        .req(reqwest::Method::DELETE, &format!("{path}/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all_ended["sessions_ended"], 0);
+
+    // The admin role, and the last administrator.
+    let grant = api
+        .req(reqwest::Method::PUT, &format!("{path}/admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), 204);
+    assert_eq!(
+        api.get(&path).await.json::<Value>().await.unwrap()["admin"],
+        true
+    );
+    let revoke = api
+        .req(reqwest::Method::DELETE, &format!("{path}/admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(revoke).await.0,
+        409,
+        "dana is the only administrator"
+    );
+    let tag = etag_of(&api.get(&path).await);
+    let refused = api
+        .req(reqwest::Method::DELETE, &path)
+        .header("If-Match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(refused).await.0, 409);
+    app.create_user("erin").await;
+    let erin = app
+        .store
+        .find_user_credentials("erin")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    app.store.set_user_admin(&erin.id, true).await.unwrap();
+    let revoke = api
+        .req(reqwest::Method::DELETE, &format!("{path}/admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 204);
+
+    // Search, then deletion with the ETag.
+    let found: Value = api.get("/users?q=SCULLY").await.json().await.unwrap();
+    assert_eq!(found["items"][0]["username"], "dana");
+    let tag = etag_of(&api.get(&path).await);
+    let deleted = api
+        .req(reqwest::Method::DELETE, &path)
+        .header("If-Match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(problem(api.get(&path).await).await.0, 404);
+    assert_eq!(login("another long password").await, 401);
+
+    let log: Value = api
+        .get(&format!("/audit-events?target=user:{id}&limit=200"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == actor.as_str())
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    names.reverse();
+    assert_eq!(
+        names,
+        [
+            "user.created",
+            "user.sessions_revoked",
+            "user.changed",
+            "user.disabled",
+            "user.enabled",
+            "user.password_changed",
+            "user.unlocked",
+            "mfa.reset",
+            "user.sessions_revoked",
+            "user.admin_granted",
+            "user.admin_revoked",
+            "user.deleted"
+        ]
+    );
+    assert!(!log.to_string().contains("long password"));
+}
+
+async fn consents_and_grants_per_user_and_client(app: TestApp) {
+    let (_, token) = admin_token(&app).await;
+    let api = Api { app: &app, token };
+    let alice = app.create_user("alice").await;
+    let client = app
+        .create_client_custom(false, |c| c.grant_types.push(GrantType::RefreshToken))
+        .await;
+    let b = browser();
+    let (code, verifier) = app
+        .get_code(&b, &client, "openid offline_access", "alice")
+        .await;
+    let tokens: Value = app
+        .exchange(&client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    let by_user: Value = api
+        .get(&format!("/users/{}/consents", alice.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_user["items"][0]["client_id"], client.id.as_str());
+    assert_eq!(by_user["items"][0]["name"], "Example App");
+    let by_client: Value = api
+        .get(&format!("/clients/{}/consents", client.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_client["items"][0]["user_id"], alice.id.as_str());
+    assert_eq!(by_client["items"][0]["name"], "alice");
+    let grants: Value = api
+        .get(&format!("/users/{}/grants", alice.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = grants["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{grants}");
+    assert_eq!(items[0]["scope"], "openid offline_access");
+    let gid = items[0]["id"].as_str().unwrap().to_owned();
+    let same: Value = api
+        .get(&format!("/clients/{}/grants", client.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(same["items"][0]["id"], gid.as_str());
+    assert_eq!(problem(api.get("/clients/nope/grants").await).await.0, 404);
+    assert_eq!(problem(api.get("/users/nope/consents").await).await.0, 404);
+
+    // Revoking the grant stops its refresh token and its access token.
+    let revoked = api
+        .req(reqwest::Method::DELETE, &format!("/grants/{gid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let refused = app
+        .token(
+            &client,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(app.userinfo(access).await.status(), 401);
+    let twice = api
+        .req(reqwest::Method::DELETE, &format!("/grants/{gid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(twice).await.0, 404);
+
+    // Withdrawing the consent asks her again next time.
+    let path = format!("/users/{}/consents/{}", alice.id, client.id);
+    assert_eq!(
+        api.req(reqwest::Method::DELETE, &path)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        problem(
+            api.req(reqwest::Method::DELETE, &path)
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        404
+    );
+    let none: Value = api
+        .get(&format!("/users/{}/consents", alice.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+    let log: Value = api
+        .get(&format!(
+            "/audit-events?event=grant.revoked&target=grant:{gid}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["items"].as_array().unwrap().len(), 1);
+}
+
 crate::backend_tests!(
+    a_user_from_creation_to_deletion,
+    consents_and_grants_per_user_and_client,
     refused_without_an_admin_token,
     a_client_from_creation_to_deletion,
     each_bad_member_gets_its_own_error,
@@ -732,21 +1116,50 @@ async fn openapi_document_is_valid_and_complete() {
     routes.sort();
     let expected = [
         "DELETE /admin/api/v1/clients/{client_id}",
+        "DELETE /admin/api/v1/grants/{grant_id}",
+        "DELETE /admin/api/v1/users/{user_id}",
+        "DELETE /admin/api/v1/users/{user_id}/admin",
+        "DELETE /admin/api/v1/users/{user_id}/consents/{client_id}",
+        "DELETE /admin/api/v1/users/{user_id}/sessions",
+        "DELETE /admin/api/v1/users/{user_id}/sessions/{session_id}",
         "GET /admin/api/v1/audit-events",
         "GET /admin/api/v1/clients",
         "GET /admin/api/v1/clients/{client_id}",
+        "GET /admin/api/v1/clients/{client_id}/consents",
+        "GET /admin/api/v1/clients/{client_id}/grants",
         "GET /admin/api/v1/keys",
+        "GET /admin/api/v1/users",
+        "GET /admin/api/v1/users/{user_id}",
+        "GET /admin/api/v1/users/{user_id}/consents",
+        "GET /admin/api/v1/users/{user_id}/grants",
+        "GET /admin/api/v1/users/{user_id}/sessions",
         "PATCH /admin/api/v1/clients/{client_id}",
+        "PATCH /admin/api/v1/users/{user_id}",
         "POST /admin/api/v1/clients",
         "POST /admin/api/v1/clients/{client_id}/rotate-secret",
         "POST /admin/api/v1/keys/rotate",
         "POST /admin/api/v1/keys/{kid}/revoke",
+        "POST /admin/api/v1/users",
+        "POST /admin/api/v1/users/{user_id}/disable",
+        "POST /admin/api/v1/users/{user_id}/enable",
+        "POST /admin/api/v1/users/{user_id}/mfa/reset",
+        "POST /admin/api/v1/users/{user_id}/password",
+        "POST /admin/api/v1/users/{user_id}/unlock",
+        "PUT /admin/api/v1/users/{user_id}/admin",
     ];
     assert_eq!(routes, expected);
     // Each documented route is served (answers 401 without a token, not 404 or 405).
     for route in &routes {
         let (method, path) = route.split_once(' ').unwrap();
-        let path = path.replace("{client_id}", "x").replace("{kid}", "x");
+        let path = [
+            "{client_id}",
+            "{kid}",
+            "{user_id}",
+            "{grant_id}",
+            "{session_id}",
+        ]
+        .iter()
+        .fold(path.to_owned(), |p, v| p.replace(v, "x"));
         let resp = app
             .http
             .request(method.parse().unwrap(), app.url(&path))

@@ -3,6 +3,7 @@
 mod audit;
 mod clients;
 mod keys;
+mod users;
 
 use super::error::ApiError;
 use super::extract::ClientAddress;
@@ -22,6 +23,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
         .merge(clients::routes())
         .merge(keys::routes())
+        .merge(users::routes())
         .merge(audit::routes());
     let (router, mut doc) = OpenApiRouter::with_openapi(document())
         .nest(ep::ADMIN_API, v1)
@@ -52,8 +54,9 @@ fn document() -> utoipa::openapi::OpenApi {
                 .title("Gatehouse admin API")
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
-                    "Manage clients, signing keys and the audit log. Errors are RFC 9457 problem \
-                     details; changes take If-Match with the ETag of the resource read.",
+                    "Manage clients, users, consents, grants, signing keys and the audit log. \
+                     Errors are RFC 9457 problem details; changes take If-Match with the ETag of \
+                     the resource read.",
                 ))
                 .build(),
         )

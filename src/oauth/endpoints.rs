@@ -30,6 +30,9 @@ pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const STATIC_CSS: &str = "/static/gatehouse.css";
 pub const STATIC_FORM_POST_JS: &str = "/static/form_post.js";
+pub const STATIC_CONSOLE_JS: &str = "/static/console.js";
 /// The admin REST API's base path and its OpenAPI document.
 pub const ADMIN_API: &str = "/admin/api/v1";
 pub const ADMIN_OPENAPI: &str = "/admin/api/openapi.json";
+/// The admin console's pages.
+pub const ADMIN: &str = "/admin";

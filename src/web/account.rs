@@ -121,6 +121,7 @@ pub async fn account(
         has_factor: summary.has_second_factor(),
         recovery_left: summary.recovery_codes,
         passkeys_enabled: state.passkeys_enabled(),
+        admin: state.store.user_is_admin(&user.id).await?,
     }))
 }
 

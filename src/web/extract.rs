@@ -110,6 +110,7 @@ const PARTIAL: &str = crate::store::PARTIAL_KEY;
 const CSRF: &str = "csrf";
 const BROWSER_KEY: &str = crate::store::BROWSER_KEY;
 const FLOW_UNTIL: &str = "flow_until";
+const RETURN_TO: &str = "return_to";
 
 /// Typed wrapper over the tower-sessions session.
 pub struct LoginSession<'a>(pub &'a Session);
@@ -147,6 +148,32 @@ impl LoginSession<'_> {
             .existing_browser_key()
             .await?
             .map(|k| crate::crypto::hash_secret(&k)))
+    }
+
+    /// Where a sign-in made without an authorization request goes when it completes: a console
+    /// page that sent the admin to sign in (again). Only console paths are kept, so this cannot
+    /// become an open redirect.
+    pub async fn set_return_to(&self, path: &str) -> Result<(), PageError> {
+        if is_console_path(path) {
+            self.0.insert(RETURN_TO, path).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a console page is waiting for this sign-in.
+    pub async fn returns_to_console(&self) -> Result<bool, PageError> {
+        Ok(self.0.get::<String>(RETURN_TO).await?.is_some())
+    }
+
+    /// The page a completed sign-in without a request goes to: the stored console page once,
+    /// else the account page.
+    pub async fn after_sign_in(&self) -> Result<String, PageError> {
+        Ok(self
+            .0
+            .remove::<String>(RETURN_TO)
+            .await?
+            .filter(|p| is_console_path(p))
+            .unwrap_or_else(|| crate::oauth::endpoints::ACCOUNT.to_owned()))
     }
 
     /// The session's CSRF token (RFC 6749 §10.12), created on first use.
@@ -226,6 +253,15 @@ impl LoginSession<'_> {
         self.0.delete().await?;
         Ok(())
     }
+}
+
+/// `/admin` or a page below it, with nothing that could leave this origin.
+fn is_console_path(path: &str) -> bool {
+    let admin = crate::oauth::endpoints::ADMIN;
+    (path == admin || path.starts_with(&format!("{admin}/")))
+        && !path.contains("//")
+        && !path.contains('\\')
+        && path.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The device cookie's name (`__Host-` on https, like the session cookie).

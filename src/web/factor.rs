@@ -209,7 +209,7 @@ pub async fn complete(
         .emit(Event::LoginSucceeded, &who, &who, Some(address));
     match flow {
         Some(f) => super::authorize::advance(state, ls, f).await,
-        None => Ok(Redirect::to(ep::ACCOUNT).into_response()),
+        None => Ok(Redirect::to(&ls.after_sign_in().await?).into_response()),
     }
 }
 

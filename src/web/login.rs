@@ -42,13 +42,21 @@ pub async fn login_form(
         }
         None => (None, None, None),
     };
+    // The console sent a signed-in admin back here to confirm it is them.
+    let mut confirming = None;
+    if q.flow.is_none() && ls.returns_to_console().await? {
+        confirming = super::account::signed_in_account(&state, &ls)
+            .await?
+            .map(|(_, u)| u.username);
+    }
     let mut resp = render(&LoginPage {
         csrf: &csrf,
         flow: q.flow.as_deref(),
         client_name: client_name.as_deref(),
-        username: hint.as_deref().unwrap_or(""),
+        username: confirming.as_deref().or(hint.as_deref()).unwrap_or(""),
         error: None,
         passkeys: state.passkeys_enabled(),
+        lead: confirming.is_some().then_some("login-confirm"),
     });
     if let Some(uri) = target {
         allow_form_target(&mut resp, &uri);
@@ -132,7 +140,7 @@ pub async fn login_submit(
             let mut resp = match &flow {
                 Some(f) => advance(&state, &ls, f).await?,
                 None if partial => Redirect::to(ep::LOGIN_FACTOR).into_response(),
-                None => Redirect::to(ep::ACCOUNT).into_response(),
+                None => Redirect::to(&ls.after_sign_in().await?).into_response(),
             };
             let cookie = state.devices.issue(
                 &form.username,
@@ -161,6 +169,7 @@ pub async fn login_submit(
                 username: &form.username,
                 error: Some("login-invalid"),
                 passkeys: state.passkeys_enabled(),
+                lead: None,
             });
             *resp.status_mut() = StatusCode::UNAUTHORIZED;
             if let Some(f) = &flow {

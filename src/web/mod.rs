@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod authorize;
 mod consent;
+mod console;
 mod error;
 mod extract;
 mod factor;
@@ -144,6 +145,7 @@ pub fn router(state: AppState) -> Router {
             ep::ACCOUNT_APPS_REVOKE,
             post(account::revoke_app).layer(form_limit()),
         )
+        .nest("/admin", console_routes())
         .route_layer(axum::middleware::from_fn(middleware::measure))
         .fallback(account::not_found)
         .with_state(state.clone());
@@ -178,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .route(ep::STATIC_CSS, get(well_known::stylesheet))
         .route(ep::STATIC_FORM_POST_JS, get(well_known::form_post_script))
         .route(ep::STATIC_PASSKEY_JS, get(well_known::passkey_script))
+        .route(ep::STATIC_CONSOLE_JS, get(well_known::console_script))
         .route_layer(axum::middleware::from_fn(middleware::measure))
         .with_state(state.clone())
         .fallback_service(pages);
@@ -203,6 +206,56 @@ pub fn router(state: AppState) -> Router {
         ))
         .service(routes);
     Router::new().fallback_service(stack)
+}
+
+/// The admin console's pages. Nothing they show may be kept by a cache: one shows a secret.
+fn console_routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(console::dashboard))
+        .route("/clients", get(console::clients))
+        .route(
+            "/clients/new",
+            get(console::new_client)
+                .post(console::create_client)
+                .layer(form_limit()),
+        )
+        .route(
+            "/clients/{id}",
+            get(console::client)
+                .post(console::update_client)
+                .layer(form_limit()),
+        )
+        .route(
+            "/clients/{id}/rotate-secret",
+            post(console::rotate_secret).layer(form_limit()),
+        )
+        .route(
+            "/clients/{id}/delete",
+            get(console::confirm_delete_client)
+                .post(console::delete_client)
+                .layer(form_limit()),
+        )
+        .route("/users", get(console::users))
+        .route("/users/new", post(console::create_user).layer(form_limit()))
+        .route("/users/{id}", get(console::user))
+        .route(
+            "/users/{id}/action",
+            post(console::user_action).layer(form_limit()),
+        )
+        .route("/keys", get(console::keys))
+        .route(
+            "/keys/rotate",
+            post(console::rotate_keys).layer(form_limit()),
+        )
+        .route(
+            "/keys/{kid}/revoke",
+            post(console::revoke_key).layer(form_limit()),
+        )
+        .route("/audit", get(console::audit))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// The metrics listener's routes: `/metrics` only, in the Prometheus text format. Pool and

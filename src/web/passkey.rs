@@ -271,12 +271,12 @@ impl Assertion {
 
 /// Where the browser goes once signed in: the flow's next page (which finishes it when
 /// nothing is left to ask), or the account page.
-fn next_location(flow: Option<&str>) -> Response {
+async fn next_location(ls: &LoginSession<'_>, flow: Option<&str>) -> Result<Response, PageError> {
     let location = match flow {
         Some(f) => format!("{}?flow={f}", ep::LOGIN_CONTINUE),
-        None => ep::ACCOUNT.to_owned(),
+        None => ls.after_sign_in().await?,
     };
-    Json(json!({ "location": location })).into_response()
+    Ok(Json(json!({ "location": location })).into_response())
 }
 
 pub async fn sign_in_options(
@@ -341,7 +341,7 @@ pub async fn sign_in(
         .store
         .journal()
         .emit(Event::LoginSucceeded, &who, &who, Some(&address));
-    Ok(next_location(flow_id))
+    Ok(next_location(&ls, flow_id).await?)
 }
 
 /// The signed-in user (complete or waiting for a second factor) a second-factor passkey is for.
@@ -418,7 +418,7 @@ pub async fn factor(
         .store
         .journal()
         .emit(Event::LoginSucceeded, &who, &who, Some(&address));
-    Ok(next_location(flow_id))
+    Ok(next_location(&ls, flow_id).await?)
 }
 
 #[derive(Deserialize)]

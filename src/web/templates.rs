@@ -42,6 +42,8 @@ pub struct LoginPage<'a> {
     pub error: Option<&'a str>,
     /// Offer "Sign in with a passkey".
     pub passkeys: bool,
+    /// A line above the form (a translation key): why the person is asked again.
+    pub lead: Option<&'a str>,
 }
 
 pub struct ScopeLine<'a> {
@@ -84,6 +86,8 @@ pub struct AccountPage<'a> {
     pub has_factor: bool,
     pub recovery_left: i64,
     pub passkeys_enabled: bool,
+    /// Administrators get a link to the console.
+    pub admin: bool,
 }
 
 /// A registered passkey on the account page.

@@ -81,6 +81,10 @@ pub async fn passkey_script() -> Response {
     script(include_str!("../../static/passkey.js"))
 }
 
+pub async fn console_script() -> Response {
+    script(include_str!("../../static/console.js"))
+}
+
 fn script(body: &'static str) -> Response {
     let mut resp = (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],

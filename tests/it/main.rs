@@ -7,6 +7,7 @@ mod audit;
 mod authorize;
 mod cli;
 mod conformance;
+mod console;
 mod discovery;
 mod faults;
 mod flow;

@@ -43,6 +43,16 @@ pub enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Make the clients a clients file (TOML) manages match it: create and change those it
+    /// lists, delete those it managed and no longer lists. Idempotent.
+    Apply {
+        /// The clients file.
+        #[arg(short = 'f', long)]
+        file: std::path::PathBuf,
+        /// Print the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Time one password verification (argon2id at the server's parameters) on this
     /// machine: what each sign-in costs a core.
     PasswordCost,
@@ -200,6 +210,13 @@ pub enum ClientCommand {
     Show { id: String },
     /// Delete a client.
     Delete { id: String },
+    /// Issue an initial access token for dynamic registration (RFC 7591), good for one
+    /// registration; shown once. Needs GATEHOUSE_DYNAMIC_REGISTRATION on the server.
+    RegistrationToken {
+        /// How long it is valid, seconds (at most 30 days).
+        #[arg(long, default_value_t = 86400)]
+        ttl: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -359,6 +376,31 @@ pub async fn run() -> anyhow::Result<()> {
         Command::User(cmd) => user(&cli.config, &clock, cmd).await,
         Command::Keys(cmd) => keys(&cli.config, &clock, cmd).await,
         Command::Audit(cmd) => audit_command(&cli.config, &clock, cmd).await,
+        Command::Apply { file, dry_run } => {
+            let store = open_store(&cli.config, &clock).await?;
+            let changes = admin::apply::apply_file(
+                &store,
+                &file,
+                &cli.config.signing_algs,
+                clock.now(),
+                dry_run,
+            )
+            .await;
+            store.close().await;
+            let changes = changes?;
+            for c in &changes {
+                println!("{c}");
+            }
+            match (changes.is_empty(), dry_run) {
+                (true, _) => println!("no changes: the clients match {}", file.display()),
+                (false, true) => println!(
+                    "{} change(s) planned; nothing was changed (--dry-run)",
+                    changes.len()
+                ),
+                (false, false) => println!("{} change(s) applied", changes.len()),
+            }
+            Ok(())
+        }
         Command::PasswordCost => {
             use crate::accounts::password::{COST_SAMPLES, verify_cost};
             let cost = tokio::task::spawn_blocking(verify_cost).await?;
@@ -498,6 +540,16 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "pkce": if c.requires_pkce() { "required" } else { "optional" },
                 }))?
             );
+        }
+        ClientCommand::RegistrationToken { ttl } => {
+            let token =
+                admin::registration::issue_token(&store, clock.now(), Actor::CLI, ttl).await?;
+            println!("{token}");
+            if !config.dynamic_registration {
+                eprintln!(
+                    "note: dynamic registration is off; set GATEHOUSE_DYNAMIC_REGISTRATION=true on the server"
+                );
+            }
         }
         ClientCommand::Delete { id } => {
             admin::clients::delete(&store, Actor::CLI, &id, None)

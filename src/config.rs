@@ -77,6 +77,11 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_SESSION_TTL", default_value_t = 8 * 3600)]
     pub session_ttl: i64,
 
+    /// A clients file (TOML) applied at start, as `gatehouse apply -f` would: the clients it
+    /// manages are made to match it before the server listens.
+    #[arg(long, env = "GATEHOUSE_CLIENTS_FILE")]
+    pub clients_file: Option<std::path::PathBuf>,
+
     /// How many days the audit log keeps an event before the sweeper deletes it.
     #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION_DAYS", default_value_t = 90)]
     pub audit_retention_days: i64,
@@ -164,6 +169,11 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_HELP_CONTACT")]
     pub help_contact: Option<String>,
 
+    /// Dynamic client registration (RFC 7591/7592) at /register, for apps holding an initial
+    /// access token an admin issued (`gatehouse client registration-token`). Off by default.
+    #[arg(long, env = "GATEHOUSE_DYNAMIC_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub dynamic_registration: bool,
+
     /// Administrators must sign in with a second factor (a code or a passkey).
     #[arg(long, env = "GATEHOUSE_ADMINS_REQUIRE_MFA", default_value_t = false, action = clap::ArgAction::Set)]
     pub admins_require_mfa: bool,
@@ -198,6 +208,7 @@ impl Config {
             id_token_ttl: 3600,
             session_ttl: 8 * 3600,
             audit_retention_days: 90,
+            clients_file: None,
             refresh_token_ttl: 30 * 86400,
             refresh_idle_ttl: 14 * 86400,
             refresh_replay_window: 2,
@@ -213,6 +224,7 @@ impl Config {
             shutdown_drain_timeout: 20,
             max_pending_flows_per_address: 1000,
             admins_require_mfa: false,
+            dynamic_registration: false,
             help_contact: None,
             metrics_bind: None,
         }

@@ -73,6 +73,18 @@ impl App {
                 .await?
                 .with_client_cache(config.key_refresh_interval, move || clock.now())
         };
+        if let Some(path) = &config.clients_file {
+            let changes = crate::admin::apply::apply_file(
+                &store,
+                path,
+                &config.signing_algs,
+                clock.now(),
+                false,
+            )
+            .await
+            .with_context(|| format!("cannot apply the clients file {}", path.display()))?;
+            tracing::info!(changes = changes.len(), file = %path.display(), "clients file applied");
+        }
         let has_keys = !store.list_signing_keys().await?.is_empty();
         let master = MasterKey::load_or_create(&config, !has_keys)?;
         let devices = DeviceKey::new(master.derive(b"gatehouse device cookie v1"));

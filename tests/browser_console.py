@@ -91,6 +91,19 @@ try:
     print("CODE " + json.dumps(out), flush=True)
     sys.stdin.readline()
 
+    # The playground runs the same flow from the console and shows what the app got.
+    driver.get(f"{issuer}/admin/clients/{out['client_id']}")
+    wait.until(lambda d: d.title.startswith("Wiki"))
+    driver.find_element(By.CSS_SELECTOR, "form[action$='/playground'] button").click()
+    wait.until(lambda d: d.title.startswith("Playground") or "Allow access" in d.title)
+    if "Allow access" in driver.title:
+        driver.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
+        wait.until(lambda d: d.title.startswith("Playground"))
+    assert "at+jwt" in driver.page_source, "the access token is shown decoded"
+    shot(driver, "playground")
+    driver.find_element(By.CSS_SELECTOR, "form[action$='/playground/remove'] button").click()
+    wait.until(lambda d: d.title.startswith("Wiki"))
+
     # Time passes (the test moves the server's clock); a change asks for the password again.
     print("ADVANCE", flush=True)
     sys.stdin.readline()

@@ -2,7 +2,9 @@
 //! console, the command line (and later `apply -f` and dynamic registration). Each operation
 //! checks its input with the `domain` rules, changes the store, and records one audit event
 //! naming the actor. Imports `store`, `keys`, `accounts`, `domain` and layer 0.
+pub mod apply;
 pub mod clients;
+pub mod registration;
 pub mod users;
 
 use crate::domain::InvalidMetadata;

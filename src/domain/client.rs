@@ -42,6 +42,11 @@ pub struct Client {
     /// When the secret was last set (creation or rotation); `None` for public clients and
     /// clients registered before this was recorded.
     pub secret_set_at: Option<i64>,
+    /// What manages it, when not people: `clients-file` for a declarative clients file,
+    /// `registration` for a client that registered itself (RFC 7591).
+    pub managed_by: Option<String>,
+    /// RFC 7592: the hash of the registration access token that manages a registered client.
+    pub registration_token_hash: Option<String>,
 }
 
 /// The grant types Gatehouse implements (RFC 6749 §4.1, §4.4, §6).

@@ -3,6 +3,7 @@ pub mod auth;
 pub mod client;
 pub mod flow;
 pub mod key;
+pub mod posture;
 pub mod profile;
 pub mod scope;
 pub mod user;

@@ -5,10 +5,11 @@ use crate::domain::Alg;
 use crate::domain::scope::SUPPORTED_SCOPES;
 use serde_json::{Value, json};
 
-/// `algs` are the ones this deployment signs with, RS256 first.
-pub fn metadata(issuer: &str, algs: &[Alg]) -> Value {
+/// `algs` are the ones this deployment signs with, RS256 first; `registration` says whether
+/// dynamic registration is on.
+pub fn metadata(issuer: &str, algs: &[Alg], registration: bool) -> Value {
     let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
-    json!({
+    let mut m = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{}", ep::AUTHORIZE),
         "token_endpoint": format!("{issuer}{}", ep::TOKEN),
@@ -41,7 +42,15 @@ pub fn metadata(issuer: &str, algs: &[Alg]) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-    })
+    });
+    // RFC 8414 §2: advertised only when registration is open to initial access tokens.
+    if registration && let Some(o) = m.as_object_mut() {
+        o.insert(
+            "registration_endpoint".into(),
+            format!("{issuer}{}", ep::REGISTER).into(),
+        );
+    }
+    m
 }
 
 #[cfg(test)]
@@ -50,7 +59,7 @@ mod tests {
 
     #[test]
     fn required_metadata_present() {
-        let m = metadata("https://id.example.com", &[Alg::RS256, Alg::EdDSA]);
+        let m = metadata("https://id.example.com", &[Alg::RS256, Alg::EdDSA], false);
         for k in [
             "issuer",
             "authorization_endpoint",

@@ -36,3 +36,5 @@ pub const ADMIN_API: &str = "/admin/api/v1";
 pub const ADMIN_OPENAPI: &str = "/admin/api/openapi.json";
 /// The admin console's pages.
 pub const ADMIN: &str = "/admin";
+/// RFC 7591 registration endpoint; RFC 7592 management at `/register/{client_id}`.
+pub const REGISTER: &str = "/register";

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
     allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl, \
     resource_audiences, pkce_optional, require_mfa, id_token_signed_response_alg, \
-    access_token_signed_response_alg, revision, secret_set_at";
+    access_token_signed_response_alg, revision, secret_set_at, managed_by, registration_token_hash";
 
 fn alg_column(row: &AnyRow, column: &str) -> Result<Alg> {
     Alg::parse(&row.try_get::<String, _>(column)?)
@@ -41,6 +41,8 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         access_token_signed_response_alg: alg_column(row, "access_token_signed_response_alg")?,
         revision: row.try_get("revision")?,
         secret_set_at: row.try_get("secret_set_at")?,
+        managed_by: row.try_get("managed_by")?,
+        registration_token_hash: row.try_get("registration_token_hash")?,
     })
 }
 
@@ -119,7 +121,7 @@ impl Store {
 
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
         )))
         .bind(&c.id)
         .bind(&c.name)
@@ -141,6 +143,8 @@ impl Store {
         .bind(c.access_token_signed_response_alg.as_str())
         .bind(c.revision)
         .bind(c.secret_set_at)
+        .bind(&c.managed_by)
+        .bind(&c.registration_token_hash)
         .execute(&self.writer)
         .await
         .map_err(on_conflict("client"))?;
@@ -157,8 +161,8 @@ impl Store {
              allowed_scopes = $6, grant_types = $7, post_logout_redirect_uris = $8, allowed_origins = $9, \
              refresh_token_ttl = $10, refresh_idle_ttl = $11, resource_audiences = $12, pkce_optional = $13, \
              require_mfa = $14, id_token_signed_response_alg = $15, access_token_signed_response_alg = $16, \
-             secret_set_at = $17, revision = revision + 1 \
-             where id = $18 and revision = $19",
+             secret_set_at = $17, managed_by = $18, registration_token_hash = $19, \
+             revision = revision + 1 where id = $20 and revision = $21",
         )
         .bind(&c.name)
         .bind(&c.secret_hash)
@@ -177,6 +181,8 @@ impl Store {
         .bind(c.id_token_signed_response_alg.as_str())
         .bind(c.access_token_signed_response_alg.as_str())
         .bind(c.secret_set_at)
+        .bind(&c.managed_by)
+        .bind(&c.registration_token_hash)
         .bind(&c.id)
         .bind(c.revision)
         .execute(&self.writer)
@@ -229,6 +235,41 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(client_from_row).collect()
+    }
+
+    /// Records an initial access token for dynamic registration (its hash).
+    pub async fn insert_registration_token(
+        &self,
+        token_hash: &str,
+        created_by: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "insert into registration_tokens (token_hash, created_by, created_at, expires_at) \
+             values ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(created_by)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Uses an initial access token, in one statement: true for exactly one caller, and only
+    /// while it is unused and unexpired.
+    pub async fn use_registration_token(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "update registration_tokens set used_at = $1 \
+             where token_hash = $2 and used_at is null and expires_at >= $1",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Clients by id after `after`, whose id or name contains `q` (ignoring ASCII case).

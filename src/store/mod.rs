@@ -129,6 +129,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0012_signing_algs.sql"),
     include_str!("../../migrations/0013_audit_log.sql"),
     include_str!("../../migrations/0014_client_revision.sql"),
+    include_str!("../../migrations/0015_managed_clients.sql"),
+    include_str!("../../migrations/0016_dynamic_registration.sql"),
 ];
 
 impl Store {
@@ -281,6 +283,7 @@ impl Store {
         .rows_affected();
         for sql in [
             "delete from flows where expires_at < $1",
+            "delete from registration_tokens where expires_at < $1",
             "delete from revoked_tokens where expires_at < $1",
             "delete from sessions where expires_at < $1",
             // Idle-expired refresh tokens; the rest stay while their family lives, so re-use of

@@ -228,6 +228,9 @@ struct ClientLine {
 #[template(path = "admin/clients.html")]
 struct ClientsPage<'a> {
     me: &'a str,
+    csrf: &'a str,
+    /// Dynamic registration is on: offer initial access tokens.
+    registration: bool,
     q: &'a str,
     clients: Vec<ClientLine>,
     next: Option<String>,
@@ -273,6 +276,8 @@ pub async fn clients(
     found.truncate(PAGE as usize);
     Ok(page(&ClientsPage {
         me: &c.user.username,
+        csrf: &c.csrf,
+        registration: state.config.dynamic_registration,
         q: &search,
         clients: found
             .iter()
@@ -284,6 +289,41 @@ pub async fn clients(
             })
             .collect(),
         next,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "admin/registration_token.html")]
+struct RegistrationTokenPage<'a> {
+    me: &'a str,
+    token: &'a str,
+    register_url: String,
+}
+
+/// An initial access token for one dynamic registration (RFC 7591 §3), shown once.
+pub async fn registration_token(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    PageForm(form): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    let c = admin_or_leave!(gate(
+        &state,
+        &session,
+        address,
+        "/admin/clients",
+        Some(&form.csrf)
+    ));
+    if !state.config.dynamic_registration {
+        return Err(PageError::bad_request("Dynamic registration is off."));
+    }
+    let token = admin::registration::issue_token(&state.store, state.now(), c.actor(), 86400)
+        .await
+        .map_err(admin_error)?;
+    Ok(page(&RegistrationTokenPage {
+        me: &c.user.username,
+        token: &token,
+        register_url: format!("{}{}", state.issuer(), ep::REGISTER),
     }))
 }
 
@@ -639,6 +679,9 @@ struct ClientPage<'a> {
     fields: ClientFields,
     error: Option<(String, String)>,
     saved: bool,
+    findings: Vec<crate::domain::posture::Finding>,
+    /// The playground's callback is registered on this client.
+    playground: bool,
 }
 
 #[derive(Deserialize)]
@@ -655,6 +698,7 @@ async fn stored_client(state: &AppState, id: &str) -> Result<Client, PageError> 
 }
 
 fn client_page(
+    state: &AppState,
     c: &Console,
     client: &Client,
     fields: ClientFields,
@@ -673,6 +717,17 @@ fn client_page(
         fields,
         error: error.clone(),
         saved,
+        playground: client.redirect_uris.contains(&playground_callback(state)),
+        findings: crate::domain::posture::posture(
+            client,
+            state.now(),
+            state.config.refresh_token_ttl,
+            url::Url::parse(state.issuer())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .as_deref()
+                .unwrap_or(""),
+        ),
     });
     if error.is_some() {
         *resp.status_mut() = StatusCode::BAD_REQUEST;
@@ -691,6 +746,7 @@ pub async fn client(
     let c = admin_or_leave!(gate(&state, &session, address, &path, None));
     let client = stored_client(&state, &id).await?;
     Ok(client_page(
+        &state,
         &c,
         &client,
         ClientFields::of(&client),
@@ -726,7 +782,14 @@ pub async fn update_client(
         Err(e) => match form_error(&e) {
             Some(err) => {
                 let client = stored_client(&state, &id).await?;
-                Ok(client_page(&c, &client, form.fields(), Some(err), false))
+                Ok(client_page(
+                    &state,
+                    &c,
+                    &client,
+                    form.fields(),
+                    Some(err),
+                    false,
+                ))
             }
             None => Err(admin_error(e)),
         },
@@ -814,6 +877,238 @@ pub async fn delete_client(
         .await
         .map_err(admin_error)?;
     Ok(see_other("/admin/clients"))
+}
+
+// ---- playground ----
+
+/// Where the playground's code flow comes back to.
+fn playground_callback(state: &AppState) -> String {
+    format!("{}/admin/playground/callback", state.issuer())
+}
+
+/// One click: add the console's callback to the client, and run a real code flow with PKCE as
+/// the signed-in admin.
+pub async fn start_playground(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    let c = admin_or_leave!(gate(
+        &state,
+        &session,
+        address,
+        &format!("/admin/clients/{id}"),
+        Some(&form.csrf)
+    ));
+    let client = stored_client(&state, &id).await?;
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(PageError::bad_request(
+            "The playground needs a client that signs people in (the authorization code grant).",
+        ));
+    }
+    let callback = playground_callback(&state);
+    if !client.redirect_uris.contains(&callback) {
+        let mut uris = client.redirect_uris.clone();
+        uris.push(callback.clone());
+        admin::clients::update(
+            &state.store,
+            &state.config.signing_algs,
+            c.actor(),
+            &id,
+            None,
+            ClientChanges {
+                redirect_uris: Some(uris),
+                ..ClientChanges::default()
+            },
+        )
+        .await
+        .map_err(admin_error)?;
+    }
+    let run = super::extract::PlaygroundRun {
+        client_id: id.clone(),
+        state: crate::crypto::random_token(),
+        verifier: crate::crypto::random_token(),
+        nonce: crate::crypto::random_token(),
+    };
+    LoginSession(&session).set_playground(&run).await?;
+    let scope: Vec<&str> = ["openid", "profile", "email"]
+        .into_iter()
+        .filter(|s| {
+            *s == "openid"
+                || client
+                    .allowed_scopes
+                    .as_ref()
+                    .is_none_or(|a| a.iter().any(|x| x == s))
+        })
+        .collect();
+    let challenge = crate::oauth::pkce::s256_challenge(&run.verifier);
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", id.as_str()),
+        ("redirect_uri", callback.as_str()),
+        ("scope", &scope.join(" ")),
+        ("state", run.state.as_str()),
+        ("nonce", run.nonce.as_str()),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ])
+    .map_err(PageError::internal)?;
+    Ok(see_other(&format!("{}?{query}", ep::AUTHORIZE)))
+}
+
+#[derive(Template)]
+#[template(path = "admin/playground.html")]
+struct PlaygroundPage<'a> {
+    me: &'a str,
+    csrf: &'a str,
+    client: &'a Client,
+    id_token: String,
+    access_token: String,
+    userinfo: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// A JWT's header and claims, pretty-printed (it was just issued here and is shown, not trusted).
+fn decoded(jwt: &str) -> String {
+    let part = |i: usize| {
+        jwt.split('.')
+            .nth(i)
+            .and_then(crate::crypto::b64url_decode)
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .unwrap_or_default()
+    };
+    serde_json::to_string_pretty(&serde_json::json!({ "header": part(0), "claims": part(1) }))
+        .unwrap_or_default()
+}
+
+/// The flow comes back: the code is exchanged for the client (the console cannot know a
+/// secret it only holds the hash of, so it redeems the code as the client, through the same
+/// grant code), and the tokens and userinfo are shown side by side.
+pub async fn playground_callback_page(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    PageQuery(q): PageQuery<CallbackQuery>,
+) -> Result<Response, PageError> {
+    let c = admin_or_leave!(gate(
+        &state,
+        &session,
+        address.clone(),
+        "/admin/clients",
+        None
+    ));
+    let Some(run) = LoginSession(&session).take_playground().await? else {
+        return Err(PageError::bad_request(
+            "No playground run is waiting: start one from a client's page.",
+        ));
+    };
+    let client = stored_client(&state, &run.client_id).await?;
+    let show = |id_token: String, access_token: String, userinfo: String, error: Option<String>| {
+        page(&PlaygroundPage {
+            me: &c.user.username,
+            csrf: &c.csrf,
+            client: &client,
+            id_token,
+            access_token,
+            userinfo,
+            error,
+        })
+    };
+    if q.state.as_deref() != Some(run.state.as_str()) {
+        return Err(PageError::bad_request(
+            "The playground's state did not match.",
+        ));
+    }
+    let Some(code) = q.code else {
+        let why = format!(
+            "{}: {}",
+            q.error.unwrap_or_else(|| "error".into()),
+            q.error_description.unwrap_or_default()
+        );
+        return Ok(show(String::new(), String::new(), String::new(), Some(why)));
+    };
+    let params = crate::oauth::authorize::Params::from_pairs([
+        ("grant_type".to_owned(), "authorization_code".to_owned()),
+        ("code".to_owned(), code),
+        ("redirect_uri".to_owned(), playground_callback(&state)),
+        ("code_verifier".to_owned(), run.verifier.clone()),
+    ]);
+    let tokens =
+        match crate::oauth::token::grant(state.token_issuer(&address), &client, &params).await {
+            Ok(t) => t,
+            Err(e) => {
+                return Ok(show(
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    Some(e.to_string()),
+                ));
+            }
+        };
+    let userinfo = match crate::oauth::userinfo::userinfo(
+        &state.store,
+        &state.keys,
+        state.issuer(),
+        state.now(),
+        &tokens.access_token,
+    )
+    .await
+    {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Err(e) => format!("userinfo refused: {e}"),
+    };
+    Ok(show(
+        tokens.id_token.as_deref().map(decoded).unwrap_or_default(),
+        decoded(&tokens.access_token),
+        userinfo,
+        None,
+    ))
+}
+
+/// The other click: the console's callback leaves the client again.
+pub async fn stop_playground(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    let path = format!("/admin/clients/{id}");
+    let c = admin_or_leave!(gate(&state, &session, address, &path, Some(&form.csrf)));
+    let client = stored_client(&state, &id).await?;
+    let callback = playground_callback(&state);
+    if client.redirect_uris.contains(&callback) {
+        let uris: Vec<String> = client
+            .redirect_uris
+            .iter()
+            .filter(|u| **u != callback)
+            .cloned()
+            .collect();
+        admin::clients::update(
+            &state.store,
+            &state.config.signing_algs,
+            c.actor(),
+            &id,
+            None,
+            ClientChanges {
+                redirect_uris: Some(uris),
+                ..ClientChanges::default()
+            },
+        )
+        .await
+        .map_err(admin_error)?;
+    }
+    Ok(see_other(&format!("{path}?saved=1")))
 }
 
 // ---- users ----

@@ -111,6 +111,16 @@ const CSRF: &str = "csrf";
 const BROWSER_KEY: &str = crate::store::BROWSER_KEY;
 const FLOW_UNTIL: &str = "flow_until";
 const RETURN_TO: &str = "return_to";
+const PLAYGROUND: &str = "playground";
+
+/// The console playground's pending sign-in: which client, and the request's secrets.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PlaygroundRun {
+    pub client_id: String,
+    pub state: String,
+    pub verifier: String,
+    pub nonce: String,
+}
 
 /// Typed wrapper over the tower-sessions session.
 pub struct LoginSession<'a>(pub &'a Session);
@@ -158,6 +168,16 @@ impl LoginSession<'_> {
             self.0.insert(RETURN_TO, path).await?;
         }
         Ok(())
+    }
+
+    pub async fn set_playground(&self, run: &PlaygroundRun) -> Result<(), PageError> {
+        self.0.insert(PLAYGROUND, run).await?;
+        Ok(())
+    }
+
+    /// The playground run in progress, once.
+    pub async fn take_playground(&self) -> Result<Option<PlaygroundRun>, PageError> {
+        Ok(self.0.remove::<PlaygroundRun>(PLAYGROUND).await?)
     }
 
     /// Whether a console page is waiting for this sign-in.

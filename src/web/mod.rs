@@ -13,6 +13,7 @@ mod login;
 mod logout;
 mod middleware;
 mod passkey;
+mod register;
 mod security;
 mod state;
 mod templates;
@@ -166,6 +167,13 @@ pub fn router(state: AppState) -> Router {
         ));
     let routes = Router::new()
         .merge(admin_api)
+        .route(ep::REGISTER, post(register::register))
+        .route(
+            "/register/{client_id}",
+            get(register::read)
+                .put(register::replace)
+                .delete(register::delete),
+        )
         .route(ep::REVOKE, post(token::revoke))
         .route(ep::INTROSPECT, post(token::introspect))
         .route(ep::TOKEN, post(token::token))
@@ -214,6 +222,10 @@ fn console_routes() -> Router<AppState> {
         .route("/", get(console::dashboard))
         .route("/clients", get(console::clients))
         .route(
+            "/clients/registration-token",
+            post(console::registration_token).layer(form_limit()),
+        )
+        .route(
             "/clients/new",
             get(console::new_client)
                 .post(console::create_client)
@@ -234,6 +246,18 @@ fn console_routes() -> Router<AppState> {
             get(console::confirm_delete_client)
                 .post(console::delete_client)
                 .layer(form_limit()),
+        )
+        .route(
+            "/clients/{id}/playground",
+            post(console::start_playground).layer(form_limit()),
+        )
+        .route(
+            "/clients/{id}/playground/remove",
+            post(console::stop_playground).layer(form_limit()),
+        )
+        .route(
+            "/playground/callback",
+            get(console::playground_callback_page),
         )
         .route("/users", get(console::users))
         .route("/users/new", post(console::create_user).layer(form_limit()))

@@ -728,3 +728,131 @@ fn admin_roles_and_the_audit_tail() {
             .success()
     );
 }
+
+fn gatehouse_env(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.args(args)
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env("GATEHOUSE_DATA_DIR", dir.join("data"))
+        .env("GATEHOUSE_KEYS_DIR", dir.join("keys"))
+        .env("GATEHOUSE_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+const CLIENTS_FILE: &str = r#"
+[[client]]
+client_id = "wiki"
+client_name = "Team wiki"
+client_secret_env = "WIKI_CLIENT_SECRET"
+redirect_uris = ["https://wiki.example.com/callback"]
+grant_types = ["authorization_code", "refresh_token"]
+
+[[client]]
+client_id = "dashboard"
+client_name = "Dashboard"
+token_endpoint_auth_method = "none"
+redirect_uris = ["https://dash.example.com/callback"]
+"#;
+
+/// `gatehouse apply -f`: creates what the file lists, changes nothing the second time, prints
+/// a diff with `--dry-run`, refuses a missing secret without changing anything, and deletes
+/// what it managed and no longer lists (never a client it did not make).
+#[test]
+fn apply_reconciles_the_clients_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("clients.toml");
+    std::fs::write(&file, CLIENTS_FILE).unwrap();
+    let f = file.to_str().unwrap();
+    let secret = ("WIKI_CLIENT_SECRET", "wiki-secret-0123456789abcdef");
+    // A client made by hand, which the file does not manage.
+    stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Hand made",
+            "--redirect-uri",
+            REDIRECT_URI,
+        ],
+        None,
+    ));
+
+    let missing = gatehouse_env(d, &["apply", "-f", f], &[]);
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("WIKI_CLIENT_SECRET is not set"), "{err}");
+    assert!(!stdout(&gatehouse(d, &["client", "list"], None)).contains("wiki"));
+
+    let dry = stdout(&gatehouse_env(
+        d,
+        &["apply", "-f", f, "--dry-run"],
+        &[secret],
+    ));
+    assert!(
+        dry.contains("+ create wiki (Team wiki)") && dry.contains("+ create dashboard"),
+        "{dry}"
+    );
+    assert!(dry.contains("nothing was changed"));
+    assert!(!stdout(&gatehouse(d, &["client", "list"], None)).contains("wiki"));
+
+    let first = stdout(&gatehouse_env(d, &["apply", "-f", f], &[secret]));
+    assert!(first.contains("2 change(s) applied"), "{first}");
+    let again = stdout(&gatehouse_env(d, &["apply", "-f", f], &[secret]));
+    assert!(again.contains("no changes"), "{again}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&gatehouse(d, &["client", "show", "wiki"], None))).unwrap();
+    assert_eq!(shown["name"], "Team wiki");
+    assert_eq!(shown["public"], false);
+
+    // A changed file: the diff names each setting, and never the secret.
+    let changed = CLIENTS_FILE.replace("Team wiki", "Wiki").replace(
+        "[[client]]\nclient_id = \"dashboard\"",
+        "[[client]]\nclient_id = \"dashboard-v2\"",
+    );
+    std::fs::write(&file, changed).unwrap();
+    let rotated = ("WIKI_CLIENT_SECRET", "rotated-wiki-secret-0123456789");
+    let dry = stdout(&gatehouse_env(
+        d,
+        &["apply", "-f", f, "--dry-run"],
+        &[rotated],
+    ));
+    assert!(dry.contains("~ update wiki"), "{dry}");
+    assert!(
+        dry.contains(r#"client_name: "Team wiki" → "Wiki""#),
+        "{dry}"
+    );
+    assert!(dry.contains("client_secret: (changed)") && !dry.contains(rotated.1));
+    assert!(dry.contains("+ create dashboard-v2") && dry.contains("- delete dashboard"));
+    stdout(&gatehouse_env(d, &["apply", "-f", f], &[rotated]));
+    let list = stdout(&gatehouse(d, &["client", "list"], None));
+    assert!(list.contains("dashboard-v2") && !list.contains("dashboard\t"));
+    assert!(
+        list.contains("Hand made"),
+        "a client the file never managed stays"
+    );
+    // Each change is in the audit log.
+    let tail = stdout(&gatehouse(
+        d,
+        &["audit", "tail", "--json", "-n", "20"],
+        None,
+    ));
+    for e in [
+        "client.created",
+        "client.changed",
+        "client.secret_rotated",
+        "client.deleted",
+    ] {
+        assert!(tail.contains(e), "{e}: {tail}");
+    }
+    assert!(tail.contains("\"actor\":\"clients-file\""));
+    assert!(!tail.contains(rotated.1));
+}

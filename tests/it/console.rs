@@ -207,10 +207,11 @@ async fn the_client_wizard_edit_rotate_and_delete(app: TestApp) {
         .get_code(&person, &client, "openid email", "alice")
         .await;
     assert_eq!(app.exchange(&client, &code, &verifier).await.status(), 200);
-    // The secret is not on the client's page.
+    // The secret is not on the client's page, and a fresh web app has no posture findings.
     let path = format!("/admin/clients/{id}");
     let (_, detail) = page(&app, &b, &path).await;
     assert!(!detail.contains(&secret));
+    assert!(detail.contains("No findings"), "{detail}");
 
     // An edit from a page opened before someone else's change is refused, not merged.
     let csrf = hidden(&detail, "csrf");
@@ -303,6 +304,10 @@ async fn public_and_machine_clients_get_their_defaults(app: TestApp) {
     let id = value_of(&html, "client-id");
     let native = app.store.find_client(&id).await.unwrap().unwrap();
     assert!(native.is_public() && native.requires_pkce());
+    // Its page's posture panel flags the 30-day refresh tokens of a public client.
+    let (_, detail) = page(&app, &b, &format!("/admin/clients/{id}")).await;
+    assert!(detail.contains("refresh tokens live 30 days"), "{detail}");
+    assert!(detail.contains("a week or less"));
     let machine = post(
         &app,
         &b,
@@ -466,7 +471,72 @@ async fn users_and_keys_from_the_console(app: TestApp) {
     );
 }
 
+/// The playground: one click adds the console's callback and runs a real code flow as the
+/// admin; the page shows the ID token, access token and userinfo; another click removes it.
+async fn the_playground_shows_what_a_client_gets(app: TestApp) {
+    let (admin, b) = signed_in_admin(&app, "root").await;
+    let client = app.create_client().await;
+    let path = format!("/admin/clients/{}", client.id);
+    let csrf = csrf_of(&app, &b, &path).await;
+    let start = post(&app, &b, &format!("{path}/playground"), &[("csrf", &csrf)]).await;
+    assert_eq!(start.status(), 303);
+    let to = location(&start);
+    assert!(to.starts_with("/authorize?"), "{to}");
+    let callback = app.url("/admin/playground/callback");
+    assert!(
+        app.store
+            .find_client(&client.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .redirect_uris
+            .contains(&callback)
+    );
+    // The flow runs as it would for the app: the admin consents, and comes back.
+    let mut resp = app.get(&b, &to).await;
+    for _ in 0..5 {
+        if resp.status() != 303 {
+            break;
+        }
+        let loc = location(&resp);
+        if loc.starts_with("/consent") {
+            resp = app.submit_consent(&b, &loc, "allow").await;
+        } else {
+            resp = app.get(&b, &loc).await;
+        }
+    }
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("ID token") && html.contains("Userinfo"),
+        "{html}"
+    );
+    assert!(html.contains(&admin.id), "the tokens name the admin");
+    assert!(
+        html.contains("&quot;typ&quot;: &quot;at+jwt&quot;") || html.contains("at+jwt"),
+        "{html}"
+    );
+    assert!(
+        html.contains("someone@example.com"),
+        "userinfo with the email scope"
+    );
+    // A callback nobody started is refused, and redeems nothing.
+    let (status, _) = page(&app, &b, "/admin/playground/callback?code=x&state=y").await;
+    assert_eq!(status, 400);
+    let done = post(
+        &app,
+        &b,
+        &format!("{path}/playground/remove"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(location(&done), format!("{path}?saved=1"));
+    let c = app.store.find_client(&client.id).await.unwrap().unwrap();
+    assert_eq!(c.redirect_uris, [REDIRECT_URI]);
+}
+
 crate::backend_tests!(
+    the_playground_shows_what_a_client_gets,
     only_admins_get_in,
     changes_need_a_recent_sign_in,
     the_client_wizard_edit_rotate_and_delete,
@@ -594,4 +664,59 @@ async fn an_admin_in_a_browser_registers_an_app() {
             "{page}"
         );
     }
+}
+
+/// `GATEHOUSE_CLIENTS_FILE` is applied before the server listens; a file that cannot be
+/// applied stops the start with a clear message.
+#[tokio::test]
+async fn a_clients_file_is_applied_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clients.toml");
+    let secret_file = dir.path().join("machine.secret");
+    std::fs::write(&secret_file, "machine-secret-0123456789abcdef\n").unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "[[client]]\nclient_id = \"machine\"\nclient_name = \"Machine\"\n\
+             client_secret_file = \"{}\"\ngrant_types = [\"client_credentials\"]\nscope = \"jobs:run\"\n",
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let path = file.clone();
+    let app = TestApp::spawn_with(Backend::Sqlite, move |c| c.clients_file = Some(path))
+        .await
+        .unwrap();
+    let machine = TestClient {
+        id: "machine".into(),
+        secret: Some("machine-secret-0123456789abcdef".into()),
+    };
+    let resp = app
+        .token(&machine, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        app.store
+            .find_client("machine")
+            .await
+            .unwrap()
+            .unwrap()
+            .managed_by
+            .as_deref(),
+        Some("clients-file")
+    );
+
+    std::fs::write(
+        &file,
+        "[[client]]\nclient_id = \"x\"\nclient_name = \"X\"\nnonsense = true\n",
+    )
+    .unwrap();
+    let mut config = app.config.clone();
+    config.clients_file = Some(file);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = gatehouse::startup::App::build_with_listener(config, app.clock.clone(), listener)
+        .await
+        .err()
+        .unwrap();
+    assert!(format!("{err:#}").contains("nonsense"), "{err:#}");
 }

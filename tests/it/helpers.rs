@@ -23,11 +23,19 @@ pub enum Backend {
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
+        $crate::backend_tests_with!(|_| {}; $($name),*);
+    };
+}
+
+/// As `backend_tests!`, with each app's configuration adjusted by `$adjust` first.
+#[macro_export]
+macro_rules! backend_tests_with {
+    ($adjust:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await.expect("sqlite app");
+                    let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $adjust).await.expect("sqlite app");
                     super::$name(app).await
                 }
             )*
@@ -36,7 +44,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    match $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                    match $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $adjust).await {
                         Some(app) => super::$name(app).await,
                         None => eprintln!("skipped: GATEHOUSE_TEST_DATABASE_URL is not set"),
                     }

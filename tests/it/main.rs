@@ -18,6 +18,7 @@ mod lifecycle;
 mod login;
 mod metrics;
 mod mfa;
+mod registration;
 mod store_conformance;
 mod token;
 mod userinfo;

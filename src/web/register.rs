@@ -1,0 +1,229 @@
+//! POST /register (RFC 7591) and GET/PUT/DELETE /register/{client_id} (RFC 7592). Answers
+//! 404 unless dynamic registration is on.
+use super::extract::{ClientAddress, bearer};
+use super::state::AppState;
+use crate::admin::registration::{self as reg, Metadata, RegistrationError};
+use crate::domain::Client;
+use crate::oauth::endpoints as ep;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// RFC 7591 §3.2.2 errors and RFC 6750 §3 challenges, never cached (they may carry secrets).
+pub struct RegisterError(RegistrationError);
+
+impl From<RegistrationError> for RegisterError {
+    fn from(e: RegistrationError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for RegisterError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self.0 {
+            RegistrationError::InvalidRedirectUri(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_redirect_uri")
+            }
+            RegistrationError::InvalidClientMetadata(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_client_metadata")
+            }
+            RegistrationError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            RegistrationError::Admin(crate::admin::AdminError::Store(e)) if e.is_unavailable() => {
+                tracing::warn!(detail = %e, "database unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+            }
+            RegistrationError::Admin(e) => {
+                tracing::error!(detail = %e, "registration failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+            }
+        };
+        let description = match status {
+            StatusCode::INTERNAL_SERVER_ERROR => "internal error".to_owned(),
+            StatusCode::SERVICE_UNAVAILABLE => "retry shortly".to_owned(),
+            _ => self.0.to_string(),
+        };
+        tracing::info!(error = code, "registration refused");
+        let mut resp = (
+            status,
+            Json(json!({ "error": code, "error_description": description })),
+        )
+            .into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            );
+        }
+        resp
+    }
+}
+
+/// 404 while dynamic registration is off: the endpoint does not exist then.
+fn disabled(state: &AppState) -> Option<Response> {
+    (!state.config.dynamic_registration).then(|| StatusCode::NOT_FOUND.into_response())
+}
+
+fn metadata(headers: &HeaderMap, body: &[u8]) -> Result<Metadata, RegisterError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !json {
+        return Err(
+            RegistrationError::InvalidClientMetadata("send application/json".into()).into(),
+        );
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        RegistrationError::InvalidClientMetadata(format!("the body is not valid metadata: {e}"))
+            .into()
+    })
+}
+
+/// RFC 7591 §3.2.1: the registered metadata, with what was issued now.
+fn response(
+    state: &AppState,
+    c: &Client,
+    secret: Option<&str>,
+    access: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let mut body = json!({
+        "client_id": c.id,
+        "client_id_issued_at": c.created_at,
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "response_types": ["code"],
+        "token_endpoint_auth_method": if c.is_public() { "none" } else { "client_secret_basic" },
+        "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
+        "registration_client_uri": format!("{}{}/{}", state.issuer(), ep::REGISTER, c.id),
+    });
+    if let Some(o) = body.as_object_mut() {
+        if let Some(scope) = &c.allowed_scopes {
+            o.insert("scope".into(), scope.join(" ").into());
+        }
+        if let Some(s) = secret {
+            o.insert("client_secret".into(), s.into());
+            o.insert("client_secret_expires_at".into(), Value::from(0));
+        }
+        if let Some(a) = access {
+            o.insert("registration_access_token".into(), a.into());
+        }
+    }
+    let mut resp = (status, Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = disabled(&state) {
+        return r;
+    }
+    let run = async {
+        // RFC 7591 §3: the initial access token, as a Bearer token (RFC 6750 §2.1).
+        let token = bearer(&headers).ok_or(RegistrationError::InvalidToken)?;
+        let m = metadata(&headers, &body)?;
+        let done = reg::register(
+            &state.store,
+            &state.config.signing_algs,
+            state.now(),
+            token,
+            m,
+            &address,
+        )
+        .await?;
+        Ok::<_, RegisterError>(response(
+            &state,
+            &done.client,
+            done.client_secret.as_deref(),
+            done.registration_access_token.as_deref(),
+            StatusCode::CREATED,
+        ))
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn managed(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<Client, RegisterError> {
+    let token = bearer(headers).ok_or(RegistrationError::InvalidToken)?;
+    Ok(reg::authorize(&state.store, client_id, token).await?)
+}
+
+/// RFC 7592 §2.1: the client reads its registration (the secret is not repeated).
+pub async fn read(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = disabled(&state) {
+        return r;
+    }
+    match managed(&state, &headers, &client_id).await {
+        Ok(c) => response(&state, &c, None, None, StatusCode::OK),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// RFC 7592 §2.2: the client replaces its registration.
+pub async fn replace(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = disabled(&state) {
+        return r;
+    }
+    let run = async {
+        let client = managed(&state, &headers, &client_id).await?;
+        let m = metadata(&headers, &body)?;
+        let c = reg::replace(
+            &state.store,
+            &state.config.signing_algs,
+            client,
+            m,
+            &address,
+        )
+        .await?;
+        Ok::<_, RegisterError>(response(&state, &c, None, None, StatusCode::OK))
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// RFC 7592 §2.3: the client deregisters; its tokens stop working.
+pub async fn delete(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = disabled(&state) {
+        return r;
+    }
+    let run = async {
+        let client = managed(&state, &headers, &client_id).await?;
+        reg::deregister(&state.store, &client, &address).await?;
+        Ok::<_, RegisterError>(StatusCode::NO_CONTENT.into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}

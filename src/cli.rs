@@ -625,6 +625,7 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                 clock.now(),
                 Actor::CLI,
                 &user.id,
+                None,
                 profile.into_changes(),
             )
             .await?;

@@ -210,6 +210,7 @@ pub async fn create_user(
         created_at: now,
         profile: Default::default(),
         updated_at: now,
+        revision: 0,
     };
     store.insert_user(&user, &hash).await?;
     Ok(user)
@@ -267,6 +268,7 @@ pub async fn update_profile(
     }
     updated.updated_at = now;
     store.update_user_profile(&updated, now).await?;
+    updated.revision += 1;
     Ok(updated)
 }
 

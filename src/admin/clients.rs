@@ -145,10 +145,8 @@ pub async fn delete(
     id: &str,
     revision: Option<i64>,
 ) -> Result<(), AdminError> {
-    if revision.is_some() {
-        at_revision(store, id, revision).await?;
-    }
-    store.delete_client(id).await?;
+    // One statement: a change landing between a check and the deletion cannot be lost.
+    store.delete_client_at(id, revision).await?;
     store.journal().emit(
         Event::ClientDeleted,
         actor.id,

@@ -66,7 +66,7 @@ impl From<crate::store::Error> for AdminError {
     fn from(e: crate::store::Error) -> Self {
         match e {
             crate::store::Error::NotFound => Self::NotFound,
-            crate::store::Error::Conflict(crate::store::CLIENT_CHANGED) => Self::Stale,
+            crate::store::Error::Conflict(crate::store::CHANGED) => Self::Stale,
             crate::store::Error::Conflict(what) => Self::Conflict(what.to_owned()),
             e => Self::Store(e),
         }

@@ -41,9 +41,12 @@ pub enum RegistrationError {
     InvalidRedirectUri(String),
     #[error("{0}")]
     InvalidClientMetadata(String),
-    /// A missing, unknown, used or expired token (RFC 6750 §3.1 `invalid_token`).
+    /// An unknown, used or expired token (RFC 6750 §3.1 `invalid_token`).
     #[error("the access token is not valid")]
     InvalidToken,
+    /// No token at all (RFC 6750 §3.1: the bare challenge).
+    #[error("an access token is required")]
+    NoToken,
     #[error(transparent)]
     Admin(#[from] AdminError),
 }
@@ -181,8 +184,9 @@ fn default_name(m: &Metadata) -> String {
         .unwrap_or_else(|| "Registered app".into())
 }
 
-/// RFC 7591 §3: registers a client with an initial access token. The metadata is checked
-/// before the token is used, so a refused request leaves the token usable.
+/// RFC 7591 §3: registers a client with an initial access token. The token is checked first
+/// (a caller without one learns nothing about its metadata), used only once the metadata is
+/// accepted, and used and stored in one transaction.
 pub async fn register(
     store: &Store,
     algs: &[Alg],
@@ -191,6 +195,10 @@ pub async fn register(
     mut metadata: Metadata,
     address: &str,
 ) -> Result<Registered, RegistrationError> {
+    let token_hash = hash_secret(initial_token);
+    if !store.registration_token_usable(&token_hash, now).await? {
+        return Err(RegistrationError::InvalidToken);
+    }
     if metadata
         .client_name
         .as_deref()
@@ -212,13 +220,9 @@ pub async fn register(
         ..Client::default()
     };
     changes_of(&metadata)?.apply(&mut client, algs)?;
-    if !store
-        .use_registration_token(&hash_secret(initial_token), now)
-        .await?
-    {
+    if !store.register_client(&token_hash, &client, now).await? {
         return Err(RegistrationError::InvalidToken);
     }
-    store.insert_client(&client).await?;
     store.journal().emit(
         Event::ClientCreated,
         MANAGED_BY_REGISTRATION,
@@ -293,6 +297,16 @@ pub async fn replace(
         Some(address),
     );
     Ok(client)
+}
+
+/// RFC 7592 §3: every answer carries a registration access token; only its hash is kept, so
+/// each answer issues a new one and the previous one stops working (§2.1, §2.2).
+pub async fn new_access_token(store: &Store, client: &Client) -> Result<String, RegistrationError> {
+    let token = random_token();
+    store
+        .set_registration_token(&client.id, &hash_secret(&token))
+        .await?;
+    Ok(token)
 }
 
 /// RFC 7592 §2.3: the client deregisters itself.

@@ -66,14 +66,19 @@ pub async fn create(
     Ok(user)
 }
 
+/// Applies profile changes if the user is still at `revision` (`None`: whatever it is now).
 pub async fn update_profile(
     store: &Store,
     now: i64,
     actor: Actor<'_>,
     id: &str,
+    revision: Option<i64>,
     changes: ProfileChanges,
 ) -> Result<User, AdminError> {
     let user = find(store, id).await?;
+    if revision.is_some_and(|r| r != user.revision) {
+        return Err(AdminError::Stale);
+    }
     let updated = accounts::update_profile(store, &user, changes, now).await?;
     emit(store, Event::UserChanged, actor, id);
     Ok(updated)
@@ -176,11 +181,18 @@ pub async fn set_admin(
     Ok(())
 }
 
-/// Deletes a user with their sessions, consents, grants and factors.
-pub async fn delete(store: &Store, now: i64, actor: Actor<'_>, id: &str) -> Result<(), AdminError> {
+/// Deletes a user with their sessions, consents, grants and factors, if they are still at
+/// `revision` (`None`: whatever they are now).
+pub async fn delete(
+    store: &Store,
+    now: i64,
+    actor: Actor<'_>,
+    id: &str,
+    revision: Option<i64>,
+) -> Result<(), AdminError> {
     // Refused for the last administrator; the rest goes by cascade, and then the sessions,
     // which name the user without a foreign key.
-    store.delete_user(id).await?;
+    store.delete_user_at(id, revision).await?;
     store.end_user_sessions(id, None, now).await?;
     emit(store, Event::UserDeleted, actor, id);
     Ok(())

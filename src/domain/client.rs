@@ -47,6 +47,8 @@ pub struct Client {
     pub managed_by: Option<String>,
     /// RFC 7592: the hash of the registration access token that manages a registered client.
     pub registration_token_hash: Option<String>,
+    /// When it last got tokens, to within an hour; `None` if never since this was recorded.
+    pub last_used_at: Option<i64>,
 }
 
 /// The grant types Gatehouse implements (RFC 6749 §4.1, §4.4, §6).

@@ -9,6 +9,8 @@ pub const SECRET_MAX_AGE: i64 = 180 * 86400;
 pub const PUBLIC_REFRESH_MAX: i64 = 7 * 86400;
 /// More redirect URIs than this is worth a look (RFC 9700 §4.1).
 pub const MANY_REDIRECTS: usize = 5;
+/// A client without tokens for this long is probably gone.
+pub const UNUSED_AFTER: i64 = 90 * 86400;
 /// More audiences than this makes a stolen token good at too many APIs (RFC 9700 §2.3).
 pub const MANY_AUDIENCES: usize = 3;
 
@@ -77,6 +79,16 @@ pub fn posture(c: &Client, now: i64, default_refresh_ttl: i64, issuer_host: &str
                 c.redirect_uris.len()
             ),
             fix: "Remove the ones the app no longer uses: each is a place a code can be sent.",
+        });
+    }
+    let idle_since = c.last_used_at.unwrap_or(c.created_at);
+    if now - idle_since > UNUSED_AFTER {
+        out.push(Finding {
+            title: format!(
+                "It has not been used in {} days.",
+                (now - idle_since) / 86400
+            ),
+            fix: "Delete it if the app is gone: an unused client is only a risk.",
         });
     }
     if c.audiences.len() > MANY_AUDIENCES {

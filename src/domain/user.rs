@@ -14,6 +14,8 @@ pub struct User {
     pub profile: super::Profile,
     /// OIDC Core §5.1 `updated_at`: when the profile last changed.
     pub updated_at: i64,
+    /// Bumped by every stored change; a profile change made from an older one is refused.
+    pub revision: i64,
 }
 
 /// Usernames: 1–64 characters of letters, digits and `._-@`; stored as given, matched exactly.

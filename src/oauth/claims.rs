@@ -166,6 +166,7 @@ mod tests {
                 ..Default::default()
             },
             updated_at: 42,
+            revision: 0,
         }
     }
 

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
     allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl, \
     resource_audiences, pkce_optional, require_mfa, id_token_signed_response_alg, \
-    access_token_signed_response_alg, revision, secret_set_at, managed_by, registration_token_hash";
+    access_token_signed_response_alg, revision, secret_set_at, managed_by, registration_token_hash, last_used_at";
 
 fn alg_column(row: &AnyRow, column: &str) -> Result<Alg> {
     Alg::parse(&row.try_get::<String, _>(column)?)
@@ -43,11 +43,50 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         secret_set_at: row.try_get("secret_set_at")?,
         managed_by: row.try_get("managed_by")?,
         registration_token_hash: row.try_get("registration_token_hash")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }
 
-/// The conflict of a change made from a revision that is no longer the stored one.
-pub const CLIENT_CHANGED: &str = "client changed since it was read";
+/// Inserts a client on `db` (the writer pool or a transaction).
+async fn insert_client_on<'e, E>(db: E, c: &Client) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+    )))
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(&c.secret_hash)
+    .bind(json_list(&c.redirect_uris))
+    .bind(json_list(&c.audiences))
+    .bind(flag(c.skip_consent))
+    .bind(c.created_at)
+    .bind(c.allowed_scopes.as_deref().map(json_list))
+    .bind(serde_json::to_string(&c.grant_types).unwrap_or_else(|_| "[]".into()))
+    .bind(json_list(&c.post_logout_redirect_uris))
+    .bind(json_list(&c.allowed_origins))
+    .bind(c.refresh_token_ttl)
+    .bind(c.refresh_idle_ttl)
+    .bind(json_list(&c.resource_audiences))
+    .bind(flag(c.pkce_optional))
+    .bind(flag(c.require_mfa))
+    .bind(c.id_token_signed_response_alg.as_str())
+    .bind(c.access_token_signed_response_alg.as_str())
+    .bind(c.revision)
+    .bind(c.secret_set_at)
+    .bind(&c.managed_by)
+    .bind(&c.registration_token_hash)
+    .bind(c.last_used_at)
+    .execute(db)
+    .await
+    .map_err(on_conflict("client"))?;
+    Ok(())
+}
+
+/// The conflict of a change made from a revision that is no longer the stored one (a client's
+/// or a user's).
+pub const CHANGED: &str = "changed since it was read";
 
 /// Most clients kept; past it the cache starts over (a deployment has far fewer).
 const CACHE_CAPACITY: usize = 4096;
@@ -120,34 +159,7 @@ impl Store {
     }
 
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
-        )))
-        .bind(&c.id)
-        .bind(&c.name)
-        .bind(&c.secret_hash)
-        .bind(json_list(&c.redirect_uris))
-        .bind(json_list(&c.audiences))
-        .bind(flag(c.skip_consent))
-        .bind(c.created_at)
-        .bind(c.allowed_scopes.as_deref().map(json_list))
-        .bind(serde_json::to_string(&c.grant_types).unwrap_or_else(|_| "[]".into()))
-        .bind(json_list(&c.post_logout_redirect_uris))
-        .bind(json_list(&c.allowed_origins))
-        .bind(c.refresh_token_ttl)
-        .bind(c.refresh_idle_ttl)
-        .bind(json_list(&c.resource_audiences))
-        .bind(flag(c.pkce_optional))
-        .bind(flag(c.require_mfa))
-        .bind(c.id_token_signed_response_alg.as_str())
-        .bind(c.access_token_signed_response_alg.as_str())
-        .bind(c.revision)
-        .bind(c.secret_set_at)
-        .bind(&c.managed_by)
-        .bind(&c.registration_token_hash)
-        .execute(&self.writer)
-        .await
-        .map_err(on_conflict("client"))?;
+        insert_client_on(&self.writer, c).await?;
         self.clients_changed();
         Ok(())
     }
@@ -190,7 +202,7 @@ impl Store {
         self.clients_changed();
         if done.rows_affected() == 0 {
             return Err(match self.find_client_fresh(&c.id).await? {
-                Some(_) => Error::Conflict(CLIENT_CHANGED),
+                Some(_) => Error::Conflict(CHANGED),
                 None => Error::NotFound,
             });
         }
@@ -237,6 +249,31 @@ impl Store {
         rows.iter().map(client_from_row).collect()
     }
 
+    /// Records that a client got tokens, at most once an hour per client and process: the hot
+    /// path pays one map lookup, and a write only when the hour has turned. Not a settings
+    /// change, so the revision and the caches stay as they are.
+    pub async fn touch_client(&self, id: &str, now: i64) -> Result<()> {
+        const EVERY: i64 = 3600;
+        {
+            let Ok(mut touched) = self.touched.lock() else {
+                return Ok(());
+            };
+            if touched.get(id).is_some_and(|at| now - at < EVERY) {
+                return Ok(());
+            }
+            if touched.len() >= CACHE_CAPACITY {
+                touched.clear();
+            }
+            touched.insert(id.to_owned(), now);
+        }
+        sqlx::query("update clients set last_used_at = $1 where id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
     /// Records an initial access token for dynamic registration (its hash).
     pub async fn insert_registration_token(
         &self,
@@ -256,20 +293,6 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(())
-    }
-
-    /// Uses an initial access token, in one statement: true for exactly one caller, and only
-    /// while it is unused and unexpired.
-    pub async fn use_registration_token(&self, token_hash: &str, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "update registration_tokens set used_at = $1 \
-             where token_hash = $2 and used_at is null and expires_at >= $1",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// Clients by id after `after`, whose id or name contains `q` (ignoring ASCII case).
@@ -294,14 +317,71 @@ impl Store {
     }
 
     pub async fn delete_client(&self, id: &str) -> Result<()> {
-        let done = sqlx::query("delete from clients where id = $1")
+        self.delete_client_at(id, None).await
+    }
+
+    /// Deletes a client if it is still at `revision` (`None`: whatever it is now); `Conflict`
+    /// when someone changed it since it was read.
+    pub async fn delete_client_at(&self, id: &str, revision: Option<i64>) -> Result<()> {
+        let done =
+            sqlx::query("delete from clients where id = $1 and ($2 is null or revision = $2)")
+                .bind(id)
+                .bind(revision)
+                .execute(&self.writer)
+                .await?;
+        self.clients_changed();
+        if done.rows_affected() == 0 {
+            return Err(match (revision, self.find_client_fresh(id).await?) {
+                (Some(_), Some(_)) => Error::Conflict(CHANGED),
+                _ => Error::NotFound,
+            });
+        }
+        Ok(())
+    }
+
+    /// RFC 7591: uses the initial access token and stores the registered client in one
+    /// transaction, so a failed insert leaves the token unused. False if the token is not
+    /// (or no longer) usable.
+    pub async fn register_client(&self, token_hash: &str, c: &Client, now: i64) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let used = sqlx::query(
+            "update registration_tokens set used_at = $1 \
+             where token_hash = $2 and used_at is null and expires_at >= $1",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&mut *tx)
+        .await?;
+        if used.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_client_on(&mut *tx, c).await?;
+        tx.commit().await?;
+        self.clients_changed();
+        Ok(true)
+    }
+
+    /// Whether an initial access token is usable now (it is used by `register_client`).
+    pub async fn registration_token_usable(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from registration_tokens \
+             where token_hash = $1 and used_at is null and expires_at >= $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// RFC 7592 §3: replaces a registered client's registration access token (by its hash).
+    pub async fn set_registration_token(&self, id: &str, token_hash: &str) -> Result<()> {
+        sqlx::query("update clients set registration_token_hash = $1 where id = $2")
+            .bind(token_hash)
             .bind(id)
             .execute(&self.writer)
             .await?;
         self.clients_changed();
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound);
-        }
         Ok(())
     }
 }

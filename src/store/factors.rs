@@ -300,10 +300,15 @@ impl Store {
     pub async fn set_user_admin(&self, user_id: &str, admin: bool) -> Result<()> {
         if !admin {
             return self
-                .without_last_admin(user_id, "update users set admin = 0 where id = $1")
+                .without_last_admin(
+                    user_id,
+                    "update users set admin = 0, revision = revision + 1 \
+                     where id = $1 and ($2 is null or revision = $2)",
+                    None,
+                )
                 .await;
         }
-        let done = sqlx::query("update users set admin = 1 where id = $1")
+        let done = sqlx::query("update users set admin = 1, revision = revision + 1 where id = $1")
             .bind(user_id)
             .execute(&self.writer)
             .await?;
@@ -313,9 +318,15 @@ impl Store {
         Ok(())
     }
 
-    /// Runs `sql` (bound to the user's id) unless it would leave no enabled administrator:
-    /// taking the role, disabling or deleting the last one is refused with `LAST_ADMIN`.
-    pub(super) async fn without_last_admin(&self, user_id: &str, sql: &'static str) -> Result<()> {
+    /// Runs `sql` (bound to the user's id, then `revision`) unless it would leave no enabled
+    /// administrator: taking the role, disabling or deleting the last one is refused with
+    /// `LAST_ADMIN`. With a `revision`, a user changed since then is `Conflict(CHANGED)`.
+    pub(super) async fn without_last_admin(
+        &self,
+        user_id: &str,
+        sql: &'static str,
+        revision: Option<i64>,
+    ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         // PostgreSQL: lock the admins' rows so two admins removing each other cannot both pass
         // the check. SQLite's single writer already serialises this transaction.
@@ -328,9 +339,20 @@ impl Store {
         if admins.iter().any(|a| a == user_id) && admins.len() == 1 {
             return Err(Error::Conflict(LAST_ADMIN));
         }
-        let done = sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+        let done = sqlx::query(sql)
+            .bind(user_id)
+            .bind(revision)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::NotFound);
+            let exists: Option<String> = sqlx::query_scalar("select id from users where id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match (revision, exists) {
+                (Some(_), Some(_)) => Error::Conflict(super::clients::CHANGED),
+                _ => Error::NotFound,
+            });
         }
         tx.commit().await?;
         Ok(())

@@ -15,7 +15,7 @@ mod tokens;
 mod users;
 
 pub use audit::AuditQuery;
-pub use clients::CLIENT_CHANGED;
+pub use clients::CHANGED;
 pub use codes::{CodeGrant, NewCode, Redemption};
 pub use factors::{FactorSummary, LAST_ADMIN, StoredPasskey, StoredTotp};
 pub use flows::FlowCaps;
@@ -101,6 +101,8 @@ pub struct Store {
     client_cache: Option<std::sync::Arc<clients::ClientCache>>,
     /// Where audit events go: the log only until `with_journal` attaches the SQL writer.
     journal: crate::audit::Journal,
+    /// When this process last recorded each client's use, so it writes at most hourly.
+    touched: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 const GROWING_TABLES: [&str; 6] = [
@@ -131,6 +133,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0014_client_revision.sql"),
     include_str!("../../migrations/0015_managed_clients.sql"),
     include_str!("../../migrations/0016_dynamic_registration.sql"),
+    include_str!("../../migrations/0017_usage_and_user_revision.sql"),
 ];
 
 impl Store {
@@ -173,6 +176,7 @@ impl Store {
             clients_version: Default::default(),
             client_cache: None,
             journal: crate::audit::Journal::log_only(crate::clock::Clock::system()),
+            touched: Default::default(),
         })
     }
 

@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 const COLUMNS: &str =
-    "id, username, email, name, disabled, created_at, password_hash, profile, updated_at";
+    "id, username, email, name, disabled, created_at, password_hash, profile, updated_at, revision";
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
@@ -17,6 +17,7 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         profile: serde_json::from_str(&row.try_get::<String, _>("profile")?)
             .map_err(|e| Error::Corrupt(e.to_string()))?,
         updated_at: row.try_get("updated_at")?,
+        revision: row.try_get("revision")?,
     })
 }
 
@@ -81,31 +82,39 @@ impl Store {
     }
 
     pub async fn update_password_hash(&self, user_id: &str, password_hash: &str) -> Result<()> {
-        let done = sqlx::query("update users set password_hash = $1 where id = $2")
-            .bind(password_hash)
-            .bind(user_id)
-            .execute(&self.writer)
-            .await?;
+        let done = sqlx::query(
+            "update users set password_hash = $1, revision = revision + 1 where id = $2",
+        )
+        .bind(password_hash)
+        .bind(user_id)
+        .execute(&self.writer)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
         Ok(())
     }
 
-    /// Replaces the user's name, email and profile claims; `updated_at` is set to `now`.
+    /// Replaces the user's name, email and profile claims (`updated_at` is set to `now`) if the
+    /// stored revision is still `u.revision`; else `Conflict`: it changed since it was read.
     pub async fn update_user_profile(&self, u: &User, now: i64) -> Result<()> {
         let done = sqlx::query(
-            "update users set name = $1, email = $2, profile = $3, updated_at = $4 where id = $5",
+            "update users set name = $1, email = $2, profile = $3, updated_at = $4, \
+             revision = revision + 1 where id = $5 and revision = $6",
         )
         .bind(&u.name)
         .bind(&u.email)
         .bind(profile_json(&u.profile)?)
         .bind(now)
         .bind(&u.id)
+        .bind(u.revision)
         .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::NotFound);
+            return Err(match self.find_user(&u.id).await? {
+                Some(_) => Error::Conflict(super::clients::CHANGED),
+                None => Error::NotFound,
+            });
         }
         Ok(())
     }
@@ -123,13 +132,19 @@ impl Store {
     pub async fn set_user_disabled_by_id(&self, user_id: &str, disabled: bool) -> Result<()> {
         if disabled {
             return self
-                .without_last_admin(user_id, "update users set disabled = 1 where id = $1")
+                .without_last_admin(
+                    user_id,
+                    "update users set disabled = 1, revision = revision + 1 \
+                     where id = $1 and ($2 is null or revision = $2)",
+                    None,
+                )
                 .await;
         }
-        let done = sqlx::query("update users set disabled = 0 where id = $1")
-            .bind(user_id)
-            .execute(&self.writer)
-            .await?;
+        let done =
+            sqlx::query("update users set disabled = 0, revision = revision + 1 where id = $1")
+                .bind(user_id)
+                .execute(&self.writer)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
@@ -164,8 +179,17 @@ impl Store {
 
     /// Deletes a user and (by cascade) everything of theirs; the last administrator stays.
     pub async fn delete_user(&self, user_id: &str) -> Result<()> {
-        self.without_last_admin(user_id, "delete from users where id = $1")
-            .await
+        self.delete_user_at(user_id, None).await
+    }
+
+    /// As `delete_user`, if the user is still at `revision` (`None`: whatever it is now).
+    pub async fn delete_user_at(&self, user_id: &str, revision: Option<i64>) -> Result<()> {
+        self.without_last_admin(
+            user_id,
+            "delete from users where id = $1 and ($2 is null or revision = $2)",
+            revision,
+        )
+        .await
     }
 }
 

@@ -1007,10 +1007,17 @@ pub async fn playground_callback_page(
         "/admin/clients",
         None
     ));
-    let Some(run) = LoginSession(&session).take_playground().await? else {
-        return Err(PageError::bad_request(
-            "No playground run is waiting: start one from a client's page.",
-        ));
+    let ls = LoginSession(&session);
+    let run = match ls.playground().await? {
+        Some(run) if q.state.as_deref() == Some(run.state.as_str()) => {
+            ls.take_playground().await?;
+            run
+        }
+        _ => {
+            return Err(PageError::bad_request(
+                "No playground run is waiting for this answer: start one from a client's page.",
+            ));
+        }
     };
     let client = stored_client(&state, &run.client_id).await?;
     let show = |id_token: String, access_token: String, userinfo: String, error: Option<String>| {
@@ -1407,9 +1414,14 @@ pub async fn user_action(
             admin::users::revoke_consent(store, now, actor, &id, client_id).await
         }
         "delete" if form.confirm.is_some() => {
-            return match admin::users::delete(store, now, actor, &id).await {
+            return match admin::users::delete(store, now, actor, &id, None).await {
                 Ok(()) => Ok(see_other("/admin/users")),
-                Err(e) => user_page(&state, &c, &id, None, Some(e.to_string())).await,
+                Err(AdminError::Conflict(w)) if w == crate::store::LAST_ADMIN => {
+                    let message =
+                        "This is the last administrator: give the role to someone else first.";
+                    user_page(&state, &c, &id, None, Some(message.into())).await
+                }
+                Err(e) => Err(admin_error(e)),
             };
         }
         "delete" => Err(AdminError::InvalidField {
@@ -1428,7 +1440,9 @@ pub async fn user_action(
                     "This is the last administrator: give the role to someone else first.".into()
                 }
                 AdminError::InvalidField { message, .. } => message.clone(),
-                e => e.to_string(),
+                AdminError::Invalid(m) => m.message.clone(),
+                AdminError::Conflict(w) => w.clone(),
+                _ => "The change could not be made; reload the page and try again.".into(),
             };
             user_page(&state, &c, &id, None, Some(message)).await
         }

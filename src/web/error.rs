@@ -244,6 +244,7 @@ impl IntoResponse for PageError {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
+    /// Empty for a request that sent no token (RFC 6750 §3.1: no error code then).
     error: &'static str,
     detail: String,
     field: Option<&'static str>,
@@ -276,7 +277,11 @@ impl ApiError {
         };
         Self {
             challenge: Some(challenge),
-            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", detail)
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                if token_given { "invalid_token" } else { "" },
+                detail,
+            )
         }
     }
 
@@ -441,10 +446,14 @@ impl IntoResponse for ApiError {
             "title": self.status.canonical_reason().unwrap_or(""),
             "status": self.status.as_u16(),
             "detail": self.detail,
-            "error": self.error,
         });
-        if let (Some(f), Some(o)) = (self.field, body.as_object_mut()) {
-            o.insert("field".into(), f.into());
+        if let Some(o) = body.as_object_mut() {
+            if !self.error.is_empty() {
+                o.insert("error".into(), self.error.into());
+            }
+            if let Some(f) = self.field {
+                o.insert("field".into(), f.into());
+            }
         }
         let mut resp = (self.status, body.to_string()).into_response();
         let h = resp.headers_mut();

@@ -175,6 +175,11 @@ impl LoginSession<'_> {
         Ok(())
     }
 
+    /// The playground run in progress.
+    pub async fn playground(&self) -> Result<Option<PlaygroundRun>, PageError> {
+        Ok(self.0.get::<PlaygroundRun>(PLAYGROUND).await?)
+    }
+
     /// The playground run in progress, once.
     pub async fn take_playground(&self) -> Result<Option<PlaygroundRun>, PageError> {
         Ok(self.0.remove::<PlaygroundRun>(PLAYGROUND).await?)

@@ -30,7 +30,9 @@ impl IntoResponse for RegisterError {
             RegistrationError::InvalidClientMetadata(_) => {
                 (StatusCode::BAD_REQUEST, "invalid_client_metadata")
             }
-            RegistrationError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            RegistrationError::InvalidToken | RegistrationError::NoToken => {
+                (StatusCode::UNAUTHORIZED, "invalid_token")
+            }
             RegistrationError::Admin(crate::admin::AdminError::Store(e)) if e.is_unavailable() => {
                 tracing::warn!(detail = %e, "database unavailable");
                 (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
@@ -53,7 +55,10 @@ impl IntoResponse for RegisterError {
             .into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::UNAUTHORIZED {
+        // RFC 6750 §3.1: no token at all gets the bare challenge.
+        if matches!(self.0, RegistrationError::NoToken) {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        } else if status == StatusCode::UNAUTHORIZED {
             h.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer error="invalid_token""#),
@@ -137,7 +142,7 @@ pub async fn register(
     }
     let run = async {
         // RFC 7591 §3: the initial access token, as a Bearer token (RFC 6750 §2.1).
-        let token = bearer(&headers).ok_or(RegistrationError::InvalidToken)?;
+        let token = bearer(&headers).ok_or(RegistrationError::NoToken)?;
         let m = metadata(&headers, &body)?;
         let done = reg::register(
             &state.store,
@@ -164,7 +169,7 @@ async fn managed(
     headers: &HeaderMap,
     client_id: &str,
 ) -> Result<Client, RegisterError> {
-    let token = bearer(headers).ok_or(RegistrationError::InvalidToken)?;
+    let token = bearer(headers).ok_or(RegistrationError::NoToken)?;
     Ok(reg::authorize(&state.store, client_id, token).await?)
 }
 
@@ -177,10 +182,12 @@ pub async fn read(
     if let Some(r) = disabled(&state) {
         return r;
     }
-    match managed(&state, &headers, &client_id).await {
-        Ok(c) => response(&state, &c, None, None, StatusCode::OK),
-        Err(e) => e.into_response(),
-    }
+    let run = async {
+        let c = managed(&state, &headers, &client_id).await?;
+        let access = reg::new_access_token(&state.store, &c).await?;
+        Ok::<_, RegisterError>(response(&state, &c, None, Some(&access), StatusCode::OK))
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// RFC 7592 §2.2: the client replaces its registration.
@@ -205,7 +212,8 @@ pub async fn replace(
             &address,
         )
         .await?;
-        Ok::<_, RegisterError>(response(&state, &c, None, None, StatusCode::OK))
+        let access = reg::new_access_token(&state.store, &c).await?;
+        Ok::<_, RegisterError>(response(&state, &c, None, Some(&access), StatusCode::OK))
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }

@@ -51,6 +51,10 @@ pub async fn token(
     let resp = grants::grant(state.token_issuer(&address), &client, &params)
         .await
         .map_err(|error| TokenError { error, used_basic })?;
+    // For the posture panel's unused clients; a failure here must not fail the grant.
+    if let Err(e) = state.store.touch_client(&client.id, state.now()).await {
+        tracing::warn!(error = %e, "cannot record the client's last use");
+    }
     Ok(no_store(Json(resp).into_response()))
 }
 

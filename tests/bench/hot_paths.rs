@@ -150,6 +150,7 @@ async fn main() {
         created_at: 0,
         profile: Default::default(),
         updated_at: 0,
+        revision: 0,
     };
     app_store.insert_user(&user, "x").await.unwrap();
     let secret = random_token();

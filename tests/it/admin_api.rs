@@ -97,7 +97,12 @@ async fn refused_without_an_admin_token(app: TestApp) {
         none.headers()["www-authenticate"],
         r#"Bearer realm="gatehouse-admin""#
     );
-    assert_eq!(problem(none).await.0, 401);
+    let (status, body) = problem(none).await;
+    assert_eq!(status, 401);
+    assert!(
+        body.get("error").is_none(),
+        "RFC 6750 §3.1: no error code without a token"
+    );
     // A token that is not ours.
     let forged = app
         .http
@@ -588,6 +593,11 @@ async fn client_lists_are_paged_and_searched(app: TestApp) {
     assert_eq!(literal["items"].as_array().unwrap().len(), 0);
     let (status, p) = problem(api.get("/clients?limit=0").await).await;
     assert_eq!((status, p["field"].as_str()), (400, Some("limit")));
+    let (status, p) = problem(api.get("/clients?limit=many").await).await;
+    assert_eq!(
+        (status, p["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
 }
 
 async fn signing_keys_from_the_api(app: TestApp) {

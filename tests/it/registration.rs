@@ -42,14 +42,16 @@ async fn a_client_registers_and_manages_itself(app: TestApp) {
         "scope": "openid email offline_access",
         "logo_uri": "https://notes.example.com/logo.png",
     });
-    // No token, or one that is not ours: 401 with the RFC 6750 challenge.
-    for t in [None, Some("not-a-token")] {
-        let resp = register(&app, t, body.clone()).await;
+    // No token gets the bare RFC 6750 challenge; one that is not ours, invalid_token. Neither
+    // learns how its metadata would have been judged.
+    for (t, challenge) in [
+        (None, "Bearer"),
+        (Some("not-a-token"), r#"Bearer error="invalid_token""#),
+    ] {
+        let bad = json!({ "redirect_uris": ["http://bad.example/cb"] });
+        let resp = register(&app, t, bad).await;
         assert_eq!(resp.status(), 401);
-        assert_eq!(
-            resp.headers()["www-authenticate"],
-            r#"Bearer error="invalid_token""#
-        );
+        assert_eq!(resp.headers()["www-authenticate"], challenge);
         let err: Value = resp.json().await.unwrap();
         assert_eq!(err["error"], "invalid_token");
     }
@@ -94,12 +96,44 @@ async fn a_client_registers_and_manages_itself(app: TestApp) {
     let (code, verifier) = app.get_code(&b, &client, "openid email", "alice").await;
     assert_eq!(app.exchange(&client, &code, &verifier).await.status(), 200);
 
-    // RFC 7592: read, replace and delete with the registration access token only.
+    // RFC 7592: read, replace and delete with the registration access token only. Each answer
+    // carries a new one (§3), and the one before stops working.
     let read = app.http.get(&uri).bearer_auth(&rat).send().await.unwrap();
     assert_eq!(read.status(), 200);
     let shown: Value = read.json().await.unwrap();
     assert_eq!(shown["client_id"], id.as_str());
     assert!(shown.get("client_secret").is_none());
+    let old_rat = rat;
+    let rat = shown["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(rat, old_rat);
+    let stale = app
+        .http
+        .get(&uri)
+        .bearer_auth(&old_rat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401);
+    // That read rotated the token again.
+    let rat = {
+        let again: Value = app
+            .http
+            .get(&uri)
+            .bearer_auth(&rat)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        again["registration_access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let wrong = app.http.get(&uri).bearer_auth(&t).send().await.unwrap();
     assert_eq!(wrong.status(), 401);
     let other = app
@@ -125,6 +159,7 @@ async fn a_client_registers_and_manages_itself(app: TestApp) {
     assert_eq!(replaced.status(), 200);
     let r: Value = replaced.json().await.unwrap();
     assert_eq!(r["client_name"], "Notes 2");
+    let rat = r["registration_access_token"].as_str().unwrap().to_owned();
     assert_eq!(r["redirect_uris"], json!(["https://notes.example.com/cb"]));
     let mismatch = app
         .http

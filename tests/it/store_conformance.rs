@@ -286,9 +286,7 @@ async fn client_changes_need_the_current_revision(app: TestApp) {
     second.name = "Second".into();
     assert!(matches!(
         app.store.update_client(&mut second).await,
-        Err(gatehouse::store::Error::Conflict(
-            gatehouse::store::CLIENT_CHANGED
-        ))
+        Err(gatehouse::store::Error::Conflict(gatehouse::store::CHANGED))
     ));
     let stored = app.store.find_client_fresh(&c.id).await.unwrap().unwrap();
     assert_eq!(
@@ -300,6 +298,32 @@ async fn client_changes_need_the_current_revision(app: TestApp) {
         app.store.update_client(&mut first).await,
         Err(gatehouse::store::Error::NotFound)
     ));
+}
+
+/// Users too: a profile change or deletion made from an old revision is refused.
+async fn user_changes_need_the_current_revision(app: TestApp) {
+    let u = app.create_user("ann").await;
+    let mut first = app.store.find_user(&u.id).await.unwrap().unwrap();
+    let mut second = first.clone();
+    first.name = Some("First".into());
+    app.store.update_user_profile(&first, 1).await.unwrap();
+    second.name = Some("Second".into());
+    assert!(matches!(
+        app.store.update_user_profile(&second, 2).await,
+        Err(gatehouse::store::Error::Conflict(gatehouse::store::CHANGED))
+    ));
+    let stored = app.store.find_user(&u.id).await.unwrap().unwrap();
+    assert_eq!(stored.name.as_deref(), Some("First"));
+    assert_eq!(stored.revision, first.revision + 1);
+    assert!(matches!(
+        app.store.delete_user_at(&u.id, Some(first.revision)).await,
+        Err(gatehouse::store::Error::Conflict(gatehouse::store::CHANGED))
+    ));
+    app.store
+        .delete_user_at(&u.id, Some(stored.revision))
+        .await
+        .unwrap();
+    assert!(app.store.find_user(&u.id).await.unwrap().is_none());
 }
 
 /// Two administrators removing each other at once: one of them stays, on either backend.
@@ -436,6 +460,7 @@ async fn audit_rows_round_trip(app: TestApp) {
 
 crate::backend_tests!(
     client_changes_need_the_current_revision,
+    user_changes_need_the_current_revision,
     the_last_admin_stays,
     audit_rows_round_trip,
     redemption_and_rotation_write_all_or_nothing,

@@ -1,10 +1,10 @@
 //! `/audit-events`: the audit log, newest first.
-use super::{Admin, Page, Problem, page_size};
+use super::{Admin, ApiQuery, Page, Problem, page_size};
 use crate::store::AuditQuery;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -52,7 +52,7 @@ pub struct AuditParams {
 async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(p): Query<AuditParams>,
+    ApiQuery(p): ApiQuery<AuditParams>,
 ) -> Result<Response, ApiError> {
     let limit = page_size(p.limit)?;
     if let Some(e) = &p.event

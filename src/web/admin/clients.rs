@@ -1,7 +1,8 @@
 //! `/clients`: register, read, change, rotate and delete OAuth clients, with the RFC 7591
 //! metadata names.
 use super::{
-    Admin, Page, Problem, etag, if_match, json_body, optional_json_body, page_size, with_etag,
+    Admin, ApiQuery, Page, Problem, etag, if_match, json_body, optional_json_body, page_size,
+    with_etag,
 };
 use crate::admin::clients::{self as ops, NewClient};
 use crate::domain::{Alg, Client, ClientChanges, GrantType};
@@ -9,7 +10,7 @@ use crate::web::error::ApiError;
 use crate::web::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -230,7 +231,7 @@ pub struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_size(q.limit)?;
     let found = state

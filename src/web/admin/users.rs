@@ -1,5 +1,5 @@
 //! `/users`, their sessions, consents and grants, and `/grants`.
-use super::{Admin, Page, Problem, json_body, page_size};
+use super::{Admin, ApiQuery, Page, Problem, json_body, page_size};
 use crate::accounts::ProfileChanges;
 use crate::admin::users::{self as ops, NewAccount};
 use crate::domain::User;
@@ -8,7 +8,7 @@ use crate::web::error::ApiError;
 use crate::web::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,8 @@ pub struct UserView {
     admin: bool,
     created_at: i64,
     updated_at: i64,
+    #[serde(skip)]
+    revision: i64,
     /// The other standard claims (OIDC Core §5.1).
     #[schema(value_type = Object)]
     profile: serde_json::Value,
@@ -73,18 +75,16 @@ fn user_view(u: &User, admin: bool, factors: Option<Factors>) -> UserView {
         admin,
         created_at: u.created_at,
         updated_at: u.updated_at,
+        revision: u.revision,
         profile: serde_json::to_value(&u.profile).unwrap_or_default(),
         factors,
     }
 }
 
-/// A user's ETag: a digest of what a read shows, so any change (from here, the account page
-/// or the command line) makes an old tag stale.
+/// A user's ETag: creation time and revision, like a client's; any stored change (from here,
+/// the account page or the command line) makes an old tag stale.
 fn etag(view: &UserView) -> HeaderValue {
-    let body = serde_json::to_vec(view).unwrap_or_default();
-    let digest = crate::crypto::b64url(&crate::crypto::sha256(&body)[..16]);
-    HeaderValue::from_str(&format!("\"{digest}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+    super::etag(view.created_at, view.revision)
 }
 
 async fn load(state: &AppState, id: &str) -> Result<UserView, ApiError> {
@@ -113,22 +113,14 @@ fn respond(view: UserView) -> Response {
     resp
 }
 
-/// Refuses the change unless `If-Match` names the current representation (or is `*`).
-async fn check_if_match(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(), ApiError> {
-    let Some(given) = headers.get(header::IF_MATCH) else {
-        return Err(ApiError::precondition_required());
-    };
-    let current = etag(&load(state, id).await?);
-    let given = given.to_str().unwrap_or_default();
-    if given.trim() == "*"
-        || given
-            .split(',')
-            .any(|t| t.trim() == current.to_str().unwrap_or(""))
-    {
-        Ok(())
-    } else {
-        Err(ApiError::stale())
-    }
+/// The revision `If-Match` names for this user (`None` for `*`); 428 without one.
+async fn if_match(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<Option<i64>, ApiError> {
+    let current = load(state, id).await?;
+    super::if_match(headers, current.created_at)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -148,7 +140,7 @@ pub struct UserQuery {
 async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(q): Query<UserQuery>,
+    ApiQuery(q): ApiQuery<UserQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_size(q.limit)?;
     let found = state
@@ -263,12 +255,13 @@ async fn update(
             }
         }
     }
-    check_if_match(&state, &headers, &user_id).await?;
+    let revision = if_match(&state, &headers, &user_id).await?;
     ops::update_profile(
         &state.store,
         state.now(),
         admin.as_actor(),
         &user_id,
+        revision,
         ProfileChanges {
             name: input.name,
             email: input.email,
@@ -291,8 +284,15 @@ async fn delete(
     Path(user_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_if_match(&state, &headers, &user_id).await?;
-    ops::delete(&state.store, state.now(), admin.as_actor(), &user_id).await?;
+    let revision = if_match(&state, &headers, &user_id).await?;
+    ops::delete(
+        &state.store,
+        state.now(),
+        admin.as_actor(),
+        &user_id,
+        revision,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

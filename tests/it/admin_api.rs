@@ -227,6 +227,14 @@ async fn a_client_from_creation_to_deletion(app: TestApp) {
     };
     let t = token_for(&app, &worker, "invoices:write").await;
     assert_eq!(jwt_claims(&t)["aud"], "https://billing.example.com");
+    // Its use is recorded, for the posture panel's unused clients.
+    let used = app
+        .store
+        .find_client_fresh("billing-worker")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.last_used_at, Some(app.clock.now()));
     // ...and is never shown again.
     let read = api.get("/clients/billing-worker").await;
     assert_eq!(etag_of(&read), first_etag);

@@ -22,8 +22,15 @@ pub struct Finding {
 }
 
 /// The findings for `c`. `default_refresh_ttl` is the server's, `issuer_host` this server's
-/// host (apps on its domain count as first-party).
-pub fn posture(c: &Client, now: i64, default_refresh_ttl: i64, issuer_host: &str) -> Vec<Finding> {
+/// host (apps on its domain count as first-party), `redirect_uses` when each redirect URI last
+/// brought back a redeemed code.
+pub fn posture(
+    c: &Client,
+    now: i64,
+    default_refresh_ttl: i64,
+    issuer_host: &str,
+    redirect_uses: &[(String, i64)],
+) -> Vec<Finding> {
     let mut out = Vec::new();
     if !c.is_public() {
         match c.secret_set_at {
@@ -91,6 +98,20 @@ pub fn posture(c: &Client, now: i64, default_refresh_ttl: i64, issuer_host: &str
             fix: "Delete it if the app is gone: an unused client is only a risk.",
         });
     }
+    if now - c.created_at > UNUSED_AFTER {
+        for uri in &c.redirect_uris {
+            let last = redirect_uses
+                .iter()
+                .find(|(u, _)| u == uri)
+                .map_or(c.created_at, |(_, at)| *at);
+            if now - last > UNUSED_AFTER {
+                out.push(Finding {
+                    title: format!("The redirect URI {uri} has not been used in {} days.", (now - last) / 86400),
+                    fix: "Remove it if the app no longer uses it: it is a place a code can be sent for nothing.",
+                });
+            }
+        }
+    }
     if c.audiences.len() > MANY_AUDIENCES {
         out.push(Finding {
             title: format!(
@@ -133,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_well_set_client_has_no_findings() {
-        assert!(posture(&web(), 2000, 30 * 86400, "id.example.com").is_empty());
+        assert!(posture(&web(), 2000, 30 * 86400, "id.example.com", &[]).is_empty());
     }
 
     #[test]
@@ -141,24 +162,24 @@ mod tests {
         let mut old = web();
         old.secret_set_at = Some(0);
         assert!(
-            posture(&old, SECRET_MAX_AGE + 1, 0, "id.example.com")[0]
+            posture(&old, SECRET_MAX_AGE + 1, 0, "id.example.com", &[])[0]
                 .title
                 .contains("not been rotated")
         );
         let mut spa = web();
         spa.secret_hash = None;
-        let f = posture(&spa, 2000, 30 * 86400, "id.example.com");
+        let f = posture(&spa, 2000, 30 * 86400, "id.example.com", &[]);
         assert!(f[0].title.contains("refresh tokens live 30 days"), "{f:?}");
         spa.refresh_token_ttl = Some(86400);
-        assert!(posture(&spa, 2000, 30 * 86400, "id.example.com").is_empty());
+        assert!(posture(&spa, 2000, 30 * 86400, "id.example.com", &[]).is_empty());
         let mut third = web();
         third.skip_consent = true;
         assert!(
-            posture(&third, 2000, 0, "id.example.com").is_empty(),
+            posture(&third, 2000, 0, "id.example.com", &[]).is_empty(),
             "same domain"
         );
         assert!(
-            posture(&third, 2000, 0, "id.other.org")[0]
+            posture(&third, 2000, 0, "id.other.org", &[])[0]
                 .title
                 .contains("app.example.com")
         );
@@ -170,7 +191,7 @@ mod tests {
             .map(|i| format!("https://api{i}.example.com"))
             .collect();
         many.pkce_optional = true;
-        let titles: Vec<String> = posture(&many, 2000, 0, "id.example.com")
+        let titles: Vec<String> = posture(&many, 2000, 0, "id.example.com", &[])
             .into_iter()
             .map(|f| f.title)
             .collect();

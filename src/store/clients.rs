@@ -249,29 +249,59 @@ impl Store {
         rows.iter().map(client_from_row).collect()
     }
 
-    /// Records that a client got tokens, at most once an hour per client and process: the hot
-    /// path pays one map lookup, and a write only when the hour has turned. Not a settings
-    /// change, so the revision and the caches stay as they are.
-    pub async fn touch_client(&self, id: &str, now: i64) -> Result<()> {
-        const EVERY: i64 = 3600;
-        {
-            let Ok(mut touched) = self.touched.lock() else {
-                return Ok(());
-            };
-            if touched.get(id).is_some_and(|at| now - at < EVERY) {
-                return Ok(());
-            }
-            if touched.len() >= CACHE_CAPACITY {
-                touched.clear();
-            }
-            touched.insert(id.to_owned(), now);
+    /// Records that a client got tokens (and through which redirect URI, for a code), at most
+    /// once an hour per client, URI and process: the hot path pays a map lookup, and a write
+    /// only when the hour has turned. Not a settings change, so the revision and the caches
+    /// stay as they are.
+    pub async fn touch_client(&self, id: &str, redirect_uri: Option<&str>, now: i64) -> Result<()> {
+        if self.due(id, now) {
+            sqlx::query("update clients set last_used_at = $1 where id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&self.writer)
+                .await?;
         }
-        sqlx::query("update clients set last_used_at = $1 where id = $2")
-            .bind(now)
+        if let Some(uri) = redirect_uri
+            && self.due(&format!("{id}\n{uri}"), now)
+        {
+            sqlx::query(
+                "insert into client_redirect_uses (client_id, redirect_uri, last_used_at) \
+                 values ($1, $2, $3) on conflict (client_id, redirect_uri) \
+                 do update set last_used_at = excluded.last_used_at",
+            )
             .bind(id)
+            .bind(uri)
+            .bind(now)
             .execute(&self.writer)
             .await?;
+        }
         Ok(())
+    }
+
+    /// Whether `key` was last recorded an hour or more ago (and marks it recorded now).
+    fn due(&self, key: &str, now: i64) -> bool {
+        const EVERY: i64 = 3600;
+        let Ok(mut touched) = self.touched.lock() else {
+            return false;
+        };
+        if touched.get(key).is_some_and(|at| now - at < EVERY) {
+            return false;
+        }
+        if touched.len() >= CACHE_CAPACITY {
+            touched.clear();
+        }
+        touched.insert(key.to_owned(), now);
+        true
+    }
+
+    /// When each of a client's redirect URIs last brought back a redeemed code.
+    pub async fn redirect_uses(&self, client_id: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "select redirect_uri, last_used_at from client_redirect_uses where client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Records an initial access token for dynamic registration (its hash).

@@ -134,6 +134,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0015_managed_clients.sql"),
     include_str!("../../migrations/0016_dynamic_registration.sql"),
     include_str!("../../migrations/0017_usage_and_user_revision.sql"),
+    include_str!("../../migrations/0018_redirect_uses.sql"),
 ];
 
 impl Store {

@@ -701,6 +701,7 @@ fn client_page(
     state: &AppState,
     c: &Console,
     client: &Client,
+    uses: &[(String, i64)],
     fields: ClientFields,
     error: Option<(String, String)>,
     saved: bool,
@@ -727,6 +728,7 @@ fn client_page(
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .as_deref()
                 .unwrap_or(""),
+            uses,
         ),
     });
     if error.is_some() {
@@ -745,10 +747,12 @@ pub async fn client(
     let path = format!("/admin/clients/{id}");
     let c = admin_or_leave!(gate(&state, &session, address, &path, None));
     let client = stored_client(&state, &id).await?;
+    let uses = state.store.redirect_uses(&id).await?;
     Ok(client_page(
         &state,
         &c,
         &client,
+        &uses,
         ClientFields::of(&client),
         None,
         q.saved.is_some(),
@@ -782,10 +786,12 @@ pub async fn update_client(
         Err(e) => match form_error(&e) {
             Some(err) => {
                 let client = stored_client(&state, &id).await?;
+                let uses = state.store.redirect_uses(&id).await?;
                 Ok(client_page(
                     &state,
                     &c,
                     &client,
+                    &uses,
                     form.fields(),
                     Some(err),
                     false,

@@ -52,7 +52,14 @@ pub async fn token(
         .await
         .map_err(|error| TokenError { error, used_basic })?;
     // For the posture panel's unused clients; a failure here must not fail the grant.
-    if let Err(e) = state.store.touch_client(&client.id, state.now()).await {
+    let redirect_uri = (params.get("grant_type") == Some("authorization_code"))
+        .then(|| params.get("redirect_uri"))
+        .flatten();
+    if let Err(e) = state
+        .store
+        .touch_client(&client.id, redirect_uri, state.now())
+        .await
+    {
         tracing::warn!(error = %e, "cannot record the client's last use");
     }
     Ok(no_store(Json(resp).into_response()))

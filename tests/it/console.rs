@@ -207,6 +207,9 @@ async fn the_client_wizard_edit_rotate_and_delete(app: TestApp) {
         .get_code(&person, &client, "openid email", "alice")
         .await;
     assert_eq!(app.exchange(&client, &code, &verifier).await.status(), 200);
+    // The redirect URI that brought the code back is recorded, for the posture panel.
+    let uses = app.store.redirect_uses(&id).await.unwrap();
+    assert_eq!(uses, [(REDIRECT_URI.to_owned(), app.clock.now())]);
     // The secret is not on the client's page, and a fresh web app has no posture findings.
     let path = format!("/admin/clients/{id}");
     let (_, detail) = page(&app, &b, &path).await;

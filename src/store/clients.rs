@@ -47,40 +47,82 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
     })
 }
 
+/// The settings an update replaces, in the order `bind_settings` binds them; an insert writes
+/// them after the id, creation time, revision and last use.
+const SETTINGS: [&str; 19] = [
+    "name",
+    "secret_hash",
+    "redirect_uris",
+    "audiences",
+    "skip_consent",
+    "allowed_scopes",
+    "grant_types",
+    "post_logout_redirect_uris",
+    "allowed_origins",
+    "refresh_token_ttl",
+    "refresh_idle_ttl",
+    "resource_audiences",
+    "pkce_optional",
+    "require_mfa",
+    "id_token_signed_response_alg",
+    "access_token_signed_response_alg",
+    "secret_set_at",
+    "managed_by",
+    "registration_token_hash",
+];
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds `SETTINGS` of `c`, in order.
+fn bind_settings<'q>(q: AnyQuery<'q>, c: &'q Client) -> AnyQuery<'q> {
+    q.bind(&c.name)
+        .bind(&c.secret_hash)
+        .bind(json_list(&c.redirect_uris))
+        .bind(json_list(&c.audiences))
+        .bind(flag(c.skip_consent))
+        .bind(c.allowed_scopes.as_deref().map(json_list))
+        .bind(serde_json::to_string(&c.grant_types).unwrap_or_else(|_| "[]".into()))
+        .bind(json_list(&c.post_logout_redirect_uris))
+        .bind(json_list(&c.allowed_origins))
+        .bind(c.refresh_token_ttl)
+        .bind(c.refresh_idle_ttl)
+        .bind(json_list(&c.resource_audiences))
+        .bind(flag(c.pkce_optional))
+        .bind(flag(c.require_mfa))
+        .bind(c.id_token_signed_response_alg.as_str())
+        .bind(c.access_token_signed_response_alg.as_str())
+        .bind(c.secret_set_at)
+        .bind(&c.managed_by)
+        .bind(&c.registration_token_hash)
+}
+
+/// `$from, $from+1, …` for `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Inserts a client on `db` (the writer pool or a transaction).
 async fn insert_client_on<'e, E>(db: E, c: &Client) -> Result<()>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "insert into clients ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
-    )))
-    .bind(&c.id)
-    .bind(&c.name)
-    .bind(&c.secret_hash)
-    .bind(json_list(&c.redirect_uris))
-    .bind(json_list(&c.audiences))
-    .bind(flag(c.skip_consent))
-    .bind(c.created_at)
-    .bind(c.allowed_scopes.as_deref().map(json_list))
-    .bind(serde_json::to_string(&c.grant_types).unwrap_or_else(|_| "[]".into()))
-    .bind(json_list(&c.post_logout_redirect_uris))
-    .bind(json_list(&c.allowed_origins))
-    .bind(c.refresh_token_ttl)
-    .bind(c.refresh_idle_ttl)
-    .bind(json_list(&c.resource_audiences))
-    .bind(flag(c.pkce_optional))
-    .bind(flag(c.require_mfa))
-    .bind(c.id_token_signed_response_alg.as_str())
-    .bind(c.access_token_signed_response_alg.as_str())
-    .bind(c.revision)
-    .bind(c.secret_set_at)
-    .bind(&c.managed_by)
-    .bind(&c.registration_token_hash)
-    .bind(c.last_used_at)
-    .execute(db)
-    .await
-    .map_err(on_conflict("client"))?;
+    let sql = format!(
+        "insert into clients (id, created_at, revision, last_used_at, {}) values ({})",
+        SETTINGS.join(", "),
+        placeholders(1, 4 + SETTINGS.len())
+    );
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&c.id)
+        .bind(c.created_at)
+        .bind(c.revision)
+        .bind(c.last_used_at);
+    bind_settings(q, c)
+        .execute(db)
+        .await
+        .map_err(on_conflict("client"))?;
     Ok(())
 }
 
@@ -168,37 +210,23 @@ impl Store {
     /// `c.revision` (else `Conflict`: someone changed it since it was read), and bumps it in
     /// the store and in `c`.
     pub async fn update_client(&self, c: &mut Client) -> Result<()> {
-        let done = sqlx::query(
-            "update clients set name = $1, secret_hash = $2, redirect_uris = $3, audiences = $4, skip_consent = $5, \
-             allowed_scopes = $6, grant_types = $7, post_logout_redirect_uris = $8, allowed_origins = $9, \
-             refresh_token_ttl = $10, refresh_idle_ttl = $11, resource_audiences = $12, pkce_optional = $13, \
-             require_mfa = $14, id_token_signed_response_alg = $15, access_token_signed_response_alg = $16, \
-             secret_set_at = $17, managed_by = $18, registration_token_hash = $19, \
-             revision = revision + 1 where id = $20 and revision = $21",
-        )
-        .bind(&c.name)
-        .bind(&c.secret_hash)
-        .bind(json_list(&c.redirect_uris))
-        .bind(json_list(&c.audiences))
-        .bind(flag(c.skip_consent))
-        .bind(c.allowed_scopes.as_deref().map(json_list))
-        .bind(serde_json::to_string(&c.grant_types).unwrap_or_else(|_| "[]".into()))
-        .bind(json_list(&c.post_logout_redirect_uris))
-        .bind(json_list(&c.allowed_origins))
-        .bind(c.refresh_token_ttl)
-        .bind(c.refresh_idle_ttl)
-        .bind(json_list(&c.resource_audiences))
-        .bind(flag(c.pkce_optional))
-        .bind(flag(c.require_mfa))
-        .bind(c.id_token_signed_response_alg.as_str())
-        .bind(c.access_token_signed_response_alg.as_str())
-        .bind(c.secret_set_at)
-        .bind(&c.managed_by)
-        .bind(&c.registration_token_hash)
-        .bind(&c.id)
-        .bind(c.revision)
-        .execute(&self.writer)
-        .await?;
+        let set: Vec<String> = SETTINGS
+            .iter()
+            .zip(1..)
+            .map(|(col, i)| format!("{col} = ${i}"))
+            .collect();
+        let n = SETTINGS.len();
+        let sql = format!(
+            "update clients set {}, revision = revision + 1 where id = ${} and revision = ${}",
+            set.join(", "),
+            n + 1,
+            n + 2
+        );
+        let done = bind_settings(sqlx::query(sqlx::AssertSqlSafe(sql)), c)
+            .bind(&c.id)
+            .bind(c.revision)
+            .execute(&self.writer)
+            .await?;
         self.clients_changed();
         if done.rows_affected() == 0 {
             return Err(match self.find_client_fresh(&c.id).await? {

@@ -13,17 +13,27 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 /// RFC 7591 §3.2.2 errors and RFC 6750 §3 challenges, never cached (they may carry secrets).
-pub struct RegisterError(RegistrationError);
+/// `None` is registration being off: the endpoint does not exist then (404).
+pub struct RegisterError(Option<RegistrationError>);
 
 impl From<RegistrationError> for RegisterError {
     fn from(e: RegistrationError) -> Self {
-        Self(e)
+        Self(Some(e))
     }
 }
 
 impl IntoResponse for RegisterError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self.0 {
+        let Some(error) = self.0 else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        Self::spec_error(error)
+    }
+}
+
+impl RegisterError {
+    fn spec_error(error: RegistrationError) -> Response {
+        let (status, code) = match &error {
             RegistrationError::InvalidRedirectUri(_) => {
                 (StatusCode::BAD_REQUEST, "invalid_redirect_uri")
             }
@@ -45,7 +55,7 @@ impl IntoResponse for RegisterError {
         let description = match status {
             StatusCode::INTERNAL_SERVER_ERROR => "internal error".to_owned(),
             StatusCode::SERVICE_UNAVAILABLE => "retry shortly".to_owned(),
-            _ => self.0.to_string(),
+            _ => error.to_string(),
         };
         tracing::info!(error = code, "registration refused");
         let mut resp = (
@@ -56,7 +66,7 @@ impl IntoResponse for RegisterError {
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         // RFC 6750 §3.1: no token at all gets the bare challenge.
-        if matches!(self.0, RegistrationError::NoToken) {
+        if matches!(error, RegistrationError::NoToken) {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         } else if status == StatusCode::UNAUTHORIZED {
             h.insert(
@@ -68,9 +78,12 @@ impl IntoResponse for RegisterError {
     }
 }
 
-/// 404 while dynamic registration is off: the endpoint does not exist then.
-fn disabled(state: &AppState) -> Option<Response> {
-    (!state.config.dynamic_registration).then(|| StatusCode::NOT_FOUND.into_response())
+fn enabled(state: &AppState) -> Result<(), RegisterError> {
+    if state.config.dynamic_registration {
+        Ok(())
+    } else {
+        Err(RegisterError(None))
+    }
 }
 
 fn metadata(headers: &HeaderMap, body: &[u8]) -> Result<Metadata, RegisterError> {
@@ -136,32 +149,27 @@ pub async fn register(
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if let Some(r) = disabled(&state) {
-        return r;
-    }
-    let run = async {
-        // RFC 7591 §3: the initial access token, as a Bearer token (RFC 6750 §2.1).
-        let token = bearer(&headers).ok_or(RegistrationError::NoToken)?;
-        let m = metadata(&headers, &body)?;
-        let done = reg::register(
-            &state.store,
-            &state.config.signing_algs,
-            state.now(),
-            token,
-            m,
-            &address,
-        )
-        .await?;
-        Ok::<_, RegisterError>(response(
-            &state,
-            &done.client,
-            done.client_secret.as_deref(),
-            done.registration_access_token.as_deref(),
-            StatusCode::CREATED,
-        ))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, RegisterError> {
+    enabled(&state)?;
+    // RFC 7591 §3: the initial access token, as a Bearer token (RFC 6750 §2.1).
+    let token = bearer(&headers).ok_or(RegistrationError::NoToken)?;
+    let m = metadata(&headers, &body)?;
+    let done = reg::register(
+        &state.store,
+        &state.config.signing_algs,
+        state.now(),
+        token,
+        m,
+        &address,
+    )
+    .await?;
+    Ok(response(
+        &state,
+        &done.client,
+        done.client_secret.as_deref(),
+        done.registration_access_token.as_deref(),
+        StatusCode::CREATED,
+    ))
 }
 
 async fn managed(
@@ -178,16 +186,11 @@ pub async fn read(
     State(state): State<AppState>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(r) = disabled(&state) {
-        return r;
-    }
-    let run = async {
-        let c = managed(&state, &headers, &client_id).await?;
-        let access = reg::new_access_token(&state.store, &c).await?;
-        Ok::<_, RegisterError>(response(&state, &c, None, Some(&access), StatusCode::OK))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, RegisterError> {
+    enabled(&state)?;
+    let c = managed(&state, &headers, &client_id).await?;
+    let access = reg::new_access_token(&state.store, &c).await?;
+    Ok(response(&state, &c, None, Some(&access), StatusCode::OK))
 }
 
 /// RFC 7592 §2.2: the client replaces its registration.
@@ -197,25 +200,20 @@ pub async fn replace(
     Path(client_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if let Some(r) = disabled(&state) {
-        return r;
-    }
-    let run = async {
-        let client = managed(&state, &headers, &client_id).await?;
-        let m = metadata(&headers, &body)?;
-        let c = reg::replace(
-            &state.store,
-            &state.config.signing_algs,
-            client,
-            m,
-            &address,
-        )
-        .await?;
-        let access = reg::new_access_token(&state.store, &c).await?;
-        Ok::<_, RegisterError>(response(&state, &c, None, Some(&access), StatusCode::OK))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, RegisterError> {
+    enabled(&state)?;
+    let client = managed(&state, &headers, &client_id).await?;
+    let m = metadata(&headers, &body)?;
+    let c = reg::replace(
+        &state.store,
+        &state.config.signing_algs,
+        client,
+        m,
+        &address,
+    )
+    .await?;
+    let access = reg::new_access_token(&state.store, &c).await?;
+    Ok(response(&state, &c, None, Some(&access), StatusCode::OK))
 }
 
 /// RFC 7592 §2.3: the client deregisters; its tokens stop working.
@@ -224,14 +222,9 @@ pub async fn delete(
     ClientAddress(address): ClientAddress,
     Path(client_id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(r) = disabled(&state) {
-        return r;
-    }
-    let run = async {
-        let client = managed(&state, &headers, &client_id).await?;
-        reg::deregister(&state.store, &client, &address).await?;
-        Ok::<_, RegisterError>(StatusCode::NO_CONTENT.into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, RegisterError> {
+    enabled(&state)?;
+    let client = managed(&state, &headers, &client_id).await?;
+    reg::deregister(&state.store, &client, &address).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,6 +2,7 @@
 //! API. Only a signed-in administrator sees it; a change needs a sign-in at most 15 minutes
 //! old (with the second factor when they have one), else they are asked to sign in again.
 //! Every form carries the session's CSRF token. The pages are in English only.
+use super::admin::split_page;
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm, PageQuery};
 use super::state::AppState;
@@ -272,8 +273,7 @@ pub async fn clients(
             PAGE + 1,
         )
         .await?;
-    let next = (found.len() as i64 > PAGE).then(|| found[PAGE as usize - 1].id.clone());
-    found.truncate(PAGE as usize);
+    let next = split_page(&mut found, PAGE, |c| c.id.clone());
     Ok(page(&ClientsPage {
         me: &c.user.username,
         csrf: &c.csrf,
@@ -1175,8 +1175,7 @@ async fn users_page(
             PAGE + 1,
         )
         .await?;
-    let next = (found.len() as i64 > PAGE).then(|| found[PAGE as usize - 1].0.username.clone());
-    found.truncate(PAGE as usize);
+    let next = split_page(&mut found, PAGE, |(u, _)| u.username.clone());
     let bad = error.is_some();
     let mut resp = page(&UsersPage {
         me: &c.user.username,
@@ -1597,8 +1596,7 @@ pub async fn audit(
             ..Default::default()
         })
         .await?;
-    let next = (rows.len() as i64 > PAGE).then(|| rows[PAGE as usize - 1].id.clone());
-    rows.truncate(PAGE as usize);
+    let next = split_page(&mut rows, PAGE, |r| r.id.clone());
     Ok(page(&AuditPage {
         me: &c.user.username,
         event: event.as_deref().unwrap_or(""),

@@ -209,22 +209,31 @@ pub struct Page<T: utoipa::ToSchema> {
 }
 
 impl<T: utoipa::ToSchema> Page<T> {
-    /// `rows` were fetched with one more than `limit`: that extra row says another page follows,
-    /// which starts after the last row kept.
+    /// `rows` were fetched with one more than `limit` (see `split_page`).
     fn of<R>(
         mut rows: Vec<R>,
         limit: i64,
         cursor: impl Fn(&R) -> String,
         view: impl Fn(R) -> T,
     ) -> Self {
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = more.then(|| rows.last().map(&cursor)).flatten();
+        let next_cursor = split_page(&mut rows, limit, cursor);
         Self {
             items: rows.into_iter().map(view).collect(),
             next_cursor,
         }
     }
+}
+
+/// `rows` were fetched with one more than `limit`: that extra row says another page follows,
+/// which starts after the last row kept. Keeps `limit` rows and returns the next cursor.
+pub(super) fn split_page<R>(
+    rows: &mut Vec<R>,
+    limit: i64,
+    cursor: impl Fn(&R) -> String,
+) -> Option<String> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    more.then(|| rows.last().map(&cursor)).flatten()
 }
 
 /// Page sizes: 50 unless asked, at most 200.

@@ -48,6 +48,12 @@ pub enum Event {
     SessionsRevoked,
     GrantRevoked,
     AdminDenied,
+    PasswordResetRequested,
+    PasswordReset,
+    EmailVerificationSent,
+    EmailVerified,
+    UserInvited,
+    SignupRequested,
 }
 
 impl Event {
@@ -90,6 +96,12 @@ impl Event {
         Self::SessionsRevoked,
         Self::GrantRevoked,
         Self::AdminDenied,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::EmailVerificationSent,
+        Self::EmailVerified,
+        Self::UserInvited,
+        Self::SignupRequested,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +144,12 @@ impl Event {
             Self::SessionsRevoked => "user.sessions_revoked",
             Self::GrantRevoked => "grant.revoked",
             Self::AdminDenied => "admin.denied",
+            Self::PasswordResetRequested => "user.password_reset_requested",
+            Self::PasswordReset => "user.password_reset",
+            Self::EmailVerificationSent => "user.email_verification_sent",
+            Self::EmailVerified => "user.email_verified",
+            Self::UserInvited => "user.invited",
+            Self::SignupRequested => "user.signup_requested",
         }
     }
 

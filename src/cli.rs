@@ -1,16 +1,20 @@
 //! The command line: `serve` (default), `migrate`, and admin commands for clients and users.
 use crate::accounts;
 use crate::accounts::password::Hasher;
+use crate::accounts::recovery::Outbound;
 use crate::admin::{self, Actor, AdminError};
 use crate::audit::Event;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::Alg;
 use crate::keys::{Keystore, MasterKey, Policy};
+use crate::mail::Mail;
 use crate::startup::{App, ensure_admin, open_store};
+use crate::store::Store;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::io::Read;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +60,18 @@ pub enum Command {
     /// Time one password verification (argon2id at the server's parameters) on this
     /// machine: what each sign-in costs a core.
     PasswordCost,
+    /// Outbound mail (GATEHOUSE_SMTP_URL).
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send a test message now, outside the queue, and report what the mail server said.
+    Test {
+        /// The address to send it to.
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,7 +251,16 @@ pub enum UserCommand {
         /// Give the user the `admin` role.
         #[arg(long)]
         admin: bool,
+        /// You vouch that the email address is the person's. Otherwise, with mail configured,
+        /// it is sent a verification link.
+        #[arg(long)]
+        email_verified: bool,
     },
+    /// Email someone a link to create their account: they choose a username and password,
+    /// and their address is verified (needs GATEHOUSE_SMTP_URL).
+    Invite { email: String },
+    /// Mark a user's email address verified: you vouch that it is theirs.
+    VerifyEmail { username: String },
     /// List users.
     List,
     /// Set a user's password, read from standard input.
@@ -312,6 +337,9 @@ pub struct ProfileOptions {
     phone_number: Option<String>,
     #[arg(long)]
     phone_number_verified: Option<bool>,
+    /// Mark the email address verified (you vouch that it is the person's), or not.
+    #[arg(long)]
+    email_verified: Option<bool>,
     #[arg(long)]
     address_formatted: Option<String>,
     #[arg(long)]
@@ -356,6 +384,7 @@ impl ProfileOptions {
             email: self.email,
             fields,
             phone_number_verified: self.phone_number_verified,
+            email_verified: self.email_verified,
         }
     }
 }
@@ -376,6 +405,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::User(cmd) => user(&cli.config, &clock, cmd).await,
         Command::Keys(cmd) => keys(&cli.config, &clock, cmd).await,
         Command::Audit(cmd) => audit_command(&cli.config, &clock, cmd).await,
+        Command::Mail(MailCommand::Test { to }) => mail_test(&cli.config, &to).await,
         Command::Apply { file, dry_run } => {
             let store = open_store(&cli.config, &clock).await?;
             let changes = admin::apply::apply_file(
@@ -562,9 +592,57 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
     Ok(())
 }
 
+async fn mail_test(config: &Config, to: &str) -> anyhow::Result<()> {
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    // The test message carries no link, so it needs no master key.
+    let mail = Mail::from_config(config, [0; 32])?.ok_or_else(|| {
+        anyhow::anyhow!("mail is not configured: set GATEHOUSE_SMTP_URL and GATEHOUSE_MAIL_FROM")
+    })?;
+    mail.send_now(&crate::mail::message::test(&config.issuer, to))
+        .await?;
+    println!("test message sent to {to}");
+    Ok(())
+}
+
+/// The configured mail, for commands that send links; `None` without GATEHOUSE_SMTP_URL.
+fn cli_mail(config: &Config, store_has_keys: bool) -> anyhow::Result<Option<Arc<Mail>>> {
+    if !config.mail_enabled() {
+        return Ok(None);
+    }
+    let master = MasterKey::load_or_create(config, !store_has_keys)?;
+    Ok(Mail::from_config(
+        config,
+        master.derive(b"gatehouse mail v1"),
+    )?)
+}
+
+fn outbound<'a>(mail: Option<&'a Mail>, config: &'a Config) -> Option<Outbound<'a>> {
+    mail.map(|mail| Outbound {
+        mail,
+        issuer: &config.issuer,
+    })
+}
+
+/// Sends what a command queued, so it goes out without a running server; what fails stays
+/// queued for the server's sender to retry.
+async fn deliver(mail: Option<&Mail>, store: &Store, clock: &Clock) {
+    let Some(mail) = mail else { return };
+    match mail.deliver_due(store, clock.now()).await {
+        Ok(0) => println!("mail queued; the server sends it when the mail server answers"),
+        Ok(n) => println!("{n} message(s) sent"),
+        Err(e) => println!("mail queued ({e}); the server will retry"),
+    }
+}
+
 async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Result<()> {
     let store = open_store(config, clock).await?;
-    let hasher = Hasher::default();
+    let hasher = Hasher::default().with_policy(crate::accounts::password::Policy {
+        min_length: config.password_min_length,
+    });
+    let has_keys = !store.list_signing_keys().await?.is_empty();
+    let mail = cli_mail(config, has_keys)?;
     match cmd {
         UserCommand::Create {
             username,
@@ -572,11 +650,13 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             name,
             password_stdin: _,
             admin,
+            email_verified,
         } => {
             let pw = read_password()?;
             let u = admin::users::create(
                 &store,
                 &hasher,
+                outbound(mail.as_deref(), config),
                 clock.now(),
                 Actor::CLI,
                 admin::users::NewAccount {
@@ -585,10 +665,12 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                     name: name.as_deref(),
                     password: &pw,
                     admin,
+                    email_verified,
                 },
             )
             .await?;
             println!("created user {} (sub {})", u.username, u.id);
+            deliver(mail.as_deref(), &store, clock).await;
         }
         UserCommand::List => {
             for u in store.list_users().await? {
@@ -622,6 +704,7 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             let user = find_user(&store, &username).await?;
             admin::users::update_profile(
                 &store,
+                outbound(mail.as_deref(), config),
                 clock.now(),
                 Actor::CLI,
                 &user.id,
@@ -630,6 +713,37 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             )
             .await?;
             println!("updated user {username}");
+            deliver(mail.as_deref(), &store, clock).await;
+        }
+        UserCommand::Invite { email } => {
+            let out = outbound(mail.as_deref(), config).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "invitations are sent by mail: set GATEHOUSE_SMTP_URL and GATEHOUSE_MAIL_FROM"
+                )
+            })?;
+            admin::users::invite(&store, out, clock.now(), Actor::CLI, &email).await?;
+            println!("invitation for {email} queued");
+            deliver(mail.as_deref(), &store, clock).await;
+        }
+        UserCommand::VerifyEmail { username } => {
+            let user = find_user(&store, &username).await?;
+            if user.email.is_none() {
+                anyhow::bail!("{username} has no email address");
+            }
+            admin::users::update_profile(
+                &store,
+                None,
+                clock.now(),
+                Actor::CLI,
+                &user.id,
+                None,
+                accounts::ProfileChanges {
+                    email_verified: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            println!("marked the email address of {username} verified");
         }
         UserCommand::Unlock { username } => {
             let user = find_user(&store, &username).await?;

@@ -6,6 +6,14 @@ use crate::domain::Alg;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Who may create an account without an admin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Signup {
+    #[default]
+    Off,
+    Open,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     #[default]
@@ -169,6 +177,44 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_HELP_CONTACT")]
     pub help_contact: Option<String>,
 
+    /// Shortest password a person or an admin may set (characters; at least 8). Every new
+    /// password is also checked against a bundled list of the most common ones.
+    #[arg(long, env = "GATEHOUSE_PASSWORD_MIN_LENGTH", default_value_t = 12)]
+    pub password_min_length: usize,
+
+    /// Outbound mail server: `smtp://host[:587]` (STARTTLS required), `smtps://host[:465]`
+    /// (TLS from the first byte), or `smtp://host:25?tls=none` (plaintext, loopback only).
+    /// Credentials may be in the URL (`smtp://user:pass@host`) or in the variables below.
+    /// Unset: no mail, and password reset, email verification, invitations and sign-up are off.
+    #[arg(long, env = "GATEHOUSE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+
+    /// SMTP user name, when not in the URL.
+    #[arg(long, env = "GATEHOUSE_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+
+    /// SMTP password, when not in the URL.
+    #[arg(long, env = "GATEHOUSE_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<Secret>,
+
+    /// A file holding the SMTP password (e.g. mounted by a secret manager).
+    #[arg(long, env = "GATEHOUSE_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+
+    /// PEM certificates to trust for the mail server besides the system's (a private CA).
+    #[arg(long, env = "GATEHOUSE_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+
+    /// Sender of every message, e.g. `Example Sign-in <sign-in@example.com>`. Required with
+    /// `GATEHOUSE_SMTP_URL`.
+    #[arg(long, env = "GATEHOUSE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// Self sign-up: `off` (only admins and invitations create accounts) or `open` (anyone
+    /// with an email address that receives our link). Needs mail.
+    #[arg(long, env = "GATEHOUSE_SIGNUP", value_enum, default_value = "off")]
+    pub signup: Signup,
+
     /// Dynamic client registration (RFC 7591/7592) at /register, for apps holding an initial
     /// access token an admin issued (`gatehouse client registration-token`). Off by default.
     #[arg(long, env = "GATEHOUSE_DYNAMIC_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set)]
@@ -227,6 +273,14 @@ impl Config {
             dynamic_registration: false,
             help_contact: None,
             metrics_bind: None,
+            password_min_length: 12,
+            smtp_url: None,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_password_file: None,
+            smtp_ca_file: None,
+            mail_from: None,
+            signup: Signup::Off,
         }
     }
 
@@ -238,6 +292,11 @@ impl Config {
                 self.data_dir.join("gatehouse.db").display()
             ),
         }
+    }
+
+    /// True when outbound mail is configured: reset, verification, invitations and sign-up.
+    pub fn mail_enabled(&self) -> bool {
+        self.smtp_url.is_some()
     }
 
     /// True when the issuer is https: cookies get `Secure` and the `__Host-` prefix.
@@ -275,6 +334,15 @@ impl Config {
         }
         if self.max_connections == 0 || self.max_connections_per_address == 0 {
             return Err("connection limits must be at least 1".into());
+        }
+        if self.password_min_length < 8 {
+            return Err("password minimum length must be at least 8".into());
+        }
+        if self.smtp_url.is_some() != self.mail_from.is_some() {
+            return Err("GATEHOUSE_SMTP_URL and GATEHOUSE_MAIL_FROM go together: set both".into());
+        }
+        if self.signup == Signup::Open && self.smtp_url.is_none() {
+            return Err("open sign-up needs mail (GATEHOUSE_SMTP_URL) to verify addresses".into());
         }
         if self.refresh_replay_window < 0 {
             return Err("refresh replay window must not be negative".into());

@@ -1,6 +1,6 @@
 //! Gatehouse: a standalone OpenID Connect provider.
 //!
-//! Layers, bottom to top: config/clock/crypto/telemetry/metrics/domain → store → keys/accounts/oauth →
+//! Layers, bottom to top: config/clock/crypto/telemetry/metrics/domain → store → keys/mail/accounts/oauth →
 //! web → startup/cli. A module imports only from its own layer or below.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
 
@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod keys;
+pub mod mail;
 pub mod metrics;
 pub mod oauth;
 pub mod server;

@@ -93,3 +93,9 @@ pub fn sweep(deleted: u64, backlog: i64) {
     metrics::counter!("gatehouse_sweeper_deleted_rows_total").increment(deleted);
     metrics::gauge!("gatehouse_sweeper_backlog_rows").set(backlog as f64);
 }
+
+/// Outbound mail, by what happened to a message: queued, sent, deferred (to be retried) or
+/// dropped (refused for good, or expired).
+pub fn mail(outcome: &'static str) {
+    metrics::counter!("gatehouse_mail_total", "outcome" => outcome).increment(1);
+}

@@ -31,6 +31,8 @@ pub struct App {
     replay_window: i64,
     /// `GATEHOUSE_METRICS_BIND`'s listener, when metrics are on.
     metrics: Option<TcpListener>,
+    /// The mail sender's, when mail is configured.
+    mail: Option<Arc<crate::mail::Mail>>,
 }
 
 /// Connects to the configured database and applies migrations. Audit events emitted through
@@ -89,6 +91,8 @@ impl App {
         let master = MasterKey::load_or_create(&config, !has_keys)?;
         let devices = DeviceKey::new(master.derive(b"gatehouse device cookie v1"));
         let factors = FactorKey::new(master.derive(b"gatehouse second factor v1"));
+        let mail = crate::mail::Mail::from_config(&config, master.derive(b"gatehouse mail v1"))
+            .context("invalid mail settings")?;
         let keys = Keystore::open(
             store.clone(),
             master,
@@ -114,14 +118,20 @@ impl App {
         let audit_retention = config.audit_retention_days.saturating_mul(86400);
         let limits = crate::server::Limits::from_config(&config);
         let replay_window = config.refresh_replay_window;
+        let hasher = Hasher::default().with_policy(crate::accounts::password::Policy {
+            min_length: config.password_min_length,
+        });
         let state = AppState::new(
             Arc::new(config),
             store.clone(),
             keys.clone(),
             clock.clone(),
-            Hasher::default(),
-            devices,
-            factors,
+            hasher,
+            crate::web::AccountKeys {
+                devices,
+                factors,
+                mail: mail.clone(),
+            },
         );
         Ok(Self {
             listener,
@@ -135,6 +145,7 @@ impl App {
             limits,
             replay_window,
             metrics,
+            mail,
         })
     }
 
@@ -176,6 +187,13 @@ impl App {
             self.audit_retention,
         ));
         let rotator = tokio::spawn(maintain_keys(self.keys.clone(), self.clock.clone()));
+        let mailer = self.mail.map(|mail| {
+            tokio::spawn(crate::mail::run(
+                mail,
+                self.store.clone(),
+                self.clock.clone(),
+            ))
+        });
         let metrics = self.metrics.map(|listener| {
             let router = crate::web::metrics_router(self.store.clone(), self.clock.clone());
             tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics");
@@ -189,6 +207,9 @@ impl App {
         let result = crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
         sweeper.abort();
         rotator.abort();
+        if let Some(m) = mailer {
+            m.abort();
+        }
         if let Some(m) = metrics {
             m.abort();
         }
@@ -312,6 +333,7 @@ pub async fn ensure_admin(
         NewUser {
             username: "admin",
             email: None,
+            email_verified: false,
             name: Some("Administrator"),
         },
         &pw,

@@ -4,6 +4,7 @@ pub mod device;
 pub mod mfa;
 pub mod passkey;
 pub mod password;
+pub mod recovery;
 pub mod throttle;
 
 use crate::crypto::random_id;
@@ -26,6 +27,9 @@ pub enum AccountError {
     Store(store::Error),
     #[error("password hashing failed")]
     Hash,
+    /// A new password the policy refuses.
+    #[error("{0}")]
+    Policy(password::PolicyError),
     /// Too many recent failures for this username or address.
     #[error("too many sign-in attempts")]
     Throttled { retry_after: i64 },
@@ -185,6 +189,8 @@ pub async fn unlock(store: &Store, username: &str) -> Result<u64, AccountError> 
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub email: Option<&'a str>,
+    /// The address is known to be theirs (an invitation they followed, or an admin's word).
+    pub email_verified: bool,
     pub name: Option<&'a str>,
 }
 
@@ -196,15 +202,19 @@ pub async fn create_user(
     now: i64,
 ) -> Result<User, AccountError> {
     validate_username(new.username).map_err(|e| AccountError::Invalid(e.into()))?;
-    password::check_strength(password).map_err(|e| AccountError::Invalid(e.into()))?;
     if let Some(email) = new.email {
         check_email(email)?;
     }
+    hasher
+        .policy()
+        .check(password, new.username, new.email)
+        .map_err(AccountError::Policy)?;
     let hash = hasher.hash(password).await?;
     let user = User {
         id: random_id(),
         username: new.username.to_owned(),
         email: new.email.map(str::to_owned),
+        email_verified: new.email_verified && new.email.is_some(),
         name: new.name.map(str::to_owned),
         disabled: false,
         created_at: now,
@@ -216,7 +226,7 @@ pub async fn create_user(
     Ok(user)
 }
 
-fn check_email(email: &str) -> Result<(), AccountError> {
+pub(crate) fn check_email(email: &str) -> Result<(), AccountError> {
     if !email.contains('@')
         || email.len() > 254
         || email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -234,6 +244,8 @@ pub struct ProfileChanges {
     pub email: Option<String>,
     pub fields: Vec<(crate::domain::profile::Field, String)>,
     pub phone_number_verified: Option<bool>,
+    /// An admin vouches for the address (or withdraws that); a new address is unverified.
+    pub email_verified: Option<bool>,
 }
 
 /// Applies `changes` after checking every value; nothing is stored unless all are valid.
@@ -250,12 +262,19 @@ pub async fn update_profile(
     }
     if let Some(email) = &changes.email {
         let email = email.trim();
-        if email.is_empty() {
-            updated.email = None;
+        let new = if email.is_empty() {
+            None
         } else {
             check_email(email)?;
-            updated.email = Some(email.to_owned());
+            Some(email.to_owned())
+        };
+        if new != updated.email {
+            updated.email_verified = false;
         }
+        updated.email = new;
+    }
+    if let Some(v) = changes.email_verified {
+        updated.email_verified = v && updated.email.is_some();
     }
     for (field, value) in &changes.fields {
         updated
@@ -269,6 +288,12 @@ pub async fn update_profile(
     updated.updated_at = now;
     store.update_user_profile(&updated, now).await?;
     updated.revision += 1;
+    if updated.email != user.email {
+        // A link sent to the old address must not verify the new one.
+        store
+            .delete_account_links(&user.id, recovery::Purpose::Verify.as_str())
+            .await?;
+    }
     Ok(updated)
 }
 
@@ -279,11 +304,14 @@ pub async fn set_password(
     password: &str,
     now: i64,
 ) -> Result<(), AccountError> {
-    password::check_strength(password).map_err(|e| AccountError::Invalid(e.into()))?;
     let (user, _) = store
         .find_user_credentials(username)
         .await?
         .ok_or(AccountError::NotFound)?;
+    hasher
+        .policy()
+        .check(password, &user.username, user.email.as_deref())
+        .map_err(AccountError::Policy)?;
     let hash = hasher.hash(password).await?;
     store.update_password_hash(&user.id, &hash).await?;
     // SECURITY.md: a password change revokes all of the user's refresh tokens.

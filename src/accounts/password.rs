@@ -22,6 +22,8 @@ pub struct Hasher {
     /// allocator's per-thread arenas, hundreds of MB under a login storm, and faulted every
     /// page in again each time.
     memory: Arc<std::sync::Mutex<Vec<Vec<Block>>>>,
+    /// The rule every new password is checked against before it is hashed.
+    policy: Policy,
 }
 
 impl Default for Hasher {
@@ -30,14 +32,77 @@ impl Default for Hasher {
     }
 }
 
-pub fn check_strength(password: &str) -> Result<(), &'static str> {
-    if password.chars().count() < 8 {
-        return Err("password must be at least 8 characters");
+/// What a new password must be (SECURITY.md "Passwords"): long enough, not among the most
+/// common passwords, and not the account's own username or email address. NIST SP 800-63B
+/// §3.1.1.2: length and a blocklist, no composition rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub min_length: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            min_length: Policy::DEFAULT_MIN_LENGTH,
+        }
     }
-    if password.len() > 1024 {
-        return Err("password must be at most 1024 bytes");
+}
+
+/// Why a password was refused; `Display` is the English message the CLI and API show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("password must be at least {0} characters")]
+    TooShort(usize),
+    #[error("password must be at most 1024 bytes")]
+    TooLong,
+    #[error("password is one of the most commonly used passwords; choose another")]
+    Common,
+    #[error("password must not be the username or email address")]
+    Personal,
+}
+
+/// The bundled list, one lowercase password a line after its `#` header.
+const COMMON: &str = include_str!("common_passwords.txt");
+
+/// True when `password` (ignoring case) is on the bundled list. A scan of the embedded text:
+/// it runs only when a password is set, and keeps no table in memory.
+pub fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    COMMON
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .any(|l| l == lower)
+}
+
+impl Policy {
+    pub const DEFAULT_MIN_LENGTH: usize = 12;
+    /// No configuration may go below this.
+    pub const FLOOR: usize = 8;
+
+    /// Checks a password being set for `username` (and its `email`, if any).
+    pub fn check(
+        &self,
+        password: &str,
+        username: &str,
+        email: Option<&str>,
+    ) -> Result<(), PolicyError> {
+        let min = self.min_length.max(Self::FLOOR);
+        if password.chars().count() < min {
+            return Err(PolicyError::TooShort(min));
+        }
+        if password.len() > 1024 {
+            return Err(PolicyError::TooLong);
+        }
+        let lower = password.to_lowercase();
+        let same = |other: &str| !other.is_empty() && lower == other.to_lowercase();
+        if same(username) || email.is_some_and(same) {
+            return Err(PolicyError::Personal);
+        }
+        if is_common(password) {
+            return Err(PolicyError::Common);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A hash of a random password, verified against when the username is unknown so that the
@@ -96,7 +161,18 @@ impl Hasher {
             params,
             permits: Arc::new(Semaphore::new(hashing_permits(cores))),
             memory: Arc::default(),
+            policy: Policy::default(),
         }
+    }
+
+    /// The same hasher, checking new passwords against `policy`.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
     }
 
     async fn run<T: Send + 'static>(
@@ -287,8 +363,63 @@ mod tests {
     }
 
     #[test]
-    fn strength_rules() {
-        assert!(check_strength("short").is_err());
-        assert!(check_strength("long enough").is_ok());
+    fn policy_rules() {
+        let p = Policy::default();
+        assert_eq!(
+            p.check("short", "alice", None),
+            Err(PolicyError::TooShort(12))
+        );
+        assert_eq!(
+            p.check("elevenchars", "alice", None),
+            Err(PolicyError::TooShort(12))
+        );
+        assert!(p.check("twelve chars", "alice", None).is_ok());
+        // Characters, not bytes: twelve accented letters pass.
+        assert!(p.check("éééééééééééé", "alice", None).is_ok());
+        assert_eq!(
+            p.check(&"x".repeat(1025), "alice", None),
+            Err(PolicyError::TooLong)
+        );
+        // The list, whatever the case.
+        assert_eq!(
+            p.check("QwertyUiop123", "alice", None),
+            Err(PolicyError::Common)
+        );
+        assert_eq!(
+            p.check("1qaz2wsx3edc", "alice", None),
+            Err(PolicyError::Common)
+        );
+        assert_eq!(
+            p.check("Alice.Example", "alice.example", None),
+            Err(PolicyError::Personal)
+        );
+        assert_eq!(
+            p.check("alice@example.com", "alice", Some("Alice@Example.com")),
+            Err(PolicyError::Personal)
+        );
+        // A lower minimum never goes below the floor, and the list still applies.
+        let eight = Policy { min_length: 4 };
+        assert_eq!(
+            eight.check("seven77", "alice", None),
+            Err(PolicyError::TooShort(8))
+        );
+        assert_eq!(
+            eight.check("baseball", "alice", None),
+            Err(PolicyError::Common)
+        );
+        assert!(eight.check("tr0ub4dor", "alice", None).is_ok());
+    }
+
+    #[test]
+    fn the_bundled_list_is_lowercase_and_long_enough() {
+        let entries: Vec<&str> = COMMON.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(entries.len() > 10_000);
+        assert!(
+            entries
+                .iter()
+                .all(|l| l.len() >= Policy::FLOOR && *l == l.to_lowercase())
+        );
+        assert!(is_common("password") && is_common("PASSWORD1") == is_common("password1"));
+        assert!(!is_common("correct horse battery"));
     }
 }

@@ -56,6 +56,10 @@ impl From<crate::accounts::AccountError> for AdminError {
                 field: "profile",
                 message,
             },
+            A::Policy(why) => Self::InvalidField {
+                field: "password",
+                message: why.to_string(),
+            },
             A::Store(e) => e.into(),
             e => Self::Store(crate::store::Error::Corrupt(e.to_string())),
         }

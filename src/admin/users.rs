@@ -1,7 +1,8 @@
 //! Users: create, change, disable, passwords, back-off, second factors, sessions, the admin
 //! role, consents and grants.
 use super::{Actor, AdminError};
-use crate::accounts::password::{Hasher, check_strength};
+use crate::accounts::password::Hasher;
+use crate::accounts::recovery::{self, Outbound};
 use crate::accounts::{self, NewUser, ProfileChanges};
 use crate::audit::{self, Event};
 use crate::domain::{User, validate_username};
@@ -20,6 +21,21 @@ fn emit(store: &Store, event: Event, actor: Actor<'_>, user_id: &str) {
         .emit(event, actor.id, &audit::user(user_id), actor.address);
 }
 
+/// Mails the user a link to verify their address when it is new and unverified. The change
+/// itself is already stored: a queue failure is logged, not returned.
+async fn verify_address(
+    store: &Store,
+    out: Option<Outbound<'_>>,
+    user: &User,
+    actor: Actor<'_>,
+    now: i64,
+) {
+    let Some(out) = out else { return };
+    if let Err(e) = recovery::send_verification(store, out, user, actor.id, now).await {
+        tracing::warn!(user_id = %user.id, error = %e, "verification link not queued");
+    }
+}
+
 async fn find(store: &Store, id: &str) -> Result<User, AdminError> {
     store.find_user(id).await?.ok_or(AdminError::NotFound)
 }
@@ -31,23 +47,27 @@ pub struct NewAccount<'a> {
     pub name: Option<&'a str>,
     pub password: &'a str,
     pub admin: bool,
+    /// The admin vouches that the address is the person's.
+    pub email_verified: bool,
 }
 
+/// Creates an account; with mail on, an unverified address is sent its verification link.
 pub async fn create(
     store: &Store,
     hasher: &Hasher,
+    out: Option<Outbound<'_>>,
     now: i64,
     actor: Actor<'_>,
     new: NewAccount<'_>,
 ) -> Result<User, AdminError> {
     validate_username(new.username).map_err(|m| invalid("username", m))?;
-    check_strength(new.password).map_err(|m| invalid("password", m))?;
     let user = accounts::create_user(
         store,
         hasher,
         NewUser {
             username: new.username,
             email: new.email,
+            email_verified: new.email_verified,
             name: new.name,
         },
         new.password,
@@ -63,12 +83,15 @@ pub async fn create(
         store.set_user_admin(&user.id, true).await?;
         emit(store, Event::AdminGranted, actor, &user.id);
     }
+    verify_address(store, out, &user, actor, now).await;
     Ok(user)
 }
 
 /// Applies profile changes if the user is still at `revision` (`None`: whatever it is now).
+/// A new, unverified address is sent its verification link when mail is on.
 pub async fn update_profile(
     store: &Store,
+    out: Option<Outbound<'_>>,
     now: i64,
     actor: Actor<'_>,
     id: &str,
@@ -81,7 +104,27 @@ pub async fn update_profile(
     }
     let updated = accounts::update_profile(store, &user, changes, now).await?;
     emit(store, Event::UserChanged, actor, id);
+    if updated.email != user.email {
+        verify_address(store, out, &updated, actor, now).await;
+    }
     Ok(updated)
+}
+
+/// Mails `email` an invitation to create an account (needs mail).
+pub async fn invite(
+    store: &Store,
+    out: Outbound<'_>,
+    now: i64,
+    actor: Actor<'_>,
+    email: &str,
+) -> Result<(), AdminError> {
+    recovery::invite(store, out, email, actor.id, now)
+        .await
+        .map_err(|e| match e {
+            recovery::LinkError::Account(accounts::AccountError::Invalid(m)) => invalid("email", m),
+            recovery::LinkError::Account(e) => e.into(),
+            e => invalid("email", e.to_string()),
+        })
 }
 
 /// Disabling also ends the user's sessions; their tokens stop working at once (a token's
@@ -112,7 +155,6 @@ pub async fn set_password(
     id: &str,
     password: &str,
 ) -> Result<u64, AdminError> {
-    check_strength(password).map_err(|m| invalid("password", m))?;
     let user = find(store, id).await?;
     accounts::set_password(store, hasher, &user.username, password, now).await?;
     let ended = store.end_user_sessions(id, None, now).await?;

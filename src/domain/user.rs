@@ -7,6 +7,9 @@ pub struct User {
     pub id: String,
     pub username: String,
     pub email: Option<String>,
+    /// OIDC Core §5.1: the person proved they receive mail at `email` (a link we sent), or an
+    /// admin vouched for it. Cleared whenever the address changes.
+    pub email_verified: bool,
     pub name: Option<String>,
     pub disabled: bool,
     pub created_at: i64,

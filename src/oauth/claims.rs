@@ -52,8 +52,8 @@ pub fn user_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
         && let Some(email) = &user.email
     {
         m.insert("email".into(), email.clone().into());
-        // Gatehouse does not verify addresses itself; say so rather than imply it.
-        m.insert("email_verified".into(), false.into());
+        // True only once the person followed our link to this address, or an admin vouched.
+        m.insert("email_verified".into(), user.email_verified.into());
     }
     m
 }
@@ -153,6 +153,7 @@ mod tests {
             id: "u1".into(),
             username: "alice".into(),
             email: Some("alice@example.com".into()),
+            email_verified: true,
             name: Some("Alice".into()),
             disabled: false,
             created_at: 0,

@@ -38,3 +38,12 @@ pub const ADMIN_OPENAPI: &str = "/admin/api/openapi.json";
 pub const ADMIN: &str = "/admin";
 /// RFC 7591 registration endpoint; RFC 7592 management at `/register/{client_id}`.
 pub const REGISTER: &str = "/register";
+/// Account links sent by mail, and the pages around them.
+pub const LOGIN_FORGOT: &str = "/login/forgot";
+pub const LOGIN_RESET: &str = "/login/reset";
+pub const ACCOUNT_VERIFY_EMAIL: &str = "/account/verify-email";
+pub const ACCOUNT_PASSWORD: &str = "/account/password";
+pub const ACCOUNT_EMAIL: &str = "/account/email";
+pub const SIGNUP: &str = "/signup";
+pub const SIGNUP_COMPLETE: &str = "/signup/complete";
+pub const ACCOUNT_EMAIL_RESEND: &str = "/account/email/resend";

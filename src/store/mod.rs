@@ -9,6 +9,7 @@ mod factors;
 mod flows;
 mod grants;
 mod keys;
+mod mail;
 mod sessions;
 mod throttle;
 mod tokens;
@@ -21,6 +22,7 @@ pub use factors::{FactorSummary, LAST_ADMIN, StoredPasskey, StoredTotp};
 pub use flows::FlowCaps;
 pub use grants::{GrantPlan, GrantRecord, GrantRow, NewRefresh, RefreshRecord};
 pub use keys::StoredKey;
+pub use mail::{AccountLink, QueuedMail};
 pub use sessions::{BROWSER_KEY, PARTIAL_KEY, SIGNED_IN_KEY, SessionStore, session_row_key};
 pub use tokens::TokenSubject;
 
@@ -135,6 +137,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0016_dynamic_registration.sql"),
     include_str!("../../migrations/0017_usage_and_user_revision.sql"),
     include_str!("../../migrations/0018_redirect_uses.sql"),
+    include_str!("../../migrations/0019_mail_and_account_links.sql"),
 ];
 
 impl Store {
@@ -289,6 +292,9 @@ impl Store {
         for sql in [
             "delete from flows where expires_at < $1",
             "delete from registration_tokens where expires_at < $1",
+            "delete from account_links where expires_at < $1",
+            // Undelivered past its links' lifetime: sending it now would help nobody.
+            "delete from mail_outbox where expires_at < $1",
             "delete from revoked_tokens where expires_at < $1",
             "delete from sessions where expires_at < $1",
             // Idle-expired refresh tokens; the rest stay while their family lives, so re-use of

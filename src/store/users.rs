@@ -3,14 +3,15 @@ use crate::domain::User;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str =
-    "id, username, email, name, disabled, created_at, password_hash, profile, updated_at, revision";
+const COLUMNS: &str = "id, username, email, email_verified, name, disabled, created_at, password_hash, profile, \
+     updated_at, revision";
 
 fn user_from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
         email: row.try_get("email")?,
+        email_verified: row.try_get::<i64, _>("email_verified")? != 0,
         name: row.try_get("name")?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         created_at: row.try_get("created_at")?,
@@ -25,7 +26,7 @@ impl Store {
     pub async fn insert_user(&self, u: &User, password_hash: &str) -> Result<()> {
         sqlx::query(
             "insert into users (id, username, email, name, password_hash, disabled, created_at, \
-             profile, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             profile, updated_at, email_verified) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&u.id)
         .bind(&u.username)
@@ -36,6 +37,7 @@ impl Store {
         .bind(u.created_at)
         .bind(profile_json(&u.profile)?)
         .bind(u.updated_at)
+        .bind(flag(u.email_verified))
         .execute(&self.writer)
         .await
         .map_err(on_conflict("username"))?;
@@ -100,7 +102,7 @@ impl Store {
     pub async fn update_user_profile(&self, u: &User, now: i64) -> Result<()> {
         let done = sqlx::query(
             "update users set name = $1, email = $2, profile = $3, updated_at = $4, \
-             revision = revision + 1 where id = $5 and revision = $6",
+             revision = revision + 1, email_verified = $7 where id = $5 and revision = $6",
         )
         .bind(&u.name)
         .bind(&u.email)
@@ -108,6 +110,7 @@ impl Store {
         .bind(now)
         .bind(&u.id)
         .bind(u.revision)
+        .bind(flag(u.email_verified))
         .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {

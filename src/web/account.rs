@@ -35,9 +35,26 @@ pub async fn signed_in_account(
     Ok(Some((u, user)))
 }
 
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    notice: Option<String>,
+}
+
+/// The notices the account page shows after a change; anything else in the query is ignored.
+fn notice(key: Option<&str>) -> Option<&'static str> {
+    Some(match key? {
+        "password-changed" => "notice-password-changed",
+        "email-changed" => "notice-email-changed",
+        "email-changed-no-mail" => "notice-email-changed-no-mail",
+        "verification-sent" => "notice-verification-sent",
+        _ => return None,
+    })
+}
+
 pub async fn account(
     State(state): State<AppState>,
     session: Session,
+    super::extract::PageQuery(q): super::extract::PageQuery<AccountQuery>,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
     let Some((u, user)) = signed_in_account(&state, &ls).await? else {
@@ -122,6 +139,8 @@ pub async fn account(
         recovery_left: summary.recovery_codes,
         passkeys_enabled: state.passkeys_enabled(),
         admin: state.store.user_is_admin(&user.id).await?,
+        notice: notice(q.notice.as_deref()),
+        mail: state.mail.is_some(),
     }))
 }
 

@@ -241,6 +241,8 @@ struct ClientsPage<'a> {
 pub struct ListQuery {
     q: Option<String>,
     cursor: Option<String>,
+    /// The users page after an invitation was sent.
+    invited: Option<String>,
 }
 
 /// What kind of app a client looks like, for the list.
@@ -1146,6 +1148,9 @@ struct UsersPage<'a> {
     error: Option<(String, String)>,
     new_username: &'a str,
     new_email: &'a str,
+    /// Mail is on: people can be invited.
+    mail: bool,
+    invited: bool,
 }
 
 pub async fn users(
@@ -1156,7 +1161,49 @@ pub async fn users(
 ) -> Result<Response, PageError> {
     let c = admin_or_leave!(gate(&state, &session, address, "/admin/users", None));
     let search = q.q.unwrap_or_default();
-    users_page(&state, &c, &search, q.cursor.as_deref(), None, ("", "")).await
+    let invited = q.invited.is_some();
+    users_page_with(
+        &state,
+        &c,
+        &search,
+        q.cursor.as_deref(),
+        None,
+        ("", ""),
+        invited,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    csrf: String,
+    email: String,
+}
+
+/// Mails someone a link to create their own account (`gatehouse user invite`).
+pub async fn invite_user(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddress(address): ClientAddress,
+    PageForm(form): PageForm<InviteForm>,
+) -> Result<Response, PageError> {
+    let c = admin_or_leave!(gate(
+        &state,
+        &session,
+        address,
+        "/admin/users",
+        Some(&form.csrf)
+    ));
+    let Some(out) = state.outbound() else {
+        return Err(admin_error(AdminError::NotFound));
+    };
+    match admin::users::invite(&state.store, out, state.now(), c.actor(), &form.email).await {
+        Ok(()) => Ok(see_other("/admin/users?invited=1")),
+        Err(e) => match form_error(&e) {
+            Some(err) => users_page(&state, &c, "", None, Some(err), ("", "")).await,
+            None => Err(admin_error(e)),
+        },
+    }
 }
 
 async fn users_page(
@@ -1165,7 +1212,19 @@ async fn users_page(
     search: &str,
     cursor: Option<&str>,
     error: Option<(String, String)>,
+    new: (&str, &str),
+) -> Result<Response, PageError> {
+    users_page_with(state, c, search, cursor, error, new, false).await
+}
+
+async fn users_page_with(
+    state: &AppState,
+    c: &Console,
+    search: &str,
+    cursor: Option<&str>,
+    error: Option<(String, String)>,
     (new_username, new_email): (&str, &str),
+    invited: bool,
 ) -> Result<Response, PageError> {
     let mut found = state
         .store
@@ -1196,6 +1255,8 @@ async fn users_page(
         error,
         new_username,
         new_email,
+        mail: state.mail.is_some(),
+        invited,
     });
     if bad {
         *resp.status_mut() = StatusCode::BAD_REQUEST;
@@ -1233,6 +1294,7 @@ pub async fn create_user(
     let created = admin::users::create(
         &state.store,
         &state.hasher,
+        state.outbound(),
         state.now(),
         c.actor(),
         admin::users::NewAccount {
@@ -1241,6 +1303,7 @@ pub async fn create_user(
             name,
             password: &form.password,
             admin: form.admin.is_some(),
+            email_verified: false,
         },
     )
     .await;

@@ -57,6 +57,8 @@ pub async fn login_form(
         error: None,
         passkeys: state.passkeys_enabled(),
         lead: confirming.is_some().then_some("login-confirm"),
+        forgot: state.mail.is_some(),
+        signup: state.signup_open(),
     });
     if let Some(uri) = target {
         allow_form_target(&mut resp, &uri);
@@ -170,6 +172,8 @@ pub async fn login_submit(
                 error: Some("login-invalid"),
                 passkeys: state.passkeys_enabled(),
                 lead: None,
+                forgot: state.mail.is_some(),
+                signup: state.signup_open(),
             });
             *resp.status_mut() = StatusCode::UNAUTHORIZED;
             if let Some(f) = &flow {

@@ -13,6 +13,7 @@ mod login;
 mod logout;
 mod middleware;
 mod passkey;
+mod recovery;
 mod register;
 mod security;
 mod state;
@@ -21,7 +22,7 @@ mod token;
 mod userinfo;
 mod well_known;
 
-pub use state::AppState;
+pub use state::{AccountKeys, AppState};
 
 use crate::oauth::endpoints as ep;
 use axum::Router;
@@ -146,6 +147,52 @@ pub fn router(state: AppState) -> Router {
             ep::ACCOUNT_APPS_REVOKE,
             post(account::revoke_app).layer(form_limit()),
         )
+        .route(
+            ep::LOGIN_FORGOT,
+            get(recovery::forgot_form)
+                .post(recovery::forgot_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::LOGIN_RESET,
+            get(recovery::reset_form)
+                .post(recovery::reset_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_VERIFY_EMAIL,
+            get(recovery::verify_form)
+                .post(recovery::verify_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::SIGNUP,
+            get(recovery::signup_form)
+                .post(recovery::signup_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::SIGNUP_COMPLETE,
+            get(recovery::complete_form)
+                .post(recovery::complete_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_PASSWORD,
+            get(recovery::password_form)
+                .post(recovery::password_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_EMAIL,
+            get(recovery::email_form)
+                .post(recovery::email_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_EMAIL_RESEND,
+            post(recovery::resend_verification).layer(form_limit()),
+        )
         .nest("/admin", console_routes())
         .route_layer(axum::middleware::from_fn(middleware::measure))
         .fallback(account::not_found)
@@ -261,6 +308,10 @@ fn console_routes() -> Router<AppState> {
         )
         .route("/users", get(console::users))
         .route("/users/new", post(console::create_user).layer(form_limit()))
+        .route(
+            "/users/invite",
+            post(console::invite_user).layer(form_limit()),
+        )
         .route("/users/{id}", get(console::user))
         .route(
             "/users/{id}/action",

@@ -33,6 +33,9 @@ pub struct Shared {
     pub factors: Arc<crate::accounts::mfa::FactorKey>,
     /// The WebAuthn relying party; `None` when the issuer's host is an IP address.
     pub passkeys: Option<Arc<crate::accounts::passkey::Passkeys>>,
+    /// Outbound mail; `None` when no SMTP server is configured, and every page that would
+    /// send a link is off.
+    pub mail: Option<Arc<crate::mail::Mail>>,
 }
 
 /// The origins clients registered for CORS, cached. Reloaded when this process changed a
@@ -87,6 +90,13 @@ impl AppState {
     }
 }
 
+/// What the account pages use that is keyed from the master key.
+pub struct AccountKeys {
+    pub devices: crate::accounts::device::DeviceKey,
+    pub factors: crate::accounts::mfa::FactorKey,
+    pub mail: Option<Arc<crate::mail::Mail>>,
+}
+
 impl AppState {
     pub fn new(
         config: Arc<Config>,
@@ -94,9 +104,13 @@ impl AppState {
         keys: Arc<Keystore>,
         clock: Clock,
         hasher: Hasher,
-        devices: crate::accounts::device::DeviceKey,
-        factors: crate::accounts::mfa::FactorKey,
+        accounts: AccountKeys,
     ) -> Self {
+        let AccountKeys {
+            devices,
+            factors,
+            mail,
+        } = accounts;
         let config_issuer = config.issuer.clone();
         let algs: Vec<_> = keys.algs().collect();
         let discovery: Arc<str> =
@@ -117,7 +131,23 @@ impl AppState {
             devices: Arc::new(devices),
             factors: Arc::new(factors),
             passkeys: crate::accounts::passkey::Passkeys::new(&config_issuer).map(Arc::new),
+            mail,
         }))
+    }
+
+    /// Where links are mailed from, when mail is on.
+    pub fn outbound(&self) -> Option<crate::accounts::recovery::Outbound<'_>> {
+        self.mail
+            .as_deref()
+            .map(|mail| crate::accounts::recovery::Outbound {
+                mail,
+                issuer: &self.config.issuer,
+            })
+    }
+
+    /// Whether anyone may create an account from the sign-in page.
+    pub fn signup_open(&self) -> bool {
+        self.mail.is_some() && self.config.signup == crate::config::Signup::Open
     }
 
     /// Passkeys work once the WebAuthn relying party is configured.

@@ -44,6 +44,10 @@ pub struct LoginPage<'a> {
     pub passkeys: bool,
     /// A line above the form (a translation key): why the person is asked again.
     pub lead: Option<&'a str>,
+    /// Offer "Forgot password?" (mail is on).
+    pub forgot: bool,
+    /// Offer "Create an account" (sign-up is open).
+    pub signup: bool,
 }
 
 pub struct ScopeLine<'a> {
@@ -88,6 +92,10 @@ pub struct AccountPage<'a> {
     pub passkeys_enabled: bool,
     /// Administrators get a link to the console.
     pub admin: bool,
+    /// A line saying what just changed (a translation key).
+    pub notice: Option<&'static str>,
+    /// Mail is on: an unconfirmed address can be sent its link again.
+    pub mail: bool,
 }
 
 /// A registered passkey on the account page.
@@ -159,4 +167,76 @@ pub struct LogoutConfirmPage<'a> {
 #[template(path = "logged_out.html")]
 pub struct LoggedOutPage<'a> {
     pub client_name: Option<&'a str>,
+}
+
+/// "Forgot password?": the form, or the same answer for every name once sent.
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage<'a> {
+    pub csrf: &'a str,
+    pub flow: Option<&'a str>,
+    pub sent: bool,
+    pub minutes: String,
+    /// The sign-in page to go back to (with its flow).
+    pub back: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct ResetPage<'a> {
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub username: &'a str,
+    pub min_length: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "verify_email.html")]
+pub struct VerifyEmailPage<'a> {
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub email: &'a str,
+    pub username: &'a str,
+    pub done: bool,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub struct SignupPage<'a> {
+    pub csrf: &'a str,
+    pub flow: Option<&'a str>,
+    pub sent: bool,
+    pub back: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "signup_complete.html")]
+pub struct SignupCompletePage<'a> {
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub email: &'a str,
+    pub username: &'a str,
+    pub min_length: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account_password.html")]
+pub struct ChangePasswordPage<'a> {
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub min_length: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account_email.html")]
+pub struct ChangeEmailPage<'a> {
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub email: &'a str,
+    /// Mail is on: the new address will be sent a link.
+    pub mail: bool,
+    pub error: Option<String>,
 }

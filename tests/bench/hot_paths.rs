@@ -145,6 +145,7 @@ async fn main() {
         id: random_id(),
         username: "bench".into(),
         email: None,
+        email_verified: false,
         name: None,
         disabled: false,
         created_at: 0,

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 const API: &str = "/admin/api/v1";
 
 /// A machine client allowed the admin scope, and a token it got at the token endpoint.
-async fn admin_token(app: &TestApp) -> (TestClient, String) {
+pub(crate) async fn admin_token(app: &TestApp) -> (TestClient, String) {
     let automation = app
         .create_client_custom(false, |c| {
             c.grant_types = vec![GrantType::ClientCredentials];
@@ -1155,6 +1155,7 @@ async fn openapi_document_is_valid_and_complete() {
         "PATCH /admin/api/v1/users/{user_id}",
         "POST /admin/api/v1/clients",
         "POST /admin/api/v1/clients/{client_id}/rotate-secret",
+        "POST /admin/api/v1/invitations",
         "POST /admin/api/v1/keys/rotate",
         "POST /admin/api/v1/keys/{kid}/revoke",
         "POST /admin/api/v1/users",

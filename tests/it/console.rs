@@ -4,7 +4,7 @@ use crate::helpers::*;
 use gatehouse::domain::GrantType;
 
 /// An administrator signed in through the login page, in a browser of their own.
-async fn signed_in_admin(
+pub(crate) async fn signed_in_admin(
     app: &TestApp,
     username: &str,
 ) -> (gatehouse::domain::User, reqwest::Client) {
@@ -357,7 +357,7 @@ async fn users_and_keys_from_the_console(app: TestApp) {
     )
     .await;
     assert_eq!(short.status(), 400);
-    assert!(short.text().await.unwrap().contains("at least 8"));
+    assert!(short.text().await.unwrap().contains("at least 12"));
     let created = post(
         &app,
         &b,

@@ -250,6 +250,7 @@ impl TestApp {
         let new = NewUser {
             username,
             email: Some("someone@example.com"),
+            email_verified: false,
             name: Some("Some One"),
         };
         create_user(

@@ -16,6 +16,7 @@ mod hardening;
 mod keys;
 mod lifecycle;
 mod login;
+mod mail;
 mod metrics;
 mod mfa;
 mod registration;

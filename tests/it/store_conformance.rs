@@ -208,6 +208,7 @@ async fn usernames_are_unique(app: TestApp) {
         gatehouse::accounts::NewUser {
             username: "alice",
             email: None,
+            email_verified: false,
             name: None,
         },
         PASSWORD,

@@ -36,6 +36,9 @@ try:
     print("ASKED", flush=True)
 
     link = sys.stdin.readline().strip()
+    # The message as a mail client would show it (the test saved its HTML part).
+    driver.get("file://" + os.path.join(shots, "reset-mail.html"))
+    shot(driver, "mail")
     driver.get(link)
     wait.until(lambda d: "Choose a new password" in d.title)
     shot(driver, "choose")
@@ -51,6 +54,13 @@ try:
     shot(driver, "consent")
     driver.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
     wait.until(lambda d: d.current_url.startswith(redirect_prefix))
-    print(driver.current_url, flush=True)
+    landed = driver.current_url
+    issuer = auth_url.split("/authorize")[0]
+    for page, title in [("/account", "Your account"), ("/account/password", "Change your password"),
+                        ("/account/email", "Change your email address")]:
+        driver.get(issuer + page)
+        wait.until(lambda d: title in d.title)
+        shot(driver, page.strip("/").replace("/", "-"))
+    print(landed, flush=True)
 finally:
     driver.quit()

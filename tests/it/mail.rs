@@ -1260,7 +1260,10 @@ async fn forgotten_password_in_a_real_browser() {
     .unwrap();
     let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/target/mail-screenshots");
     let mut child = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser_reset.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/browser_reset.py"
+        ))
         .args([auth_url.as_str(), "alice", NEW_PASSWORD, redirect, shots])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -1277,7 +1280,13 @@ async fn forgotten_password_in_a_real_browser() {
     .await
     .unwrap();
     assert_eq!(asked, "ASKED", "the browser asked for a link");
-    let link = link_in(&smtp.wait_for(1).await[0], &app, "/login/reset?token=");
+    let message = &smtp.wait_for(1).await[0];
+    let link = link_in(message, &app, "/login/reset?token=");
+    std::fs::write(
+        format!("{shots}/reset-mail.html"),
+        message["html"].as_str().unwrap(),
+    )
+    .unwrap();
     {
         use std::io::Write;
         writeln!(stdin, "{}", app.url(&link)).unwrap();

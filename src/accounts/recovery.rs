@@ -40,6 +40,15 @@ impl Purpose {
             Self::Invite => "invite",
         }
     }
+
+    /// The page the link opens.
+    fn path(self) -> &'static str {
+        match self {
+            Self::Reset => ep::LOGIN_RESET,
+            Self::Verify => ep::ACCOUNT_VERIFY_EMAIL,
+            Self::Invite => ep::SIGNUP_COMPLETE,
+        }
+    }
 }
 
 /// The mail server and the issuer that links point to.
@@ -91,10 +100,6 @@ pub async fn address_allowed(store: &Store, address: &str, now: i64) -> Result<(
     }
 }
 
-fn url(issuer: &str, path: &str, token: &str) -> String {
-    format!("{issuer}{path}?token={token}")
-}
-
 struct NewLink<'a> {
     purpose: Purpose,
     user_id: Option<&'a str>,
@@ -122,6 +127,22 @@ async fn issue(store: &Store, new: NewLink<'_>, now: i64) -> Result<String, Link
         )
         .await?;
     Ok(token)
+}
+
+/// Stores a new link and queues the message `compose` writes around its URL; the message is
+/// dropped undelivered once the link has expired.
+async fn mail_link(
+    store: &Store,
+    out: Outbound<'_>,
+    new: NewLink<'_>,
+    now: i64,
+    compose: impl FnOnce(&str) -> message::Message,
+) -> Result<(), LinkError> {
+    let (path, ttl) = (new.purpose.path(), new.ttl);
+    let token = issue(store, new, now).await?;
+    let msg = compose(&format!("{}{path}?token={token}", out.issuer));
+    out.mail.enqueue(store, &msg, now, now + ttl).await?;
+    Ok(())
 }
 
 /// The live link of `purpose` for `token`, and its enabled user if it has one.
@@ -158,6 +179,37 @@ async fn take(store: &Store, token: &str, purpose: Purpose, now: i64) -> Result<
         .await?
         .map(|_| ())
         .ok_or(LinkError::Invalid)
+}
+
+/// What an anonymous form asks to be mailed.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// A reset link for the account with this username or address.
+    Reset { who: String },
+    /// A sign-up link (or a note that it has an account) for this address.
+    SignUp { email: String },
+}
+
+impl Request {
+    /// Handles the request (after the caller has answered the page).
+    pub async fn send(
+        &self,
+        store: &Store,
+        out: Outbound<'_>,
+        flow_id: Option<&str>,
+        address: &str,
+        now: i64,
+    ) -> Result<(), LinkError> {
+        match self {
+            Self::Reset { who } => {
+                request_reset(store, out, who, flow_id, address, now).await?;
+            }
+            Self::SignUp { email } => {
+                request_sign_up(store, out, email, flow_id, address, now).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// "Forgot password?": mails a reset link to each enabled account whose username or address
@@ -199,22 +251,18 @@ pub async fn request_reset(
             tracing::warn!(user_id = %user.id, "reset link not sent: too many this hour");
             continue;
         }
-        let token = issue(
-            store,
-            NewLink {
-                purpose: Purpose::Reset,
-                user_id: Some(&user.id),
-                email,
-                flow_id,
-                created_by: "anonymous",
-                ttl: RESET_TTL,
-            },
-            now,
-        )
+        let new = NewLink {
+            purpose: Purpose::Reset,
+            user_id: Some(&user.id),
+            email,
+            flow_id,
+            created_by: "anonymous",
+            ttl: RESET_TTL,
+        };
+        mail_link(store, out, new, now, |link| {
+            message::reset(out.issuer, email, &user.username, link, RESET_TTL / 60)
+        })
         .await?;
-        let link = url(out.issuer, ep::LOGIN_RESET, &token);
-        let msg = message::reset(out.issuer, email, &user.username, &link, RESET_TTL / 60);
-        out.mail.enqueue(store, &msg, now, now + RESET_TTL).await?;
         let target = audit::user(&user.id);
         store.journal().emit(
             Event::PasswordResetRequested,
@@ -299,22 +347,18 @@ pub async fn send_verification(
         tracing::warn!(user_id = %user.id, "verification link not sent: too many this hour");
         return Ok(false);
     }
-    let token = issue(
-        store,
-        NewLink {
-            purpose: Purpose::Verify,
-            user_id: Some(&user.id),
-            email,
-            flow_id: None,
-            created_by: actor,
-            ttl: VERIFY_TTL,
-        },
-        now,
-    )
+    let new = NewLink {
+        purpose: Purpose::Verify,
+        user_id: Some(&user.id),
+        email,
+        flow_id: None,
+        created_by: actor,
+        ttl: VERIFY_TTL,
+    };
+    mail_link(store, out, new, now, |link| {
+        message::verify(out.issuer, email, &user.username, link, VERIFY_TTL / 3600)
+    })
     .await?;
-    let link = url(out.issuer, ep::ACCOUNT_VERIFY_EMAIL, &token);
-    let msg = message::verify(out.issuer, email, &user.username, &link, VERIFY_TTL / 3600);
-    out.mail.enqueue(store, &msg, now, now + VERIFY_TTL).await?;
     store.journal().emit(
         Event::EmailVerificationSent,
         actor,
@@ -360,22 +404,18 @@ pub async fn invite(
 ) -> Result<(), LinkError> {
     let email = email.trim();
     check_email(email)?;
-    let token = issue(
-        store,
-        NewLink {
-            purpose: Purpose::Invite,
-            user_id: None,
-            email,
-            flow_id: None,
-            created_by: actor,
-            ttl: INVITE_TTL,
-        },
-        now,
-    )
+    let new = NewLink {
+        purpose: Purpose::Invite,
+        user_id: None,
+        email,
+        flow_id: None,
+        created_by: actor,
+        ttl: INVITE_TTL,
+    };
+    mail_link(store, out, new, now, |link| {
+        message::invite(out.issuer, email, link, INVITE_TTL / 86400)
+    })
     .await?;
-    let link = url(out.issuer, ep::SIGNUP_COMPLETE, &token);
-    let msg = message::invite(out.issuer, email, &link, INVITE_TTL / 86400);
-    out.mail.enqueue(store, &msg, now, now + INVITE_TTL).await?;
     store
         .journal()
         .emit(Event::UserInvited, actor, &format!("email:{email}"), None);
@@ -398,27 +438,24 @@ pub async fn request_sign_up(
     if !within(store, &key, LINKS_PER_RECIPIENT, now).await? {
         return Ok(());
     }
-    let msg = if store.find_users_by_email(email).await?.is_empty() {
-        let token = issue(
-            store,
-            NewLink {
-                purpose: Purpose::Invite,
-                user_id: None,
-                email,
-                flow_id,
-                created_by: "signup",
-                ttl: SIGNUP_TTL,
-            },
-            now,
-        )
+    if store.find_users_by_email(email).await?.is_empty() {
+        let new = NewLink {
+            purpose: Purpose::Invite,
+            user_id: None,
+            email,
+            flow_id,
+            created_by: "signup",
+            ttl: SIGNUP_TTL,
+        };
+        mail_link(store, out, new, now, |link| {
+            message::sign_up(out.issuer, email, link, SIGNUP_TTL / 3600)
+        })
         .await?;
-        let link = url(out.issuer, ep::SIGNUP_COMPLETE, &token);
-        message::sign_up(out.issuer, email, &link, SIGNUP_TTL / 3600)
     } else {
         let sign_in = format!("{}{}", out.issuer, ep::LOGIN);
-        message::already_registered(out.issuer, email, &sign_in)
-    };
-    out.mail.enqueue(store, &msg, now, now + SIGNUP_TTL).await?;
+        let msg = message::already_registered(out.issuer, email, &sign_in);
+        out.mail.enqueue(store, &msg, now, now + SIGNUP_TTL).await?;
+    }
     store.journal().emit(
         Event::SignupRequested,
         "anonymous",

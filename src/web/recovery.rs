@@ -13,7 +13,7 @@ use super::templates::{
     VerifyEmailPage, render,
 };
 use crate::accounts::password::PolicyError;
-use crate::accounts::recovery::{self, LinkError};
+use crate::accounts::recovery::{self, LinkError, Request};
 use crate::accounts::{self, AccountError};
 use crate::audit::{self, Event};
 use crate::domain::{Flow, SignIn};
@@ -64,6 +64,13 @@ fn link_page_error(e: LinkError) -> PageError {
         LinkError::Account(AccountError::Store(e)) => e.into(),
         LinkError::Account(e) => PageError::internal(e),
     }
+}
+
+/// The form again, saying what is wrong (422: understood, and refused).
+fn refused_page<T: askama::Template>(page: &T) -> Response {
+    let mut resp = render(page);
+    *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    resp
 }
 
 fn min_length(state: &AppState) -> String {
@@ -123,6 +130,37 @@ async fn sign_in_after(
     })
 }
 
+/// Takes an anonymous request for a link: throttled per client address (a refusal says
+/// nothing about any account), then answered at once. The lookup and the mail happen after
+/// the response, so neither the page nor its timing tells whether an account exists.
+async fn accept(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+    address: String,
+    flow: Option<String>,
+    request: Request,
+) -> Result<Option<Flow>, PageError> {
+    recovery::address_allowed(&state.store, &address, state.now())
+        .await
+        .map_err(link_page_error)?;
+    let flow = own_flow(state, ls, flow.as_deref()).await;
+    let flow_id = flow.as_ref().map(|f| f.id.clone());
+    let background = state.clone();
+    tokio::spawn(async move {
+        let Some(out) = background.outbound() else {
+            return;
+        };
+        let now = background.now();
+        if let Err(e) = request
+            .send(&background.store, out, flow_id.as_deref(), &address, now)
+            .await
+        {
+            tracing::warn!(error = %e, "mailed-link request not processed");
+        }
+    });
+    Ok(flow)
+}
+
 #[derive(Deserialize)]
 pub struct FlowQuery {
     flow: Option<String>,
@@ -172,30 +210,7 @@ pub async fn forgot_submit(
     if who.is_empty() || who.len() > 254 {
         return Err(PageError::bad_request("error-form-incomplete"));
     }
-    recovery::address_allowed(&state.store, &address, state.now())
-        .await
-        .map_err(link_page_error)?;
-    let flow = own_flow(&state, &ls, form.flow.as_deref()).await;
-    let flow_id = flow.as_ref().map(|f| f.id.clone());
-    let background = state.clone();
-    tokio::spawn(async move {
-        let Some(out) = background.outbound() else {
-            return;
-        };
-        let now = background.now();
-        if let Err(e) = recovery::request_reset(
-            &background.store,
-            out,
-            &who,
-            flow_id.as_deref(),
-            &address,
-            now,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "password reset request not processed");
-        }
-    });
+    let flow = accept(&state, &ls, address, form.flow, Request::Reset { who }).await?;
     let csrf = ls.csrf_token().await?;
     Ok(render(&ForgotPage {
         csrf: &csrf,
@@ -258,15 +273,13 @@ pub async fn reset_submit(
             .await
             .map_err(link_page_error)?;
         let csrf = ls.csrf_token().await?;
-        let mut resp = render(&ResetPage {
+        Ok::<_, PageError>(refused_page(&ResetPage {
             csrf: &csrf,
             token: &form.token,
             username: &user.username,
             min_length: min_length(&state),
             error: Some(message),
-        });
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        Ok::<_, PageError>(resp)
+        }))
     };
     if form.password != form.confirm {
         return refused(tr::t("password-mismatch")).await;
@@ -391,30 +404,7 @@ pub async fn signup_submit(
     if accounts::check_email(&email).is_err() {
         return Err(PageError::bad_request("change-email-invalid"));
     }
-    recovery::address_allowed(&state.store, &address, state.now())
-        .await
-        .map_err(link_page_error)?;
-    let flow = own_flow(&state, &ls, form.flow.as_deref()).await;
-    let flow_id = flow.as_ref().map(|f| f.id.clone());
-    let background = state.clone();
-    tokio::spawn(async move {
-        let Some(out) = background.outbound() else {
-            return;
-        };
-        let now = background.now();
-        if let Err(e) = recovery::request_sign_up(
-            &background.store,
-            out,
-            &email,
-            flow_id.as_deref(),
-            &address,
-            now,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "sign-up request not processed");
-        }
-    });
+    let flow = accept(&state, &ls, address, form.flow, Request::SignUp { email }).await?;
     let csrf = ls.csrf_token().await?;
     Ok(render(&SignupPage {
         csrf: &csrf,
@@ -482,16 +472,14 @@ pub async fn complete_submit(
     let link = live_invitation(&state, &form.token).await?;
     let refused = |message: String| async {
         let csrf = ls.csrf_token().await?;
-        let mut resp = render(&SignupCompletePage {
+        Ok::<_, PageError>(refused_page(&SignupCompletePage {
             csrf: &csrf,
             token: &form.token,
             email: &link.email,
             username: form.username.trim(),
             min_length: min_length(&state),
             error: Some(message),
-        });
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        Ok::<_, PageError>(resp)
+        }))
     };
     if form.password != form.confirm {
         return refused(tr::t("password-mismatch")).await;
@@ -587,14 +575,12 @@ pub async fn password_submit(
     };
     let refused = |message: String| async {
         let csrf = ls.csrf_token().await?;
-        let mut resp = render(&ChangePasswordPage {
+        Ok::<_, PageError>(refused_page(&ChangePasswordPage {
             csrf: &csrf,
             username: &user.username,
             min_length: min_length(&state),
             error: Some(message),
-        });
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        Ok::<_, PageError>(resp)
+        }))
     };
     match current_password_ok(&state, &user.username, &form.current, &address).await? {
         Ok(true) => {}
@@ -668,15 +654,13 @@ pub async fn email_submit(
     };
     let refused = |message: String| async {
         let csrf = ls.csrf_token().await?;
-        let mut resp = render(&ChangeEmailPage {
+        Ok::<_, PageError>(refused_page(&ChangeEmailPage {
             csrf: &csrf,
             username: &user.username,
             email: form.email.trim(),
             mail: state.mail.is_some(),
             error: Some(message),
-        });
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        Ok::<_, PageError>(resp)
+        }))
     };
     match current_password_ok(&state, &user.username, &form.current, &address).await? {
         Ok(true) => {}

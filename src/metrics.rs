@@ -94,6 +94,12 @@ pub fn sweep(deleted: u64, backlog: i64) {
     metrics::gauge!("gatehouse_sweeper_backlog_rows").set(backlog as f64);
 }
 
+/// The mail queue, read at scrape time: messages waiting, and those already tried and failed.
+pub fn mail_queue(waiting: i64, retrying: i64) {
+    metrics::gauge!("gatehouse_mail_queue_messages").set(waiting as f64);
+    metrics::gauge!("gatehouse_mail_queue_retrying_messages").set(retrying as f64);
+}
+
 /// Outbound mail, by what happened to a message: queued, sent, deferred (to be retried) or
 /// dropped (refused for good, or expired).
 pub fn mail(outcome: &'static str) {

@@ -1150,6 +1150,8 @@ struct UsersPage<'a> {
     new_email: &'a str,
     /// Mail is on: people can be invited.
     mail: bool,
+    /// The password policy's minimum, for the hint.
+    min_length: usize,
     invited: bool,
 }
 
@@ -1256,6 +1258,7 @@ async fn users_page_with(
         new_username,
         new_email,
         mail: state.mail.is_some(),
+        min_length: state.hasher.policy().min_length,
         invited,
     });
     if bad {

@@ -352,6 +352,10 @@ pub fn metrics_router(store: crate::store::Store, clock: crate::clock::Clock) ->
                 };
                 let (size, idle, max) = store.pool_stats();
                 crate::metrics::pool(size, idle, max);
+                match store.mail_backlog().await {
+                    Ok((waiting, retrying)) => crate::metrics::mail_queue(waiting, retrying),
+                    Err(e) => tracing::warn!(error = %e, "cannot count the mail queue"),
+                }
                 match store.expired_backlog(clock.now()).await {
                     Ok(n) => crate::metrics::sweep(0, n),
                     Err(e) => tracing::warn!(error = %e, "cannot count the sweeper backlog"),

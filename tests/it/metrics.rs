@@ -210,6 +210,7 @@ async fn metrics_are_scraped_on_their_own_listener() {
         find(&samples, "gatehouse_db_pool_max_connections", &[]).is_some_and(|s| s.value > 0.0)
     );
     assert!(find(&samples, "gatehouse_sweeper_backlog_rows", &[]).is_some());
+    assert!(find(&samples, "gatehouse_mail_queue_messages", &[]).is_some());
     // No raw paths or queries as labels: unrouted requests are not counted by path.
     assert!(
         samples

@@ -459,7 +459,154 @@ async fn audit_rows_round_trip(app: TestApp) {
     assert_eq!(count(s.audit_events(&q(|_| {})).await.unwrap()), 2);
 }
 
+/// Senders on several replicas claim queued mail: each message goes to exactly one of them,
+/// and a claim left by a sender that died is taken over once its lease has passed.
+async fn queued_mail_is_claimed_once(app: TestApp) {
+    let now = app.clock.now();
+    for i in 0..20 {
+        app.store
+            .insert_mail(&format!("m{i:02}"), "sealed", now, now + 600)
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = app.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(m) = store.claim_due_mail(now, now + 120).await.unwrap() {
+                assert_eq!(m.attempts, 1);
+                mine.push(m.id);
+            }
+            mine
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    claimed.sort();
+    let expected: Vec<String> = (0..20).map(|i| format!("m{i:02}")).collect();
+    assert_eq!(claimed, expected, "every message claimed exactly once");
+    // Sent ones leave the queue. The last is due again only once its lease runs out, and then
+    // its second attempt is counted.
+    for id in &claimed[1..] {
+        app.store.delete_mail(id).await.unwrap();
+    }
+    assert!(
+        app.store
+            .claim_due_mail(now + 60, now + 180)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let retaken = app
+        .store
+        .claim_due_mail(now + 121, now + 240)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(retaken.attempts, 2);
+    // A retried message waits for its time; an expired one is never claimed, and is swept.
+    app.store.retry_mail(&retaken.id, now + 500).await.unwrap();
+    assert!(
+        app.store
+            .claim_due_mail(now + 499, now + 600)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        app.store
+            .claim_due_mail(now + 601, now + 700)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.store
+        .delete_expired(now + 601, 0, now, 0)
+        .await
+        .unwrap();
+    assert_eq!(app.store.mail_backlog().await.unwrap(), (0, 0));
+}
+
+/// A link is used once, even by concurrent requests; a newer one voids the older.
+async fn account_links_are_single_use(app: TestApp) {
+    let user = app.create_user("alice").await;
+    let now = app.clock.now();
+    let link = |purpose: &str| gatehouse::store::AccountLink {
+        purpose: purpose.into(),
+        user_id: Some(user.id.clone()),
+        email: "someone@example.com".into(),
+        flow_id: None,
+        created_by: "test".into(),
+        created_at: now,
+        expires_at: now + 900,
+    };
+    app.store
+        .insert_account_link("old", &link("reset"))
+        .await
+        .unwrap();
+    app.store
+        .insert_account_link("verify", &link("verify"))
+        .await
+        .unwrap();
+    app.store
+        .insert_account_link("new", &link("reset"))
+        .await
+        .unwrap();
+    assert!(
+        app.store
+            .find_account_link("old", "reset", now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        app.store
+            .find_account_link("verify", "verify", now)
+            .await
+            .unwrap()
+            .is_some(),
+        "another kind stays"
+    );
+    assert!(
+        app.store
+            .find_account_link("new", "verify", now)
+            .await
+            .unwrap()
+            .is_none(),
+        "kinds do not mix"
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = app.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .take_account_link("new", "reset", now)
+                .await
+                .unwrap()
+                .is_some()
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    assert!(
+        app.store
+            .take_account_link("verify", "verify", now + 901)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+}
+
 crate::backend_tests!(
+    queued_mail_is_claimed_once,
+    account_links_are_single_use,
     client_changes_need_the_current_revision,
     user_changes_need_the_current_revision,
     the_last_admin_stays,

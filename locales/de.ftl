@@ -248,3 +248,4 @@ notice-password-changed = Ihr Passwort ist geändert. Ihre anderen Sitzungen wur
 notice-email-changed = Ihre E-Mail-Adresse ist geändert. Bestätigen Sie sie über den Link in Ihrem Postfach.
 notice-email-changed-no-mail = Ihre E-Mail-Adresse ist geändert.
 notice-verification-sent = Wir haben einen neuen Link gesendet. Sehen Sie in Ihrem Postfach nach.
+change-email-stale = Ihr Konto wurde inzwischen in einem anderen Fenster geändert. Nichts wurde gespeichert: Versuchen Sie es erneut.

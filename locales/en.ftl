@@ -249,3 +249,4 @@ notice-password-changed = Your password is changed. Your other sessions have end
 notice-email-changed = Your email address is changed. Check your inbox to confirm it.
 notice-email-changed-no-mail = Your email address is changed.
 notice-verification-sent = We sent a new link. Check your inbox.
+change-email-stale = Your account changed in another window meanwhile. Nothing was saved: try again.

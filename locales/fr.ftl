@@ -248,3 +248,4 @@ notice-password-changed = Votre mot de passe est changé. Vos autres sessions on
 notice-email-changed = Votre adresse e-mail est changée. Confirmez-la grâce au lien reçu.
 notice-email-changed-no-mail = Votre adresse e-mail est changée.
 notice-verification-sent = Nous avons envoyé un nouveau lien. Consultez votre boîte de réception.
+change-email-stale = Votre compte a été modifié entre-temps dans une autre fenêtre. Rien n’a été enregistré : réessayez.

@@ -29,3 +29,5 @@ create table account_links (
 );
 create index account_links_user on account_links (user_id, purpose);
 create index account_links_email on account_links (email, purpose);
+-- "Forgot password?" and sign-up look accounts up by address, ignoring case.
+create index users_email_lower on users (lower(email));

@@ -629,7 +629,7 @@ fn outbound<'a>(mail: Option<&'a Mail>, config: &'a Config) -> Option<Outbound<'
 /// queued for the server's sender to retry.
 async fn deliver(mail: Option<&Mail>, store: &Store, clock: &Clock) {
     let Some(mail) = mail else { return };
-    match mail.deliver_due(store, clock.now()).await {
+    match mail.deliver_due(store, clock).await {
         Ok(0) => println!("mail queued; the server sends it when the mail server answers"),
         Ok(n) => println!("{n} message(s) sent"),
         Err(e) => println!("mail queued ({e}); the server will retry"),

@@ -227,10 +227,7 @@ pub async fn create_user(
 }
 
 pub(crate) fn check_email(email: &str) -> Result<(), AccountError> {
-    if !email.contains('@')
-        || email.len() > 254
-        || email.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if !crate::mail::is_address(email) {
         return Err(AccountError::Invalid("email address is not valid".into()));
     }
     Ok(())
@@ -289,10 +286,13 @@ pub async fn update_profile(
     store.update_user_profile(&updated, now).await?;
     updated.revision += 1;
     if updated.email != user.email {
-        // A link sent to the old address must not verify the new one.
-        store
-            .delete_account_links(&user.id, recovery::Purpose::Verify.as_str())
-            .await?;
+        // A link sent to the old address must neither verify the new one nor reset the
+        // password through a mailbox the account has left.
+        for purpose in [recovery::Purpose::Verify, recovery::Purpose::Reset] {
+            store
+                .delete_account_links(&user.id, purpose.as_str())
+                .await?;
+        }
     }
     Ok(updated)
 }
@@ -314,7 +314,11 @@ pub async fn set_password(
         .map_err(AccountError::Policy)?;
     let hash = hasher.hash(password).await?;
     store.update_password_hash(&user.id, &hash).await?;
-    // SECURITY.md: a password change revokes all of the user's refresh tokens.
+    // SECURITY.md: a password change revokes all of the user's refresh tokens, and a reset
+    // link mailed before it no longer works.
     store.revoke_user_grants(&user.id, now).await?;
+    store
+        .delete_account_links(&user.id, recovery::Purpose::Reset.as_str())
+        .await?;
     Ok(())
 }

@@ -18,8 +18,11 @@ pub const INVITE_TTL: i64 = 7 * 86400;
 pub const SIGNUP_TTL: i64 = 24 * 3600;
 /// Reset and sign-up requests one client address may make in an hour.
 pub const REQUESTS_PER_ADDRESS: i64 = 10;
-/// Links one account (or, for sign-up, one address) is sent in an hour.
-pub const LINKS_PER_RECIPIENT: i64 = 3;
+/// After a link is mailed to an account (or, for sign-up, an address), no other of its kind
+/// goes there for this long: the one sent still works. A spacing rather than a count, so
+/// strangers asking for someone's links can neither flood their inbox nor use up their
+/// allowance (SECURITY.md "Lockout is not a weapon").
+pub const RECIPIENT_SPACING: i64 = 5 * 60;
 /// The throttle's window.
 const WINDOW: i64 = 3600;
 
@@ -28,8 +31,10 @@ const WINDOW: i64 = 3600;
 pub enum Purpose {
     Reset,
     Verify,
-    /// An invitation, or a sign-up whose address is being proved: both end in a new account.
+    /// An admin's invitation: ends in a new account.
     Invite,
+    /// A sign-up whose address is being proved: ends in a new account too.
+    SignUp,
 }
 
 impl Purpose {
@@ -38,6 +43,7 @@ impl Purpose {
             Self::Reset => "reset",
             Self::Verify => "verify",
             Self::Invite => "invite",
+            Self::SignUp => "signup",
         }
     }
 
@@ -46,7 +52,7 @@ impl Purpose {
         match self {
             Self::Reset => ep::LOGIN_RESET,
             Self::Verify => ep::ACCOUNT_VERIFY_EMAIL,
-            Self::Invite => ep::SIGNUP_COMPLETE,
+            Self::Invite | Self::SignUp => ep::SIGNUP_COMPLETE,
         }
     }
 }
@@ -87,6 +93,16 @@ impl From<crate::mail::MailError> for LinkError {
 /// Counts one request against `key`: false once more than `allowance` came within the hour.
 async fn within(store: &Store, key: &str, allowance: i64, now: i64) -> Result<bool, LinkError> {
     Ok(store.record_login_failure(key, now, now - WINDOW).await? <= allowance)
+}
+
+/// Whether a link may go to the recipient behind `key` now; if so, the next may only go
+/// `RECIPIENT_SPACING` later. Atomic: of concurrent requests, one sends.
+async fn spaced(store: &Store, key: &str, now: i64) -> Result<bool, LinkError> {
+    Ok(store.take_turn(key, now, now + RECIPIENT_SPACING).await?)
+}
+
+fn reset_key(user_id: &str) -> String {
+    format!("mail-user:{user_id}")
 }
 
 /// Per client address, for the reset and sign-up forms: a refusal here says nothing about any
@@ -162,7 +178,8 @@ async fn live(
     let user = match &link.user_id {
         Some(id) => {
             let user = store.find_user(id).await?.ok_or(LinkError::Invalid)?;
-            if user.disabled {
+            // A link mailed to an address the account no longer has is dead.
+            if user.disabled || user.email.as_deref() != Some(link.email.as_str()) {
                 return Err(LinkError::Invalid);
             }
             Some(user)
@@ -213,7 +230,7 @@ impl Request {
 }
 
 /// "Forgot password?": mails a reset link to each enabled account whose username or address
-/// is `who`, at most `LINKS_PER_RECIPIENT` an hour each. Unknown names send nothing. The caller
+/// is `who`, at most one per `RECIPIENT_SPACING` each. Unknown names send nothing. The caller
 /// answers the same either way; returns how many links went out (for tests and logs only).
 pub async fn request_reset(
     store: &Store,
@@ -240,15 +257,8 @@ pub async fn request_reset(
         let Some(email) = user.email.as_deref() else {
             continue;
         };
-        if !within(
-            store,
-            &format!("mail-user:{}", user.id),
-            LINKS_PER_RECIPIENT,
-            now,
-        )
-        .await?
-        {
-            tracing::warn!(user_id = %user.id, "reset link not sent: too many this hour");
+        if !spaced(store, &reset_key(&user.id), now).await? {
+            tracing::info!(user_id = %user.id, "reset link not sent: one went out minutes ago");
             continue;
         }
         let new = NewLink {
@@ -314,11 +324,10 @@ pub async fn reset_password(
     store.revoke_user_grants(&user.id, now).await?;
     store.end_user_sessions(&user.id, None, now).await?;
     super::unlock(store, &user.username).await?;
-    if user.email.as_deref() == Some(link.email.as_str()) {
-        store
-            .set_email_verified(&user.id, &link.email, true)
-            .await?;
-    }
+    store.clear_login_failures(&reset_key(&user.id)).await?;
+    store
+        .set_email_verified(&user.id, &link.email, true)
+        .await?;
     let who = audit::user(&user.id);
     store
         .journal()
@@ -330,8 +339,8 @@ pub async fn reset_password(
     })
 }
 
-/// Mails a link that verifies the user's address, unless it is verified already or three were
-/// sent this hour. Returns whether one was sent.
+/// Mails a link that verifies the user's address, unless it is verified already or one went
+/// out minutes ago. Returns whether one was sent.
 pub async fn send_verification(
     store: &Store,
     out: Outbound<'_>,
@@ -342,9 +351,9 @@ pub async fn send_verification(
     let Some(email) = user.email.as_deref().filter(|_| !user.email_verified) else {
         return Ok(false);
     };
-    let key = format!("mail-verify:{}", user.id);
-    if !within(store, &key, LINKS_PER_RECIPIENT, now).await? {
-        tracing::warn!(user_id = %user.id, "verification link not sent: too many this hour");
+    let key = format!("mail-verify:{}:{}", user.id, hash_secret(email));
+    if !spaced(store, &key, now).await? {
+        tracing::info!(user_id = %user.id, "verification link not sent: one went out minutes ago");
         return Ok(false);
     }
     let new = NewLink {
@@ -375,9 +384,7 @@ pub async fn verification_link(
     now: i64,
 ) -> Result<(User, String), LinkError> {
     match live(store, token, Purpose::Verify, now).await? {
-        (link, Some(user)) if user.email.as_deref() == Some(link.email.as_str()) => {
-            Ok((user, link.email))
-        }
+        (link, Some(user)) => Ok((user, link.email)),
         _ => Err(LinkError::Invalid),
     }
 }
@@ -435,12 +442,13 @@ pub async fn request_sign_up(
     let email = email.trim();
     check_email(email)?;
     let key = format!("mail-signup:{}", hash_secret(&email.to_lowercase()));
-    if !within(store, &key, LINKS_PER_RECIPIENT, now).await? {
+    if !spaced(store, &key, now).await? {
         return Ok(());
     }
-    if store.find_users_by_email(email).await?.is_empty() {
+    // Disabled accounts count: their owner does not get a fresh one with the same address.
+    if !store.email_has_account(email).await? {
         let new = NewLink {
-            purpose: Purpose::Invite,
+            purpose: Purpose::SignUp,
             user_id: None,
             email,
             flow_id,
@@ -467,7 +475,17 @@ pub async fn request_sign_up(
 
 /// The address an invitation or sign-up link is for, without using it.
 pub async fn invitation(store: &Store, token: &str, now: i64) -> Result<AccountLink, LinkError> {
-    Ok(live(store, token, Purpose::Invite, now).await?.0)
+    match live(store, token, Purpose::Invite, now).await {
+        Err(LinkError::Invalid) => Ok(live(store, token, Purpose::SignUp, now).await?.0),
+        other => Ok(other?.0),
+    }
+}
+
+impl AccountLink {
+    /// Whether this link came from self sign-up (rather than an admin's invitation).
+    pub fn is_sign_up(&self) -> bool {
+        self.purpose == Purpose::SignUp.as_str()
+    }
 }
 
 /// Creates the account an invitation or sign-up link leads to, with its address verified.
@@ -491,7 +509,12 @@ pub async fn accept_invitation(
         .policy()
         .check(password, username, Some(&link.email))
         .map_err(AccountError::Policy)?;
-    take(store, token, Purpose::Invite, now).await?;
+    let purpose = if link.is_sign_up() {
+        Purpose::SignUp
+    } else {
+        Purpose::Invite
+    };
+    take(store, token, purpose, now).await?;
     let created = create_user(
         store,
         hasher,
@@ -509,7 +532,7 @@ pub async fn accept_invitation(
         Ok(u) => u,
         Err(e) => {
             store
-                .insert_account_link(&hash_secret(token), &link)
+                .restore_account_link(&hash_secret(token), &link)
                 .await?;
             return Err(e.into());
         }

@@ -20,6 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// Messages the queue holds at most: past this, new ones are refused (and logged) rather than
+/// letting a flood of requests fill the database.
+pub const MAX_QUEUE: i64 = 10_000;
 /// How long one SMTP command may wait for its answer.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a whole delivery may take: a server that stops answering mid-conversation must
@@ -41,12 +44,51 @@ pub enum MailError {
     #[error("the message could not be built: {0}")]
     Build(String),
     /// The server refused for good (5xx): retrying cannot help.
-    #[error("the mail server refused the message: {0}")]
-    Permanent(String),
-    #[error("the mail server could not be reached or failed: {0}")]
-    Transient(String),
+    #[error("the mail server refused the message: {}", .0.detail)]
+    Permanent(Failure),
+    #[error("the mail server could not be reached or failed: {}", .0.detail)]
+    Transient(Failure),
+    #[error("the mail queue is full ({MAX_QUEUE} messages)")]
+    QueueFull,
     #[error("store: {0}")]
     Store(#[from] store::Error),
+}
+
+/// A failed delivery: `detail` is the server's words, for the operator running
+/// `gatehouse mail test`; `summary` (the reply code or the kind of failure) is what the logs
+/// get, since replies often quote the recipient's address.
+#[derive(Debug)]
+pub struct Failure {
+    pub summary: String,
+    pub detail: String,
+}
+
+impl Failure {
+    fn of(e: &lettre::transport::smtp::Error) -> Self {
+        let summary = match e.status() {
+            Some(code) => format!("reply {code}"),
+            None if e.is_timeout() => "timeout".into(),
+            None if e.is_tls() => "TLS".into(),
+            None => "connection".into(),
+        };
+        Self {
+            summary,
+            detail: e.to_string(),
+        }
+    }
+
+    fn new(summary: &str) -> Self {
+        Self {
+            summary: summary.into(),
+            detail: summary.into(),
+        }
+    }
+}
+
+/// A bare address (`name@example.com`: no display name, no comments): what accounts store and
+/// what their messages are sent to, so `email_verified` is about exactly that string.
+pub fn is_address(s: &str) -> bool {
+    s.len() <= 254 && s.parse::<lettre::Address>().is_ok()
 }
 
 /// How the connection is protected.
@@ -238,6 +280,11 @@ impl Mail {
         now: i64,
         expires_at: i64,
     ) -> Result<(), MailError> {
+        if store.mail_backlog().await?.0 >= MAX_QUEUE {
+            tracing::error!(kind = message.kind, "mail queue full; message not queued");
+            crate::metrics::mail("dropped");
+            return Err(MailError::QueueFull);
+        }
         let id = crypto::random_id();
         let json = serde_json::to_vec(message).map_err(|e| MailError::Build(e.to_string()))?;
         let sealed = crypto::seal(&self.key, &json, id.as_bytes())
@@ -255,13 +302,13 @@ impl Mail {
     }
 
     async fn send(&self, id: &str, message: &Message) -> Result<(), MailError> {
-        let to: Mailbox = message
+        let to: lettre::Address = message
             .to
             .parse()
-            .map_err(|_| MailError::Permanent("the recipient is not an address".into()))?;
+            .map_err(|_| MailError::Permanent(Failure::new("the recipient is not an address")))?;
         let email = lettre::Message::builder()
             .from(self.from.clone())
-            .to(to)
+            .to(Mailbox::new(None, to))
             .subject(&message.subject)
             .message_id(Some(format!("<{id}@{}>", self.domain)))
             .multipart(MultiPart::alternative_plain_html(
@@ -270,19 +317,25 @@ impl Mail {
             ))
             .map_err(|e| MailError::Build(e.to_string()))?;
         match tokio::time::timeout(SEND_DEADLINE, self.transport.send(email)).await {
-            Err(_) => Err(MailError::Transient(
-                "the mail server did not finish in time".into(),
-            )),
+            Err(_) => Err(MailError::Transient(Failure::new(
+                "the mail server did not finish in time",
+            ))),
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
-            Ok(Err(e)) => Err(MailError::Transient(e.to_string())),
+            Ok(Err(e)) if e.is_permanent() => Err(MailError::Permanent(Failure::of(&e))),
+            Ok(Err(e)) => Err(MailError::Transient(Failure::of(&e))),
         }
     }
 
-    /// Delivers every due message this sender can claim; returns how many went out.
-    pub async fn deliver_due(&self, store: &Store, now: i64) -> Result<usize, MailError> {
+    /// Delivers every due message this sender can claim; returns how many went out. The time
+    /// is read again for each message: one slow server must not leave later leases and
+    /// retry times in the past.
+    pub async fn deliver_due(&self, store: &Store, clock: &Clock) -> Result<usize, MailError> {
         let mut sent = 0;
-        while let Some(queued) = store.claim_due_mail(now, now + LEASE).await? {
+        loop {
+            let now = clock.now();
+            let Some(queued) = store.claim_due_mail(now, now + LEASE).await? else {
+                break;
+            };
             let opened = crypto::open(&self.key, &queued.sealed, queued.id.as_bytes())
                 .and_then(|json| serde_json::from_slice::<Message>(&json).ok());
             let Some(message) = opened else {
@@ -299,22 +352,31 @@ impl Mail {
                     crate::metrics::mail("sent");
                     sent += 1;
                 }
-                Err(MailError::Permanent(why)) | Err(MailError::Build(why)) => {
-                    tracing::warn!(mail_id = %queued.id, kind = message.kind, error = %why, "mail refused; dropped");
+                Err(MailError::Permanent(why)) => {
+                    tracing::warn!(mail_id = %queued.id, kind = message.kind, error = %why.summary, "mail refused; dropped");
+                    store.delete_mail(&queued.id).await?;
+                    crate::metrics::mail("dropped");
+                }
+                Err(MailError::Build(_)) => {
+                    tracing::warn!(mail_id = %queued.id, kind = message.kind, "mail could not be built; dropped");
                     store.delete_mail(&queued.id).await?;
                     crate::metrics::mail("dropped");
                 }
                 Err(e) => {
                     let wait = backoff(queued.attempts);
+                    let why = match &e {
+                        MailError::Transient(f) => f.summary.clone(),
+                        _ => "store".into(),
+                    };
                     tracing::warn!(
                         mail_id = %queued.id,
                         kind = message.kind,
                         attempt = queued.attempts,
                         retry_in = wait,
-                        error = %e,
+                        error = %why,
                         "mail not sent; will retry"
                     );
-                    store.retry_mail(&queued.id, now + wait).await?;
+                    store.retry_mail(&queued.id, clock.now() + wait).await?;
                     crate::metrics::mail("deferred");
                 }
             }
@@ -332,7 +394,7 @@ pub fn backoff(attempts: i64) -> i64 {
 /// The sender task: delivers due messages when woken and every `POLL`.
 pub async fn run(mail: Arc<Mail>, store: Store, clock: Clock) {
     loop {
-        if let Err(e) = mail.deliver_due(&store, clock.now()).await {
+        if let Err(e) = mail.deliver_due(&store, &clock).await {
             tracing::warn!(error = %e, "mail queue not processed; will try again");
         }
         tokio::select! {
@@ -406,6 +468,16 @@ mod tests {
         assert!(Settings::from_config(&c).is_err());
         c.smtp_username = Some("me".into());
         assert!(Settings::from_config(&c).is_ok());
+    }
+
+    #[test]
+    fn only_bare_addresses() {
+        assert!(is_address("alice@example.com"));
+        assert!(!is_address("\"ceo@corp.com\"<attacker@evil.com>"));
+        assert!(!is_address("Alice <alice@example.com>"));
+        assert!(!is_address("alice@example.com (comment)"));
+        assert!(!is_address("no-at-sign"));
+        assert!(!is_address(&format!("{}@example.com", "a".repeat(250))));
     }
 
     #[test]

@@ -118,29 +118,22 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "delete from account_links where purpose = $1 and \
-             (user_id = $2 or ($2 is null and user_id is null and email = $3))",
+             (user_id = $2 or ($2 is null and user_id is null and lower(email) = lower($3)))",
         )
         .bind(&link.purpose)
         .bind(&link.user_id)
         .bind(&link.email)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "insert into account_links (token_hash, purpose, user_id, email, flow_id, \
-             created_by, created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(token_hash)
-        .bind(&link.purpose)
-        .bind(&link.user_id)
-        .bind(&link.email)
-        .bind(&link.flow_id)
-        .bind(&link.created_by)
-        .bind(link.created_at)
-        .bind(link.expires_at)
-        .execute(&mut *tx)
-        .await?;
+        insert_link_on(&mut *tx, token_hash, link).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Puts back a link that was used in vain (its account could not be created), without
+    /// voiding any link sent since.
+    pub async fn restore_account_link(&self, token_hash: &str, link: &AccountLink) -> Result<()> {
+        insert_link_on(&self.writer, token_hash, link).await
     }
 
     /// The live link of `purpose` with this token hash, without using it.
@@ -213,6 +206,16 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Whether any account, enabled or not, has this address (ignoring ASCII case).
+    pub async fn email_has_account(&self, email: &str) -> Result<bool> {
+        let n: i64 =
+            sqlx::query_scalar("select count(*) from users where lower(email) = lower($1)")
+                .bind(email)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n > 0)
+    }
+
     /// Enabled users with this address (ignoring ASCII case), for password reset.
     pub async fn find_users_by_email(&self, email: &str) -> Result<Vec<crate::domain::User>> {
         let ids: Vec<String> = sqlx::query_scalar(
@@ -230,6 +233,27 @@ impl Store {
         }
         Ok(users)
     }
+}
+
+async fn insert_link_on<'e, E>(executor: E, token_hash: &str, link: &AccountLink) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "insert into account_links (token_hash, purpose, user_id, email, flow_id, \
+         created_by, created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(token_hash)
+    .bind(&link.purpose)
+    .bind(&link.user_id)
+    .bind(&link.email)
+    .bind(&link.flow_id)
+    .bind(&link.created_by)
+    .bind(link.created_at)
+    .bind(link.expires_at)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 fn link_from_row(row: &sqlx::any::AnyRow) -> Result<AccountLink> {

@@ -49,6 +49,24 @@ impl Store {
         .await?)
     }
 
+    /// Takes the turn for `key` if none is running at `now`, and holds it until `until`; in one
+    /// statement, so of concurrent callers exactly one gets it.
+    pub async fn take_turn(&self, key: &str, now: i64, until: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "insert into login_throttle (key, failures, last_failure_at, blocked_until) \
+             values ($1, 1, $2, $3) \
+             on conflict (key) do update set failures = login_throttle.failures + 1, \
+             last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until \
+             where login_throttle.blocked_until <= $2",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(until)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn block_login(&self, key: &str, until: i64) -> Result<()> {
         sqlx::query(
             "update login_throttle set blocked_until = $1 where key = $2 and blocked_until < $1",

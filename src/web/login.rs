@@ -89,16 +89,7 @@ pub async fn login_submit(
         None => None,
     };
     let https = state.config.is_https();
-    // A device cookie counts only while the user's password is the one it was issued under.
-    let device = match device_cookie(&headers, https) {
-        Some(c) => {
-            let credential = stored_credential(&state, &form.username).await?;
-            state
-                .devices
-                .verify(&c, &form.username, &credential, state.now())
-        }
-        None => None,
-    };
+    let device = known_device(&state, &headers, &form.username).await?;
     let outcome = accounts::authenticate_throttled(
         &state.store,
         &state.hasher,
@@ -194,6 +185,23 @@ pub async fn login_submit(
         Err(AccountError::Store(e)) => Err(e.into()),
         Err(e) => Err(PageError::internal(e)),
     }
+}
+
+/// The device id of this browser's device cookie, when it is valid for `username`: such a
+/// browser is counted on its own back-off key (SECURITY.md "Lockout is not a weapon").
+pub async fn known_device(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    username: &str,
+) -> Result<Option<String>, PageError> {
+    let Some(cookie) = device_cookie(headers, state.config.is_https()) else {
+        return Ok(None);
+    };
+    // A device cookie counts only while the user's password is the one it was issued under.
+    let credential = stored_credential(state, username).await?;
+    Ok(state
+        .devices
+        .verify(&cookie, username, &credential, state.now()))
 }
 
 /// The stored password hash a device cookie is bound to; empty for an unknown username.

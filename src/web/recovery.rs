@@ -4,9 +4,9 @@
 use super::account::signed_in_account;
 use super::authorize::{advance, bound_flow};
 use super::error::PageError;
-use super::extract::{ClientAddress, LoginSession, PageForm, PageQuery};
+use super::extract::{ClientAddress, LoginSession, PageForm, PageQuery, set_device_cookie};
 use super::i18n as tr;
-use super::login::throttled_page;
+use super::login::{known_device, throttled_page};
 use super::state::AppState;
 use super::templates::{
     ChangeEmailPage, ChangePasswordPage, ForgotPage, ResetPage, SignupCompletePage, SignupPage,
@@ -20,7 +20,7 @@ use crate::domain::{Flow, SignIn};
 use crate::oauth::endpoints as ep;
 use crate::oauth::interaction::{self, Proof};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -422,7 +422,7 @@ async fn live_invitation(
     let link = recovery::invitation(&state.store, token, state.now())
         .await
         .map_err(link_page_error)?;
-    if link.created_by == "signup" && !state.signup_open() {
+    if link.is_sign_up() && !state.signup_open() {
         return Err(link_invalid());
     }
     Ok(link)
@@ -499,6 +499,10 @@ pub async fn complete_submit(
         }
         Err(LinkError::Account(AccountError::Policy(e))) => refused(policy_message(e)).await,
         Err(LinkError::Account(AccountError::UsernameTaken)) => {
+            // Counted against the address: a link must not become a free username oracle.
+            recovery::address_allowed(&state.store, &address, state.now())
+                .await
+                .map_err(link_page_error)?;
             refused(tr::t("complete-username-taken")).await
         }
         Err(LinkError::Account(AccountError::Invalid(why))) => refused(why).await,
@@ -507,9 +511,11 @@ pub async fn complete_submit(
 }
 
 /// Checks the signed-in person's current password, behind the same back-off as the sign-in
-/// page. `None`: wrong.
+/// page, and with this browser's device cookie, so strangers' guesses at the username do not
+/// lock its owner out of their own account page. `Err`: the back-off's page.
 async fn current_password_ok(
     state: &AppState,
+    device: Option<&str>,
     username: &str,
     password: &str,
     address: &str,
@@ -519,10 +525,7 @@ async fn current_password_ok(
         &state.hasher,
         username,
         password,
-        accounts::Attempt {
-            address,
-            device: None,
-        },
+        accounts::Attempt { address, device },
         state.now(),
     )
     .await;
@@ -566,6 +569,7 @@ pub async fn password_submit(
     State(state): State<AppState>,
     session: Session,
     ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
     PageForm(form): PageForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
@@ -582,7 +586,16 @@ pub async fn password_submit(
             error: Some(message),
         }))
     };
-    match current_password_ok(&state, &user.username, &form.current, &address).await? {
+    let device = known_device(&state, &headers, &user.username).await?;
+    match current_password_ok(
+        &state,
+        device.as_deref(),
+        &user.username,
+        &form.current,
+        &address,
+    )
+    .await?
+    {
         Ok(true) => {}
         Ok(false) => return refused(tr::t("change-password-wrong")).await,
         Err(throttled) => return Ok(throttled),
@@ -611,7 +624,17 @@ pub async fn password_submit(
         .store
         .journal()
         .emit(Event::UserPasswordChanged, &who, &who, Some(&address));
-    Ok(Redirect::to(&format!("{}?notice=password-changed", ep::ACCOUNT)).into_response())
+    let mut resp =
+        Redirect::to(&format!("{}?notice=password-changed", ep::ACCOUNT)).into_response();
+    // Device cookies are bound to the password: this browser, which just proved both, keeps
+    // being a known device.
+    if let Some((_, hash)) = state.store.find_user_credentials(&user.username).await? {
+        let cookie = state
+            .devices
+            .issue(&user.username, &hash, device.as_deref(), now);
+        set_device_cookie(&mut resp, &cookie, state.config.is_https());
+    }
+    Ok(resp)
 }
 
 pub async fn email_form(
@@ -645,6 +668,7 @@ pub async fn email_submit(
     State(state): State<AppState>,
     session: Session,
     ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
     PageForm(form): PageForm<EmailForm>,
 ) -> Result<Response, PageError> {
     let ls = LoginSession(&session);
@@ -662,7 +686,16 @@ pub async fn email_submit(
             error: Some(message),
         }))
     };
-    match current_password_ok(&state, &user.username, &form.current, &address).await? {
+    let device = known_device(&state, &headers, &user.username).await?;
+    match current_password_ok(
+        &state,
+        device.as_deref(),
+        &user.username,
+        &form.current,
+        &address,
+    )
+    .await?
+    {
         Ok(true) => {}
         Ok(false) => return refused(tr::t("change-password-wrong")).await,
         Err(throttled) => return Ok(throttled),
@@ -678,6 +711,8 @@ pub async fn email_submit(
     let updated = match accounts::update_profile(&state.store, &user, changes, state.now()).await {
         Ok(u) => u,
         Err(AccountError::Invalid(_)) => return refused(tr::t("change-email-invalid")).await,
+        // The account changed since it was read (another tab): nothing was stored.
+        Err(AccountError::UsernameTaken) => return refused(tr::t("change-email-stale")).await,
         Err(AccountError::Store(e)) => return Err(e.into()),
         Err(e) => return Err(PageError::internal(e)),
     };

@@ -604,7 +604,48 @@ async fn account_links_are_single_use(app: TestApp) {
     );
 }
 
+/// Of concurrent requests for one recipient's turn, one gets it; the next turn comes once it
+/// has run out.
+async fn a_turn_goes_to_one_request(app: TestApp) {
+    let now = app.clock.now();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = app.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .take_turn("mail-user:x", now, now + 300)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    assert!(
+        !app.store
+            .take_turn("mail-user:x", now + 299, now + 599)
+            .await
+            .unwrap()
+    );
+    assert!(
+        app.store
+            .take_turn("mail-user:x", now + 300, now + 600)
+            .await
+            .unwrap()
+    );
+    assert!(
+        app.store
+            .take_turn("mail-user:y", now, now + 300)
+            .await
+            .unwrap(),
+        "keys apart"
+    );
+}
+
 crate::backend_tests!(
+    a_turn_goes_to_one_request,
     queued_mail_is_claimed_once,
     account_links_are_single_use,
     client_changes_need_the_current_revision,

@@ -33,6 +33,8 @@ pub const STATIC_FORM_POST_JS: &str = "/static/form_post.js";
 pub const STATIC_CONSOLE_JS: &str = "/static/console.js";
 /// The admin REST API's base path and its OpenAPI document.
 pub const ADMIN_API: &str = "/admin/api/v1";
+/// Everything of the admin API lives below this: `v1` and the OpenAPI document.
+pub const ADMIN_API_ROOT: &str = "/admin/api";
 pub const ADMIN_OPENAPI: &str = "/admin/api/openapi.json";
 /// The admin console's pages.
 pub const ADMIN: &str = "/admin";

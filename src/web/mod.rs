@@ -204,16 +204,7 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions)
         .layer(axum::middleware::from_fn(i18n::choose_locale))
         .service(pages);
-    let (admin_api, admin_doc) = admin::api();
-    let admin_api = admin_api
-        .route(ep::ADMIN_OPENAPI, admin::openapi_handler(&admin_doc))
-        // Responses may carry a secret shown once; nothing may keep a copy.
-        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
-            axum::http::header::CACHE_CONTROL,
-            axum::http::HeaderValue::from_static("no-store"),
-        ));
     let routes = Router::new()
-        .merge(admin_api)
         .route(ep::REGISTER, post(register::register))
         .route(
             "/register/{client_id}",
@@ -238,7 +229,7 @@ pub fn router(state: AppState) -> Router {
         .route(ep::STATIC_CONSOLE_JS, get(well_known::console_script))
         .route_layer(axum::middleware::from_fn(middleware::measure))
         .with_state(state.clone())
-        .fallback_service(pages);
+        .fallback_service(admin_or_pages(admin::LazyApi::new(state.clone()), pages));
     // Applied around the route table rather than with `Router::layer`, which copies every
     // layer into each route and clones each copy per request: once per request is enough.
     let stack = tower::ServiceBuilder::new()
@@ -261,6 +252,44 @@ pub fn router(state: AppState) -> Router {
         ))
         .service(routes);
     Router::new().fallback_service(stack)
+}
+
+/// What the route table does not match: the admin API (built on its first request, and
+/// measuring its own routes by their patterns), else the pages.
+fn admin_or_pages<P>(
+    admin: admin::LazyApi,
+    pages: P,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static
+where
+    P: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    P::Future: Send,
+{
+    let root = format!("{}/", ep::ADMIN_API_ROOT);
+    tower::service_fn(move |req: axum::extract::Request| {
+        let admin = admin.clone();
+        let pages = pages.clone();
+        let to_admin = req.uri().path().starts_with(&root);
+        async move {
+            if to_admin {
+                tower::ServiceExt::oneshot(admin, req).await
+            } else {
+                tower::ServiceExt::oneshot(pages, req).await
+            }
+        }
+    })
 }
 
 /// The admin console's pages. Nothing they show may be kept by a cache: one shows a secret.

@@ -1119,6 +1119,14 @@ crate::backend_tests!(
 #[tokio::test]
 async fn openapi_document_is_valid_and_complete() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    // The API is built on its first request; an unknown path below it is a problem document.
+    let unknown = app
+        .http
+        .get(app.url("/admin/api/v1/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(unknown).await.0, 404);
     let doc: Value = app.get_json(&app.url("/admin/api/openapi.json")).await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),

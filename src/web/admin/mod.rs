@@ -18,6 +18,60 @@ use serde::de::DeserializeOwned;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
+/// The admin API as a service that builds its routes and OpenAPI document on its first
+/// request. They are a good part of the program's code, and a process that never serves an
+/// admin call then never loads it: a smaller resident set and a faster start.
+#[derive(Clone)]
+pub struct LazyApi {
+    state: AppState,
+    built: std::sync::Arc<std::sync::OnceLock<axum::Router>>,
+}
+
+impl LazyApi {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            state,
+            built: Default::default(),
+        }
+    }
+
+    fn router(&self) -> axum::Router {
+        self.built
+            .get_or_init(|| {
+                let (api, doc) = api();
+                api.route(ep::ADMIN_OPENAPI, openapi_handler(&doc))
+                    .route_layer(axum::middleware::from_fn(super::middleware::measure))
+                    .fallback(|| async { ApiError::not_found() })
+                    // Responses may carry a secret shown once; nothing may keep a copy.
+                    .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("no-store"),
+                    ))
+                    .with_state(self.state.clone())
+            })
+            .clone()
+    }
+}
+
+impl tower::Service<axum::extract::Request> for LazyApi {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        let router = self.router();
+        Box::pin(async move { tower::ServiceExt::oneshot(router, req).await })
+    }
+}
+
 /// The API's routes, and its OpenAPI document.
 pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()

@@ -607,15 +607,14 @@ async fn mail_test(config: &Config, to: &str) -> anyhow::Result<()> {
 }
 
 /// The configured mail, for commands that send links; `None` without GATEHOUSE_SMTP_URL.
-fn cli_mail(config: &Config, store_has_keys: bool) -> anyhow::Result<Option<Arc<Mail>>> {
+/// Only those commands load the master key for it.
+async fn cli_mail(config: &Config, store: &Store) -> anyhow::Result<Option<Arc<Mail>>> {
     if !config.mail_enabled() {
         return Ok(None);
     }
-    let master = MasterKey::load_or_create(config, !store_has_keys)?;
-    Ok(Mail::from_config(
-        config,
-        master.derive(b"gatehouse mail v1"),
-    )?)
+    let has_keys = !store.list_signing_keys().await?.is_empty();
+    let master = MasterKey::load_or_create(config, !has_keys)?;
+    Ok(Mail::from_master(config, &master)?)
 }
 
 fn outbound<'a>(mail: Option<&'a Mail>, config: &'a Config) -> Option<Outbound<'a>> {
@@ -638,11 +637,8 @@ async fn deliver(mail: Option<&Mail>, store: &Store, clock: &Clock) {
 
 async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Result<()> {
     let store = open_store(config, clock).await?;
-    let hasher = Hasher::default().with_policy(crate::accounts::password::Policy {
-        min_length: config.password_min_length,
-    });
-    let has_keys = !store.list_signing_keys().await?.is_empty();
-    let mail = cli_mail(config, has_keys)?;
+    let hasher =
+        Hasher::default().with_policy(crate::accounts::password::Policy::from_config(config));
     match cmd {
         UserCommand::Create {
             username,
@@ -653,6 +649,7 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             email_verified,
         } => {
             let pw = read_password()?;
+            let mail = cli_mail(config, &store).await?;
             let u = admin::users::create(
                 &store,
                 &hasher,
@@ -702,6 +699,7 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
         }
         UserCommand::Update { username, profile } => {
             let user = find_user(&store, &username).await?;
+            let mail = cli_mail(config, &store).await?;
             admin::users::update_profile(
                 &store,
                 outbound(mail.as_deref(), config),
@@ -716,6 +714,7 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
             deliver(mail.as_deref(), &store, clock).await;
         }
         UserCommand::Invite { email } => {
+            let mail = cli_mail(config, &store).await?;
             let out = outbound(mail.as_deref(), config).ok_or_else(|| {
                 anyhow::anyhow!(
                     "invitations are sent by mail: set GATEHOUSE_SMTP_URL and GATEHOUSE_MAIL_FROM"

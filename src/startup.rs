@@ -91,8 +91,8 @@ impl App {
         let master = MasterKey::load_or_create(&config, !has_keys)?;
         let devices = DeviceKey::new(master.derive(b"gatehouse device cookie v1"));
         let factors = FactorKey::new(master.derive(b"gatehouse second factor v1"));
-        let mail = crate::mail::Mail::from_config(&config, master.derive(b"gatehouse mail v1"))
-            .context("invalid mail settings")?;
+        let mail =
+            crate::mail::Mail::from_master(&config, &master).context("invalid mail settings")?;
         let keys = Keystore::open(
             store.clone(),
             master,
@@ -118,9 +118,8 @@ impl App {
         let audit_retention = config.audit_retention_days.saturating_mul(86400);
         let limits = crate::server::Limits::from_config(&config);
         let replay_window = config.refresh_replay_window;
-        let hasher = Hasher::default().with_policy(crate::accounts::password::Policy {
-            min_length: config.password_min_length,
-        });
+        let hasher =
+            Hasher::default().with_policy(crate::accounts::password::Policy::from_config(&config));
         let state = AppState::new(
             Arc::new(config),
             store.clone(),

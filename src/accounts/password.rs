@@ -79,6 +79,19 @@ impl Policy {
     /// No configuration may go below this.
     pub const FLOOR: usize = 8;
 
+    /// The configured minimum (`GATEHOUSE_PASSWORD_MIN_LENGTH`).
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            min_length: config.password_min_length,
+        }
+    }
+
+    /// The shortest password accepted, in characters: the configured minimum, never below
+    /// the floor.
+    pub fn min_chars(&self) -> usize {
+        self.min_length.max(Self::FLOOR)
+    }
+
     /// Checks a password being set for `username` (and its `email`, if any).
     pub fn check(
         &self,
@@ -86,7 +99,7 @@ impl Policy {
         username: &str,
         email: Option<&str>,
     ) -> Result<(), PolicyError> {
-        let min = self.min_length.max(Self::FLOOR);
+        let min = self.min_chars();
         if password.chars().count() < min {
             return Err(PolicyError::TooShort(min));
         }

@@ -220,7 +220,16 @@ impl std::fmt::Debug for Mail {
 }
 
 impl Mail {
-    /// The mail handle, or `None` when mail is not configured. `key` comes from the master key.
+    /// The mail handle with its queue key derived from the master key, as every process that
+    /// queues or sends derives it; `None` when mail is not configured.
+    pub fn from_master(
+        config: &Config,
+        master: &crate::keys::MasterKey,
+    ) -> Result<Option<Arc<Self>>, MailError> {
+        Self::from_config(config, master.derive(b"gatehouse mail v1"))
+    }
+
+    /// The mail handle, or `None` when mail is not configured. `key` seals the queue.
     pub fn from_config(config: &Config, key: [u8; 32]) -> Result<Option<Arc<Self>>, MailError> {
         let Some(settings) = Settings::from_config(config)? else {
             return Ok(None);
@@ -341,8 +350,7 @@ impl Mail {
             let Some(message) = opened else {
                 // Sealed under another master key, or damaged: it can never be sent.
                 tracing::error!(mail_id = %queued.id, "queued message cannot be opened; dropped");
-                store.delete_mail(&queued.id).await?;
-                crate::metrics::mail("dropped");
+                drop_mail(store, &queued.id).await?;
                 continue;
             };
             match self.send(&queued.id, &message).await {
@@ -354,13 +362,11 @@ impl Mail {
                 }
                 Err(MailError::Permanent(why)) => {
                     tracing::warn!(mail_id = %queued.id, kind = message.kind, error = %why.summary, "mail refused; dropped");
-                    store.delete_mail(&queued.id).await?;
-                    crate::metrics::mail("dropped");
+                    drop_mail(store, &queued.id).await?;
                 }
                 Err(MailError::Build(_)) => {
                     tracing::warn!(mail_id = %queued.id, kind = message.kind, "mail could not be built; dropped");
-                    store.delete_mail(&queued.id).await?;
-                    crate::metrics::mail("dropped");
+                    drop_mail(store, &queued.id).await?;
                 }
                 Err(e) => {
                     let wait = backoff(queued.attempts);
@@ -383,6 +389,13 @@ impl Mail {
         }
         Ok(sent)
     }
+}
+
+/// A message that can never be sent leaves the queue (the caller logs why).
+async fn drop_mail(store: &Store, id: &str) -> Result<(), MailError> {
+    store.delete_mail(id).await?;
+    crate::metrics::mail("dropped");
+    Ok(())
 }
 
 /// Seconds before the next try after `attempts` failed ones.

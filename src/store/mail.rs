@@ -205,34 +205,6 @@ impl Store {
         .await?;
         Ok(done.rows_affected() == 1)
     }
-
-    /// Whether any account, enabled or not, has this address (ignoring ASCII case).
-    pub async fn email_has_account(&self, email: &str) -> Result<bool> {
-        let n: i64 =
-            sqlx::query_scalar("select count(*) from users where lower(email) = lower($1)")
-                .bind(email)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(n > 0)
-    }
-
-    /// Enabled users with this address (ignoring ASCII case), for password reset.
-    pub async fn find_users_by_email(&self, email: &str) -> Result<Vec<crate::domain::User>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "select id from users where lower(email) = lower($1) and disabled = 0 \
-             order by created_at limit 10",
-        )
-        .bind(email)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut users = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(u) = self.find_user(&id).await? {
-                users.push(u);
-            }
-        }
-        Ok(users)
-    }
 }
 
 async fn insert_link_on<'e, E>(executor: E, token_hash: &str, link: &AccountLink) -> Result<()>

@@ -68,6 +68,28 @@ impl Store {
         }
     }
 
+    /// Enabled users with this address (ignoring ASCII case), for password reset.
+    pub async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select {COLUMNS} from users where lower(email) = lower($1) and disabled = 0 \
+             order by created_at limit 10"
+        )))
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Whether any account, enabled or not, has this address (ignoring ASCII case).
+    pub async fn email_has_account(&self, email: &str) -> Result<bool> {
+        let n: i64 =
+            sqlx::query_scalar("select count(*) from users where lower(email) = lower($1)")
+                .bind(email)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n > 0)
+    }
+
     pub async fn list_users(&self) -> Result<Vec<User>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "select {COLUMNS} from users order by created_at, username"

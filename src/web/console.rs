@@ -1258,7 +1258,7 @@ async fn users_page_with(
         new_username,
         new_email,
         mail: state.mail.is_some(),
-        min_length: state.hasher.policy().min_length,
+        min_length: state.hasher.policy().min_chars(),
         invited,
     });
     if bad {

@@ -107,34 +107,8 @@ pub async fn login_submit(
             user,
             password_hash,
         }) => {
-            let factors = state.store.factor_summary(&user.id).await?;
-            let signed = interaction::sign_in(
-                None,
-                Proof::Password {
-                    user_id: user.id.clone(),
-                    has_second_factor: factors.has_second_factor(),
-                },
-                flow_id.as_deref(),
-                state.now(),
-            )
-            .map_err(PageError::internal)?;
-            ls.set_sign_in(&signed).await?;
-            let who = audit::user(&user.id);
-            let partial = matches!(signed, SignIn::Partial(_));
-            let event = if partial {
-                Event::PasswordVerified
-            } else {
-                Event::LoginSucceeded
-            };
-            state
-                .store
-                .journal()
-                .emit(event, &who, &who, Some(&address));
-            let mut resp = match &flow {
-                Some(f) => advance(&state, &ls, f).await?,
-                None if partial => Redirect::to(ep::LOGIN_FACTOR).into_response(),
-                None => Redirect::to(&ls.after_sign_in().await?).into_response(),
-            };
+            let mut resp =
+                password_signed_in(&state, &ls, &user.id, flow.as_ref(), &address).await?;
             let cookie = state.devices.issue(
                 &form.username,
                 &password_hash,
@@ -185,6 +159,43 @@ pub async fn login_submit(
         Err(AccountError::Store(e)) => Err(e.into()),
         Err(e) => Err(PageError::internal(e)),
     }
+}
+
+/// The password (or a password set through a mailed link) is proven: records the sign-in,
+/// which is partial when the user has a second factor, and says where the browser goes next:
+/// on with the authorization request, to the second factor, or to the page that was waiting.
+pub async fn password_signed_in(
+    state: &AppState,
+    ls: &LoginSession<'_>,
+    user_id: &str,
+    flow: Option<&crate::domain::Flow>,
+    address: &str,
+) -> Result<Response, PageError> {
+    let factors = state.store.factor_summary(user_id).await?;
+    let signed = interaction::sign_in(
+        None,
+        Proof::Password {
+            user_id: user_id.to_owned(),
+            has_second_factor: factors.has_second_factor(),
+        },
+        flow.map(|f| f.id.as_str()),
+        state.now(),
+    )
+    .map_err(PageError::internal)?;
+    ls.set_sign_in(&signed).await?;
+    let who = audit::user(user_id);
+    let partial = matches!(signed, SignIn::Partial(_));
+    let event = if partial {
+        Event::PasswordVerified
+    } else {
+        Event::LoginSucceeded
+    };
+    state.store.journal().emit(event, &who, &who, Some(address));
+    Ok(match flow {
+        Some(f) => advance(state, ls, f).await?,
+        None if partial => Redirect::to(ep::LOGIN_FACTOR).into_response(),
+        None => Redirect::to(&ls.after_sign_in().await?).into_response(),
+    })
 }
 
 /// The device id of this browser's device cookie, when it is valid for `username`: such a

@@ -148,36 +148,6 @@ pub fn router(state: AppState) -> Router {
             post(account::revoke_app).layer(form_limit()),
         )
         .route(
-            ep::LOGIN_FORGOT,
-            get(recovery::forgot_form)
-                .post(recovery::forgot_submit)
-                .layer(form_limit()),
-        )
-        .route(
-            ep::LOGIN_RESET,
-            get(recovery::reset_form)
-                .post(recovery::reset_submit)
-                .layer(form_limit()),
-        )
-        .route(
-            ep::ACCOUNT_VERIFY_EMAIL,
-            get(recovery::verify_form)
-                .post(recovery::verify_submit)
-                .layer(form_limit()),
-        )
-        .route(
-            ep::SIGNUP,
-            get(recovery::signup_form)
-                .post(recovery::signup_submit)
-                .layer(form_limit()),
-        )
-        .route(
-            ep::SIGNUP_COMPLETE,
-            get(recovery::complete_form)
-                .post(recovery::complete_submit)
-                .layer(form_limit()),
-        )
-        .route(
             ep::ACCOUNT_PASSWORD,
             get(recovery::password_form)
                 .post(recovery::password_submit)
@@ -189,10 +159,7 @@ pub fn router(state: AppState) -> Router {
                 .post(recovery::email_submit)
                 .layer(form_limit()),
         )
-        .route(
-            ep::ACCOUNT_EMAIL_RESEND,
-            post(recovery::resend_verification).layer(form_limit()),
-        )
+        .merge(mail_routes(state.mail.is_some(), state.signup_open()))
         .nest("/admin", console_routes())
         .route_layer(axum::middleware::from_fn(middleware::measure))
         .fallback(account::not_found)
@@ -290,6 +257,53 @@ where
             }
         }
     })
+}
+
+/// The pages behind mailed links. Without mail they are not routed at all (so they answer
+/// the usual 404), and the sign-up form only while sign-up is open.
+fn mail_routes(mail: bool, signup: bool) -> Router<AppState> {
+    let mut routes = Router::new();
+    if !mail {
+        return routes;
+    }
+    routes = routes
+        .route(
+            ep::LOGIN_FORGOT,
+            get(recovery::forgot_form)
+                .post(recovery::forgot_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::LOGIN_RESET,
+            get(recovery::reset_form)
+                .post(recovery::reset_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_VERIFY_EMAIL,
+            get(recovery::verify_form)
+                .post(recovery::verify_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::SIGNUP_COMPLETE,
+            get(recovery::complete_form)
+                .post(recovery::complete_submit)
+                .layer(form_limit()),
+        )
+        .route(
+            ep::ACCOUNT_EMAIL_RESEND,
+            post(recovery::resend_verification).layer(form_limit()),
+        );
+    if signup {
+        routes = routes.route(
+            ep::SIGNUP,
+            get(recovery::signup_form)
+                .post(recovery::signup_submit)
+                .layer(form_limit()),
+        );
+    }
+    routes
 }
 
 /// The admin console's pages. Nothing they show may be kept by a cache: one shows a secret.

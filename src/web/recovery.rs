@@ -2,11 +2,11 @@
 //! verification, sign-up and invitations; and the account page's password and address
 //! changes. Each handler parses, calls one `accounts` function and renders.
 use super::account::signed_in_account;
-use super::authorize::{advance, bound_flow};
+use super::authorize::bound_flow;
 use super::error::PageError;
 use super::extract::{ClientAddress, LoginSession, PageForm, PageQuery, set_device_cookie};
 use super::i18n as tr;
-use super::login::{known_device, throttled_page};
+use super::login::{known_device, password_signed_in, throttled_page};
 use super::state::AppState;
 use super::templates::{
     ChangeEmailPage, ChangePasswordPage, ForgotPage, ResetPage, SignupCompletePage, SignupPage,
@@ -16,9 +16,8 @@ use crate::accounts::password::PolicyError;
 use crate::accounts::recovery::{self, LinkError, Request};
 use crate::accounts::{self, AccountError};
 use crate::audit::{self, Event};
-use crate::domain::{Flow, SignIn};
+use crate::domain::Flow;
 use crate::oauth::endpoints as ep;
-use crate::oauth::interaction::{self, Proof};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -32,15 +31,6 @@ fn policy_message(e: PolicyError) -> String {
         PolicyError::TooLong => tr::t("password-too-long"),
         PolicyError::Common => tr::t("password-common"),
         PolicyError::Personal => tr::t("password-personal"),
-    }
-}
-
-/// Without mail these pages do not exist.
-fn off() -> PageError {
-    PageError {
-        status: StatusCode::NOT_FOUND,
-        title: "error-not-found-title",
-        message: "error-not-found".into(),
     }
 }
 
@@ -74,7 +64,7 @@ fn refused_page<T: askama::Template>(page: &T) -> Response {
 }
 
 fn min_length(state: &AppState) -> String {
-    state.hasher.policy().min_length.max(8).to_string()
+    state.hasher.policy().min_chars().to_string()
 }
 
 /// The authorization request a person was in, if this browser holds it. A link opened in
@@ -93,8 +83,9 @@ fn sign_in_page(flow: Option<&Flow>) -> String {
     }
 }
 
-/// Signs the person in after a reset or a new account: a user with a second factor still
-/// has to pass it. Continues the authorization request when this browser holds it.
+/// Signs the person in after a reset or a new account, as the sign-in page would: a user with
+/// a second factor still has to pass it. Continues the authorization request when this
+/// browser holds it.
 async fn sign_in_after(
     state: &AppState,
     ls: &LoginSession<'_>,
@@ -103,31 +94,7 @@ async fn sign_in_after(
     address: &str,
 ) -> Result<Response, PageError> {
     let flow = own_flow(state, ls, flow_id).await;
-    let factors = state.store.factor_summary(user_id).await?;
-    let signed = interaction::sign_in(
-        None,
-        Proof::Password {
-            user_id: user_id.to_owned(),
-            has_second_factor: factors.has_second_factor(),
-        },
-        flow.as_ref().map(|f| f.id.as_str()),
-        state.now(),
-    )
-    .map_err(PageError::internal)?;
-    ls.set_sign_in(&signed).await?;
-    let partial = matches!(signed, SignIn::Partial(_));
-    let who = audit::user(user_id);
-    let event = if partial {
-        Event::PasswordVerified
-    } else {
-        Event::LoginSucceeded
-    };
-    state.store.journal().emit(event, &who, &who, Some(address));
-    Ok(match &flow {
-        Some(f) => advance(state, ls, f).await?,
-        None if partial => Redirect::to(ep::LOGIN_FACTOR).into_response(),
-        None => Redirect::to(&ls.after_sign_in().await?).into_response(),
-    })
+    password_signed_in(state, ls, user_id, flow.as_ref(), address).await
 }
 
 /// Takes an anonymous request for a link: throttled per client address (a refusal says
@@ -171,9 +138,6 @@ pub async fn forgot_form(
     session: Session,
     PageQuery(q): PageQuery<FlowQuery>,
 ) -> Result<Response, PageError> {
-    if state.mail.is_none() {
-        return Err(off());
-    }
     let ls = LoginSession(&session);
     let csrf = ls.csrf_token().await?;
     let flow = own_flow(&state, &ls, q.flow.as_deref()).await;
@@ -201,9 +165,6 @@ pub async fn forgot_submit(
     ClientAddress(address): ClientAddress,
     PageForm(form): PageForm<ForgotForm>,
 ) -> Result<Response, PageError> {
-    if state.mail.is_none() {
-        return Err(off());
-    }
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
     let who = form.who.trim().to_owned();
@@ -232,9 +193,6 @@ pub async fn reset_form(
     session: Session,
     PageQuery(q): PageQuery<TokenQuery>,
 ) -> Result<Response, PageError> {
-    if state.mail.is_none() {
-        return Err(off());
-    }
     let user = recovery::reset_link(&state.store, &q.token, state.now())
         .await
         .map_err(link_page_error)?;
@@ -263,9 +221,6 @@ pub async fn reset_submit(
     ClientAddress(address): ClientAddress,
     PageForm(form): PageForm<ResetForm>,
 ) -> Result<Response, PageError> {
-    if state.mail.is_none() {
-        return Err(off());
-    }
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
     let refused = |message: String| async {
@@ -314,9 +269,6 @@ pub async fn verify_form(
     session: Session,
     PageQuery(q): PageQuery<TokenQuery>,
 ) -> Result<Response, PageError> {
-    if state.mail.is_none() {
-        return Err(off());
-    }
     let (user, email) = recovery::verification_link(&state.store, &q.token, state.now())
         .await
         .map_err(link_page_error)?;
@@ -343,9 +295,6 @@ pub async fn verify_submit(
     session: Session,
     PageForm(form): PageForm<TokenForm>,
 ) -> Result<Response, PageError> {
-    if state.mail.is_none() {
-        return Err(off());
-    }
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
     let user = recovery::verify_email(&state.store, &form.token, state.now())
@@ -366,9 +315,6 @@ pub async fn signup_form(
     session: Session,
     PageQuery(q): PageQuery<FlowQuery>,
 ) -> Result<Response, PageError> {
-    if !state.signup_open() {
-        return Err(off());
-    }
     let ls = LoginSession(&session);
     let csrf = ls.csrf_token().await?;
     let flow = own_flow(&state, &ls, q.flow.as_deref()).await;
@@ -395,9 +341,6 @@ pub async fn signup_submit(
     ClientAddress(address): ClientAddress,
     PageForm(form): PageForm<SignupForm>,
 ) -> Result<Response, PageError> {
-    if !state.signup_open() {
-        return Err(off());
-    }
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
     let email = form.email.trim().to_owned();
@@ -433,9 +376,6 @@ pub async fn complete_form(
     session: Session,
     PageQuery(q): PageQuery<TokenQuery>,
 ) -> Result<Response, PageError> {
-    if state.mail.is_none() {
-        return Err(off());
-    }
     let link = live_invitation(&state, &q.token).await?;
     let ls = LoginSession(&session);
     let csrf = ls.csrf_token().await?;
@@ -464,9 +404,6 @@ pub async fn complete_submit(
     ClientAddress(address): ClientAddress,
     PageForm(form): PageForm<CompleteForm>,
 ) -> Result<Response, PageError> {
-    if state.mail.is_none() {
-        return Err(off());
-    }
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
     let link = live_invitation(&state, &form.token).await?;
@@ -510,29 +447,46 @@ pub async fn complete_submit(
     }
 }
 
+/// What checking the signed-in person's current password found.
+enum Current {
+    /// Right; this browser's device id, when its device cookie is valid.
+    Confirmed {
+        device: Option<String>,
+    },
+    Wrong,
+    /// The back-off's page.
+    Throttled(Response),
+}
+
 /// Checks the signed-in person's current password, behind the same back-off as the sign-in
 /// page, and with this browser's device cookie, so strangers' guesses at the username do not
-/// lock its owner out of their own account page. `Err`: the back-off's page.
-async fn current_password_ok(
+/// lock its owner out of their own account page.
+async fn confirm_current(
     state: &AppState,
-    device: Option<&str>,
+    headers: &HeaderMap,
     username: &str,
     password: &str,
     address: &str,
-) -> Result<Result<bool, Response>, PageError> {
+) -> Result<Current, PageError> {
+    let device = known_device(state, headers, username).await?;
     let outcome = accounts::authenticate_throttled(
         &state.store,
         &state.hasher,
         username,
         password,
-        accounts::Attempt { address, device },
+        accounts::Attempt {
+            address,
+            device: device.as_deref(),
+        },
         state.now(),
     )
     .await;
     match outcome {
-        Ok(_) => Ok(Ok(true)),
-        Err(AccountError::InvalidCredentials) => Ok(Ok(false)),
-        Err(AccountError::Throttled { retry_after }) => Ok(Err(throttled_page(retry_after))),
+        Ok(_) => Ok(Current::Confirmed { device }),
+        Err(AccountError::InvalidCredentials) => Ok(Current::Wrong),
+        Err(AccountError::Throttled { retry_after }) => {
+            Ok(Current::Throttled(throttled_page(retry_after)))
+        }
         Err(AccountError::Store(e)) => Err(e.into()),
         Err(e) => Err(PageError::internal(e)),
     }
@@ -586,20 +540,12 @@ pub async fn password_submit(
             error: Some(message),
         }))
     };
-    let device = known_device(&state, &headers, &user.username).await?;
-    match current_password_ok(
-        &state,
-        device.as_deref(),
-        &user.username,
-        &form.current,
-        &address,
-    )
-    .await?
-    {
-        Ok(true) => {}
-        Ok(false) => return refused(tr::t("change-password-wrong")).await,
-        Err(throttled) => return Ok(throttled),
-    }
+    let device =
+        match confirm_current(&state, &headers, &user.username, &form.current, &address).await? {
+            Current::Confirmed { device } => device,
+            Current::Wrong => return refused(tr::t("change-password-wrong")).await,
+            Current::Throttled(page) => return Ok(page),
+        };
     if form.password != form.confirm {
         return refused(tr::t("password-mismatch")).await;
     }
@@ -686,19 +632,10 @@ pub async fn email_submit(
             error: Some(message),
         }))
     };
-    let device = known_device(&state, &headers, &user.username).await?;
-    match current_password_ok(
-        &state,
-        device.as_deref(),
-        &user.username,
-        &form.current,
-        &address,
-    )
-    .await?
-    {
-        Ok(true) => {}
-        Ok(false) => return refused(tr::t("change-password-wrong")).await,
-        Err(throttled) => return Ok(throttled),
+    match confirm_current(&state, &headers, &user.username, &form.current, &address).await? {
+        Current::Confirmed { .. } => {}
+        Current::Wrong => return refused(tr::t("change-password-wrong")).await,
+        Current::Throttled(page) => return Ok(page),
     }
     let email = form.email.trim();
     if accounts::check_email(email).is_err() {
@@ -744,13 +681,14 @@ pub async fn resend_verification(
     session: Session,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let Some(out) = state.outbound() else {
-        return Err(off());
-    };
     let ls = LoginSession(&session);
     ls.require_csrf(&form.csrf).await?;
     let Some((_, user)) = signed_in_account(&state, &ls).await? else {
         return Ok(Redirect::to(ep::LOGIN).into_response());
+    };
+    // Routed only with mail on.
+    let Some(out) = state.outbound() else {
+        return Err(PageError::internal("mail page without mail"));
     };
     let who = audit::user(&user.id);
     recovery::send_verification(&state.store, out, &user, &who, state.now())

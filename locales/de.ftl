@@ -57,6 +57,7 @@ scope-email = Ihre E-Mail-Adresse sehen
 scope-phone = Ihre Telefonnummer sehen
 scope-address = Ihre Postanschrift sehen
 scope-offline_access = Verbunden bleiben, auch wenn Sie es nicht verwenden (Offline-Zugriff)
+scope-groups = Die Gruppen sehen, denen Sie angehören
 
 ## Account
 account-title = Ihr Konto

@@ -58,6 +58,7 @@ scope-email = See your email address
 scope-phone = See your phone number
 scope-address = See your postal address
 scope-offline_access = Stay connected when you are not using it (offline access)
+scope-groups = See the groups you belong to
 
 ## Account
 account-title = Your account

@@ -57,6 +57,7 @@ scope-email = Voir votre adresse e-mail
 scope-phone = Voir votre numéro de téléphone
 scope-address = Voir votre adresse postale
 scope-offline_access = Rester connecté quand vous ne l’utilisez pas (accès hors ligne)
+scope-groups = Voir les groupes dont vous faites partie
 
 ## Account
 account-title = Votre compte

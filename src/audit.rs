@@ -54,6 +54,19 @@ pub enum Event {
     EmailVerified,
     UserInvited,
     SignupRequested,
+    ApiCreated,
+    ApiChanged,
+    ApiDeleted,
+    RoleCreated,
+    RoleChanged,
+    RoleDeleted,
+    GroupCreated,
+    GroupChanged,
+    GroupDeleted,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    UserRoleAdded,
+    UserRoleRemoved,
 }
 
 impl Event {
@@ -102,6 +115,19 @@ impl Event {
         Self::EmailVerified,
         Self::UserInvited,
         Self::SignupRequested,
+        Self::ApiCreated,
+        Self::ApiChanged,
+        Self::ApiDeleted,
+        Self::RoleCreated,
+        Self::RoleChanged,
+        Self::RoleDeleted,
+        Self::GroupCreated,
+        Self::GroupChanged,
+        Self::GroupDeleted,
+        Self::GroupMemberAdded,
+        Self::GroupMemberRemoved,
+        Self::UserRoleAdded,
+        Self::UserRoleRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -150,6 +176,19 @@ impl Event {
             Self::EmailVerified => "user.email_verified",
             Self::UserInvited => "user.invited",
             Self::SignupRequested => "user.signup_requested",
+            Self::ApiCreated => "api.created",
+            Self::ApiChanged => "api.changed",
+            Self::ApiDeleted => "api.deleted",
+            Self::RoleCreated => "role.created",
+            Self::RoleChanged => "role.changed",
+            Self::RoleDeleted => "role.deleted",
+            Self::GroupCreated => "group.created",
+            Self::GroupChanged => "group.changed",
+            Self::GroupDeleted => "group.deleted",
+            Self::GroupMemberAdded => "group.member_added",
+            Self::GroupMemberRemoved => "group.member_removed",
+            Self::UserRoleAdded => "user.role_added",
+            Self::UserRoleRemoved => "user.role_removed",
         }
     }
 

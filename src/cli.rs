@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::sync::Arc;
 
+mod access;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gatehouse",
@@ -41,6 +43,15 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage APIs (resource servers) and their scopes.
+    #[command(subcommand)]
+    Api(access::ApiCommand),
+    /// Manage roles: named sets of API scopes.
+    #[command(subcommand)]
+    Role(access::RoleCommand),
+    /// Manage groups: named sets of users that hold roles.
+    #[command(subcommand)]
+    Group(access::GroupCommand),
     /// Inspect and rotate signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -110,7 +121,11 @@ pub enum KeysCommand {
     },
     /// Remove a compromised key from the JWKS at once (running servers drop it within one
     /// key refresh interval); tokens it signed stop validating here.
-    Revoke { kid: String },
+    Revoke {
+        /// Key ids are random base64url and may begin with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 /// Client settings shared by `client create` and `client update`. On update, a list given
@@ -263,6 +278,12 @@ pub enum UserCommand {
     VerifyEmail { username: String },
     /// List users.
     List,
+    /// Show a user: account, roles, groups and the API scopes they may be granted.
+    Show { username: String },
+    /// Grant a user a role directly.
+    AddRole { username: String, role: String },
+    /// Take back a role granted directly (roles through groups stay).
+    RemoveRole { username: String, role: String },
     /// Set a user's password, read from standard input.
     SetPassword {
         username: String,
@@ -403,6 +424,9 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Client(cmd) => client(&cli.config, &clock, cmd).await,
         Command::User(cmd) => user(&cli.config, &clock, cmd).await,
+        Command::Api(cmd) => access::api(&cli.config, &clock, cmd).await,
+        Command::Role(cmd) => access::role(&cli.config, &clock, cmd).await,
+        Command::Group(cmd) => access::group(&cli.config, &clock, cmd).await,
         Command::Keys(cmd) => keys(&cli.config, &clock, cmd).await,
         Command::Audit(cmd) => audit_command(&cli.config, &clock, cmd).await,
         Command::Mail(MailCommand::Test { to }) => mail_test(&cli.config, &to).await,
@@ -679,6 +703,22 @@ async fn user(config: &Config, clock: &Clock, cmd: UserCommand) -> anyhow::Resul
                     if u.disabled { "disabled" } else { "active" }
                 );
             }
+        }
+        UserCommand::Show { username } => {
+            let u = find_user(&store, &username).await?;
+            println!("id\t{}", u.id);
+            println!("username\t{}", u.username);
+            println!("email\t{}", u.email.as_deref().unwrap_or(""));
+            println!("email_verified\t{}", u.email_verified);
+            println!("name\t{}", u.name.as_deref().unwrap_or(""));
+            println!("status\t{}", if u.disabled { "disabled" } else { "active" });
+            access::print_access(&admin::access::user_access(&store, &u.id).await?);
+        }
+        UserCommand::AddRole { username, role } => {
+            access::user_role(&store, &username, &role, true).await?;
+        }
+        UserCommand::RemoveRole { username, role } => {
+            access::user_role(&store, &username, &role, false).await?;
         }
         UserCommand::SetPassword {
             username,

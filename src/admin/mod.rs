@@ -2,6 +2,7 @@
 //! console, the command line (and later `apply -f` and dynamic registration). Each operation
 //! checks its input with the `domain` rules, changes the store, and records one audit event
 //! naming the actor. Imports `store`, `keys`, `accounts`, `domain` and layer 0.
+pub mod access;
 pub mod apply;
 pub mod clients;
 pub mod registration;

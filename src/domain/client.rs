@@ -88,6 +88,26 @@ impl std::fmt::Display for GrantType {
 }
 
 impl Client {
+    /// Whether it may have tokens for this API (RFC 8707): the API is on its audience list or,
+    /// with no list, its registered scopes name one of the API's.
+    pub fn may_use_api(&self, api: &super::Api) -> bool {
+        if !self.audiences.is_empty() {
+            return self.audiences.contains(&api.identifier);
+        }
+        self.allowed_scopes
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|s| api.owns(s)))
+    }
+
+    /// Whether it may be granted this scope of that API.
+    pub fn may_request_api_scope(&self, api: &super::Api, scope: &str) -> bool {
+        self.may_use_api(api)
+            && self
+                .allowed_scopes
+                .as_ref()
+                .is_none_or(|l| l.iter().any(|s| s == scope))
+    }
+
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()
     }

@@ -40,8 +40,11 @@ pub struct Flow {
     pub browser_key: String,
     pub client_id: String,
     pub redirect_uri: String,
-    /// Granted-if-approved scopes, wire form.
+    /// Granted-if-approved scopes, wire form (the user's roles still limit the API scopes).
     pub scope: String,
+    /// RFC 8707: the APIs the request covers, by identifier.
+    #[serde(default)]
+    pub resources: Vec<String>,
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: String,

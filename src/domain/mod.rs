@@ -1,4 +1,5 @@
 //! Plain data and its invariants: no I/O. Imports only layer 0.
+pub mod access;
 pub mod auth;
 pub mod client;
 pub mod flow;
@@ -8,6 +9,7 @@ pub mod profile;
 pub mod scope;
 pub mod user;
 
+pub use access::{Access, Api, ApiScope, Group, HeldRole, Role};
 pub use auth::{Acr, Amr, Authentication, Factor, PartialSignIn, SignIn};
 pub use client::{
     Client, ClientChanges, GrantType, InvalidMetadata, RedirectUriError, check_client,

@@ -8,6 +8,7 @@ pub const SUPPORTED_SCOPES: &[&str] = &[
     "phone",
     "address",
     "offline_access",
+    "groups",
 ];
 
 /// The scope of tokens for the admin API. Only a client an admin allowed it can get it, and only
@@ -29,6 +30,45 @@ impl ScopeSet {
             }
         }
         Self(out)
+    }
+
+    /// A stored set (flows, codes, grants, consents), whose values were checked when asked for:
+    /// OpenID scopes and API scopes alike.
+    pub fn from_wire(raw: &str) -> Self {
+        let mut out: Vec<String> = Vec::new();
+        for s in raw.split(' ').filter(|s| !s.is_empty()) {
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_owned());
+            }
+        }
+        Self(out)
+    }
+
+    /// The values OpenID Connect defines; everything else in a user's set is an API's scope.
+    pub fn openid_part(&self) -> ScopeSet {
+        Self(
+            self.0
+                .iter()
+                .filter(|s| SUPPORTED_SCOPES.contains(&s.as_str()))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The API scopes.
+    pub fn api_part(&self) -> impl Iterator<Item = &str> {
+        self.iter().filter(|s| !SUPPORTED_SCOPES.contains(s))
+    }
+
+    /// Keeps the values `keep` says yes to.
+    pub fn filter(&self, keep: impl Fn(&str) -> bool) -> ScopeSet {
+        Self(self.0.iter().filter(|s| keep(s)).cloned().collect())
+    }
+
+    pub fn push(&mut self, scope: &str) {
+        if !self.contains(scope) {
+            self.0.push(scope.to_owned());
+        }
     }
 
     pub fn contains(&self, scope: &str) -> bool {
@@ -85,6 +125,7 @@ pub fn describe(scope: &str) -> &'static str {
         "phone" => "See your phone number",
         "address" => "See your postal address",
         "offline_access" => "Stay connected when you are not using it (offline access)",
+        "groups" => "See the groups you belong to",
         _ => "Unknown permission",
     }
 }
@@ -107,5 +148,13 @@ mod tests {
         assert!(a.is_subset_of(&b));
         assert!(!b.is_subset_of(&a));
         assert_eq!(a.union(&b).to_wire(), "openid email");
+    }
+
+    #[test]
+    fn stored_sets_keep_api_scopes() {
+        let s = ScopeSet::from_wire("openid tasks:write  openid groups");
+        assert_eq!(s.to_wire(), "openid tasks:write groups");
+        assert_eq!(s.openid_part().to_wire(), "openid groups");
+        assert_eq!(s.api_part().collect::<Vec<_>>(), ["tasks:write"]);
     }
 }

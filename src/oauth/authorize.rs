@@ -19,6 +19,8 @@ use std::collections::{HashMap, HashSet};
 pub struct Params {
     values: HashMap<String, String>,
     repeated: HashSet<String>,
+    /// RFC 8707 §2: `resource` is the one parameter that may be repeated.
+    resources: Vec<String>,
     problem: Option<ParamProblem>,
 }
 
@@ -54,6 +56,10 @@ impl Params {
             if v.is_empty() {
                 continue;
             }
+            if k == "resource" {
+                p.resources.push(v);
+                continue;
+            }
             match p.values.entry(k) {
                 std::collections::hash_map::Entry::Occupied(e) => {
                     if p.repeated.insert(e.key().clone()) && p.problem.is_none() {
@@ -70,6 +76,11 @@ impl Params {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
+    }
+
+    /// Every `resource` value, in order.
+    pub fn resources(&self) -> &[String] {
+        &self.resources
     }
 
     pub fn is_repeated(&self, name: &str) -> bool {
@@ -122,6 +133,8 @@ pub struct ValidRequest {
     pub client: Client,
     pub redirect_uri: String,
     pub scope: ScopeSet,
+    /// RFC 8707: the APIs it covers, by identifier.
+    pub resources: Vec<String>,
     pub state: Option<String>,
     pub nonce: Option<String>,
     /// `None` only for a client whose PKCE policy is optional.
@@ -144,6 +157,8 @@ pub struct Prompt {
 }
 
 const MAX_PARAM_LEN: usize = 2048;
+/// RFC 8707 resources one authorization request may name.
+const MAX_RESOURCES: usize = 10;
 
 /// Runs every check in order.
 pub async fn validate(
@@ -181,9 +196,25 @@ pub async fn validate(
     check_request_objects(params).map_err(back)?;
     check_response_type(params).map_err(back)?;
     check_response_mode(params).map_err(back)?;
-    let scope = check_claims(params, check_scope(params))
+    let openid = check_claims(params, check_scope(params))
         .map_err(back)?
         .restrict_to(client.allowed_scopes.as_deref());
+    if params.resources().len() > MAX_RESOURCES
+        || params.resources().iter().any(|r| r.len() > MAX_PARAM_LEN)
+    {
+        return Err(back(OAuthError::invalid_request(
+            "too many or too long resource values",
+        )));
+    }
+    let resolved = super::resource::resolve_request(
+        store,
+        &client,
+        openid,
+        params.get("scope").unwrap_or(""),
+        params.resources(),
+    )
+    .await
+    .map_err(back)?;
     let id_token_hint_sub = check_id_token_hint(keys, issuer, &client, params).map_err(back)?;
     let code_challenge = check_pkce(&client, params).map_err(back)?;
     let prompt = check_prompt(params).map_err(back)?;
@@ -191,7 +222,8 @@ pub async fn validate(
     Ok(ValidRequest {
         redirect_uri: redirect_uri.clone(),
         client,
-        scope,
+        scope: resolved.scope,
+        resources: resolved.resources,
         state: state.clone(),
         nonce: params.get("nonce").map(str::to_owned),
         code_challenge,
@@ -456,6 +488,7 @@ pub fn new_flow(req: &ValidRequest, browser_key: &str, now: i64) -> Flow {
         client_id: req.client.id.clone(),
         redirect_uri: req.redirect_uri.clone(),
         scope: req.scope.to_wire(),
+        resources: req.resources.clone(),
         state: req.state.clone(),
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.clone().unwrap_or_default(),
@@ -484,6 +517,7 @@ pub async fn issue_code(
     store: &Store,
     issuer: &str,
     flow: &Flow,
+    scope: &str,
     auth: &Authentication,
     session_key: Option<&str>,
     now: i64,
@@ -496,7 +530,8 @@ pub async fn issue_code(
             client_id: &flow.client_id,
             user_id: &auth.user_id,
             redirect_uri: &flow.redirect_uri,
-            scope: &flow.scope,
+            scope,
+            resource: &flow.resources.join(" "),
             nonce: flow.nonce.as_deref(),
             code_challenge: &flow.code_challenge,
             code_challenge_method: &flow.code_challenge_method,

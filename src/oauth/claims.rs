@@ -100,6 +100,12 @@ pub struct AccessTokenClaims {
     pub amr: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub acr: Option<String>,
+    /// RFC 9068 §2.2.3.1: the user's roles that carry a scope of this token's API.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub roles: Vec<String>,
+    /// RFC 9068 §2.2.3.1: the user's groups, for the `groups` scope.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub groups: Option<Vec<String>>,
     /// The grant a user's token was issued under: revoking the grant (logout, a password
     /// change, a replayed code, "connected apps") ends the token. Absent on a client's own.
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -36,7 +36,7 @@ pub fn metadata(issuer: &str, algs: &[Alg], registration: bool) -> Value {
                               "name", "given_name", "family_name", "middle_name", "nickname",
                               "preferred_username", "picture", "website", "gender", "birthdate",
                               "zoneinfo", "locale", "updated_at", "email", "email_verified",
-                              "phone_number", "phone_number_verified", "address"],
+                              "phone_number", "phone_number_verified", "address", "groups"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": true,
         "request_parameter_supported": false,

@@ -99,7 +99,7 @@ pub fn next_step(
             return Next::Page(Step::FactorMissing);
         }
     }
-    let wanted = ScopeSet::parse_supported(&flow.scope);
+    let wanted = ScopeSet::from_wire(&flow.scope);
     // OIDC Core §11: offline access needs consent given for this request, never remembered.
     if wanted.contains("offline_access") {
         return Next::Page(Step::Consent);
@@ -278,22 +278,37 @@ async fn decide(
     client: &Client,
     state: Option<&SignIn>,
 ) -> Result<Next, store::Error> {
-    let remembered = match completed(state) {
-        Some(a) => ctx
+    let mut remembered = None;
+    let mut for_user = None;
+    if let Some(a) = completed(state) {
+        remembered = ctx
             .store
             .find_consent(&a.user_id, &client.id)
             .await?
-            .map(|s| ScopeSet::parse_supported(&s)),
-        None => None,
-    };
+            .map(|s| ScopeSet::from_wire(&s));
+        // Consent is about what this user can be granted: API scopes their roles lack are not
+        // asked for.
+        let mut f = flow.clone();
+        f.scope = user_scope(ctx, flow, &a.user_id).await?.to_wire();
+        for_user = Some(f);
+    }
     let policy = policy(ctx, flow, client, state).await?;
     Ok(next_step(
-        flow,
+        for_user.as_ref().unwrap_or(flow),
         state,
         policy,
         remembered.as_ref(),
         client.skip_consent,
     ))
+}
+
+/// The flow's scopes less the API scopes the user's roles do not carry (RFC 6749 §3.3).
+async fn user_scope(
+    ctx: Context<'_>,
+    flow: &Flow,
+    user_id: &str,
+) -> Result<ScopeSet, store::Error> {
+    crate::oauth::resource::effective(ctx.store, &ScopeSet::from_wire(&flow.scope), user_id).await
 }
 
 fn refuse(flow: &Flow, code: ErrorCode, description: &'static str) -> ErrorRedirect {
@@ -336,7 +351,7 @@ pub async fn start(
     }
     if req.prompt.none {
         // No consent page can be shown, so offline access cannot be granted (OIDC Core §11).
-        flow.scope = ScopeSet::parse_supported(&flow.scope)
+        flow.scope = ScopeSet::from_wire(&flow.scope)
             .without("offline_access")
             .to_wire();
     }
@@ -442,12 +457,12 @@ pub async fn resume(
     }
     match decision {
         Decision::Allow => {
-            let granted = ScopeSet::parse_supported(&flow.scope);
+            let granted = user_scope(ctx, flow, &auth.user_id).await?;
             let previous = ctx
                 .store
                 .find_consent(&auth.user_id, &flow.client_id)
                 .await?
-                .map(|s| ScopeSet::parse_supported(&s))
+                .map(|s| ScopeSet::from_wire(&s))
                 .unwrap_or_default();
             // Offline access is asked for every time, never remembered.
             let remembered = previous.union(&granted).without("offline_access");
@@ -507,10 +522,12 @@ async fn finish(
     if stored && !ctx.store.delete_flow(&flow.id).await? {
         return Err(InteractionError::Refused("error-flow-completed"));
     }
+    let scope = user_scope(ctx, flow, &auth.user_id).await?;
     let resp = authorize::issue_code(
         ctx.store,
         ctx.issuer,
         flow,
+        &scope.to_wire(),
         auth,
         browser.session_key.as_deref(),
         ctx.now,
@@ -532,6 +549,7 @@ mod tests {
             client_id: "c".into(),
             redirect_uri: "https://a/cb".into(),
             scope: "openid email".into(),
+            resources: vec![],
             state: None,
             nonce: None,
             code_challenge: "x".into(),

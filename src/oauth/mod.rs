@@ -10,6 +10,7 @@ pub mod error;
 pub mod interaction;
 pub mod jwt;
 pub mod pkce;
+pub mod resource;
 pub mod revocation;
 pub mod token;
 pub mod userinfo;

@@ -71,6 +71,12 @@ pub async fn userinfo(
         .filter(|u| !u.disabled)
         .ok_or_else(|| OAuthError::invalid_token("user gone or disabled"))?;
     let mut out = user_claims(&user, &scope);
+    if scope.contains("groups") {
+        out.insert(
+            "groups".into(),
+            store.user_access(&user.id).await?.groups.into(),
+        );
+    }
     out.insert("sub".into(), user.id.into());
     Ok(Value::Object(out))
 }

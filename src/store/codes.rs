@@ -9,6 +9,8 @@ pub struct NewCode<'a> {
     pub user_id: &'a str,
     pub redirect_uri: &'a str,
     pub scope: &'a str,
+    /// RFC 8707: the APIs it covers, space-separated identifiers.
+    pub resource: &'a str,
     pub nonce: Option<&'a str>,
     pub code_challenge: &'a str,
     pub code_challenge_method: &'a str,
@@ -27,6 +29,8 @@ pub struct CodeGrant {
     pub user_id: String,
     pub session_key: Option<String>,
     pub scope: String,
+    /// RFC 8707: the APIs it covers, space-separated identifiers.
+    pub resource: String,
     pub nonce: Option<String>,
     pub auth_time: i64,
     pub amr: String,
@@ -53,7 +57,7 @@ where
         "update authorization_codes set consumed_at = $1 \
          where code_hash = $2 and client_id = $3 and redirect_uri = $4 and code_challenge = $5 \
          and code_challenge_method = $6 and consumed_at is null and expires_at >= $1 \
-         returning user_id, scope, nonce, auth_time, session_key, amr",
+         returning user_id, scope, resource, nonce, auth_time, session_key, amr",
     )
     .bind(r.now)
     .bind(r.code_hash)
@@ -68,6 +72,7 @@ where
             user_id: r.try_get("user_id")?,
             session_key: r.try_get("session_key")?,
             scope: r.try_get("scope")?,
+            resource: r.try_get("resource")?,
             nonce: r.try_get("nonce")?,
             auth_time: r.try_get("auth_time")?,
             amr: r.try_get("amr")?,
@@ -80,8 +85,8 @@ impl Store {
     pub async fn insert_code(&self, c: &NewCode<'_>) -> Result<()> {
         sqlx::query(
             "insert into authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
-             code_challenge, code_challenge_method, auth_time, expires_at, created_at, session_key, amr) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             code_challenge, code_challenge_method, auth_time, expires_at, created_at, session_key, amr, \
+             resource) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(c.code_hash)
         .bind(c.client_id)
@@ -96,6 +101,7 @@ impl Store {
         .bind(c.created_at)
         .bind(c.session_key)
         .bind(c.amr)
+        .bind(c.resource)
         .execute(&self.writer)
         .await?;
         Ok(())

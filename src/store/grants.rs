@@ -9,6 +9,8 @@ use sqlx::Row;
 pub struct GrantPlan {
     pub id: String,
     pub scope: String,
+    /// RFC 8707: the APIs it covers, space-separated identifiers.
+    pub resource: String,
     /// The browser session it is bound to; `None` for offline access (survives logout).
     pub session_key: Option<String>,
     pub expires_at: i64,
@@ -27,8 +29,8 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     sqlx::query(
-        "insert into grants (id, client_id, user_id, scope, auth_time, session_key, code_hash, created_at, expires_at, amr) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "insert into grants (id, client_id, user_id, scope, auth_time, session_key, code_hash, created_at, expires_at, amr, \
+         resource) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(g.id)
     .bind(g.client_id)
@@ -40,6 +42,7 @@ where
     .bind(g.created_at)
     .bind(g.expires_at)
     .bind(g.amr)
+    .bind(g.resource)
     .execute(db)
     .await?;
     Ok(())
@@ -66,6 +69,7 @@ pub struct NewGrant<'a> {
     pub client_id: &'a str,
     pub user_id: &'a str,
     pub scope: &'a str,
+    pub resource: &'a str,
     pub auth_time: i64,
     /// RFC 8176 methods of that authentication, space-separated.
     pub amr: &'a str,
@@ -82,6 +86,8 @@ pub struct GrantRecord {
     pub client_id: String,
     pub user_id: String,
     pub scope: String,
+    /// RFC 8707: the APIs it covers, space-separated identifiers.
+    pub resource: String,
     pub auth_time: i64,
     pub amr: String,
     pub created_at: i64,
@@ -121,6 +127,7 @@ impl Store {
                 client_id: code.client_id,
                 user_id: &grant.user_id,
                 scope: &plan.scope,
+                resource: &plan.resource,
                 auth_time: grant.auth_time,
                 amr: &grant.amr,
                 session_key: plan.session_key.as_deref(),
@@ -139,7 +146,7 @@ impl Store {
 
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
         let row = sqlx::query(
-            "select g.id, g.client_id, g.user_id, g.scope, g.auth_time, g.amr, g.created_at as g_created, g.expires_at as g_expires, \
+            "select g.id, g.client_id, g.user_id, g.scope, g.resource, g.auth_time, g.amr, g.created_at as g_created, g.expires_at as g_expires, \
              g.revoked_at, r.created_at, r.expires_at, r.rotated_at, r.replay_response \
              from refresh_tokens r join grants g on g.id = r.grant_id where r.token_hash = $1",
         )
@@ -153,6 +160,7 @@ impl Store {
                     client_id: r.try_get("client_id")?,
                     user_id: r.try_get("user_id")?,
                     scope: r.try_get("scope")?,
+                    resource: r.try_get("resource")?,
                     auth_time: r.try_get("auth_time")?,
                     amr: r.try_get("amr")?,
                     created_at: r.try_get("g_created")?,

@@ -1,6 +1,7 @@
 //! The only module that writes SQL. One query string serves SQLite and PostgreSQL (sqlx's Any
 //! driver; SQLite accepts `$N` placeholders); one migration set serves both.
 //! Imports `domain`, `config` and `crypto` only.
+mod access;
 mod audit;
 mod clients;
 mod codes;
@@ -15,6 +16,7 @@ mod throttle;
 mod tokens;
 mod users;
 
+pub use access::SCOPE_TAKEN;
 pub use audit::AuditQuery;
 pub use clients::CHANGED;
 pub use codes::{CodeGrant, NewCode, Redemption};
@@ -138,6 +140,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0017_usage_and_user_revision.sql"),
     include_str!("../../migrations/0018_redirect_uses.sql"),
     include_str!("../../migrations/0019_mail_and_account_links.sql"),
+    include_str!("../../migrations/0020_apis_roles_groups.sql"),
 ];
 
 impl Store {

@@ -74,8 +74,7 @@ pub async fn account(
     for (client_id, name, scope) in consents.chain(grants) {
         match apps.iter_mut().find(|a| a.client_id == client_id) {
             Some(app) => {
-                let merged =
-                    ScopeSet::parse_supported(&app.scope).union(&ScopeSet::parse_supported(&scope));
+                let merged = ScopeSet::from_wire(&app.scope).union(&ScopeSet::from_wire(&scope));
                 app.scope = merged.to_wire();
             }
             None => apps.push(ConnectedApp {

@@ -44,14 +44,13 @@ pub async fn consent_form(
         .await?
         .ok_or_else(|| PageError::bad_request("error-client-gone"))?;
     let csrf = ls.csrf_token().await?;
-    let scope = ScopeSet::parse_supported(&flow.scope);
-    let scopes = scope
-        .iter()
-        .map(|s| ScopeLine {
-            name: s,
-            description: super::i18n::t_or(&format!("scope-{s}"), describe(s)),
-        })
-        .collect();
+    let scope = crate::oauth::resource::effective(
+        &state.store,
+        &ScopeSet::from_wire(&flow.scope),
+        &user_id,
+    )
+    .await?;
+    let scopes = scope_lines(&state, &scope).await?;
     let mut resp = render(&ConsentPage {
         csrf: &csrf,
         flow: &flow.id,
@@ -61,6 +60,38 @@ pub async fn consent_form(
     });
     allow_form_target(&mut resp, &flow.redirect_uri);
     Ok(resp)
+}
+
+/// The scopes in words: ours from the catalog, an API's as its admin wrote them.
+pub async fn scope_lines<'a>(
+    state: &AppState,
+    scope: &'a ScopeSet,
+) -> Result<Vec<ScopeLine<'a>>, PageError> {
+    let names: Vec<&str> = scope.api_part().collect();
+    let apis = if names.is_empty() {
+        Vec::new()
+    } else {
+        state.store.apis_for(&names, &[]).await?
+    };
+    Ok(scope
+        .iter()
+        .filter_map(|s| {
+            if !names.contains(&s) {
+                return Some(ScopeLine {
+                    name: s,
+                    description: super::i18n::t_or(&format!("scope-{s}"), describe(s)),
+                    api: None,
+                });
+            }
+            // A scope whose API was deleted since is not shown.
+            let api = apis.iter().find(|a| a.owns(s))?;
+            Some(ScopeLine {
+                name: s,
+                description: api.scope(s)?.description.clone(),
+                api: Some(api.name.clone()),
+            })
+        })
+        .collect())
 }
 
 #[derive(Deserialize)]

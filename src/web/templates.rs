@@ -53,6 +53,8 @@ pub struct LoginPage<'a> {
 pub struct ScopeLine<'a> {
     pub name: &'a str,
     pub description: String,
+    /// The API that defines it, by name; `None` for OpenID scopes.
+    pub api: Option<String>,
 }
 
 #[derive(Template)]

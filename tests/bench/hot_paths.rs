@@ -183,6 +183,7 @@ async fn main() {
                 user_id: &user.id,
                 redirect_uri: "https://app.example.com/cb",
                 scope: "openid",
+                resource: "",
                 nonce: None,
                 code_challenge: &challenge,
                 code_challenge_method: "S256",

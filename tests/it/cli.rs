@@ -345,6 +345,11 @@ fn keys_commands_list_rotate_and_revoke() {
             .status
             .success()
     );
+    // A random kid may begin with `-`: it is the key id, not an option.
+    let dashed = gatehouse(d, &["keys", "revoke", "-Nq3"], None);
+    assert!(!dashed.status.success());
+    let err = String::from_utf8_lossy(&dashed.stderr);
+    assert!(!err.contains("unexpected argument"), "{err}");
 }
 
 #[test]

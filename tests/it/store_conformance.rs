@@ -18,6 +18,7 @@ async fn insert_code(
             user_id,
             redirect_uri: REDIRECT_URI,
             scope,
+            resource: "",
             nonce,
             code_challenge: "c",
             code_challenge_method: "S256",
@@ -89,6 +90,7 @@ async fn redemption_and_rotation_write_all_or_nothing(app: TestApp) {
                 .redeem_code(&redemption, |code| GrantPlan {
                     id: format!("grant-{i}"),
                     scope: code.scope.clone(),
+                    resource: code.resource.clone(),
                     session_key: None,
                     expires_at: now + 3600,
                     refresh: Some(NewRefresh {

@@ -6,6 +6,7 @@ use crate::domain::{Client, GrantType, ScopeSet};
 use crate::oauth::authorize::Params;
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
+use crate::oauth::resource;
 use crate::store::{CodeGrant, GrantPlan, Redemption};
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.6: the code is redeemed once, by the client it was issued to,
@@ -56,7 +57,7 @@ pub async fn exchange_code(
     // grant lives as long as the access token.
     let mut refresh_token = None;
     let plan = |code: &CodeGrant| {
-        let scope = ScopeSet::parse_supported(&code.scope);
+        let scope = ScopeSet::from_wire(&code.scope);
         let offline = scope.contains("offline_access");
         let refreshable = offline || client.allows_grant(GrantType::RefreshToken);
         let expires_at = ctx.now
@@ -75,6 +76,7 @@ pub async fn exchange_code(
         GrantPlan {
             id: random_id(),
             scope: scope.to_wire(),
+            resource: code.resource.clone(),
             session_key: if offline {
                 None
             } else {
@@ -97,7 +99,8 @@ pub async fn exchange_code(
             return Err(e);
         }
     };
-    let scope = ScopeSet::parse_supported(&plan.scope);
+    let granted = ScopeSet::from_wire(&plan.scope);
+    let covered = resource::covered(&plan.resource);
     let subject = Subject {
         user: &user,
         auth_time: grant.auth_time,
@@ -106,7 +109,11 @@ pub async fn exchange_code(
         grant_id: &plan.id,
         grant_expires_at: plan.expires_at,
     };
-    let (access_token, id_token) = match mint(ctx, client, &subject, &scope).await {
+    let minted = match resource::pick(&covered, params.resources()) {
+        Ok(api) => mint(ctx, client, &subject, &granted, api).await,
+        Err(e) => Err(e),
+    };
+    let (access_token, id_token, scope) = match minted {
         Ok(minted) => minted,
         Err(e) => {
             // Nothing was handed out: the recorded grant must not linger as a connected app.

@@ -7,9 +7,10 @@ mod refresh;
 use super::authorize::Params;
 use super::claims::{AccessTokenClaims, Audience, IdTokenClaims, at_hash, user_claims};
 use super::error::{ErrorCode, OAuthError};
+use super::resource;
 use crate::config::Config;
 use crate::crypto::{hash_secret, random_token};
-use crate::domain::{Acr, Alg, Amr, Client, GrantType, ScopeSet, User};
+use crate::domain::{Access, Acr, Alg, Amr, Client, GrantType, ScopeSet, User};
 use crate::keys::{Keystore, new_jti};
 use crate::store::{NewRefresh, Store};
 use serde::{Deserialize, Serialize};
@@ -144,6 +145,8 @@ async fn access_token(
     principal: Principal<'_>,
     aud: Vec<String>,
     scope: &str,
+    roles: Vec<String>,
+    groups: Option<Vec<String>>,
 ) -> Result<Minted, OAuthError> {
     let subject = match &principal {
         Principal::User(s) => Some(*s),
@@ -166,6 +169,8 @@ async fn access_token(
         amr: subject.map(|s| wire_amr(&s.amr)).unwrap_or_default(),
         acr: subject.map(|s| Acr::of(&s.amr).as_str().to_owned()),
         gid: subject.map(|s| s.grant_id.to_owned()),
+        roles,
+        groups,
     };
     Ok(Minted {
         token: ctx.keys.sign(
@@ -177,23 +182,59 @@ async fn access_token(
     })
 }
 
-/// Mints a user's access token and, with `openid`, the ID token (OIDC Core §2, §3.1.3.6).
+/// A user's tokens for one API of their grant, or for none (`resource`, RFC 8707 §2.2): the
+/// access token and, with `openid`, the ID token (OIDC Core §2, §3.1.3.6), and the scope they
+/// carry. API scopes are granted only while one of the user's roles carries them.
 async fn mint(
     ctx: Issuer<'_>,
     client: &Client,
     s: &Subject<'_>,
-    scope: &ScopeSet,
-) -> Result<(Minted, Option<String>), OAuthError> {
-    let mut aud = client.audiences.clone();
+    granted: &ScopeSet,
+    resource: Option<&str>,
+) -> Result<(Minted, Option<String>, ScopeSet), OAuthError> {
+    let api = match resource {
+        Some(id) => ctx.store.apis_for(&[], &[id]).await?.into_iter().next(),
+        None => None,
+    };
+    let groups_asked = granted.contains("groups");
+    let access = if api.is_some() || groups_asked {
+        ctx.store.user_access(&s.user.id).await?
+    } else {
+        Access::default()
+    };
+    let scope = resource::token_scope(granted, api.as_ref(), &access);
+    // RFC 9068 §3: a token for an API names it; the issuer too with `openid`, for UserInfo.
+    let mut aud = match &api {
+        Some(api) => vec![api.identifier.clone()],
+        None => client.audiences.clone(),
+    };
     if scope.contains("openid") || aud.is_empty() {
         aud.push(ctx.issuer().to_owned());
     }
+    let roles = api
+        .as_ref()
+        .map(|a| access.roles_for(a))
+        .unwrap_or_default();
+    let groups = groups_asked.then(|| access.groups.clone());
     let wire = scope.to_wire();
-    let access_token = access_token(ctx, client, Principal::User(s), aud, &wire).await?;
+    let access_token = access_token(
+        ctx,
+        client,
+        Principal::User(s),
+        aud,
+        &wire,
+        roles,
+        groups.clone(),
+    )
+    .await?;
     if !scope.contains("openid") {
-        return Ok((access_token, None));
+        return Ok((access_token, None, scope));
     }
     let id_alg = alg_for(ctx, client, client.id_token_signed_response_alg);
+    let mut user = user_claims(s.user, &scope);
+    if let Some(groups) = groups {
+        user.insert("groups".into(), groups.into());
+    }
     let claims = IdTokenClaims {
         iss: ctx.issuer().to_owned(),
         sub: s.user.id.clone(),
@@ -206,9 +247,10 @@ async fn mint(
         at_hash: at_hash(id_alg, &access_token.token),
         amr: wire_amr(&s.amr),
         acr: Some(Acr::of(&s.amr).as_str().to_owned()),
-        user: user_claims(s.user, scope),
+        user,
     };
-    Ok((access_token, Some(ctx.keys.sign(id_alg, "JWT", &claims)?)))
+    let id_token = ctx.keys.sign(id_alg, "JWT", &claims)?;
+    Ok((access_token, Some(id_token), scope))
 }
 
 /// A new refresh token for a family: the token, and what the store keeps of it (its hash, and

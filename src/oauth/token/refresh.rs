@@ -5,6 +5,7 @@ use crate::domain::auth::amr_from_wire;
 use crate::domain::{Amr, Client, GrantType, ScopeSet};
 use crate::oauth::authorize::Params;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::resource;
 
 const REPLAY_PURPOSE: &str = "gatehouse refresh replay";
 
@@ -45,7 +46,7 @@ pub async fn refresh(
             "the sign-in behind this grant lacks the second factor now required",
         ));
     }
-    let granted = ScopeSet::parse_supported(&record.grant.scope);
+    let granted = ScopeSet::from_wire(&record.grant.scope);
     if !client.allows_grant(GrantType::RefreshToken) && !granted.contains("offline_access") {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
@@ -63,9 +64,12 @@ pub async fn refresh(
                     "requested scope exceeds the grant",
                 ));
             }
-            ScopeSet::parse_supported(raw)
+            ScopeSet::from_wire(raw)
         }
     };
+    // RFC 8707 §2.2: a token for any one API the grant covers.
+    let covered = resource::covered(&record.grant.resource);
+    let api = resource::pick(&covered, params.resources())?;
     let user = match active_user(ctx.store, &record.grant.user_id).await {
         Ok(u) => u,
         Err(e) => {
@@ -84,7 +88,7 @@ pub async fn refresh(
     };
     // Signed before the claim, so the claim, the successor and the replay response are one
     // write: a token that turns out not to be claimable only cost the signatures.
-    let (access_token, id_token) = mint(ctx, client, &subject, &scope).await?;
+    let (access_token, id_token, scope) = mint(ctx, client, &subject, &scope, api).await?;
     let (successor, record_of_successor) = new_refresh_token(ctx, client, record.grant.expires_at);
     let response = ctx.response(access_token, Some(successor), id_token, scope.to_wire());
     let sealed = if !client.is_public() && ctx.config.refresh_replay_window > 0 {

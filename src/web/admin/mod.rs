@@ -1,5 +1,6 @@
 //! The admin REST API under `/admin/api/v1` (JSON, RFC 9457 errors), and its OpenAPI 3.1
 //! document, generated from these handlers so the two cannot drift.
+mod access;
 mod audit;
 mod clients;
 mod keys;
@@ -78,6 +79,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(clients::routes())
         .merge(keys::routes())
         .merge(users::routes())
+        .merge(access::routes())
         .merge(audit::routes());
     let (router, mut doc) = OpenApiRouter::with_openapi(document())
         .nest(ep::ADMIN_API, v1)
@@ -108,7 +110,7 @@ fn document() -> utoipa::openapi::OpenApi {
                 .title("Gatehouse admin API")
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
-                    "Manage clients, users, consents, grants, signing keys and the audit log. \
+                    "Manage clients, users, consents, grants, APIs, roles, groups, signing keys and the audit log. \
                      Errors are RFC 9457 problem details; changes take If-Match with the ETag of \
                      the resource read.",
                 ))

@@ -1,0 +1,494 @@
+//! APIs and their scopes, roles, groups, and what each user holds of them.
+use super::{Error, Result, Store, on_conflict};
+use crate::domain::{Access, Api, ApiScope, Group, HeldRole, Role};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+pub const SCOPE_TAKEN: &str = "a scope of that name belongs to another API";
+
+/// `$from, $from+1, …` for `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Folds rows of an API joined with its scopes (ordered by API) into APIs.
+fn fold_apis(rows: &[AnyRow]) -> Result<Vec<Api>> {
+    let mut out: Vec<Api> = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        if out.last().is_none_or(|a| a.id != id) {
+            out.push(Api {
+                id,
+                identifier: r.try_get("identifier")?,
+                name: r.try_get("name")?,
+                scopes: Vec::new(),
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            });
+        }
+        if let (Some(api), Some(name)) = (out.last_mut(), r.try_get::<Option<String>, _>("scope")?)
+        {
+            api.scopes.push(ApiScope {
+                name,
+                description: r
+                    .try_get::<Option<String>, _>("description")?
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+const API_SELECT: &str = "select a.id, a.identifier, a.name, a.created_at, a.updated_at, \
+     s.name as scope, s.description from apis a left join api_scopes s on s.api_id = a.id";
+
+async fn upsert_scopes<'e>(
+    tx: &mut sqlx::Transaction<'e, sqlx::Any>,
+    api_id: &str,
+    scopes: &[ApiScope],
+) -> Result<()> {
+    for s in scopes {
+        // A name another API owns is left alone (the `where`), which the count reveals.
+        let done = sqlx::query(
+            "insert into api_scopes (name, api_id, description) values ($1, $2, $3) \
+             on conflict (name) do update set description = excluded.description \
+             where api_scopes.api_id = excluded.api_id",
+        )
+        .bind(&s.name)
+        .bind(api_id)
+        .bind(&s.description)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict(SCOPE_TAKEN));
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    pub async fn insert_api(&self, api: &Api) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "insert into apis (id, identifier, name, created_at, updated_at) values ($1, $2, $3, $4, $5)",
+        )
+        .bind(&api.id)
+        .bind(&api.identifier)
+        .bind(&api.name)
+        .bind(api.created_at)
+        .bind(api.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(on_conflict("an API with that identifier exists"))?;
+        upsert_scopes(&mut tx, &api.id, &api.scopes).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores an API's new name and scopes. Scopes it no longer lists are deleted, and with them
+    /// every role's hold on them.
+    pub async fn update_api(&self, api: &Api) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("update apis set name = $1, updated_at = $2 where id = $3")
+            .bind(&api.name)
+            .bind(api.updated_at)
+            .bind(&api.id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        let names: Vec<&str> = api.scopes.iter().map(|s| s.name.as_str()).collect();
+        let keep = if names.is_empty() {
+            String::new()
+        } else {
+            format!(" and name not in ({})", placeholders(2, names.len()))
+        };
+        let mut delete = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "delete from api_scopes where api_id = $1{keep}"
+        )))
+        .bind(&api.id);
+        for n in &names {
+            delete = delete.bind(*n);
+        }
+        delete.execute(&mut *tx).await?;
+        upsert_scopes(&mut tx, &api.id, &api.scopes).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_api(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("delete from apis where id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// An API by its id or its identifier.
+    pub async fn find_api(&self, key: &str) -> Result<Option<Api>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{API_SELECT} where a.id = $1 or a.identifier = $1 order by a.id, s.name"
+        )))
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(fold_apis(&rows)?.into_iter().next())
+    }
+
+    pub async fn list_apis(&self) -> Result<Vec<Api>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{API_SELECT} order by a.identifier, a.id, s.name"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        fold_apis(&rows)
+    }
+
+    /// The APIs that own any of `scopes` or have one of `identifiers`, each with all its scopes.
+    pub async fn apis_for(&self, scopes: &[&str], identifiers: &[&str]) -> Result<Vec<Api>> {
+        let mut clauses = Vec::new();
+        if !identifiers.is_empty() {
+            clauses.push(format!(
+                "a.identifier in ({})",
+                placeholders(1, identifiers.len())
+            ));
+        }
+        if !scopes.is_empty() {
+            clauses.push(format!(
+                "a.id in (select api_id from api_scopes where name in ({}))",
+                placeholders(identifiers.len() + 1, scopes.len())
+            ));
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{API_SELECT} where {} order by a.identifier, a.id, s.name",
+            clauses.join(" or ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for v in identifiers.iter().chain(scopes) {
+            q = q.bind(*v);
+        }
+        fold_apis(&q.fetch_all(&self.pool).await?)
+    }
+
+    /// Creates a role; its scopes must exist.
+    pub async fn insert_role(&self, role: &Role) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "insert into roles (id, name, description, created_at) values ($1, $2, $3, $4)",
+        )
+        .bind(&role.id)
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(role.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(on_conflict("a role of that name exists"))?;
+        for s in &role.scopes {
+            sqlx::query("insert into role_scopes (role_id, scope) values ($1, $2)")
+                .bind(&role.id)
+                .bind(s)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces a role's description and scopes.
+    pub async fn update_role(&self, role: &Role) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("update roles set description = $1 where id = $2")
+            .bind(&role.description)
+            .bind(&role.id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        sqlx::query("delete from role_scopes where role_id = $1")
+            .bind(&role.id)
+            .execute(&mut *tx)
+            .await?;
+        for s in &role.scopes {
+            sqlx::query("insert into role_scopes (role_id, scope) values ($1, $2)")
+                .bind(&role.id)
+                .bind(s)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_role(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("delete from roles where id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn roles_where(&self, clause: &str, key: Option<&str>) -> Result<Vec<Role>> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select r.id, r.name, r.description, r.created_at, s.scope from roles r \
+             left join role_scopes s on s.role_id = r.id {clause} order by r.name, s.scope"
+        )));
+        if let Some(k) = key {
+            q = q.bind(k);
+        }
+        let mut out: Vec<Role> = Vec::new();
+        for r in q.fetch_all(&self.pool).await? {
+            let id: String = r.try_get("id")?;
+            if out.last().is_none_or(|x| x.id != id) {
+                out.push(Role {
+                    id,
+                    name: r.try_get("name")?,
+                    description: r.try_get("description")?,
+                    scopes: Vec::new(),
+                    created_at: r.try_get("created_at")?,
+                });
+            }
+            if let (Some(role), Some(s)) =
+                (out.last_mut(), r.try_get::<Option<String>, _>("scope")?)
+            {
+                role.scopes.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A role by its id or its name.
+    pub async fn find_role(&self, key: &str) -> Result<Option<Role>> {
+        Ok(self
+            .roles_where("where r.id = $1 or r.name = $1", Some(key))
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    pub async fn list_roles(&self) -> Result<Vec<Role>> {
+        self.roles_where("", None).await
+    }
+
+    pub async fn insert_group(&self, group: &Group, role_ids: &[String]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "insert into user_groups (id, name, description, created_at) values ($1, $2, $3, $4)",
+        )
+        .bind(&group.id)
+        .bind(&group.name)
+        .bind(&group.description)
+        .bind(group.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(on_conflict("a group of that name exists"))?;
+        for role_id in role_ids {
+            sqlx::query("insert into group_roles (group_id, role_id) values ($1, $2)")
+                .bind(&group.id)
+                .bind(role_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces a group's description and roles.
+    pub async fn update_group(&self, group: &Group, role_ids: &[String]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("update user_groups set description = $1 where id = $2")
+            .bind(&group.description)
+            .bind(&group.id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        sqlx::query("delete from group_roles where group_id = $1")
+            .bind(&group.id)
+            .execute(&mut *tx)
+            .await?;
+        for role_id in role_ids {
+            sqlx::query("insert into group_roles (group_id, role_id) values ($1, $2)")
+                .bind(&group.id)
+                .bind(role_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_group(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("delete from user_groups where id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn groups_where(&self, clause: &str, key: Option<&str>) -> Result<Vec<Group>> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select g.id, g.name, g.description, g.created_at, r.name as role from user_groups g \
+             left join group_roles gr on gr.group_id = g.id left join roles r on r.id = gr.role_id \
+             {clause} order by g.name, r.name"
+        )));
+        if let Some(k) = key {
+            q = q.bind(k);
+        }
+        let mut out: Vec<Group> = Vec::new();
+        for r in q.fetch_all(&self.pool).await? {
+            let id: String = r.try_get("id")?;
+            if out.last().is_none_or(|x| x.id != id) {
+                out.push(Group {
+                    id,
+                    name: r.try_get("name")?,
+                    description: r.try_get("description")?,
+                    roles: Vec::new(),
+                    created_at: r.try_get("created_at")?,
+                });
+            }
+            if let (Some(g), Some(role)) = (out.last_mut(), r.try_get::<Option<String>, _>("role")?)
+            {
+                g.roles.push(role);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A group by its id or its name.
+    pub async fn find_group(&self, key: &str) -> Result<Option<Group>> {
+        Ok(self
+            .groups_where("where g.id = $1 or g.name = $1", Some(key))
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    pub async fn list_groups(&self) -> Result<Vec<Group>> {
+        self.groups_where("", None).await
+    }
+
+    /// The members of a group: (user id, username), by username.
+    pub async fn group_members(&self, group_id: &str) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "select u.id, u.username from group_members m join users u on u.id = m.user_id \
+             where m.group_id = $1 order by u.username limit 10000",
+        )
+        .bind(group_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Adds (or with `member` false, removes) a user to a group; false when nothing changed.
+    pub async fn set_group_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        member: bool,
+    ) -> Result<bool> {
+        let sql = if member {
+            "insert into group_members (group_id, user_id) values ($1, $2) on conflict do nothing"
+        } else {
+            "delete from group_members where group_id = $1 and user_id = $2"
+        };
+        let done = sqlx::query(sql)
+            .bind(group_id)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Grants (or with `held` false, takes back) a role directly; false when nothing changed.
+    pub async fn set_user_role(&self, user_id: &str, role_id: &str, held: bool) -> Result<bool> {
+        let sql = if held {
+            "insert into user_roles (user_id, role_id) values ($1, $2) on conflict do nothing"
+        } else {
+            "delete from user_roles where user_id = $1 and role_id = $2"
+        };
+        let done = sqlx::query(sql)
+            .bind(user_id)
+            .bind(role_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// What a user holds: roles granted directly or through a group (with their scopes), and
+    /// groups. Two reads, for the tokens that need them.
+    pub async fn user_access(&self, user_id: &str) -> Result<Access> {
+        let rows = sqlx::query(
+            "select r.name, s.scope, '' as via from user_roles ur join roles r on r.id = ur.role_id \
+             left join role_scopes s on s.role_id = r.id where ur.user_id = $1 \
+             union all \
+             select r.name, s.scope, g.name as via from group_members m \
+             join user_groups g on g.id = m.group_id join group_roles gr on gr.group_id = g.id \
+             join roles r on r.id = gr.role_id left join role_scopes s on s.role_id = r.id \
+             where m.user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut roles: Vec<HeldRole> = Vec::new();
+        for r in rows {
+            let name: String = r.try_get("name")?;
+            let scope: Option<String> = r.try_get("scope")?;
+            let via: String = r.try_get("via")?;
+            let i = match roles.iter().position(|h| h.name == name) {
+                Some(i) => i,
+                None => {
+                    roles.push(HeldRole {
+                        name,
+                        scopes: Vec::new(),
+                        direct: false,
+                        via: Vec::new(),
+                    });
+                    roles.len() - 1
+                }
+            };
+            let held = &mut roles[i];
+            if via.is_empty() {
+                held.direct = true;
+            } else if !held.via.contains(&via) {
+                held.via.push(via);
+            }
+            if let Some(s) = scope
+                && !held.scopes.contains(&s)
+            {
+                held.scopes.push(s);
+            }
+        }
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        for r in &mut roles {
+            r.scopes.sort();
+            r.via.sort();
+        }
+        let groups = sqlx::query_scalar(
+            "select g.name from group_members m join user_groups g on g.id = m.group_id \
+             where m.user_id = $1 order by g.name",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Access { roles, groups })
+    }
+
+    /// Users holding a role directly: (user id, username).
+    pub async fn role_holders(&self, role_id: &str) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "select u.id, u.username from user_roles ur join users u on u.id = ur.user_id \
+             where ur.role_id = $1 order by u.username limit 10000",
+        )
+        .bind(role_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -147,9 +147,13 @@ pub async fn api(config: &Config, clock: &Clock, cmd: ApiCommand) -> anyhow::Res
             )
             .await?;
             println!(
-                "created API {} ({} scopes, id {})",
+                "created API {} (scopes: {}; id {})",
                 api.identifier,
-                api.scopes.len(),
+                api.scopes
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 api.id
             );
         }

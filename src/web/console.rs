@@ -101,6 +101,9 @@ macro_rules! admin_or_leave {
     };
 }
 
+// After the macro, which it uses.
+pub mod access;
+
 fn page<T: Template>(t: &T) -> Response {
     render(t)
 }
@@ -1346,6 +1349,8 @@ struct UserPage<'a> {
     recovery_codes: i64,
     sessions: Vec<SessionLine>,
     apps: Vec<(String, String)>,
+    access: crate::domain::Access,
+    min_length: usize,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -1396,6 +1401,8 @@ async fn user_page(
         recovery_codes: f.recovery_codes,
         sessions,
         apps,
+        access: state.store.user_access(id).await?,
+        min_length: state.hasher.policy().min_chars(),
         notice,
         error,
     });
@@ -1436,6 +1443,9 @@ fn done_message(action: &str) -> Option<&'static str> {
         "revoke-admin" => "The user is no longer an administrator.",
         "password" => "The password is set; the user is signed out everywhere.",
         "revoke-app" => "The app's access is removed.",
+        "add-role" | "remove-role" | "join-group" | "leave-group" => {
+            "Their roles are changed. Their next token carries the change."
+        }
         _ => return None,
     })
 }
@@ -1450,6 +1460,21 @@ pub struct UserActionForm {
     confirm: Option<String>,
     /// For `password`.
     password: Option<String>,
+    /// For `add-role` and `remove-role`.
+    role: Option<String>,
+    /// For `join-group` and `leave-group`.
+    group: Option<String>,
+}
+
+/// A role or group typed by name that does not exist is a mistake on the form, not a 404.
+fn unknown_name(e: AdminError, field: &'static str, name: &str) -> AdminError {
+    match e {
+        AdminError::NotFound => AdminError::InvalidField {
+            field,
+            message: format!("There is no {field} {name}."),
+        },
+        e => e,
+    }
 }
 
 pub async fn user_action(
@@ -1483,6 +1508,22 @@ pub async fn user_action(
         "revoke-app" => {
             let client_id = form.client_id.as_deref().unwrap_or_default();
             admin::users::revoke_consent(store, now, actor, &id, client_id).await
+        }
+        "add-role" | "remove-role" => {
+            let role = form.role.as_deref().unwrap_or_default().trim();
+            let held = form.action == "add-role";
+            admin::access::set_user_role(store, actor, &id, role, held)
+                .await
+                .map(|_| ())
+                .map_err(|e| unknown_name(e, "role", role))
+        }
+        "join-group" | "leave-group" => {
+            let group = form.group.as_deref().unwrap_or_default().trim();
+            let member = form.action == "join-group";
+            admin::access::set_group_member(store, actor, group, &id, member)
+                .await
+                .map(|_| ())
+                .map_err(|e| unknown_name(e, "group", group))
         }
         "delete" if form.confirm.is_some() => {
             return match admin::users::delete(store, now, actor, &id, None).await {

@@ -360,6 +360,11 @@ fn console_routes() -> Router<AppState> {
             "/users/{id}/action",
             post(console::user_action).layer(form_limit()),
         )
+        .route("/access", get(console::access::overview))
+        .route(
+            "/access/{id}",
+            post(console::access::change).layer(form_limit()),
+        )
         .route("/keys", get(console::keys))
         .route(
             "/keys/rotate",

@@ -1103,7 +1103,188 @@ async fn consents_and_grants_per_user_and_client(app: TestApp) {
     assert_eq!(log["items"].as_array().unwrap().len(), 1);
 }
 
+/// APIs, roles and groups are resources of the admin API, with the rules of the CLI.
+async fn apis_roles_and_groups_from_the_api(app: TestApp) {
+    let (_, token) = admin_token(&app).await;
+    let api = Api { app: &app, token };
+    let alice = app.create_user("alice").await;
+    let resp = api
+        .post(
+            "/apis",
+            json!({"identifier": "https://tasks.example", "name": "Tasks",
+                   "scopes": [{"name": "tasks:read", "description": "Read your tasks"},
+                              {"name": "tasks:write", "description": "Create and edit your tasks"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = resp.json().await.unwrap();
+    let api_id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("{API}/apis/{api_id}"));
+    assert_eq!(created["scopes"].as_array().unwrap().len(), 2);
+    // Each bad input is refused with its member named, and nothing is stored.
+    for (body, field) in [
+        (json!({"identifier": "tasks", "name": "T"}), "identifier"),
+        (
+            json!({"identifier": "https://b.example", "name": "B",
+                "scopes": [{"name": "openid", "description": "x"}]}),
+            "scopes",
+        ),
+        (
+            json!({"identifier": "https://b.example", "name": "B",
+                "scopes": [{"name": "b:read", "description": ""}]}),
+            "scopes",
+        ),
+    ] {
+        let (status, p) = problem(api.post("/apis", body).await).await;
+        assert_eq!((status, p["field"].as_str()), (400, Some(field)), "{p}");
+    }
+    let (status, _) = problem(
+        api.post(
+            "/apis",
+            json!({"identifier": "https://other.example", "name": "Other",
+                   "scopes": [{"name": "tasks:read", "description": "Mine too"}]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 409, "a scope name belongs to one API");
+    let (status, _) = problem(
+        api.post(
+            "/apis",
+            json!({"identifier": "https://tasks.example", "name": "Again"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 409);
+    let listed: Value = api.get("/apis").await.json().await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    let (status, p) = problem(
+        api.post(
+            "/roles",
+            json!({"name": "editor", "scopes": ["tasks:delete"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, p["field"].as_str()), (400, Some("scopes")), "{p}");
+    let resp = api
+        .post(
+            "/roles",
+            json!({"name": "editor", "scopes": ["tasks:read", "tasks:write"]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let role: Value = resp.json().await.unwrap();
+    let role_id = role["id"].as_str().unwrap().to_owned();
+    let resp = api
+        .post("/groups", json!({"name": "team-a", "roles": ["editor"]}))
+        .await;
+    assert_eq!(resp.status(), 201);
+    let group: Value = resp.json().await.unwrap();
+    let group_id = group["id"].as_str().unwrap().to_owned();
+    assert_eq!(group["roles"], json!(["editor"]));
+    let put = |path: String| api.req(reqwest::Method::PUT, &path).send();
+    let resp = put(format!("/groups/{group_id}/members/{}", alice.id))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let members: Value = api
+        .get(&format!("/groups/{group_id}/members"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(members["items"][0]["username"], "alice");
+    let resp = put(format!("/users/{}/roles/editor", alice.id))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let held: Value = api
+        .get(&format!("/users/{}/access", alice.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["groups"], json!(["team-a"]));
+    assert_eq!(held["scopes"], json!(["tasks:read", "tasks:write"]));
+    assert_eq!(held["roles"][0]["direct"], true);
+    assert_eq!(held["roles"][0]["via"], json!(["team-a"]));
+    let resp = put(format!("/users/{}/roles/no-such-role", alice.id))
+        .await
+        .unwrap();
+    assert_eq!(problem(resp).await.0, 404);
+
+    // Removing a scope from the API takes it from the role.
+    let resp = api
+        .patch(
+            &format!("/apis/{api_id}"),
+            None,
+            json!({"scopes": [{"name": "tasks:read", "description": "See your tasks"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let role: Value = api
+        .get(&format!("/roles/{role_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(role["scopes"], json!(["tasks:read"]));
+    let resp = api
+        .patch(
+            &format!("/roles/{role_id}"),
+            None,
+            json!({"description": "Edits tasks"}),
+        )
+        .await;
+    let role: Value = resp.json().await.unwrap();
+    assert_eq!(role["description"], "Edits tasks");
+    let resp = api
+        .patch(&format!("/groups/{group_id}"), None, json!({"roles": []}))
+        .await;
+    let group: Value = resp.json().await.unwrap();
+    assert_eq!(group["roles"], json!([]));
+
+    for path in [
+        format!("/groups/{group_id}"),
+        format!("/roles/{role_id}"),
+        format!("/apis/{api_id}"),
+    ] {
+        let resp = api
+            .req(reqwest::Method::DELETE, &path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204, "{path}");
+        assert_eq!(problem(api.get(&path).await).await.0, 404, "{path}");
+    }
+    let held: Value = api
+        .get(&format!("/users/{}/access", alice.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held, json!({"roles": [], "groups": [], "scopes": []}));
+    // Each change was one audit event.
+    let log: Value = api
+        .get("/audit-events?event=user.role_added")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = log["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0]["target"],
+        format!("user:{}/role:{role_id}", alice.id)
+    );
+}
+
 crate::backend_tests!(
+    apis_roles_and_groups_from_the_api,
     a_user_from_creation_to_deletion,
     consents_and_grants_per_user_and_client,
     refused_without_an_admin_token,
@@ -1173,7 +1354,30 @@ async fn openapi_document_is_valid_and_complete() {
         "POST /admin/api/v1/users/{user_id}/password",
         "POST /admin/api/v1/users/{user_id}/unlock",
         "PUT /admin/api/v1/users/{user_id}/admin",
+        "DELETE /admin/api/v1/apis/{api_id}",
+        "DELETE /admin/api/v1/groups/{group_id}",
+        "DELETE /admin/api/v1/groups/{group_id}/members/{user_id}",
+        "DELETE /admin/api/v1/roles/{role_id}",
+        "DELETE /admin/api/v1/users/{user_id}/roles/{role_id}",
+        "GET /admin/api/v1/apis",
+        "GET /admin/api/v1/apis/{api_id}",
+        "GET /admin/api/v1/groups",
+        "GET /admin/api/v1/groups/{group_id}",
+        "GET /admin/api/v1/groups/{group_id}/members",
+        "GET /admin/api/v1/roles",
+        "GET /admin/api/v1/roles/{role_id}",
+        "GET /admin/api/v1/users/{user_id}/access",
+        "PATCH /admin/api/v1/apis/{api_id}",
+        "PATCH /admin/api/v1/groups/{group_id}",
+        "PATCH /admin/api/v1/roles/{role_id}",
+        "POST /admin/api/v1/apis",
+        "POST /admin/api/v1/groups",
+        "POST /admin/api/v1/roles",
+        "PUT /admin/api/v1/groups/{group_id}/members/{user_id}",
+        "PUT /admin/api/v1/users/{user_id}/roles/{role_id}",
     ];
+    let mut expected = expected.to_vec();
+    expected.sort();
     assert_eq!(routes, expected);
     // Each documented route is served (answers 401 without a token, not 404 or 405).
     for route in &routes {
@@ -1184,6 +1388,9 @@ async fn openapi_document_is_valid_and_complete() {
             "{user_id}",
             "{grant_id}",
             "{session_id}",
+            "{api_id}",
+            "{role_id}",
+            "{group_id}",
         ]
         .iter()
         .fold(path.to_owned(), |p, v| p.replace(v, "x"));

@@ -861,3 +861,120 @@ fn apply_reconciles_the_clients_file() {
     assert!(tail.contains("\"actor\":\"clients-file\""));
     assert!(!tail.contains(rotated.1));
 }
+
+#[test]
+fn api_role_and_group_commands_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| stdout(&gatehouse(d, args, None));
+    let fails = |args: &[&str]| {
+        let o = gatehouse(d, args, None);
+        assert!(!o.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    run(&[
+        "api",
+        "create",
+        "--identifier",
+        "https://tasks.example",
+        "--name",
+        "Tasks",
+        "--scope",
+        "tasks:read=Read your tasks",
+        "--scope",
+        "tasks:write=Create and edit your tasks",
+    ]);
+    let shown = run(&["api", "show", "https://tasks.example"]);
+    assert!(
+        shown.contains("scope\ttasks:write\tCreate and edit your tasks"),
+        "{shown}"
+    );
+    assert!(run(&["api", "list"]).contains("tasks:read tasks:write"));
+    // Words are required, reserved names refused, a scope belongs to one API.
+    assert!(
+        fails(&[
+            "api",
+            "create",
+            "--identifier",
+            "https://b.example",
+            "--name",
+            "B",
+            "--scope",
+            "b:read"
+        ])
+        .contains("NAME=")
+    );
+    fails(&[
+        "api",
+        "create",
+        "--identifier",
+        "https://b.example",
+        "--name",
+        "B",
+        "--scope",
+        "openid=x",
+    ]);
+    fails(&[
+        "api",
+        "create",
+        "--identifier",
+        "https://b.example",
+        "--name",
+        "B",
+        "--scope",
+        "tasks:read=Mine",
+    ]);
+    fails(&["api", "create", "--identifier", "relative", "--name", "B"]);
+
+    assert!(
+        fails(&["role", "create", "editor", "--scope", "tasks:delete"]).contains("tasks:delete")
+    );
+    run(&[
+        "role",
+        "create",
+        "editor",
+        "--scope",
+        "tasks:read",
+        "--scope",
+        "tasks:write",
+    ]);
+    run(&["role", "create", "reader", "--scope", "tasks:read"]);
+    run(&["group", "create", "team-a", "--role", "editor"]);
+    fails(&["group", "create", "team-b", "--role", "no-such-role"]);
+    gatehouse(
+        d,
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        Some("a long enough password"),
+    );
+    run(&["group", "add-user", "team-a", "alice"]);
+    run(&["user", "add-role", "alice", "reader"]);
+    let show = run(&["user", "show", "alice"]);
+    assert!(
+        show.contains("role\teditor\tgroup team-a\ttasks:read tasks:write"),
+        "{show}"
+    );
+    assert!(show.contains("role\treader\tdirect\ttasks:read"), "{show}");
+    assert!(show.contains("group\tteam-a"), "{show}");
+    assert!(show.contains("scopes\ttasks:read tasks:write"), "{show}");
+    assert!(run(&["group", "show", "team-a"]).contains("member\talice"));
+    assert!(run(&["role", "show", "reader"]).contains("user\talice"));
+
+    // Taking a scope from the API takes it from the role.
+    run(&[
+        "api",
+        "update",
+        "https://tasks.example",
+        "--remove-scope",
+        "tasks:write",
+    ]);
+    assert!(run(&["role", "show", "editor"]).contains("scopes\ttasks:read\n"));
+    run(&["user", "remove-role", "alice", "reader"]);
+    run(&["group", "remove-user", "team-a", "alice"]);
+    let show = run(&["user", "show", "alice"]);
+    assert!(!show.contains("role\t"), "{show}");
+    run(&["group", "delete", "team-a"]);
+    run(&["role", "delete", "editor"]);
+    run(&["api", "delete", "https://tasks.example"]);
+    assert_eq!(run(&["api", "list"]), "");
+    assert!(fails(&["api", "show", "https://tasks.example"]).contains("no API"));
+}

@@ -538,7 +538,169 @@ async fn the_playground_shows_what_a_client_gets(app: TestApp) {
     assert_eq!(c.redirect_uris, [REDIRECT_URI]);
 }
 
+async fn apis_roles_and_groups_from_the_console(app: TestApp) {
+    let (_, b) = signed_in_admin(&app, "root").await;
+    let alice = app.create_user("alice").await;
+    let csrf = csrf_of(&app, &b, "/admin/access").await;
+    let act = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let mut form = form;
+        form.push(("csrf", csrf.clone()));
+        let b = b.clone();
+        let url = app.url(path);
+        async move { b.post(url).form(&form).send().await.unwrap() }
+    };
+    let s = |v: &str| v.to_owned();
+    let resp = act(
+        "/admin/access/new",
+        vec![
+            ("action", s("create-api")),
+            ("identifier", s("https://tasks.example")),
+            ("name", s("Tasks")),
+        ],
+    )
+    .await;
+    assert_eq!(location(&resp), "/admin/access?done=api");
+    let api = app
+        .store
+        .find_api("https://tasks.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let api_path: &'static str = Box::leak(format!("/admin/access/{}", api.id).into_boxed_str());
+    let resp = act(
+        api_path,
+        vec![
+            ("action", s("add-scope")),
+            ("scope", s("tasks:write")),
+            ("words", s("Create and edit your tasks")),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    // A reserved name is refused on the page, and nothing changes.
+    let resp = act(
+        api_path,
+        vec![
+            ("action", s("add-scope")),
+            ("scope", s("openid")),
+            ("words", s("x")),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("reserved"));
+    assert_eq!(
+        app.store
+            .find_api(&api.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .scopes
+            .len(),
+        1
+    );
+    let resp = act(
+        "/admin/access/new",
+        vec![
+            ("action", s("create-role")),
+            ("name", s("editor")),
+            ("list", s("tasks:write")),
+        ],
+    )
+    .await;
+    assert_eq!(location(&resp), "/admin/access?done=role");
+    let resp = act(
+        "/admin/access/new",
+        vec![
+            ("action", s("create-group")),
+            ("name", s("team-a")),
+            ("list", s("editor")),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let group = app.store.find_group("team-a").await.unwrap().unwrap();
+    let group_path: &'static str =
+        Box::leak(format!("/admin/access/{}", group.id).into_boxed_str());
+    let resp = act(
+        group_path,
+        vec![("action", s("add-member")), ("username", s("alice"))],
+    )
+    .await;
+    assert_eq!(location(&resp), "/admin/access?done=member");
+    let (_, html) = page(&app, &b, "/admin/access").await;
+    for shown in [
+        "Tasks",
+        "https://tasks.example",
+        "Create and edit your tasks",
+        "editor",
+        "team-a",
+        ">alice</a>",
+    ] {
+        assert!(html.contains(shown), "{shown}");
+    }
+    // The user's page shows what they hold and gives a role by name.
+    let user_path = format!("/admin/users/{}", alice.id);
+    let (_, html) = page(&app, &b, &user_path).await;
+    assert!(html.contains("<code>tasks:write</code>"), "{html}");
+    let action = format!("{user_path}/action");
+    let resp = post(
+        &app,
+        &b,
+        &action,
+        &[("csrf", &csrf), ("action", "add-role"), ("role", "nope")],
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("There is no role nope.")
+    );
+    let resp = post(
+        &app,
+        &b,
+        &action,
+        &[
+            ("csrf", &csrf),
+            ("action", "leave-group"),
+            ("group", "team-a"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert!(
+        app.store
+            .user_access(&alice.id)
+            .await
+            .unwrap()
+            .roles
+            .is_empty()
+    );
+    // Deleting needs the box ticked.
+    let resp = act(api_path, vec![("action", s("delete-api"))]).await;
+    assert_eq!(resp.status(), 400);
+    let resp = act(
+        api_path,
+        vec![("action", s("delete-api")), ("confirm", s("on"))],
+    )
+    .await;
+    assert_eq!(location(&resp), "/admin/access?done=deleted");
+    assert!(app.store.find_api(&api.id).await.unwrap().is_none());
+    assert!(
+        app.store
+            .find_role("editor")
+            .await
+            .unwrap()
+            .unwrap()
+            .scopes
+            .is_empty()
+    );
+}
+
 crate::backend_tests!(
+    apis_roles_and_groups_from_the_console,
     the_playground_shows_what_a_client_gets,
     only_admins_get_in,
     changes_need_a_recent_sign_in,

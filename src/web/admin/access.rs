@@ -150,7 +150,7 @@ async fn create_api(
 }
 
 /// Reads an API.
-#[utoipa::path(get, path = "/apis/{id}", operation_id = "getApi", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/apis/{api_id}", operation_id = "getApi", tag = "access", params(("api_id" = String, Path)),
     responses((status = 200, body = ApiView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn read_api(
     State(state): State<AppState>,
@@ -162,7 +162,7 @@ async fn read_api(
 }
 
 /// Renames an API or replaces its scopes.
-#[utoipa::path(patch, path = "/apis/{id}", operation_id = "updateApi", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/apis/{api_id}", operation_id = "updateApi", tag = "access", params(("api_id" = String, Path)),
     request_body = ApiPatch,
     responses((status = 200, body = ApiView), (status = 400, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
@@ -184,7 +184,7 @@ async fn update_api(
 }
 
 /// Deletes an API and its scopes.
-#[utoipa::path(delete, path = "/apis/{id}", operation_id = "deleteApi", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/apis/{api_id}", operation_id = "deleteApi", tag = "access", params(("api_id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn delete_api(
     State(state): State<AppState>,
@@ -280,7 +280,7 @@ async fn create_role(
 }
 
 /// Reads a role (by id or name).
-#[utoipa::path(get, path = "/roles/{id}", operation_id = "getRole", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/roles/{role_id}", operation_id = "getRole", tag = "access", params(("role_id" = String, Path)),
     responses((status = 200, body = RoleView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn read_role(
     State(state): State<AppState>,
@@ -291,7 +291,7 @@ async fn read_role(
 }
 
 /// Changes a role's description or scopes.
-#[utoipa::path(patch, path = "/roles/{id}", operation_id = "updateRole", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/roles/{role_id}", operation_id = "updateRole", tag = "access", params(("role_id" = String, Path)),
     request_body = RolePatch,
     responses((status = 200, body = RoleView), (status = 400, body = Problem), (status = 404, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
@@ -313,7 +313,7 @@ async fn update_role(
 }
 
 /// Deletes a role; users and groups lose it.
-#[utoipa::path(delete, path = "/roles/{id}", operation_id = "deleteRole", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/roles/{role_id}", operation_id = "deleteRole", tag = "access", params(("role_id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn delete_role(
     State(state): State<AppState>,
@@ -410,7 +410,7 @@ async fn create_group(
 }
 
 /// Reads a group (by id or name).
-#[utoipa::path(get, path = "/groups/{id}", operation_id = "getGroup", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/groups/{group_id}", operation_id = "getGroup", tag = "access", params(("group_id" = String, Path)),
     responses((status = 200, body = GroupView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn read_group(
     State(state): State<AppState>,
@@ -424,7 +424,7 @@ async fn read_group(
 }
 
 /// Changes a group's description or roles.
-#[utoipa::path(patch, path = "/groups/{id}", operation_id = "updateGroup", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/groups/{group_id}", operation_id = "updateGroup", tag = "access", params(("group_id" = String, Path)),
     request_body = GroupPatch,
     responses((status = 200, body = GroupView), (status = 400, body = Problem), (status = 404, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
@@ -446,7 +446,7 @@ async fn update_group(
 }
 
 /// Deletes a group; its members lose its roles.
-#[utoipa::path(delete, path = "/groups/{id}", operation_id = "deleteGroup", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/groups/{group_id}", operation_id = "deleteGroup", tag = "access", params(("group_id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn delete_group(
     State(state): State<AppState>,
@@ -469,8 +469,8 @@ pub struct MemberList {
 }
 
 /// Lists a group's members.
-#[utoipa::path(get, path = "/groups/{id}/members", operation_id = "listGroupMembers", tag = "access",
-    params(("id" = String, Path)),
+#[utoipa::path(get, path = "/groups/{group_id}/members", operation_id = "listGroupMembers", tag = "access",
+    params(("group_id" = String, Path)),
     responses((status = 200, body = MemberList), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn list_members(
     State(state): State<AppState>,
@@ -489,8 +489,8 @@ async fn list_members(
 }
 
 /// Adds a user to a group (idempotent).
-#[utoipa::path(put, path = "/groups/{id}/members/{user_id}", operation_id = "addGroupMember", tag = "access",
-    params(("id" = String, Path), ("user_id" = String, Path)),
+#[utoipa::path(put, path = "/groups/{group_id}/members/{user_id}", operation_id = "addGroupMember", tag = "access",
+    params(("group_id" = String, Path), ("user_id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn add_member(
     State(state): State<AppState>,
@@ -502,8 +502,8 @@ async fn add_member(
 }
 
 /// Takes a user out of a group (idempotent).
-#[utoipa::path(delete, path = "/groups/{id}/members/{user_id}", operation_id = "removeGroupMember", tag = "access",
-    params(("id" = String, Path), ("user_id" = String, Path)),
+#[utoipa::path(delete, path = "/groups/{group_id}/members/{user_id}", operation_id = "removeGroupMember", tag = "access",
+    params(("group_id" = String, Path), ("user_id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn remove_member(
     State(state): State<AppState>,
@@ -554,8 +554,8 @@ impl From<Access> for AccessView {
 }
 
 /// A user's roles (direct and through groups), groups and effective scopes.
-#[utoipa::path(get, path = "/users/{id}/access", operation_id = "getUserAccess", tag = "access",
-    params(("id" = String, Path)),
+#[utoipa::path(get, path = "/users/{user_id}/access", operation_id = "getUserAccess", tag = "access",
+    params(("user_id" = String, Path)),
     responses((status = 200, body = AccessView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn user_access(
     State(state): State<AppState>,
@@ -572,8 +572,8 @@ async fn user_access(
 }
 
 /// Grants a user a role directly (idempotent).
-#[utoipa::path(put, path = "/users/{id}/roles/{role}", operation_id = "addUserRole", tag = "access",
-    params(("id" = String, Path), ("role" = String, Path, description = "Role name or id")),
+#[utoipa::path(put, path = "/users/{user_id}/roles/{role_id}", operation_id = "addUserRole", tag = "access",
+    params(("user_id" = String, Path), ("role_id" = String, Path, description = "Role id or name")),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn add_user_role(
     State(state): State<AppState>,
@@ -585,8 +585,8 @@ async fn add_user_role(
 }
 
 /// Takes back a role granted directly (idempotent); roles through groups stay.
-#[utoipa::path(delete, path = "/users/{id}/roles/{role}", operation_id = "removeUserRole", tag = "access",
-    params(("id" = String, Path), ("role" = String, Path, description = "Role name or id")),
+#[utoipa::path(delete, path = "/users/{user_id}/roles/{role_id}", operation_id = "removeUserRole", tag = "access",
+    params(("user_id" = String, Path), ("role_id" = String, Path, description = "Role id or name")),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn remove_user_role(
     State(state): State<AppState>,

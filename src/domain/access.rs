@@ -21,6 +21,25 @@ pub struct Api {
 }
 
 impl Api {
+    /// An API whose id is its identifier and whose scopes' words are empty: for tests.
+    #[cfg(test)]
+    pub fn for_tests(identifier: &str, scopes: &[&str]) -> Self {
+        Self {
+            id: identifier.into(),
+            identifier: identifier.into(),
+            name: identifier.into(),
+            scopes: scopes
+                .iter()
+                .map(|s| ApiScope {
+                    name: (*s).into(),
+                    description: String::new(),
+                })
+                .collect(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
     pub fn owns(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s.name == scope)
     }
@@ -158,23 +177,6 @@ pub fn validate_access_name(kind: &str, name: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn api(identifier: &str, scopes: &[&str]) -> Api {
-        Api {
-            id: identifier.into(),
-            identifier: identifier.into(),
-            name: identifier.into(),
-            scopes: scopes
-                .iter()
-                .map(|s| ApiScope {
-                    name: (*s).into(),
-                    description: String::new(),
-                })
-                .collect(),
-            created_at: 0,
-            updated_at: 0,
-        }
-    }
-
     fn role(name: &str, scopes: &[&str]) -> HeldRole {
         HeldRole {
             name: name.into(),
@@ -214,7 +216,7 @@ mod tests {
 
     #[test]
     fn access_is_the_union_of_roles() {
-        let tasks = api("https://tasks.example", &["tasks:read", "tasks:write"]);
+        let tasks = Api::for_tests("https://tasks.example", &["tasks:read", "tasks:write"]);
         let access = Access {
             roles: vec![
                 role("reader", &["tasks:read"]),

@@ -172,29 +172,12 @@ pub async fn effective(store: &Store, scope: &ScopeSet, user_id: &str) -> store:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ApiScope, HeldRole};
-
-    fn api(identifier: &str, scopes: &[&str]) -> Api {
-        Api {
-            id: identifier.into(),
-            identifier: identifier.into(),
-            name: identifier.into(),
-            scopes: scopes
-                .iter()
-                .map(|s| ApiScope {
-                    name: (*s).into(),
-                    description: String::new(),
-                })
-                .collect(),
-            created_at: 0,
-            updated_at: 0,
-        }
-    }
+    use crate::domain::HeldRole;
 
     fn apis() -> Vec<Api> {
         vec![
-            api("https://tasks.example", &["tasks:read", "tasks:write"]),
-            api("https://notes.example", &["notes:read"]),
+            Api::for_tests("https://tasks.example", &["tasks:read", "tasks:write"]),
+            Api::for_tests("https://notes.example", &["notes:read"]),
         ]
     }
 

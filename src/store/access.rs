@@ -121,11 +121,7 @@ impl Store {
     }
 
     pub async fn delete_api(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("delete from apis where id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_row("apis", id).await
     }
 
     /// An API by its id or its identifier.
@@ -179,60 +175,23 @@ impl Store {
 
     /// Creates a role; its scopes must exist.
     pub async fn insert_role(&self, role: &Role) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "insert into roles (id, name, description, created_at) values ($1, $2, $3, $4)",
-        )
-        .bind(&role.id)
-        .bind(&role.name)
-        .bind(&role.description)
-        .bind(role.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(on_conflict("a role of that name exists"))?;
-        for s in &role.scopes {
-            sqlx::query("insert into role_scopes (role_id, scope) values ($1, $2)")
-                .bind(&role.id)
-                .bind(s)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let row = NamedRow {
+            id: &role.id,
+            name: &role.name,
+            description: &role.description,
+            created_at: role.created_at,
+        };
+        self.insert_named(&ROLES, &row, &role.scopes).await
     }
 
     /// Replaces a role's description and scopes.
     pub async fn update_role(&self, role: &Role) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("update roles set description = $1 where id = $2")
-            .bind(&role.description)
-            .bind(&role.id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound);
-        }
-        sqlx::query("delete from role_scopes where role_id = $1")
-            .bind(&role.id)
-            .execute(&mut *tx)
-            .await?;
-        for s in &role.scopes {
-            sqlx::query("insert into role_scopes (role_id, scope) values ($1, $2)")
-                .bind(&role.id)
-                .bind(s)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.update_named(&ROLES, &role.id, &role.description, &role.scopes)
+            .await
     }
 
     pub async fn delete_role(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("delete from roles where id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_row("roles", id).await
     }
 
     async fn roles_where(&self, clause: &str, key: Option<&str>) -> Result<Vec<Role>> {
@@ -278,60 +237,23 @@ impl Store {
     }
 
     pub async fn insert_group(&self, group: &Group, role_ids: &[String]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "insert into user_groups (id, name, description, created_at) values ($1, $2, $3, $4)",
-        )
-        .bind(&group.id)
-        .bind(&group.name)
-        .bind(&group.description)
-        .bind(group.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(on_conflict("a group of that name exists"))?;
-        for role_id in role_ids {
-            sqlx::query("insert into group_roles (group_id, role_id) values ($1, $2)")
-                .bind(&group.id)
-                .bind(role_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let row = NamedRow {
+            id: &group.id,
+            name: &group.name,
+            description: &group.description,
+            created_at: group.created_at,
+        };
+        self.insert_named(&GROUPS, &row, role_ids).await
     }
 
     /// Replaces a group's description and roles.
     pub async fn update_group(&self, group: &Group, role_ids: &[String]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("update user_groups set description = $1 where id = $2")
-            .bind(&group.description)
-            .bind(&group.id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound);
-        }
-        sqlx::query("delete from group_roles where group_id = $1")
-            .bind(&group.id)
-            .execute(&mut *tx)
-            .await?;
-        for role_id in role_ids {
-            sqlx::query("insert into group_roles (group_id, role_id) values ($1, $2)")
-                .bind(&group.id)
-                .bind(role_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.update_named(&GROUPS, &group.id, &group.description, role_ids)
+            .await
     }
 
     pub async fn delete_group(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("delete from user_groups where id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_row("user_groups", id).await
     }
 
     async fn groups_where(&self, clause: &str, key: Option<&str>) -> Result<Vec<Group>> {
@@ -490,5 +412,118 @@ impl Store {
         .bind(role_id)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+/// Roles and groups alike: a row with a unique name, and a link table to what it holds.
+struct Named {
+    table: &'static str,
+    taken: &'static str,
+    links: &'static str,
+    owner: &'static str,
+    held: &'static str,
+}
+
+const ROLES: Named = Named {
+    table: "roles",
+    taken: "a role of that name exists",
+    links: "role_scopes",
+    owner: "role_id",
+    held: "scope",
+};
+
+const GROUPS: Named = Named {
+    table: "user_groups",
+    taken: "a group of that name exists",
+    links: "group_roles",
+    owner: "group_id",
+    held: "role_id",
+};
+
+struct NamedRow<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    created_at: i64,
+}
+
+async fn set_links(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: &Named,
+    id: &str,
+    held: &[String],
+) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "delete from {} where {} = $1",
+        kind.links, kind.owner
+    )))
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    for h in held {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "insert into {} ({}, {}) values ($1, $2)",
+            kind.links, kind.owner, kind.held
+        )))
+        .bind(id)
+        .bind(h)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Deletes one row by id (what refers to it goes with it); false when there was none.
+    async fn delete_row(&self, table: &'static str, id: &str) -> Result<bool> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "delete from {table} where id = $1"
+        )))
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_named(&self, kind: &Named, row: &NamedRow<'_>, held: &[String]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "insert into {} (id, name, description, created_at) values ($1, $2, $3, $4)",
+            kind.table
+        )))
+        .bind(row.id)
+        .bind(row.name)
+        .bind(row.description)
+        .bind(row.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(on_conflict(kind.taken))?;
+        set_links(&mut tx, kind, row.id, held).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_named(
+        &self,
+        kind: &Named,
+        id: &str,
+        description: &str,
+        held: &[String],
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "update {} set description = $1 where id = $2",
+            kind.table
+        )))
+        .bind(description)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        set_links(&mut tx, kind, id, held).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

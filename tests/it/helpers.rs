@@ -499,6 +499,18 @@ impl TestApp {
         req.form(&body).send().await.unwrap()
     }
 
+    /// POST /token with the refresh grant and `extra` parameters (scope, resource).
+    pub async fn refresh(
+        &self,
+        client: &TestClient,
+        token: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+        form.extend_from_slice(extra);
+        self.token(client, &form).await
+    }
+
     pub async fn exchange(
         &self,
         client: &TestClient,

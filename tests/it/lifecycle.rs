@@ -40,11 +40,8 @@ async fn refresh(
     token: &str,
     scope: Option<&str>,
 ) -> reqwest::Response {
-    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
-    if let Some(s) = scope {
-        form.push(("scope", s));
-    }
-    app.token(client, &form).await
+    let extra: Vec<(&str, &str)> = scope.map(|s| ("scope", s)).into_iter().collect();
+    app.refresh(client, token, &extra).await
 }
 
 async fn error_code(resp: reqwest::Response) -> String {

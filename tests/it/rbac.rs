@@ -292,11 +292,8 @@ async fn refresh(
     token: &str,
     resource: Option<&str>,
 ) -> reqwest::Response {
-    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
-    if let Some(r) = resource {
-        form.push(("resource", r));
-    }
-    app.token(client, &form).await
+    let extra: Vec<(&str, &str)> = resource.map(|r| ("resource", r)).into_iter().collect();
+    app.refresh(client, token, &extra).await
 }
 
 async fn refresh_reaches_another_covered_api(app: TestApp) {

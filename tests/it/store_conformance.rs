@@ -646,7 +646,118 @@ async fn a_turn_goes_to_one_request(app: TestApp) {
     );
 }
 
+/// APIs, roles and groups: a scope belongs to one API, a failed write leaves nothing, deletes
+/// cascade, and a user's access is the union of direct and group roles.
+async fn access_rows_keep_their_invariants(app: TestApp) {
+    use gatehouse::domain::{Api, ApiScope, Group, Role};
+    let s = &app.store;
+    let scope = |name: &str| ApiScope {
+        name: name.into(),
+        description: format!("words for {name}"),
+    };
+    let api = |id: &str, scopes: Vec<ApiScope>| Api {
+        id: id.into(),
+        identifier: format!("https://{id}.example"),
+        name: id.into(),
+        scopes,
+        created_at: 1,
+        updated_at: 1,
+    };
+    s.insert_api(&api(
+        "tasks",
+        vec![scope("tasks:read"), scope("tasks:write")],
+    ))
+    .await
+    .unwrap();
+    // Another API may not take a scope name, and its failed insert leaves no API behind.
+    let taken = s
+        .insert_api(&api(
+            "other",
+            vec![scope("other:read"), scope("tasks:read")],
+        ))
+        .await;
+    assert!(
+        matches!(taken, Err(gatehouse::store::Error::Conflict(_))),
+        "{taken:?}"
+    );
+    assert!(s.find_api("other").await.unwrap().is_none());
+    assert!(s.apis_for(&["other:read"], &[]).await.unwrap().is_empty());
+    let found = s
+        .apis_for(&["tasks:write", "nope"], &["https://none.example"])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].scopes.len(), 2, "each API with all its scopes");
+    let role = |id: &str, scopes: &[&str]| Role {
+        id: id.into(),
+        name: id.into(),
+        description: String::new(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        created_at: 1,
+    };
+    s.insert_role(&role("editor", &["tasks:read", "tasks:write"]))
+        .await
+        .unwrap();
+    s.insert_role(&role("reader", &["tasks:read"]))
+        .await
+        .unwrap();
+    let dup = s.insert_role(&role("reader", &[])).await;
+    assert!(matches!(dup, Err(gatehouse::store::Error::Conflict(_))));
+    s.insert_group(
+        &Group {
+            id: "g1".into(),
+            name: "team-a".into(),
+            description: String::new(),
+            roles: vec![],
+            created_at: 1,
+        },
+        &["editor".into()],
+    )
+    .await
+    .unwrap();
+    let alice = app.create_user("alice").await;
+    assert!(s.set_group_member("g1", &alice.id, true).await.unwrap());
+    assert!(
+        !s.set_group_member("g1", &alice.id, true).await.unwrap(),
+        "already in"
+    );
+    assert!(s.set_user_role(&alice.id, "reader", true).await.unwrap());
+    let access = s.user_access(&alice.id).await.unwrap();
+    assert_eq!(access.groups, ["team-a"]);
+    assert_eq!(access.scopes(), ["tasks:read", "tasks:write"]);
+    let editor = &access.roles[0];
+    assert_eq!(
+        (editor.name.as_str(), editor.direct, editor.via.as_slice()),
+        ("editor", false, &["team-a".to_string()][..])
+    );
+    assert!(access.roles[1].direct);
+    // A scope the API drops leaves the roles; a deleted API takes the rest.
+    let mut tasks = s.find_api("tasks").await.unwrap().unwrap();
+    tasks.scopes.retain(|x| x.name == "tasks:read");
+    s.update_api(&tasks).await.unwrap();
+    assert_eq!(
+        s.find_role("editor").await.unwrap().unwrap().scopes,
+        ["tasks:read"]
+    );
+    assert!(s.delete_api("tasks").await.unwrap());
+    assert!(
+        s.find_role("editor")
+            .await
+            .unwrap()
+            .unwrap()
+            .scopes
+            .is_empty()
+    );
+    // Deleting the user or the group ends the memberships.
+    assert!(s.delete_group("g1").await.unwrap());
+    let access = s.user_access(&alice.id).await.unwrap();
+    assert!(access.groups.is_empty());
+    assert_eq!(access.roles.len(), 1);
+    assert!(s.role_holders("reader").await.unwrap().len() == 1);
+}
+
 crate::backend_tests!(
+    access_rows_keep_their_invariants,
     a_turn_goes_to_one_request,
     queued_mail_is_claimed_once,
     account_links_are_single_use,

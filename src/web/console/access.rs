@@ -177,54 +177,40 @@ pub async fn change(
                 .map(|_| "deleted"),
             Err(e) => Err(e),
         },
-        "create-role" => access::create_role(
-            store,
-            now,
-            actor,
-            form.name.as_deref().unwrap_or_default().trim(),
-            &text(&form.description),
-            &words(form.list.as_deref()),
-        )
-        .await
-        .map(|_| "role"),
-        "set-role-scopes" => access::update_role(
-            store,
-            actor,
-            &id,
-            ListChanges {
+        "create-role" | "create-group" => {
+            let name = form.name.as_deref().unwrap_or_default().trim();
+            let (description, list) = (text(&form.description), words(form.list.as_deref()));
+            if form.action == "create-role" {
+                access::create_role(store, now, actor, name, &description, &list)
+                    .await
+                    .map(|_| "role")
+            } else {
+                access::create_group(store, now, actor, name, &description, &list)
+                    .await
+                    .map(|_| "group")
+            }
+        }
+        "set-role-scopes" | "set-group-roles" => {
+            let changes = ListChanges {
                 set: Some(words(form.list.as_deref())),
                 ..Default::default()
-            },
-        )
-        .await
-        .map(|_| "role"),
+            };
+            if form.action == "set-role-scopes" {
+                access::update_role(store, actor, &id, changes)
+                    .await
+                    .map(|_| "role")
+            } else {
+                access::update_group(store, actor, &id, changes)
+                    .await
+                    .map(|_| "group")
+            }
+        }
         "delete-role" => match confirmed(&form) {
             Ok(()) => access::delete_role(store, actor, &id)
                 .await
                 .map(|_| "deleted"),
             Err(e) => Err(e),
         },
-        "create-group" => access::create_group(
-            store,
-            now,
-            actor,
-            form.name.as_deref().unwrap_or_default().trim(),
-            &text(&form.description),
-            &words(form.list.as_deref()),
-        )
-        .await
-        .map(|_| "group"),
-        "set-group-roles" => access::update_group(
-            store,
-            actor,
-            &id,
-            ListChanges {
-                set: Some(words(form.list.as_deref())),
-                ..Default::default()
-            },
-        )
-        .await
-        .map(|_| "group"),
         "delete-group" => match confirmed(&form) {
             Ok(()) => access::delete_group(store, actor, &id)
                 .await

@@ -67,6 +67,7 @@ pub enum Event {
     GroupMemberRemoved,
     UserRoleAdded,
     UserRoleRemoved,
+    KeyImported,
 }
 
 impl Event {
@@ -128,6 +129,7 @@ impl Event {
         Self::GroupMemberRemoved,
         Self::UserRoleAdded,
         Self::UserRoleRemoved,
+        Self::KeyImported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -189,6 +191,7 @@ impl Event {
             Self::GroupMemberRemoved => "group.member_removed",
             Self::UserRoleAdded => "user.role_added",
             Self::UserRoleRemoved => "user.role_removed",
+            Self::KeyImported => "key.imported",
         }
     }
 

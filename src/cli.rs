@@ -126,6 +126,29 @@ pub enum KeysCommand {
         #[arg(allow_hyphen_values = true)]
         kid: String,
     },
+    /// Bring in an RSA signing key (PKCS#8 or PKCS#1 PEM, 2048 bits or more) from the provider
+    /// being replaced. It is sealed like generated keys, published at once and signs after the
+    /// publish lead; with its old `--kid`, tokens that provider signed keep verifying here.
+    Import {
+        #[arg(long)]
+        pem: std::path::PathBuf,
+        /// The kid it had at the old provider (default: its RFC 7638 thumbprint).
+        #[arg(long, allow_hyphen_values = true)]
+        kid: Option<String>,
+        /// It signs at once instead of after the publish lead.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Print a published key's public half: a PEM `PUBLIC KEY` (the default) or its JWK.
+    Export {
+        /// The key's kid.
+        #[arg(long, allow_hyphen_values = true)]
+        public: String,
+        #[arg(long, conflicts_with = "jwk")]
+        pem: bool,
+        #[arg(long)]
+        jwk: bool,
+    },
 }
 
 /// Client settings shared by `client create` and `client update`. On update, a list given
@@ -176,6 +199,9 @@ pub struct ClientOptions {
     /// passkey); users without one are told how to get one.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     require_mfa: Option<bool>,
+    /// Its authorization requests must be pushed to /par first (RFC 9126), as FAPI 2.0 asks.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    require_par: Option<bool>,
     /// What this client's ID tokens are signed with: RS256 (the default), ES256 or EdDSA
     /// (`id_token_signed_response_alg`). The relying party must support it.
     #[arg(long)]
@@ -204,6 +230,7 @@ impl ClientOptions {
             refresh_idle_ttl: self.refresh_idle_ttl.map(Some),
             pkce_optional: self.pkce.map(|p| p == "optional"),
             require_mfa: self.require_mfa,
+            require_par: self.require_par,
             id_token_signed_response_alg: self.id_token_alg,
             access_token_signed_response_alg: self.access_token_alg,
         }
@@ -589,6 +616,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "refresh_token_ttl": c.refresh_token_ttl, "refresh_idle_ttl": c.refresh_idle_ttl,
                     "resource_audiences": c.resource_audiences,
                     "require_mfa": c.require_mfa,
+                    "require_pushed_authorization_requests": c.require_par,
                     "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
                     "access_token_signed_response_alg": c.access_token_signed_response_alg.as_str(),
                     "pkce": if c.requires_pkce() { "required" } else { "optional" },
@@ -931,6 +959,38 @@ async fn keys(config: &Config, clock: &Clock, cmd: KeysCommand) -> anyhow::Resul
         KeysCommand::Revoke { kid } => {
             keys.revoke(&kid, clock.now(), "cli").await?;
             println!("revoked {kid}");
+        }
+        KeysCommand::Import { pem, kid, now } => {
+            let text = std::fs::read_to_string(&pem)
+                .with_context(|| format!("cannot read {}", pem.display()))?;
+            let der = crate::keys::pem::rsa_private_pkcs8(&text)?;
+            let kid = keys.import_rsa(der, kid, clock.now(), now, "cli").await?;
+            println!(
+                "imported RS256 key {kid}; it {}",
+                if now {
+                    "signs now"
+                } else {
+                    "signs after the publish lead"
+                }
+            );
+        }
+        KeysCommand::Export {
+            public,
+            pem: _,
+            jwk,
+        } => {
+            let row = store
+                .list_signing_keys()
+                .await?
+                .into_iter()
+                .find(|r| r.kid == public)
+                .ok_or_else(|| anyhow::anyhow!("no key with kid {public}"))?;
+            let key: crate::keys::Jwk = serde_json::from_str(&row.public_jwk)?;
+            if jwk {
+                println!("{}", serde_json::to_string(&key)?);
+            } else {
+                print!("{}", crate::keys::pem::public_pem(&key)?);
+            }
         }
     }
     store.close().await;

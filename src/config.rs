@@ -220,6 +220,11 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_DYNAMIC_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set)]
     pub dynamic_registration: bool,
 
+    /// Every client must push its authorization requests first (RFC 9126 PAR); clients can be
+    /// held to it one by one with `--require-par`.
+    #[arg(long, env = "GATEHOUSE_REQUIRE_PAR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_par: bool,
+
     /// Administrators must sign in with a second factor (a code or a passkey).
     #[arg(long, env = "GATEHOUSE_ADMINS_REQUIRE_MFA", default_value_t = false, action = clap::ArgAction::Set)]
     pub admins_require_mfa: bool,
@@ -270,6 +275,7 @@ impl Config {
             shutdown_drain_timeout: 20,
             max_pending_flows_per_address: 1000,
             admins_require_mfa: false,
+            require_par: false,
             dynamic_registration: false,
             help_contact: None,
             metrics_bind: None,

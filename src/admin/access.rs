@@ -47,7 +47,19 @@ fn display_text(field: &'static str, text: &str, required: bool) -> Result<Strin
     Ok(t.to_owned())
 }
 
+/// The most scopes an API or a role, or roles a group, may hold: a consent page and a token
+/// stay readable, and one write stays small.
+pub const MAX_LIST: usize = 100;
+
+fn too_long(field: &'static str, list: &[impl Sized]) -> Result<(), AdminError> {
+    if list.len() > MAX_LIST {
+        return Err(invalid(field, format!("at most {MAX_LIST} entries")));
+    }
+    Ok(())
+}
+
 fn check_scopes(scopes: &[ApiScope]) -> Result<Vec<ApiScope>, AdminError> {
+    too_long("scopes", scopes)?;
     let mut out: Vec<ApiScope> = Vec::new();
     for s in scopes {
         validate_scope_name(&s.name).map_err(|m| invalid("scopes", m))?;
@@ -117,31 +129,51 @@ pub async fn update_api(
     key: &str,
     changes: ApiChanges,
 ) -> Result<Api, AdminError> {
-    let mut api = find_api(store, key).await?;
-    if let Some(name) = changes.name {
-        api.name = display_text("name", &name, true)?;
-    }
-    if let Some(scopes) = changes.scopes {
-        api.scopes = scopes;
+    let api = find_api(store, key).await?;
+    let name = match changes.name {
+        Some(name) => display_text("name", &name, true)?,
+        None => api.name.clone(),
+    };
+    let mut remove: Vec<String> = Vec::new();
+    let mut upsert: Vec<ApiScope> = Vec::new();
+    if let Some(set) = changes.scopes {
+        remove.extend(
+            api.scopes
+                .iter()
+                .filter(|s| !set.iter().any(|n| n.name == s.name))
+                .map(|s| s.name.clone()),
+        );
+        upsert.extend(set);
     }
     for s in changes.add_scopes {
-        match api.scopes.iter_mut().find(|o| o.name == s.name) {
-            Some(o) => o.description = s.description,
-            None => api.scopes.push(s),
-        }
+        upsert.retain(|o| o.name != s.name);
+        upsert.push(s);
     }
-    for name in &changes.remove_scopes {
-        if !api.owns(name) {
+    for name in changes.remove_scopes {
+        if !api.owns(&name) {
             return Err(invalid(
                 "scopes",
                 format!("{} has no scope {name}", api.identifier),
             ));
         }
-        api.scopes.retain(|s| &s.name != name);
+        upsert.retain(|o| o.name != name);
+        remove.push(name);
     }
-    api.scopes = check_scopes(&api.scopes)?;
-    api.updated_at = now;
-    store.update_api(&api).await?;
+    let upsert = check_scopes(&upsert)?;
+    let kept = api.scopes.iter().filter(|s| !remove.contains(&s.name));
+    let total = kept
+        .filter(|s| !upsert.iter().any(|u| u.name == s.name))
+        .count()
+        + upsert.len();
+    if total > MAX_LIST {
+        return Err(invalid(
+            "scopes",
+            format!("an API has at most {MAX_LIST} scopes"),
+        ));
+    }
+    store
+        .update_api(&api.id, &name, now, &upsert, &remove)
+        .await?;
     emit(store, Event::ApiChanged, actor, &api_resource(&api.id));
     find_api(store, &api.id).await
 }
@@ -163,6 +195,7 @@ pub async fn find_api(store: &Store, key: &str) -> Result<Api, AdminError> {
 
 /// Scopes a role may hold: each one an API defines.
 async fn check_role_scopes(store: &Store, scopes: &[String]) -> Result<Vec<String>, AdminError> {
+    too_long("scopes", scopes)?;
     let mut out: Vec<String> = Vec::new();
     for s in scopes {
         if !out.contains(s) {
@@ -268,6 +301,7 @@ async fn role_ids(
     store: &Store,
     names: &[String],
 ) -> Result<(Vec<String>, Vec<String>), AdminError> {
+    too_long("roles", names)?;
     let mut ids = Vec::new();
     let mut found = Vec::new();
     for n in names {

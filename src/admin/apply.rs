@@ -60,6 +60,8 @@ pub struct FileClient {
     pub skip_consent: bool,
     #[serde(default)]
     pub require_mfa: bool,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
     #[serde(default = "yes")]
     pub pkce_required: bool,
     #[serde(default)]
@@ -320,6 +322,7 @@ fn changes_of(fc: &FileClient) -> Result<ClientChanges, ApplyError> {
         refresh_idle_ttl: Some(fc.refresh_idle_ttl),
         pkce_optional: Some(!fc.pkce_required),
         require_mfa: Some(fc.require_mfa),
+        require_par: Some(fc.require_pushed_authorization_requests),
         id_token_signed_response_alg: Some(
             alg(
                 "id_token_signed_response_alg",
@@ -401,6 +404,11 @@ fn differences(old: &Client, new: &Client) -> Vec<String> {
         "require_mfa",
         old.require_mfa.to_string(),
         new.require_mfa.to_string(),
+    );
+    cmp(
+        "require_pushed_authorization_requests",
+        old.require_par.to_string(),
+        new.require_par.to_string(),
     );
     cmp(
         "pkce_required",

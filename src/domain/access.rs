@@ -108,11 +108,12 @@ impl Access {
         all
     }
 
-    /// The names of the user's roles that carry a scope of this API (RFC 9068 §2.2.3.1 `roles`).
-    pub fn roles_for(&self, api: &Api) -> Vec<String> {
+    /// The names of the user's roles that carry one of `scopes` (RFC 9068 §2.2.3.1 `roles`):
+    /// a token says no more of the roles than of the scopes it grants.
+    pub fn roles_carrying(&self, scopes: &[&str]) -> Vec<String> {
         self.roles
             .iter()
-            .filter(|r| r.scopes.iter().any(|s| api.owns(s)))
+            .filter(|r| r.scopes.iter().any(|s| scopes.contains(&s.as_str())))
             .map(|r| r.name.clone())
             .collect()
     }
@@ -143,10 +144,15 @@ pub fn validate_scope_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// RFC 8707 §2: a resource is an absolute URI without a fragment.
+/// RFC 8707 §2: a resource is an absolute URI without a fragment. Stored and compared as
+/// given, so it must be printable ASCII without spaces (RFC 3986 §2): the parser would quietly
+/// clean what the comparison keeps.
 pub fn validate_api_identifier(identifier: &str) -> Result<(), String> {
     if identifier.len() > 255 {
         return Err("an API identifier is at most 255 characters".into());
+    }
+    if !identifier.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("an API identifier is printable ASCII without spaces".into());
     }
     match url::Url::parse(identifier) {
         Ok(u) if u.fragment().is_none() && !identifier.contains('#') => Ok(()),
@@ -212,6 +218,14 @@ mod tests {
         assert!(validate_api_identifier("/tasks").is_err());
         assert!(validate_api_identifier("https://tasks.example/#x").is_err());
         assert!(validate_api_identifier("https://tasks.example/#").is_err());
+        for bad in [
+            "https://tasks.example/a b",
+            "https://tasks\t.example",
+            "https://t\u{0}.example",
+            "https://tâches.example",
+        ] {
+            assert!(validate_api_identifier(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -231,8 +245,10 @@ mod tests {
             access.scopes(),
             ["invoices:read", "tasks:read", "tasks:write"]
         );
-        assert_eq!(access.roles_for(&tasks), ["reader", "editor"]);
-        assert!(Access::default().roles_for(&tasks).is_empty());
+        assert_eq!(access.roles_carrying(&["tasks:read"]), ["reader", "editor"]);
+        assert_eq!(access.roles_carrying(&["tasks:write"]), ["editor"]);
+        assert!(Access::default().roles_carrying(&["tasks:read"]).is_empty());
+        assert!(tasks.owns("tasks:write"));
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Client {
     pub pkce_optional: bool,
     /// Every sign-in for this client needs a second factor.
     pub require_mfa: bool,
+    /// RFC 9126 §6 `require_pushed_authorization_requests`: its authorization requests must be
+    /// pushed to `/par` first.
+    pub require_par: bool,
     /// OIDC Registration §2: what its ID tokens are signed with (RS256 unless it asks).
     pub id_token_signed_response_alg: Alg,
     /// What its access tokens are signed with: the algorithm its resource servers verify.
@@ -169,6 +172,7 @@ pub struct ClientChanges {
     pub refresh_idle_ttl: Option<Option<i64>>,
     pub pkce_optional: Option<bool>,
     pub require_mfa: Option<bool>,
+    pub require_par: Option<bool>,
     pub id_token_signed_response_alg: Option<Alg>,
     pub access_token_signed_response_alg: Option<Alg>,
 }
@@ -352,6 +356,9 @@ impl ClientChanges {
         }
         if let Some(b) = self.require_mfa {
             c.require_mfa = b;
+        }
+        if let Some(b) = self.require_par {
+            c.require_par = b;
         }
         if let Some(b) = self.pkce_optional {
             c.pkce_optional = b;

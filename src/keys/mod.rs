@@ -4,6 +4,7 @@
 //! own (see `rotation`). Signing goes through aws-lc-rs only.
 //! Imports `store`, `crypto`, `clock` and `config`.
 mod master;
+pub mod pem;
 pub mod rotation;
 
 pub use master::MasterKey;
@@ -45,6 +46,9 @@ pub enum KeyError {
     Sign,
     #[error("master key: {0}")]
     Master(String),
+    /// A key to import that cannot be used.
+    #[error("{0}")]
+    Import(String),
 }
 
 /// A private key of one of the algorithms we sign with.
@@ -373,6 +377,74 @@ impl Keystore {
         Ok(kid)
     }
 
+    /// Brings in an RSA key from the provider being replaced (PKCS#8 DER), under its own kid or
+    /// the one it had there, so tokens that provider signed keep verifying. It is published at
+    /// once and signs after the publish lead (with `immediate`, at once), taking the place of a
+    /// generated RS256 key still waiting to sign.
+    pub async fn import_rsa(
+        &self,
+        pkcs8: Vec<u8>,
+        kid: Option<String>,
+        now: i64,
+        immediate: bool,
+        actor: &str,
+    ) -> Result<String, KeyError> {
+        if !self.policy.algs.contains(Alg::RS256) {
+            return Err(KeyError::NoKey(Alg::RS256));
+        }
+        let pair = Pair::from_pkcs8(Alg::RS256, &pkcs8).ok_or_else(|| {
+            KeyError::Import("the key is not an RSA key aws-lc-rs can use".into())
+        })?;
+        let mut jwk = pair.public_jwk();
+        if let Some(k) = kid {
+            if k.is_empty() || k.len() > 128 || !k.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(KeyError::Import(
+                    "a kid is 1 to 128 printable ASCII characters".into(),
+                ));
+            }
+            jwk.kid = k;
+        }
+        let kid = self
+            .with_lease(now, async {
+                let rows = self.store.list_signing_keys().await?;
+                if rows.iter().any(|r| r.kid == jwk.kid) {
+                    return Err(KeyError::Import(format!(
+                        "a key with kid {} exists",
+                        jwk.kid
+                    )));
+                }
+                for pending in rows
+                    .iter()
+                    .filter(|r| r.alg == Alg::RS256 && r.state == KeyState::Next)
+                {
+                    self.store.delete_signing_key(&pending.kid).await?;
+                }
+                let mut row = seal_with_kid(&pair, jwk.clone(), &self.master, now)?;
+                row.state = KeyState::Next;
+                row.activates_at = Some(if immediate {
+                    now
+                } else {
+                    now + self.policy.publish_lead
+                });
+                self.store.insert_signing_key(&row).await?;
+                if immediate {
+                    self.store
+                        .promote_signing_key(&row.kid, now, now + self.policy.retire_after)
+                        .await?;
+                }
+                self.store.journal().emit(
+                    crate::audit::Event::KeyImported,
+                    actor,
+                    &crate::audit::key(&row.kid),
+                    None,
+                );
+                Ok(row.kid)
+            })
+            .await?;
+        self.reload().await?;
+        Ok(kid)
+    }
+
     /// Removes a compromised key from the JWKS at once; tokens it signed stop verifying here.
     /// If it is its algorithm's signer, a new key of that algorithm takes over immediately.
     pub async fn revoke(&self, kid: &str, now: i64, actor: &str) -> Result<(), KeyError> {
@@ -661,7 +733,17 @@ fn build_set(
 }
 
 fn seal_key(pair: &Pair, master: &MasterKey, now: i64) -> Result<StoredKey, KeyError> {
-    let jwk = pair.public_jwk();
+    seal_with_kid(pair, pair.public_jwk(), master, now)
+}
+
+/// Seals a key under its kid (the AAD binds the two), which for an imported key may be the
+/// one its former provider published.
+fn seal_with_kid(
+    pair: &Pair,
+    jwk: Jwk,
+    master: &MasterKey,
+    now: i64,
+) -> Result<StoredKey, KeyError> {
     let der = pair.to_pkcs8()?;
     let sealed = master.seal(&der, jwk.kid.as_bytes())?;
     Ok(StoredKey {
@@ -686,9 +768,14 @@ fn unseal_key(row: &StoredKey, master: &MasterKey) -> Result<SigningKey, KeyErro
         kid: row.kid.clone(),
     };
     let pair = Pair::from_pkcs8(row.alg, &der).ok_or_else(parse_error)?;
-    let jwk = pair.public_jwk();
+    let mut jwk = pair.public_jwk();
+    // An imported key keeps its former kid: the stored public key must still be this one.
     if jwk.kid != row.kid {
-        return Err(parse_error());
+        let stored: Jwk = serde_json::from_str(&row.public_jwk).map_err(|_| parse_error())?;
+        if stored.thumbprint() != jwk.kid || stored.kid != row.kid {
+            return Err(parse_error());
+        }
+        jwk.kid = row.kid.clone();
     }
     let decoding = jwk.decoding_key().ok_or_else(parse_error)?;
     Ok(SigningKey {

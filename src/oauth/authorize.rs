@@ -74,6 +74,22 @@ impl Params {
         p
     }
 
+    /// Every parameter, each `resource` too: what a pushed request keeps.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = self
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.sort();
+        pairs.extend(
+            self.resources
+                .iter()
+                .map(|r| ("resource".to_owned(), r.clone())),
+        );
+        pairs
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
@@ -160,12 +176,22 @@ const MAX_PARAM_LEN: usize = 2048;
 /// RFC 8707 resources one authorization request may name.
 const MAX_RESOURCES: usize = 10;
 
+/// Where an authorization request's parameters come from (RFC 9126).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The browser's request itself; `par_required` is the server-wide rule.
+    Direct { par_required: bool },
+    /// Pushed to `/par` by the authenticated client, or a request naming one.
+    Pushed,
+}
+
 /// Runs every check in order.
 pub async fn validate(
     store: &Store,
     keys: &Keystore,
     issuer: &str,
     params: &Params,
+    origin: Origin,
 ) -> Result<ValidRequest, Rejection> {
     let client_id = check_client_id(params).map_err(Rejection::Page)?;
     let client = store
@@ -173,6 +199,15 @@ pub async fn validate(
         .await
         .map_err(|e| Rejection::Page(OAuthError::from(e)))?
         .ok_or_else(|| Rejection::Page(OAuthError::invalid_request("unknown client")))?;
+    // RFC 9126 §5: a request that should have been pushed is refused before its redirect URI
+    // is trusted.
+    if let Origin::Direct { par_required } = origin
+        && (par_required || client.require_par)
+    {
+        return Err(Rejection::Page(OAuthError::invalid_request(
+            "this client must push its authorization requests (PAR) first",
+        )));
+    }
     let redirect_uri = check_redirect_uri(&client, params).map_err(Rejection::Page)?;
     let state = if params.is_repeated("state") {
         None
@@ -199,26 +234,14 @@ pub async fn validate(
     let openid = check_claims(params, check_scope(params))
         .map_err(back)?
         .restrict_to(client.allowed_scopes.as_deref());
-    if params.resources().len() > MAX_RESOURCES
-        || params.resources().iter().any(|r| r.len() > MAX_PARAM_LEN)
-    {
-        return Err(back(OAuthError::invalid_request(
-            "too many or too long resource values",
-        )));
-    }
-    let resolved = super::resource::resolve_request(
-        store,
-        &client,
-        openid,
-        params.get("scope").unwrap_or(""),
-        params.resources(),
-    )
-    .await
-    .map_err(back)?;
     let id_token_hint_sub = check_id_token_hint(keys, issuer, &client, params).map_err(back)?;
     let code_challenge = check_pkce(&client, params).map_err(back)?;
     let prompt = check_prompt(params).map_err(back)?;
     let max_age = check_max_age(params).map_err(back)?;
+    // Last: the only check that reads the store (RFC 8707 resources and API scopes).
+    let resolved = check_resources(store, &client, openid, params)
+        .await
+        .map_err(back)?;
     Ok(ValidRequest {
         redirect_uri: redirect_uri.clone(),
         client,
@@ -334,18 +357,13 @@ pub fn check_lengths(params: &Params) -> Result<(), OAuthError> {
     Ok(())
 }
 
-/// OIDC Core §6: request objects are not supported.
+/// OIDC Core §6: request objects are not supported (`request_uri` names a pushed request,
+/// resolved before these checks: `par::resolve`).
 pub fn check_request_objects(params: &Params) -> Result<(), OAuthError> {
     if params.get("request").is_some() {
         return Err(OAuthError::new(
             ErrorCode::RequestNotSupported,
             "request objects are not supported",
-        ));
-    }
-    if params.get("request_uri").is_some() {
-        return Err(OAuthError::new(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
         ));
     }
     Ok(())
@@ -372,6 +390,31 @@ pub fn check_response_mode(params: &Params) -> Result<ResponseMode, OAuthError> 
             "response_mode must be query or form_post",
         )),
     }
+}
+
+/// RFC 8707 §2: at most `MAX_RESOURCES` resources, each bounded; then the API scopes and
+/// resources resolved against the stored APIs.
+pub async fn check_resources(
+    store: &Store,
+    client: &Client,
+    openid: ScopeSet,
+    params: &Params,
+) -> Result<super::resource::Resolved, OAuthError> {
+    if params.resources().len() > MAX_RESOURCES
+        || params.resources().iter().any(|r| r.len() > MAX_PARAM_LEN)
+    {
+        return Err(OAuthError::invalid_request(
+            "too many or too long resource values",
+        ));
+    }
+    super::resource::resolve_request(
+        store,
+        client,
+        openid,
+        params.get("scope").unwrap_or(""),
+        params.resources(),
+    )
+    .await
 }
 
 /// OIDC Core §3.1.2.1: unknown scope values are ignored, never granted.
@@ -692,12 +735,6 @@ mod tests {
                 .unwrap_err()
                 .code,
             ErrorCode::RequestNotSupported
-        );
-        assert_eq!(
-            check_request_objects(&params(&[("request_uri", "x")]))
-                .unwrap_err()
-                .code,
-            ErrorCode::RequestUriNotSupported
         );
     }
 

@@ -6,8 +6,8 @@ use crate::domain::scope::SUPPORTED_SCOPES;
 use serde_json::{Value, json};
 
 /// `algs` are the ones this deployment signs with, RS256 first; `registration` says whether
-/// dynamic registration is on.
-pub fn metadata(issuer: &str, algs: &[Alg], registration: bool) -> Value {
+/// dynamic registration is on; `require_par` whether every client must push its requests.
+pub fn metadata(issuer: &str, algs: &[Alg], registration: bool, require_par: bool) -> Value {
     let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
     let mut m = json!({
         "issuer": issuer,
@@ -42,6 +42,9 @@ pub fn metadata(issuer: &str, algs: &[Alg], registration: bool) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        // RFC 9126 §5.
+        "pushed_authorization_request_endpoint": format!("{issuer}{}", ep::PAR),
+        "require_pushed_authorization_requests": require_par,
     });
     // RFC 8414 §2: advertised only when registration is open to initial access tokens.
     if registration && let Some(o) = m.as_object_mut() {
@@ -59,7 +62,12 @@ mod tests {
 
     #[test]
     fn required_metadata_present() {
-        let m = metadata("https://id.example.com", &[Alg::RS256, Alg::EdDSA], false);
+        let m = metadata(
+            "https://id.example.com",
+            &[Alg::RS256, Alg::EdDSA],
+            false,
+            false,
+        );
         for k in [
             "issuer",
             "authorization_endpoint",

@@ -1,6 +1,8 @@
 //! Route paths, shared by the router and discovery so they cannot drift.
 pub const AUTHORIZE: &str = "/authorize";
 pub const TOKEN: &str = "/token";
+/// RFC 9126 pushed authorization requests.
+pub const PAR: &str = "/par";
 pub const USERINFO: &str = "/userinfo";
 pub const JWKS: &str = "/jwks.json";
 pub const DISCOVERY: &str = "/.well-known/openid-configuration";

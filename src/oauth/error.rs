@@ -34,6 +34,9 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// OIDC Core §3.1.2.6: `request_uri` parameter not supported.
     RequestUriNotSupported,
+    /// RFC 9126 §4, OIDC Core §3.1.2.6: the `request_uri` is unknown, used, expired or another
+    /// client's.
+    InvalidRequestUri,
     /// RFC 6750 §3.1: bearer token invalid.
     InvalidToken,
     /// RFC 6750 §3.1: token lacks the scope the resource needs.
@@ -61,6 +64,7 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidRequestUri => "invalid_request_uri",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::TemporarilyUnavailable => "temporarily_unavailable",

@@ -9,6 +9,7 @@ pub mod endpoints;
 pub mod error;
 pub mod interaction;
 pub mod jwt;
+pub mod par;
 pub mod pkce;
 pub mod resource;
 pub mod revocation;

@@ -46,11 +46,12 @@ pub fn resolve(
     client: &Client,
 ) -> Result<Resolved, OAuthError> {
     for r in resources {
-        let Some(api) = apis.iter().find(|a| &a.identifier == r) else {
-            return Err(invalid_target("resource is not an API this server knows"));
-        };
-        if !client.may_use_api(api) {
-            return Err(invalid_target("this client may not ask for that resource"));
+        // One answer for unknown and forbidden: a client learns nothing of other APIs.
+        if !apis
+            .iter()
+            .any(|a| &a.identifier == r && client.may_use_api(a))
+        {
+            return Err(invalid_target("resource is not an API this client may use"));
         }
     }
     let owned: Vec<(&str, &Api)> = candidates
@@ -116,12 +117,36 @@ pub fn pick<'a>(covered: &'a [String], asked: &[String]) -> Result<Option<&'a st
     }
 }
 
+/// What one token of a user carries: its scope, the API it is for, and the roles it names.
+#[derive(Debug)]
+pub struct TokenAccess<'a> {
+    pub scope: ScopeSet,
+    /// `None` when no scope of the API is granted now: the token is not for it.
+    pub api: Option<&'a Api>,
+    pub roles: Vec<String>,
+}
+
 /// A user's token for `api`: the granted OpenID scopes, and the granted scopes of that API that
-/// the user's roles still carry (a role taken away ends at the next token).
-pub fn token_scope(granted: &ScopeSet, api: Option<&Api>, access: &Access) -> ScopeSet {
-    granted.filter(|s| {
-        SUPPORTED_SCOPES.contains(&s) || api.is_some_and(|a| a.owns(s)) && access.allows(s)
-    })
+/// the client may still ask for and the user's roles still carry. Every token reads them anew,
+/// so a role or a client permission taken away ends at the next one.
+pub fn token_access<'a>(
+    granted: &ScopeSet,
+    api: Option<&'a Api>,
+    client: &Client,
+    access: &Access,
+) -> TokenAccess<'a> {
+    let usable = api.filter(|a| client.may_use_api(a));
+    let scope = granted.filter(|s| {
+        SUPPORTED_SCOPES.contains(&s)
+            || usable.is_some_and(|a| a.owns(s) && client.may_request_api_scope(a, s))
+                && access.allows(s)
+    });
+    let api_scopes: Vec<&str> = scope.api_part().collect();
+    TokenAccess {
+        api: usable.filter(|_| !api_scopes.is_empty()),
+        roles: access.roles_carrying(&api_scopes),
+        scope,
+    }
 }
 
 /// Space-separated identifiers as stored with codes and grants.
@@ -202,7 +227,8 @@ mod tests {
         .map(|r| (r.scope.to_wire(), r.resources))
     }
 
-    const BOTH: &[&str] = &["https://tasks.example", "https://notes.example"];
+    const BOTH: &[&str] = &["https://tasks.example", NOTES_ID];
+    const NOTES_ID: &str = "https://notes.example";
 
     #[test]
     fn the_api_is_the_one_owning_the_scopes() {
@@ -269,14 +295,28 @@ mod tests {
         assert_eq!(for_user(&asked, &access).to_wire(), "openid tasks:read");
         let tasks = &apis()[0];
         let granted = ScopeSet::from_wire("openid tasks:read notes:read");
+        let c = client(BOTH, None);
+        let t = token_access(&granted, Some(tasks), &c, &access);
+        assert_eq!(t.scope.to_wire(), "openid tasks:read");
+        assert_eq!(t.roles, ["reader"]);
+        assert!(t.api.is_some());
+        let t = token_access(&granted, None, &c, &access);
         assert_eq!(
-            token_scope(&granted, Some(tasks), &access).to_wire(),
-            "openid tasks:read"
+            (t.scope.to_wire().as_str(), t.api.is_none()),
+            ("openid", true)
         );
-        assert_eq!(token_scope(&granted, None, &access).to_wire(), "openid");
+        // No role: the token is not for the API at all.
+        let t = token_access(&granted, Some(tasks), &c, &Access::default());
         assert_eq!(
-            token_scope(&granted, Some(tasks), &Access::default()).to_wire(),
-            "openid"
+            (t.scope.to_wire().as_str(), t.api.is_none()),
+            ("openid", true)
+        );
+        assert!(t.roles.is_empty());
+        // The client lost the API since the grant.
+        let t = token_access(&granted, Some(tasks), &client(&[NOTES_ID], None), &access);
+        assert_eq!(
+            (t.scope.to_wire().as_str(), t.api.is_none()),
+            ("openid", true)
         );
     }
 

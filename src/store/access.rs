@@ -1,17 +1,19 @@
 //! APIs and their scopes, roles, groups, and what each user holds of them.
-use super::{Error, Result, Store, on_conflict};
+use super::{Error, Result, Store, on_conflict, placeholders};
 use crate::domain::{Access, Api, ApiScope, Group, HeldRole, Role};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 pub const SCOPE_TAKEN: &str = "a scope of that name belongs to another API";
 
-/// `$from, $from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A scope or role named was deleted between the check and the write.
+fn on_missing_link(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            Error::Conflict("a scope or role it names was deleted meanwhile")
+        }
+        _ => Error::Database(e),
+    }
 }
 
 /// Folds rows of an API joined with its scopes (ordered by API) into APIs.
@@ -69,6 +71,40 @@ async fn upsert_scopes<'e>(
     Ok(())
 }
 
+/// Takes scope names out of every remembered consent: a name set free may later be another
+/// API's, which a consent to the old one must not cover.
+async fn forget_consents(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    names: &[String],
+) -> Result<()> {
+    for name in names {
+        let escaped: String = name
+            .chars()
+            .flat_map(|c| match c {
+                '\\' | '%' | '_' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "select user_id, client_id, scope from consents \
+             where (' ' || scope || ' ') like $1 escape '\\'",
+        )
+        .bind(format!("% {escaped} %"))
+        .fetch_all(&mut **tx)
+        .await?;
+        for (user_id, client_id, scope) in rows {
+            let kept: Vec<&str> = scope.split(' ').filter(|s| s != name).collect();
+            sqlx::query("update consents set scope = $1 where user_id = $2 and client_id = $3")
+                .bind(kept.join(" "))
+                .bind(&user_id)
+                .bind(&client_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     pub async fn insert_api(&self, api: &Api) -> Result<()> {
         let mut tx = self.writer.begin().await?;
@@ -88,40 +124,55 @@ impl Store {
         Ok(())
     }
 
-    /// Stores an API's new name and scopes. Scopes it no longer lists are deleted, and with them
-    /// every role's hold on them.
-    pub async fn update_api(&self, api: &Api) -> Result<()> {
+    /// Renames an API, adds (or re-words) `upsert` and deletes `remove`, and with those every
+    /// role's hold on them and every remembered consent to them. Changes, not a whole list, so
+    /// two admins adding scopes at once both keep theirs.
+    pub async fn update_api(
+        &self,
+        id: &str,
+        name: &str,
+        updated_at: i64,
+        upsert: &[ApiScope],
+        remove: &[String],
+    ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         let done = sqlx::query("update apis set name = $1, updated_at = $2 where id = $3")
-            .bind(&api.name)
-            .bind(api.updated_at)
-            .bind(&api.id)
+            .bind(name)
+            .bind(updated_at)
+            .bind(id)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
-        let names: Vec<&str> = api.scopes.iter().map(|s| s.name.as_str()).collect();
-        let keep = if names.is_empty() {
-            String::new()
-        } else {
-            format!(" and name not in ({})", placeholders(2, names.len()))
-        };
-        let mut delete = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "delete from api_scopes where api_id = $1{keep}"
-        )))
-        .bind(&api.id);
-        for n in &names {
-            delete = delete.bind(*n);
+        for n in remove {
+            sqlx::query("delete from api_scopes where api_id = $1 and name = $2")
+                .bind(id)
+                .bind(n)
+                .execute(&mut *tx)
+                .await?;
         }
-        delete.execute(&mut *tx).await?;
-        upsert_scopes(&mut tx, &api.id, &api.scopes).await?;
+        upsert_scopes(&mut tx, id, upsert).await?;
+        forget_consents(&mut tx, remove).await?;
         tx.commit().await?;
         Ok(())
     }
 
+    /// Deletes an API, its scopes, the roles' hold on them and consents to them.
     pub async fn delete_api(&self, id: &str) -> Result<bool> {
-        self.delete_row("apis", id).await
+        let mut tx = self.writer.begin().await?;
+        let names: Vec<String> =
+            sqlx::query_scalar("select name from api_scopes where api_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        let done = sqlx::query("delete from apis where id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        forget_consents(&mut tx, &names).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// An API by its id or its identifier.
@@ -223,13 +274,19 @@ impl Store {
         Ok(out)
     }
 
-    /// A role by its id or its name.
+    /// A role by its id, else by its name.
     pub async fn find_role(&self, key: &str) -> Result<Option<Role>> {
-        Ok(self
-            .roles_where("where r.id = $1 or r.name = $1", Some(key))
-            .await?
-            .into_iter()
-            .next())
+        for clause in ["where r.id = $1", "where r.name = $1"] {
+            if let Some(r) = self
+                .roles_where(clause, Some(key))
+                .await?
+                .into_iter()
+                .next()
+            {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
     }
 
     pub async fn list_roles(&self) -> Result<Vec<Role>> {
@@ -285,13 +342,19 @@ impl Store {
         Ok(out)
     }
 
-    /// A group by its id or its name.
+    /// A group by its id, else by its name.
     pub async fn find_group(&self, key: &str) -> Result<Option<Group>> {
-        Ok(self
-            .groups_where("where g.id = $1 or g.name = $1", Some(key))
-            .await?
-            .into_iter()
-            .next())
+        for clause in ["where g.id = $1", "where g.name = $1"] {
+            if let Some(g) = self
+                .groups_where(clause, Some(key))
+                .await?
+                .into_iter()
+                .next()
+            {
+                return Ok(Some(g));
+            }
+        }
+        Ok(None)
     }
 
     pub async fn list_groups(&self) -> Result<Vec<Group>> {
@@ -468,7 +531,8 @@ async fn set_links(
         .bind(id)
         .bind(h)
         .execute(&mut **tx)
-        .await?;
+        .await
+        .map_err(on_missing_link)?;
     }
     Ok(())
 }

@@ -1,11 +1,11 @@
-use super::{Error, Result, Store, flag, json_list, on_conflict, parse_list};
+use super::{Error, Result, Store, flag, json_list, on_conflict, parse_list, placeholders};
 use crate::domain::{Alg, Client};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
     allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl, \
-    resource_audiences, pkce_optional, require_mfa, id_token_signed_response_alg, \
+    resource_audiences, pkce_optional, require_mfa, require_par, id_token_signed_response_alg, \
     access_token_signed_response_alg, revision, secret_set_at, managed_by, registration_token_hash, last_used_at";
 
 fn alg_column(row: &AnyRow, column: &str) -> Result<Alg> {
@@ -37,6 +37,7 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         resource_audiences: parse_list(&row.try_get::<String, _>("resource_audiences")?)?,
         pkce_optional: row.try_get::<i64, _>("pkce_optional")? != 0,
         require_mfa: row.try_get::<i64, _>("require_mfa")? != 0,
+        require_par: row.try_get::<i64, _>("require_par")? != 0,
         id_token_signed_response_alg: alg_column(row, "id_token_signed_response_alg")?,
         access_token_signed_response_alg: alg_column(row, "access_token_signed_response_alg")?,
         revision: row.try_get("revision")?,
@@ -49,7 +50,7 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
 
 /// The settings an update replaces, in the order `bind_settings` binds them; an insert writes
 /// them after the id, creation time, revision and last use.
-const SETTINGS: [&str; 19] = [
+const SETTINGS: [&str; 20] = [
     "name",
     "secret_hash",
     "redirect_uris",
@@ -64,6 +65,7 @@ const SETTINGS: [&str; 19] = [
     "resource_audiences",
     "pkce_optional",
     "require_mfa",
+    "require_par",
     "id_token_signed_response_alg",
     "access_token_signed_response_alg",
     "secret_set_at",
@@ -89,19 +91,12 @@ fn bind_settings<'q>(q: AnyQuery<'q>, c: &'q Client) -> AnyQuery<'q> {
         .bind(json_list(&c.resource_audiences))
         .bind(flag(c.pkce_optional))
         .bind(flag(c.require_mfa))
+        .bind(flag(c.require_par))
         .bind(c.id_token_signed_response_alg.as_str())
         .bind(c.access_token_signed_response_alg.as_str())
         .bind(c.secret_set_at)
         .bind(&c.managed_by)
         .bind(&c.registration_token_hash)
-}
-
-/// `$from, $from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Inserts a client on `db` (the writer pool or a transaction).

@@ -82,6 +82,19 @@ where
 }
 
 impl Store {
+    /// The APIs an unredeemed code of this client covers, to check a `resource` before the
+    /// redemption spends the code.
+    pub async fn code_resource(&self, code_hash: &str, client_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "select resource from authorization_codes \
+             where code_hash = $1 and client_id = $2 and consumed_at is null",
+        )
+        .bind(code_hash)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn insert_code(&self, c: &NewCode<'_>) -> Result<()> {
         sqlx::query(
             "insert into authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, \

@@ -11,6 +11,7 @@ mod flows;
 mod grants;
 mod keys;
 mod mail;
+mod pushed;
 mod sessions;
 mod throttle;
 mod tokens;
@@ -109,8 +110,9 @@ pub struct Store {
     touched: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
-const GROWING_TABLES: [&str; 6] = [
+const GROWING_TABLES: [&str; 7] = [
     "flows",
+    "pushed_requests",
     "sessions",
     "authorization_codes",
     "grants",
@@ -141,6 +143,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0018_redirect_uses.sql"),
     include_str!("../../migrations/0019_mail_and_account_links.sql"),
     include_str!("../../migrations/0020_apis_roles_groups.sql"),
+    include_str!("../../migrations/0021_pushed_requests.sql"),
 ];
 
 impl Store {
@@ -257,6 +260,7 @@ impl Store {
         let mut n = 0;
         for table in [
             "flows",
+            "pushed_requests",
             "revoked_tokens",
             "sessions",
             "refresh_tokens",
@@ -294,6 +298,7 @@ impl Store {
         .rows_affected();
         for sql in [
             "delete from flows where expires_at < $1",
+            "delete from pushed_requests where expires_at < $1",
             "delete from registration_tokens where expires_at < $1",
             "delete from account_links where expires_at < $1",
             // Undelivered past its links' lifetime: sending it now would help nobody.
@@ -360,6 +365,14 @@ fn on_conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
         sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(what),
         _ => Error::Database(e),
     }
+}
+
+/// `$from, $from+1, …` for `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn flag(b: bool) -> i64 {

@@ -48,7 +48,18 @@ async fn handle(
     address: &str,
     params: &Params,
 ) -> Result<Response, PageError> {
-    let req = match authorize::validate(&state.store, &state.keys, state.issuer(), params).await {
+    // RFC 9126 §4: a request naming a pushed one runs the pushed parameters alone.
+    let pushed = crate::oauth::par::resolve(&state.store, params, state.now()).await?;
+    let origin = match pushed {
+        Some(_) => authorize::Origin::Pushed,
+        None => authorize::Origin::Direct {
+            par_required: state.config.require_par,
+        },
+    };
+    let params = pushed.as_ref().unwrap_or(params);
+    let req = match authorize::validate(&state.store, &state.keys, state.issuer(), params, origin)
+        .await
+    {
         Ok(r) => r,
         Err(Rejection::Page(e)) => return Err(e.into()),
         Err(Rejection::Redirect(r)) => {

@@ -427,6 +427,7 @@ struct ClientFields {
     audiences: String,
     skip_consent: bool,
     require_mfa: bool,
+    require_par: bool,
 }
 
 impl ClientFields {
@@ -443,6 +444,7 @@ impl ClientFields {
             audiences: c.audiences.join("\n"),
             skip_consent: c.skip_consent,
             require_mfa: c.require_mfa,
+            require_par: c.require_par,
         }
     }
 }
@@ -531,6 +533,7 @@ pub struct ClientForm {
     audiences: String,
     skip_consent: Option<String>,
     require_mfa: Option<String>,
+    require_par: Option<String>,
     /// The revision the form was made from (edits only).
     revision: Option<i64>,
 }
@@ -553,6 +556,7 @@ impl ClientForm {
             audiences: self.audiences.clone(),
             skip_consent: self.skip_consent.is_some(),
             require_mfa: self.require_mfa.is_some(),
+            require_par: self.require_par.is_some(),
         }
     }
 
@@ -566,6 +570,7 @@ impl ClientForm {
             allowed_scopes: Some((!scope.is_empty()).then_some(scope)),
             skip_consent: Some(self.skip_consent.is_some()),
             require_mfa: Some(self.require_mfa.is_some()),
+            require_par: Some(self.require_par.is_some()),
             ..ClientChanges::default()
         }
     }

@@ -83,6 +83,7 @@ fn is_page(path: &str) -> bool {
         || path.starts_with("/.well-known/")
         || [
             ep::TOKEN,
+            ep::PAR,
             ep::JWKS,
             ep::USERINFO,
             ep::REVOKE,

@@ -182,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .route(ep::REVOKE, post(token::revoke))
         .route(ep::INTROSPECT, post(token::introspect))
         .route(ep::TOKEN, post(token::token))
+        .route(ep::PAR, post(token::par))
         .route(
             ep::USERINFO,
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),

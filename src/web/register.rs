@@ -124,6 +124,7 @@ fn response(
         "response_types": ["code"],
         "token_endpoint_auth_method": if c.is_public() { "none" } else { "client_secret_basic" },
         "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
+        "require_pushed_authorization_requests": c.require_par,
         "registration_client_uri": format!("{}{}/{}", state.issuer(), ep::REGISTER, c.id),
     });
     if let Some(o) = body.as_object_mut() {

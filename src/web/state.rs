@@ -113,10 +113,14 @@ impl AppState {
         } = accounts;
         let config_issuer = config.issuer.clone();
         let algs: Vec<_> = keys.algs().collect();
-        let discovery: Arc<str> =
-            crate::oauth::discovery::metadata(&config.issuer, &algs, config.dynamic_registration)
-                .to_string()
-                .into();
+        let discovery: Arc<str> = crate::oauth::discovery::metadata(
+            &config.issuer,
+            &algs,
+            config.dynamic_registration,
+            config.require_par,
+        )
+        .to_string()
+        .into();
         let digest = crate::crypto::b64url(&crate::crypto::sha256(discovery.as_bytes()));
         let discovery_etag = format!("\"{}\"", &digest[..22]).into();
         Self(Arc::new(Shared {

@@ -65,6 +65,28 @@ pub async fn token(
     Ok(no_store(Json(resp).into_response()))
 }
 
+/// RFC 9126 §2: a client pushes its authorization request; 201 with the `request_uri`.
+pub async fn par(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TokenError> {
+    let (client, params, used_basic) = authenticated(&state, &headers, &body).await?;
+    let pushed = crate::oauth::par::push(
+        &state.store,
+        &state.keys,
+        state.issuer(),
+        &client,
+        &params,
+        state.now(),
+    )
+    .await
+    .map_err(|error| TokenError { error, used_basic })?;
+    let mut resp = Json(pushed).into_response();
+    *resp.status_mut() = StatusCode::CREATED;
+    Ok(no_store(resp))
+}
+
 /// RFC 7009 §2.2: 200 with an empty body whether or not anything was revoked.
 pub async fn revoke(
     State(state): State<AppState>,

@@ -978,3 +978,81 @@ fn api_role_and_group_commands_work() {
     assert_eq!(run(&["api", "list"]), "");
     assert!(fails(&["api", "show", "https://tasks.example"]).contains("no API"));
 }
+
+#[test]
+fn keys_import_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pem = d.join("old.pem");
+    let made = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&pem)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = stdout(&gatehouse(
+        d,
+        &[
+            "keys",
+            "import",
+            "--pem",
+            pem.to_str().unwrap(),
+            "--kid",
+            "old-idp-key",
+        ],
+        None,
+    ));
+    assert!(out.contains("imported RS256 key old-idp-key"), "{out}");
+    let listed = stdout(&gatehouse(d, &["keys", "list"], None));
+    assert!(listed.contains("old-idp-key\tRS256\tnext"), "{listed}");
+    // Every published key exports as a PEM public key openssl reads, and as its JWK.
+    for line in listed.lines().skip(1) {
+        let kid = line.split('\t').next().unwrap();
+        let public = stdout(&gatehouse(
+            d,
+            &["keys", "export", "--public", kid, "--pem"],
+            None,
+        ));
+        assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"), "{public}");
+        let file = d.join(format!("{kid}.pub.pem"));
+        std::fs::write(&file, &public).unwrap();
+        let read = Command::new("openssl")
+            .args(["pkey", "-pubin", "-noout", "-in"])
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(read.success(), "{kid}: {public}");
+        let jwk: serde_json::Value = serde_json::from_str(&stdout(&gatehouse(
+            d,
+            &["keys", "export", "--public", kid, "--jwk"],
+            None,
+        )))
+        .unwrap();
+        assert_eq!(jwk["kid"], kid);
+        assert!(jwk.get("d").is_none(), "never the private part");
+    }
+    // The imported key's PEM is the old key's public half.
+    let theirs = Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    let ours = stdout(&gatehouse(
+        d,
+        &["keys", "export", "--public", "old-idp-key"],
+        None,
+    ));
+    assert_eq!(String::from_utf8(theirs.stdout).unwrap(), ours);
+    assert!(
+        !gatehouse(d, &["keys", "export", "--public", "nope"], None)
+            .status
+            .success()
+    );
+}

@@ -434,7 +434,101 @@ async fn an_algorithm_taken_out_stops_signing_here_only(app: TestApp) {
     );
 }
 
+/// `openssl` writes an RSA key as PEM: PKCS#8 by default, PKCS#1 with `-traditional`.
+fn openssl_rsa_key(dir: &std::path::Path, bits: u32, pkcs1: bool) -> String {
+    let path = dir.join(format!("key-{bits}-{pkcs1}.pem"));
+    let status = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
+        .arg(format!("rsa_keygen_bits:{bits}"))
+        .arg("-out")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    if pkcs1 {
+        let status = std::process::Command::new("openssl")
+            .args(["rsa", "-traditional", "-in"])
+            .arg(&path)
+            .arg("-out")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// A key brought from the provider being replaced keeps its kid: tokens that provider signed
+/// verify here at once, and it signs after the publish lead (RFC 7517 kid, OIDC Core §10.1.1).
+async fn an_imported_key_verifies_its_old_tokens_then_signs(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = openssl_rsa_key(dir.path(), 2048, false);
+    let alice = app.create_user("alice").await;
+    let client = app.create_client().await;
+    let now = app.clock.now();
+    // A token signed with that key under kid "legacy-1" before it is ours (the claims of a
+    // live sign-in, so only the signature decides; our tokens stand on a live grant).
+    let b = browser();
+    let mut claims = jwt_claims(&app.access_token(&client, &b).await);
+    claims["jti"] = "signed-before-import".into();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("legacy-1".into());
+    header.typ = Some("at+jwt".into());
+    let old = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_der(&{
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            use rsa::pkcs8::DecodePrivateKey;
+            rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
+                .unwrap()
+                .to_pkcs1_der()
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+        }),
+    )
+    .unwrap();
+    assert_eq!(app.userinfo(&old).await.status(), 401, "not yet ours");
+
+    let der = gatehouse::keys::pem::rsa_private_pkcs8(&pem).unwrap();
+    let kid = app
+        .keys
+        .import_rsa(der.clone(), Some("legacy-1".into()), now, false, "test")
+        .await
+        .unwrap();
+    assert_eq!(kid, "legacy-1");
+    assert!(jwks_kids(&app).await.contains(&kid));
+    let info = app.userinfo(&old).await;
+    assert_eq!(info.status(), 200, "its old tokens verify");
+    assert_eq!(
+        info.json::<serde_json::Value>().await.unwrap()["sub"],
+        alice.id
+    );
+    // Published, not signing yet; then signing after the lead.
+    assert_ne!(kid_of(&app.access_token(&client, &b).await), kid);
+    app.clock.advance(app.keys.policy().publish_lead);
+    app.keys.tick(app.clock.now()).await.unwrap();
+    let fresh = app.access_token(&client, &b).await;
+    assert_eq!(kid_of(&fresh), kid);
+    assert_eq!(app.userinfo(&fresh).await.status(), 200);
+    // The same kid twice, a short key, and a non-key are refused.
+    let again = app
+        .keys
+        .import_rsa(der, Some("legacy-1".into()), now, false, "test")
+        .await;
+    assert!(again.is_err());
+    let short = gatehouse::keys::pem::rsa_private_pkcs8(&openssl_rsa_key(dir.path(), 1024, false));
+    assert!(short.unwrap_err().to_string().contains("2048"));
+    assert!(gatehouse::keys::pem::rsa_private_pkcs8("not a key").is_err());
+    // PKCS#1 PEM is read too.
+    assert!(
+        gatehouse::keys::pem::rsa_private_pkcs8(&openssl_rsa_key(dir.path(), 2048, true)).is_ok()
+    );
+}
+
 crate::backend_tests!(
+    an_imported_key_verifies_its_old_tokens_then_signs,
     clients_choose_their_signing_algorithms,
     an_algorithm_taken_out_stops_signing_here_only,
     key_walks_through_its_life,

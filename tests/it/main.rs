@@ -19,6 +19,7 @@ mod login;
 mod mail;
 mod metrics;
 mod mfa;
+mod par;
 mod rbac;
 mod registration;
 mod store_conformance;

@@ -167,12 +167,18 @@ async fn granted_scopes_follow_roles(app: TestApp) {
         "RFC 6749 §3.3: what was not granted is dropped"
     );
     assert_eq!(access_claims(&t)["roles"], serde_json::json!(["reader"]));
-    // No role: the token is for the API, without its scopes.
+    // No role: no token the API accepts, even though the client lists it as an audience.
     let t = tokens(&app, &client, "carol", asked, &[]).await;
     assert_eq!(t["scope"], "openid");
     let at = access_claims(&t);
-    assert_eq!(aud(&at), [TASKS, app.issuer.as_str()]);
+    assert_eq!(aud(&at), [app.issuer.as_str()]);
     assert!(at.get("roles").is_none());
+    let t = tokens(&app, &client, "carol", "openid", &[TASKS]).await;
+    assert_eq!(
+        aud(&access_claims(&t)),
+        [app.issuer.as_str()],
+        "naming it is not enough"
+    );
     // A client without the API on its audience list gets none of it.
     let other = api_client(&app, &["https://elsewhere.example"]).await;
     let t = tokens(&app, &other, "alice", asked, &[]).await;
@@ -366,6 +372,62 @@ async fn code_exchange_may_name_the_resource(app: TestApp) {
     assert_eq!(aud(&access_claims(&t))[0], NOTES);
 }
 
+async fn a_resource_the_code_does_not_cover_leaves_the_code_usable(app: TestApp) {
+    setup(&app).await;
+    let client = api_client(&app, &[TASKS, NOTES]).await;
+    let verifier = random_token();
+    let challenge = s256_challenge(&verifier);
+    let q = app
+        .sign_in(
+            &browser(),
+            &authorize_params(&client, "openid tasks:read", &challenge, &[]),
+            "alice",
+        )
+        .await;
+    let code = param(&q, "code").unwrap();
+    let with = |resource: &'static str| {
+        let (code, verifier) = (code.clone(), verifier.clone());
+        let (app, client) = (&app, &client);
+        async move {
+            app.token(
+                client,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT_URI),
+                    ("code_verifier", &verifier),
+                    ("resource", resource),
+                ],
+            )
+            .await
+        }
+    };
+    let resp = with(NOTES).await;
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_target");
+    let resp = with(TASKS).await;
+    assert_eq!(resp.status(), 200, "the refusal did not spend the code");
+}
+
+async fn a_client_that_loses_the_api_loses_its_scopes(app: TestApp) {
+    setup(&app).await;
+    let client = api_client(&app, &[TASKS]).await;
+    let t = tokens(&app, &client, "alice", "openid tasks:read", &[]).await;
+    assert_eq!(t["scope"], "openid tasks:read");
+    let mut stored = app.store.find_client(&client.id).await.unwrap().unwrap();
+    stored.audiences = vec![NOTES.into()];
+    app.store.update_client(&mut stored).await.unwrap();
+    let resp = refresh(&app, &client, t["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(resp.status(), 200);
+    let next: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        next["scope"], "openid",
+        "the client's permissions are read at every token"
+    );
+    assert_eq!(aud(&access_claims(&next)), [app.issuer.as_str()]);
+}
+
 async fn a_removed_role_is_gone_from_the_next_token(app: TestApp) {
     setup(&app).await;
     let client = api_client(&app, &[TASKS]).await;
@@ -477,7 +539,6 @@ async fn client_credentials_draws_on_the_apis(app: TestApp) {
     assert_eq!(aud(&access_claims(&t)), [NOTES]);
     for (form, error) in [
         (vec![("scope", "tasks:read notes:read")], "invalid_scope"),
-        (vec![], "invalid_scope"),
         (
             vec![("scope", "tasks:read"), ("resource", NOTES)],
             "invalid_scope",
@@ -493,6 +554,11 @@ async fn client_credentials_draws_on_the_apis(app: TestApp) {
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(body["error"], error, "{form:?}");
     }
+    // Without scope or resource: everything registered, as before APIs existed.
+    let resp = cc(vec![]).await;
+    let t: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(t["scope"], "tasks:read notes:read legacy:scope");
+    assert_eq!(aud(&access_claims(&t)), [app.issuer.as_str()]);
     // A scope no API defines keeps the audience rules from before APIs.
     let resp = cc(vec![("scope", "legacy:scope")]).await;
     let t: serde_json::Value = resp.json().await.unwrap();
@@ -506,6 +572,8 @@ crate::backend_tests!(
     refresh_reaches_another_covered_api,
     code_exchange_may_name_the_resource,
     a_removed_role_is_gone_from_the_next_token,
+    a_resource_the_code_does_not_cover_leaves_the_code_usable,
+    a_client_that_loses_the_api_loses_its_scopes,
     groups_claim_for_the_groups_scope,
     client_credentials_draws_on_the_apis,
 );

@@ -731,14 +731,38 @@ async fn access_rows_keep_their_invariants(app: TestApp) {
         ("editor", false, &["team-a".to_string()][..])
     );
     assert!(access.roles[1].direct);
-    // A scope the API drops leaves the roles; a deleted API takes the rest.
-    let mut tasks = s.find_api("tasks").await.unwrap().unwrap();
-    tasks.scopes.retain(|x| x.name == "tasks:read");
-    s.update_api(&tasks).await.unwrap();
+    // A scope the API drops leaves the roles and the remembered consents (and only that name:
+    // `_` in it matches no other character); a deleted API takes the rest.
+    let client = app.create_client().await;
+    s.upsert_consent(
+        &alice.id,
+        &client.id,
+        "openid tasks:write tasksxw tasks:read",
+        1,
+    )
+    .await
+    .unwrap();
+    s.update_api(
+        "tasks",
+        "Tasks",
+        2,
+        &[scope("tasks_w")],
+        &["tasks:write".into()],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         s.find_role("editor").await.unwrap().unwrap().scopes,
         ["tasks:read"]
     );
+    assert_eq!(
+        s.find_consent(&alice.id, &client.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        "openid tasksxw tasks:read"
+    );
+    assert_eq!(s.find_api("tasks").await.unwrap().unwrap().scopes.len(), 2);
     assert!(s.delete_api("tasks").await.unwrap());
     assert!(
         s.find_role("editor")
@@ -747,6 +771,13 @@ async fn access_rows_keep_their_invariants(app: TestApp) {
             .unwrap()
             .scopes
             .is_empty()
+    );
+    assert_eq!(
+        s.find_consent(&alice.id, &client.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        "openid tasksxw"
     );
     // Deleting the user or the group ends the memberships.
     assert!(s.delete_group("g1").await.unwrap());

@@ -57,6 +57,12 @@ pub async fn client_credentials(
         (true, Some(api)) => allowed.into_iter().filter(|s| api.owns(s)).collect(),
         (true, None) => allowed,
     };
+    if target.is_some() && scope.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "this client has no scope of that API",
+        ));
+    }
     let scope = scope.join(" ");
     // An admin token is for this server alone: no API it names may replay it here.
     let admin = scope.split(' ').any(|s| s == ADMIN_SCOPE);
@@ -119,6 +125,8 @@ fn target_api<'a>(
         match owner {
             // Without `scope` and with a resource, the other APIs' scopes are simply not asked.
             Some(o) if o.id != api.id && named.is_some() && asked.is_empty() => {}
+            // Without either, everything registered, as before APIs existed.
+            Some(o) if o.id != api.id && asked.is_empty() => return Ok(None),
             Some(o) if o.id != api.id => {
                 return Err(OAuthError::new(
                     ErrorCode::InvalidScope,

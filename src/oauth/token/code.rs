@@ -43,6 +43,12 @@ pub async fn exchange_code(
         }
         None => (String::new(), pkce::NONE),
     };
+    // RFC 8707 §2.2: a resource the code does not cover is refused before the code is spent.
+    if !params.resources().is_empty()
+        && let Some(stored) = ctx.store.code_resource(&code_hash, &client.id).await?
+    {
+        resource::pick(&resource::covered(&stored), params.resources())?;
+    }
     let redemption = Redemption {
         code_hash: &code_hash,
         client_id: &client.id,

@@ -202,19 +202,16 @@ async fn mint(
     } else {
         Access::default()
     };
-    let scope = resource::token_scope(granted, api.as_ref(), &access);
+    let resource::TokenAccess { scope, api, roles } =
+        resource::token_access(granted, api.as_ref(), client, &access);
     // RFC 9068 §3: a token for an API names it; the issuer too with `openid`, for UserInfo.
-    let mut aud = match &api {
+    let mut aud = match api {
         Some(api) => vec![api.identifier.clone()],
-        None => client.audiences.clone(),
+        None => legacy_audiences(ctx, client).await?,
     };
     if scope.contains("openid") || aud.is_empty() {
         aud.push(ctx.issuer().to_owned());
     }
-    let roles = api
-        .as_ref()
-        .map(|a| access.roles_for(a))
-        .unwrap_or_default();
     let groups = groups_asked.then(|| access.groups.clone());
     let wire = scope.to_wire();
     let access_token = access_token(
@@ -251,6 +248,22 @@ async fn mint(
     };
     let id_token = ctx.keys.sign(id_alg, "JWT", &claims)?;
     Ok((access_token, Some(id_token), scope))
+}
+
+/// The audience list of a token for no API: the client's audiences that are not registered
+/// APIs. A registered API is reached only through its scopes, which roles grant.
+async fn legacy_audiences(ctx: Issuer<'_>, client: &Client) -> Result<Vec<String>, OAuthError> {
+    if client.audiences.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = client.audiences.iter().map(String::as_str).collect();
+    let apis = ctx.store.apis_for(&[], &ids).await?;
+    Ok(client
+        .audiences
+        .iter()
+        .filter(|a| !apis.iter().any(|api| &api.identifier == *a))
+        .cloned()
+        .collect())
 }
 
 /// A new refresh token for a family: the token, and what the store keeps of it (its hash, and

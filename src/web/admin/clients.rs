@@ -49,6 +49,8 @@ pub struct ClientView {
     allowed_origins: Vec<String>,
     skip_consent: bool,
     require_mfa: bool,
+    /// RFC 9126 §6: authorization requests must be pushed to /par first.
+    require_pushed_authorization_requests: bool,
     pkce_required: bool,
     refresh_token_ttl: Option<i64>,
     refresh_idle_ttl: Option<i64>,
@@ -86,6 +88,7 @@ impl From<&Client> for ClientView {
             allowed_origins: c.allowed_origins.clone(),
             skip_consent: c.skip_consent,
             require_mfa: c.require_mfa,
+            require_pushed_authorization_requests: c.require_par,
             pkce_required: c.requires_pkce(),
             refresh_token_ttl: c.refresh_token_ttl,
             refresh_idle_ttl: c.refresh_idle_ttl,
@@ -144,6 +147,7 @@ pub struct ClientInput {
     allowed_origins: Option<Vec<String>>,
     skip_consent: Option<bool>,
     require_mfa: Option<bool>,
+    require_pushed_authorization_requests: Option<bool>,
     /// Confidential clients only may set `false` (RFC 9700 §2.1.1).
     pkce_required: Option<bool>,
     /// Seconds; `null` for the server default.
@@ -202,6 +206,7 @@ impl ClientInput {
             refresh_idle_ttl: self.refresh_idle_ttl,
             pkce_optional: self.pkce_required.map(|r| !r),
             require_mfa: self.require_mfa,
+            require_par: self.require_pushed_authorization_requests,
             id_token_signed_response_alg: alg(
                 "id_token_signed_response_alg",
                 self.id_token_signed_response_alg,

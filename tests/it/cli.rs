@@ -217,6 +217,7 @@ fn client_and_user_commands_work() {
             "--refresh-idle-ttl",
             "3600",
             "--skip-consent",
+            "--require-par",
         ],
         None,
     ));
@@ -232,6 +233,7 @@ fn client_and_user_commands_work() {
         serde_json::json!(["https://app.example.com/bye"])
     );
     assert_eq!(show["skip_consent"], true);
+    assert_eq!(show["require_pushed_authorization_requests"], true);
     assert_eq!(show["refresh_idle_ttl"], 3600);
     assert_eq!(
         show["redirect_uris"],

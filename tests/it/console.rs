@@ -251,6 +251,33 @@ async fn the_client_wizard_edit_rotate_and_delete(app: TestApp) {
         app.store.find_client(&id).await.unwrap().unwrap().name,
         "Team wiki"
     );
+    // The PAR box holds the client to pushed requests (RFC 9126 §6).
+    let (_, detail) = page(&app, &b, &path).await;
+    let revision = hidden(&detail, "revision");
+    let held = post(
+        &app,
+        &b,
+        &path,
+        &[
+            ("csrf", &csrf),
+            ("name", "Team wiki"),
+            ("redirect_uris", REDIRECT_URI),
+            ("require_par", "on"),
+            ("revision", &revision),
+        ],
+    )
+    .await;
+    assert_eq!(held.status(), 303);
+    assert!(
+        app.store
+            .find_client(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .require_par
+    );
+    let (_, detail) = page(&app, &b, &path).await;
+    assert!(detail.contains(r#"id="require_par" name="require_par" type="checkbox" checked"#));
 
     // Rotation shows the new secret once; the old one stops working.
     let rotated = post(

@@ -247,3 +247,45 @@ mod server_wide {
 
     crate::backend_tests_with!(|c| c.require_par = true; every_client_must_push);
 }
+
+/// RFC 9126 §6: a client registering itself (RFC 7591) may hold itself to PAR.
+mod registered {
+    use super::*;
+
+    async fn a_registered_client_may_require_par(app: TestApp) {
+        let token = gatehouse::admin::registration::issue_token(
+            &app.store,
+            app.clock.now(),
+            gatehouse::admin::Actor::CLI,
+            600,
+        )
+        .await
+        .unwrap();
+        let resp = app
+            .http
+            .post(app.url("/register"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({
+                "redirect_uris": [REDIRECT_URI],
+                "require_pushed_authorization_requests": true,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let reg: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(reg["require_pushed_authorization_requests"], true);
+        let client_id = reg["client_id"].as_str().unwrap();
+        let (form, _) = request("s");
+        let mut plain: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        plain.push(("client_id", client_id));
+        error_page(&app, &plain).await;
+        let client = TestClient {
+            id: client_id.to_owned(),
+            secret: reg["client_secret"].as_str().map(str::to_owned),
+        };
+        pushed_uri(&app, &client, &form).await;
+    }
+
+    crate::backend_tests_with!(|c| c.dynamic_registration = true; a_registered_client_may_require_par);
+}

@@ -202,6 +202,10 @@ pub struct ClientOptions {
     /// Its authorization requests must be pushed to /par first (RFC 9126), as FAPI 2.0 asks.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     require_par: Option<bool>,
+    /// Every token request must carry a DPoP proof (RFC 9449 `dpop_bound_access_tokens`), so
+    /// its tokens are always bound to the client's key.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    dpop_bound: Option<bool>,
     /// What this client's ID tokens are signed with: RS256 (the default), ES256 or EdDSA
     /// (`id_token_signed_response_alg`). The relying party must support it.
     #[arg(long)]
@@ -231,6 +235,7 @@ impl ClientOptions {
             pkce_optional: self.pkce.map(|p| p == "optional"),
             require_mfa: self.require_mfa,
             require_par: self.require_par,
+            dpop_bound: self.dpop_bound,
             id_token_signed_response_alg: self.id_token_alg,
             access_token_signed_response_alg: self.access_token_alg,
         }
@@ -617,6 +622,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "resource_audiences": c.resource_audiences,
                     "require_mfa": c.require_mfa,
                     "require_pushed_authorization_requests": c.require_par,
+                    "dpop_bound_access_tokens": c.dpop_bound,
                     "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
                     "access_token_signed_response_alg": c.access_token_signed_response_alg.as_str(),
                     "pkce": if c.requires_pkce() { "required" } else { "optional" },

@@ -225,6 +225,11 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_REQUIRE_PAR", default_value_t = false, action = clap::ArgAction::Set)]
     pub require_par: bool,
 
+    /// DPoP proofs (RFC 9449) must carry a nonce the server hands out in the `DPoP-Nonce`
+    /// header, which limits how long a proof made in advance stays usable.
+    #[arg(long, env = "GATEHOUSE_DPOP_NONCE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub dpop_nonce: bool,
+
     /// Administrators must sign in with a second factor (a code or a passkey).
     #[arg(long, env = "GATEHOUSE_ADMINS_REQUIRE_MFA", default_value_t = false, action = clap::ArgAction::Set)]
     pub admins_require_mfa: bool,
@@ -276,6 +281,7 @@ impl Config {
             max_pending_flows_per_address: 1000,
             admins_require_mfa: false,
             require_par: false,
+            dpop_nonce: false,
             dynamic_registration: false,
             help_contact: None,
             metrics_bind: None,

@@ -62,6 +62,8 @@ pub struct FileClient {
     pub require_mfa: bool,
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     #[serde(default = "yes")]
     pub pkce_required: bool,
     #[serde(default)]
@@ -323,6 +325,7 @@ fn changes_of(fc: &FileClient) -> Result<ClientChanges, ApplyError> {
         pkce_optional: Some(!fc.pkce_required),
         require_mfa: Some(fc.require_mfa),
         require_par: Some(fc.require_pushed_authorization_requests),
+        dpop_bound: Some(fc.dpop_bound_access_tokens),
         id_token_signed_response_alg: Some(
             alg(
                 "id_token_signed_response_alg",
@@ -409,6 +412,11 @@ fn differences(old: &Client, new: &Client) -> Vec<String> {
         "require_pushed_authorization_requests",
         old.require_par.to_string(),
         new.require_par.to_string(),
+    );
+    cmp(
+        "dpop_bound_access_tokens",
+        old.dpop_bound.to_string(),
+        new.dpop_bound.to_string(),
     );
     cmp(
         "pkce_required",

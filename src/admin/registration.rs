@@ -31,6 +31,8 @@ pub struct Metadata {
     pub id_token_signed_response_alg: Option<String>,
     /// RFC 9126 §6: the client holds itself to pushed authorization requests.
     pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.2: the client always sends DPoP proofs.
+    pub dpop_bound_access_tokens: Option<bool>,
     /// RFC 7592 §2.2: a replacement names the client, and may repeat its current secret.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -163,6 +165,7 @@ fn changes_of(m: &Metadata) -> Result<ClientChanges, RegistrationError> {
         post_logout_redirect_uris: Some(m.post_logout_redirect_uris.clone().unwrap_or_default()),
         id_token_signed_response_alg: alg,
         require_par: Some(m.require_pushed_authorization_requests.unwrap_or(false)),
+        dpop_bound: Some(m.dpop_bound_access_tokens.unwrap_or(false)),
         ..ClientChanges::default()
     })
 }

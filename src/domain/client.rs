@@ -36,6 +36,8 @@ pub struct Client {
     /// RFC 9126 §6 `require_pushed_authorization_requests`: its authorization requests must be
     /// pushed to `/par` first.
     pub require_par: bool,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof.
+    pub dpop_bound: bool,
     /// OIDC Registration §2: what its ID tokens are signed with (RS256 unless it asks).
     pub id_token_signed_response_alg: Alg,
     /// What its access tokens are signed with: the algorithm its resource servers verify.
@@ -173,6 +175,7 @@ pub struct ClientChanges {
     pub pkce_optional: Option<bool>,
     pub require_mfa: Option<bool>,
     pub require_par: Option<bool>,
+    pub dpop_bound: Option<bool>,
     pub id_token_signed_response_alg: Option<Alg>,
     pub access_token_signed_response_alg: Option<Alg>,
 }
@@ -359,6 +362,9 @@ impl ClientChanges {
         }
         if let Some(b) = self.require_par {
             c.require_par = b;
+        }
+        if let Some(b) = self.dpop_bound {
+            c.dpop_bound = b;
         }
         if let Some(b) = self.pkce_optional {
             c.pkce_optional = b;

@@ -167,9 +167,12 @@ struct SigningKey {
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Jwk {
     pub kty: String,
-    #[serde(rename = "use")]
+    /// Empty when a key someone else sent leaves them out (RFC 7517 §4: all optional).
+    #[serde(rename = "use", default)]
     pub use_: String,
+    #[serde(default)]
     pub alg: String,
+    #[serde(default)]
     pub kid: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub crv: Option<String>,
@@ -210,7 +213,7 @@ impl Jwk {
         b64url(&sha256(canonical.as_bytes()))
     }
 
-    fn decoding_key(&self) -> Option<jsonwebtoken::DecodingKey> {
+    pub(crate) fn decoding_key(&self) -> Option<jsonwebtoken::DecodingKey> {
         let get = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
         match self.kty.as_str() {
             "RSA" => jsonwebtoken::DecodingKey::from_rsa_components(&get(&self.n), &get(&self.e)),
@@ -495,6 +498,11 @@ impl Keystore {
     }
 
     /// The JWKS document (public parts only) and its ETag, serialized once per key change.
+    /// A key for `label`, derived from the master key: the same on every replica.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        self.master.derive(label)
+    }
+
     pub fn jwks(&self) -> (Arc<str>, Arc<str>) {
         let s = self.snapshot();
         (s.jwks.clone(), s.etag.clone())

@@ -110,6 +110,15 @@ pub struct AccessTokenClaims {
     /// change, a replayed code, "connected apps") ends the token. Absent on a client's own.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub gid: Option<String>,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 §3.1 confirmation, by JWK thumbprint (RFC 9449 §6.1).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 /// OIDC Core §2 ID token claims, with the user's claims for the granted scopes beside them.

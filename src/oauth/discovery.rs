@@ -45,6 +45,8 @@ pub fn metadata(issuer: &str, algs: &[Alg], registration: bool, require_par: boo
         // RFC 9126 §5.
         "pushed_authorization_request_endpoint": format!("{issuer}{}", ep::PAR),
         "require_pushed_authorization_requests": require_par,
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": super::jwt::FOREIGN_ALGS,
     });
     // RFC 8414 §2: advertised only when registration is open to initial access tokens.
     if registration && let Some(o) = m.as_object_mut() {

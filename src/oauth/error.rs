@@ -37,6 +37,10 @@ pub enum ErrorCode {
     /// RFC 9126 §4, OIDC Core §3.1.2.6: the `request_uri` is unknown, used, expired or another
     /// client's.
     InvalidRequestUri,
+    /// RFC 9449 §5, §7.1: the DPoP proof is missing, malformed, replayed or does not fit.
+    InvalidDpopProof,
+    /// RFC 9449 §8, §9: the proof must carry the nonce in the `DPoP-Nonce` header.
+    UseDpopNonce,
     /// RFC 6750 §3.1: bearer token invalid.
     InvalidToken,
     /// RFC 6750 §3.1: token lacks the scope the resource needs.
@@ -65,6 +69,8 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidRequestUri => "invalid_request_uri",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
@@ -110,6 +116,11 @@ impl OAuthError {
     }
     pub fn invalid_token(detail: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::InvalidToken, "access token is invalid").with_detail(detail)
+    }
+    /// RFC 9449: what is wrong with a proof is said in the description, since only its maker
+    /// can have made it.
+    pub fn invalid_dpop_proof(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidDpopProof, d)
     }
     /// Any internal failure: a generic description, the cause kept for the log.
     pub fn server_error(detail: impl std::fmt::Display) -> Self {

@@ -4,9 +4,10 @@
 //! is left to callers, who use our clock.
 use super::error::OAuthError;
 use crate::domain::Alg;
-use crate::keys::Keystore;
-use jsonwebtoken::{Algorithm, Validation};
+use crate::keys::{Jwk, Keystore};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -57,4 +58,92 @@ pub fn decode<T: DeserializeOwned>(
     Ok(jsonwebtoken::decode::<T>(token, &key, &v)
         .map_err(OAuthError::invalid_token)?
         .claims)
+}
+
+/// The algorithms we accept in JWTs others sign (DPoP proofs): asymmetric only, never `none`
+/// or HMAC (RFC 8725 §3.1, RFC 9449 §4.3 step 5).
+pub const FOREIGN_ALGS: [&str; 4] = ["ES256", "PS256", "RS256", "EdDSA"];
+
+/// JWK members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// A public key someone else holds, fit for exactly one algorithm.
+pub struct ForeignKey {
+    alg: Algorithm,
+    jwk: Jwk,
+    key: DecodingKey,
+}
+
+impl ForeignKey {
+    /// The key a JWT header embeds (`jwk`), for the header's `alg`.
+    pub fn from_header(header: &Value) -> Result<Self, &'static str> {
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or("the header names no alg")?;
+        let jwk = header.get("jwk").ok_or("the header carries no jwk")?;
+        Self::new(alg, jwk)
+    }
+
+    /// `jwk` for `alg`: a public key of the type the algorithm needs (RSA of 2048 bits or
+    /// more, P-256, Ed25519), whose own `alg` and `use`, if given, agree.
+    pub fn new(alg: &str, jwk: &Value) -> Result<Self, &'static str> {
+        if !FOREIGN_ALGS.contains(&alg) {
+            return Err("the algorithm is not one we accept");
+        }
+        let parsed: Algorithm = alg
+            .parse()
+            .map_err(|_| "the algorithm is not one we accept")?;
+        let members = jwk.as_object().ok_or("the jwk is not an object")?;
+        if PRIVATE_MEMBERS.iter().any(|m| members.contains_key(*m)) {
+            return Err("the jwk holds a private key");
+        }
+        let key: Jwk = serde_json::from_value(jwk.clone()).map_err(|_| "the jwk is malformed")?;
+        if !key.alg.is_empty() && key.alg != alg {
+            return Err("the jwk is for another algorithm");
+        }
+        if !key.use_.is_empty() && key.use_ != "sig" {
+            return Err("the jwk is not for signatures");
+        }
+        let present = |v: &Option<String>| v.as_deref().and_then(crate::crypto::b64url_decode);
+        let fits = match parsed {
+            Algorithm::RS256 | Algorithm::PS256 => {
+                key.kty == "RSA" && present(&key.n).is_some_and(|n| n.len() >= 256)
+            }
+            Algorithm::ES256 => {
+                key.kty == "EC" && key.crv.as_deref() == Some("P-256") && present(&key.y).is_some()
+            }
+            Algorithm::EdDSA => key.kty == "OKP" && key.crv.as_deref() == Some("Ed25519"),
+            _ => false,
+        };
+        if !fits {
+            return Err("the jwk does not fit the algorithm");
+        }
+        let decoding = key.decoding_key().ok_or("the jwk is malformed")?;
+        Ok(Self {
+            alg: parsed,
+            jwk: key,
+            key: decoding,
+        })
+    }
+
+    /// RFC 7638 thumbprint.
+    pub fn thumbprint(&self) -> String {
+        self.jwk.thumbprint()
+    }
+
+    /// The claims of `token`, signed by this key with its algorithm. Time and audience are the
+    /// caller's to check; `required` names claims that must be present.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        required: &[&str],
+    ) -> Result<T, jsonwebtoken::errors::Error> {
+        let mut v = Validation::new(self.alg);
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.validate_aud = false;
+        v.set_required_spec_claims(required);
+        Ok(jsonwebtoken::decode::<T>(token, &self.key, &v)?.claims)
+    }
 }

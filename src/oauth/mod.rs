@@ -5,6 +5,7 @@ pub mod claims;
 pub mod claims_request;
 pub mod client_auth;
 pub mod discovery;
+pub mod dpop;
 pub mod endpoints;
 pub mod error;
 pub mod interaction;

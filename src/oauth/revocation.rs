@@ -117,7 +117,8 @@ pub async fn introspect(
     }
     let mut out = json!({
         "active": true,
-        "token_type": "Bearer",
+        // RFC 9449 §6.2: a bound token is a DPoP token, and `cnf` names its key.
+        "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
         "scope": claims.scope,
         "client_id": claims.client_id,
         "sub": claims.sub,
@@ -137,6 +138,9 @@ pub async fn introspect(
         }
         if let Some(acr) = &claims.acr {
             obj.insert("acr".into(), acr.clone().into());
+        }
+        if let Some(cnf) = &claims.cnf {
+            obj.insert("cnf".into(), json!({ "jkt": cnf.jkt }));
         }
     }
     Ok(out)

@@ -7,6 +7,41 @@ use crate::keys::Keystore;
 use crate::store::{Store, TokenSubject};
 use serde_json::Value;
 
+/// How an access token was presented: RFC 6750 `Bearer`, or RFC 9449 §7.1 `DPoP`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// Details that decide the challenge (RFC 6750 §3.1, RFC 9449 §7.1).
+pub const NO_TOKEN: &str = "no token";
+pub const DPOP_BOUND: &str = "DPoP-bound token sent as a bearer token";
+
+/// RFC 9449 §7: a bound token is honoured only by the DPoP scheme with a proof of its key, and
+/// an unbound one only as a bearer token. `proof_jkt` is the key of the request's proof, which
+/// the DPoP scheme always carries.
+pub fn check_binding(
+    claims: &AccessTokenClaims,
+    proof_jkt: Option<&str>,
+) -> Result<(), OAuthError> {
+    match (&claims.cnf, proof_jkt) {
+        (None, None) => Ok(()),
+        (Some(cnf), Some(jkt))
+            if crate::crypto::constant_time_eq(cnf.jkt.as_bytes(), jkt.as_bytes()) =>
+        {
+            Ok(())
+        }
+        (Some(_), Some(_)) => Err(OAuthError::invalid_dpop_proof(
+            "the DPoP proof is not made with the token's key",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_token(DPOP_BOUND)),
+        (None, Some(_)) => Err(OAuthError::invalid_token(
+            "a bearer token sent with the DPoP scheme",
+        )),
+    }
+}
+
 /// Verifies one of our access tokens for use at our own endpoints: signature, `typ`, our
 /// issuer in `iss` and `aud`, unexpired by our clock, and not revoked.
 pub async fn verify_access_token(
@@ -56,8 +91,10 @@ pub async fn userinfo(
     issuer: &str,
     now: i64,
     token: &str,
+    proof_jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
     let claims = verify_access_token(store, keys, issuer, now, token).await?;
+    check_binding(&claims, proof_jkt)?;
     let scope = ScopeSet::parse_supported(&claims.scope);
     if !scope.contains("openid") {
         return Err(OAuthError::new(

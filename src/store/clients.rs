@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
     allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl, \
-    resource_audiences, pkce_optional, require_mfa, require_par, id_token_signed_response_alg, \
+    resource_audiences, pkce_optional, require_mfa, require_par, dpop_bound, id_token_signed_response_alg, \
     access_token_signed_response_alg, revision, secret_set_at, managed_by, registration_token_hash, last_used_at";
 
 fn alg_column(row: &AnyRow, column: &str) -> Result<Alg> {
@@ -38,6 +38,7 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         pkce_optional: row.try_get::<i64, _>("pkce_optional")? != 0,
         require_mfa: row.try_get::<i64, _>("require_mfa")? != 0,
         require_par: row.try_get::<i64, _>("require_par")? != 0,
+        dpop_bound: row.try_get::<i64, _>("dpop_bound")? != 0,
         id_token_signed_response_alg: alg_column(row, "id_token_signed_response_alg")?,
         access_token_signed_response_alg: alg_column(row, "access_token_signed_response_alg")?,
         revision: row.try_get("revision")?,
@@ -50,7 +51,7 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
 
 /// The settings an update replaces, in the order `bind_settings` binds them; an insert writes
 /// them after the id, creation time, revision and last use.
-const SETTINGS: [&str; 20] = [
+const SETTINGS: [&str; 21] = [
     "name",
     "secret_hash",
     "redirect_uris",
@@ -66,6 +67,7 @@ const SETTINGS: [&str; 20] = [
     "pkce_optional",
     "require_mfa",
     "require_par",
+    "dpop_bound",
     "id_token_signed_response_alg",
     "access_token_signed_response_alg",
     "secret_set_at",
@@ -92,6 +94,7 @@ fn bind_settings<'q>(q: AnyQuery<'q>, c: &'q Client) -> AnyQuery<'q> {
         .bind(flag(c.pkce_optional))
         .bind(flag(c.require_mfa))
         .bind(flag(c.require_par))
+        .bind(flag(c.dpop_bound))
         .bind(c.id_token_signed_response_alg.as_str())
         .bind(c.access_token_signed_response_alg.as_str())
         .bind(c.secret_set_at)

@@ -15,6 +15,8 @@ pub struct GrantPlan {
     pub session_key: Option<String>,
     pub expires_at: i64,
     pub refresh: Option<NewRefresh>,
+    /// RFC 9449 §5: the DPoP key (thumbprint) its refresh tokens are bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token to record (its hash only).
@@ -30,7 +32,7 @@ where
 {
     sqlx::query(
         "insert into grants (id, client_id, user_id, scope, auth_time, session_key, code_hash, created_at, expires_at, amr, \
-         resource) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         resource, dpop_jkt) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(g.id)
     .bind(g.client_id)
@@ -43,6 +45,7 @@ where
     .bind(g.expires_at)
     .bind(g.amr)
     .bind(g.resource)
+    .bind(g.dpop_jkt)
     .execute(db)
     .await?;
     Ok(())
@@ -78,6 +81,7 @@ pub struct NewGrant<'a> {
     pub code_hash: Option<&'a str>,
     pub created_at: i64,
     pub expires_at: i64,
+    pub dpop_jkt: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +97,8 @@ pub struct GrantRecord {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// RFC 9449 §5: the DPoP key its refresh tokens are bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token (by hash) with its family.
@@ -134,6 +140,7 @@ impl Store {
                 code_hash: Some(code.code_hash),
                 created_at: code.now,
                 expires_at: plan.expires_at,
+                dpop_jkt: plan.dpop_jkt.as_deref(),
             },
         )
         .await?;
@@ -147,7 +154,7 @@ impl Store {
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
         let row = sqlx::query(
             "select g.id, g.client_id, g.user_id, g.scope, g.resource, g.auth_time, g.amr, g.created_at as g_created, g.expires_at as g_expires, \
-             g.revoked_at, r.created_at, r.expires_at, r.rotated_at, r.replay_response \
+             g.revoked_at, g.dpop_jkt, r.created_at, r.expires_at, r.rotated_at, r.replay_response \
              from refresh_tokens r join grants g on g.id = r.grant_id where r.token_hash = $1",
         )
         .bind(token_hash)
@@ -166,6 +173,7 @@ impl Store {
                     created_at: r.try_get("g_created")?,
                     expires_at: r.try_get("g_expires")?,
                     revoked_at: r.try_get("revoked_at")?,
+                    dpop_jkt: r.try_get("dpop_jkt")?,
                 },
                 created_at: r.try_get("created_at")?,
                 expires_at: r.try_get("expires_at")?,

@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod codes;
 mod consents;
+mod dpop;
 mod factors;
 mod flows;
 mod grants;
@@ -110,9 +111,10 @@ pub struct Store {
     touched: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
-const GROWING_TABLES: [&str; 7] = [
+const GROWING_TABLES: [&str; 8] = [
     "flows",
     "pushed_requests",
+    "dpop_proofs",
     "sessions",
     "authorization_codes",
     "grants",
@@ -144,6 +146,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0019_mail_and_account_links.sql"),
     include_str!("../../migrations/0020_apis_roles_groups.sql"),
     include_str!("../../migrations/0021_pushed_requests.sql"),
+    include_str!("../../migrations/0022_dpop.sql"),
 ];
 
 impl Store {
@@ -261,6 +264,7 @@ impl Store {
         for table in [
             "flows",
             "pushed_requests",
+            "dpop_proofs",
             "revoked_tokens",
             "sessions",
             "refresh_tokens",
@@ -299,6 +303,7 @@ impl Store {
         for sql in [
             "delete from flows where expires_at < $1",
             "delete from pushed_requests where expires_at < $1",
+            "delete from dpop_proofs where expires_at < $1",
             "delete from registration_tokens where expires_at < $1",
             "delete from account_links where expires_at < $1",
             // Undelivered past its links' lifetime: sending it now would help nobody.

@@ -428,6 +428,7 @@ struct ClientFields {
     skip_consent: bool,
     require_mfa: bool,
     require_par: bool,
+    dpop_bound: bool,
 }
 
 impl ClientFields {
@@ -445,6 +446,7 @@ impl ClientFields {
             skip_consent: c.skip_consent,
             require_mfa: c.require_mfa,
             require_par: c.require_par,
+            dpop_bound: c.dpop_bound,
         }
     }
 }
@@ -534,6 +536,7 @@ pub struct ClientForm {
     skip_consent: Option<String>,
     require_mfa: Option<String>,
     require_par: Option<String>,
+    dpop_bound: Option<String>,
     /// The revision the form was made from (edits only).
     revision: Option<i64>,
 }
@@ -557,6 +560,7 @@ impl ClientForm {
             skip_consent: self.skip_consent.is_some(),
             require_mfa: self.require_mfa.is_some(),
             require_par: self.require_par.is_some(),
+            dpop_bound: self.dpop_bound.is_some(),
         }
     }
 
@@ -571,6 +575,7 @@ impl ClientForm {
             skip_consent: Some(self.skip_consent.is_some()),
             require_mfa: Some(self.require_mfa.is_some()),
             require_par: Some(self.require_par.is_some()),
+            dpop_bound: Some(self.dpop_bound.is_some()),
             ..ClientChanges::default()
         }
     }
@@ -1066,24 +1071,30 @@ pub async fn playground_callback_page(
         ("redirect_uri".to_owned(), playground_callback(&state)),
         ("code_verifier".to_owned(), run.verifier.clone()),
     ]);
-    let tokens =
-        match crate::oauth::token::grant(state.token_issuer(&address), &client, &params).await {
-            Ok(t) => t,
-            Err(e) => {
-                return Ok(show(
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    Some(e.to_string()),
-                ));
-            }
-        };
+    let tokens = match crate::oauth::token::grant(
+        state.token_issuer(&address, None),
+        &client,
+        &params,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            return Ok(show(
+                String::new(),
+                String::new(),
+                String::new(),
+                Some(e.to_string()),
+            ));
+        }
+    };
     let userinfo = match crate::oauth::userinfo::userinfo(
         &state.store,
         &state.keys,
         state.issuer(),
         state.now(),
         &tokens.access_token,
+        None,
     )
     .await
     {

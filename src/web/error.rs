@@ -94,60 +94,76 @@ impl IntoResponse for TokenError {
     }
 }
 
-/// Bearer-token errors for `/userinfo` (RFC 6750 §3).
-pub struct BearerError(pub OAuthError);
+/// Access-token errors for `/userinfo` (RFC 6750 §3), challenged in the scheme the token came
+/// in, or in DPoP's (RFC 9449 §7.1) when the proof or the token's binding is what failed.
+pub struct BearerError {
+    pub error: OAuthError,
+    pub scheme: crate::oauth::userinfo::Scheme,
+}
 
 impl From<OAuthError> for BearerError {
-    fn from(e: OAuthError) -> Self {
-        Self(e)
+    fn from(error: OAuthError) -> Self {
+        Self {
+            error,
+            scheme: crate::oauth::userinfo::Scheme::Bearer,
+        }
     }
 }
 
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
-        log(&self.0);
-        let (status, challenge) = match self.0.code {
+        use crate::oauth::userinfo::{DPOP_BOUND, NO_TOKEN, Scheme};
+        let e = &self.error;
+        log(e);
+        let status = match e.code {
             ErrorCode::ServerError => {
                 return mark((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response());
             }
             ErrorCode::TemporarilyUnavailable => {
                 let body = axum::Json(serde_json::json!({
-                    "error": self.0.code.as_str(),
-                    "error_description": self.0.description,
+                    "error": e.code.as_str(),
+                    "error_description": e.description,
                 }));
                 return retry_soon((StatusCode::SERVICE_UNAVAILABLE, body).into_response());
             }
-            ErrorCode::InsufficientScope => (
-                StatusCode::FORBIDDEN,
-                format!(
-                    r#"Bearer error="insufficient_scope", error_description="{}""#,
-                    self.0.description
-                ),
-            ),
-            ErrorCode::InvalidRequest => (
-                StatusCode::BAD_REQUEST,
-                format!(
-                    r#"Bearer error="invalid_request", error_description="{}""#,
-                    self.0.description
-                ),
-            ),
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        let code = match e.code {
+            ErrorCode::InsufficientScope
+            | ErrorCode::InvalidRequest
+            | ErrorCode::InvalidDpopProof
+            | ErrorCode::UseDpopNonce => e.code.as_str(),
+            _ => "invalid_token",
+        };
+        let dpop = self.scheme == Scheme::Dpop
+            || matches!(
+                e.code,
+                ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce
+            )
+            || e.detail() == Some(DPOP_BOUND);
+        let challenge = if dpop {
+            // RFC 9449 §7.1: the DPoP challenge names the proof algorithms we accept.
+            let algs = crate::oauth::jwt::FOREIGN_ALGS.join(" ");
+            format!(
+                r#"DPoP error="{code}", error_description="{}", algs="{algs}""#,
+                e.description
+            )
+        } else if e.detail() == Some(NO_TOKEN) {
             // RFC 6750 §3.1: no token at all gets the bare challenge.
-            _ if self.0.detail() == Some("no token") => {
-                (StatusCode::UNAUTHORIZED, "Bearer".to_owned())
-            }
-            _ => (
-                StatusCode::UNAUTHORIZED,
-                format!(
-                    r#"Bearer error="invalid_token", error_description="{}""#,
-                    self.0.description
-                ),
-            ),
+            "Bearer".to_owned()
+        } else {
+            format!(
+                r#"Bearer error="{code}", error_description="{}""#,
+                e.description
+            )
         };
         let mut resp = (
             status,
             axum::Json(serde_json::json!({
-                "error": if challenge == "Bearer" { "invalid_token" } else { self.0.code.as_str() },
-                "error_description": self.0.description,
+                "error": code,
+                "error_description": e.description,
             })),
         )
             .into_response();

@@ -57,6 +57,27 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The access token of an `Authorization: Bearer` (RFC 6750 §2.1) or `Authorization: DPoP`
+/// (RFC 9449 §7.1) header, and which scheme it came by.
+pub fn access_token(
+    headers: &axum::http::HeaderMap,
+) -> Option<(crate::oauth::userinfo::Scheme, &str)> {
+    use crate::oauth::userinfo::Scheme;
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return None;
+    };
+    Some((scheme, token.trim()))
+}
+
 /// Parameters from a query string or an `application/x-www-form-urlencoded` body.
 pub fn params_from(raw: &[u8]) -> Params {
     Params::from_pairs(form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())))

@@ -232,7 +232,8 @@ pub async fn cors(
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("WWW-Authenticate"),
+            // RFC 9449 §8: a browser app reads the server's DPoP nonce.
+            HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"),
         );
         if preflight {
             h.insert(
@@ -241,7 +242,7 @@ pub async fn cors(
             );
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Authorization, Content-Type"),
+                HeaderValue::from_static("Authorization, Content-Type, DPoP"),
             );
             h.insert(
                 header::ACCESS_CONTROL_MAX_AGE,

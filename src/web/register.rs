@@ -125,6 +125,7 @@ fn response(
         "token_endpoint_auth_method": if c.is_public() { "none" } else { "client_secret_basic" },
         "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
         "require_pushed_authorization_requests": c.require_par,
+        "dpop_bound_access_tokens": c.dpop_bound,
         "registration_client_uri": format!("{}{}/{}", state.issuer(), ep::REGISTER, c.id),
     });
     if let Some(o) = body.as_object_mut() {

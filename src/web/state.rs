@@ -36,6 +36,8 @@ pub struct Shared {
     /// Outbound mail; `None` when no SMTP server is configured, and every page that would
     /// send a link is off.
     pub mail: Option<Arc<crate::mail::Mail>>,
+    /// DPoP nonces (RFC 9449 §8, §9), when the server hands them out.
+    pub dpop_nonces: Option<crate::oauth::dpop::Nonces>,
 }
 
 /// The origins clients registered for CORS, cached. Reloaded when this process changed a
@@ -112,6 +114,8 @@ impl AppState {
             mail,
         } = accounts;
         let config_issuer = config.issuer.clone();
+        let config_dpop_nonce = config.dpop_nonce;
+        let keys_for_nonces = keys.clone();
         let algs: Vec<_> = keys.algs().collect();
         let discovery: Arc<str> = crate::oauth::discovery::metadata(
             &config.issuer,
@@ -136,6 +140,9 @@ impl AppState {
             factors: Arc::new(factors),
             passkeys: crate::accounts::passkey::Passkeys::new(&config_issuer).map(Arc::new),
             mail,
+            dpop_nonces: config_dpop_nonce.then(|| {
+                crate::oauth::dpop::Nonces::new(keys_for_nonces.derive(b"gatehouse dpop nonce v1"))
+            }),
         }))
     }
 
@@ -167,13 +174,57 @@ impl AppState {
         self.clock.now()
     }
 
-    pub fn token_issuer<'a>(&'a self, address: &'a str) -> crate::oauth::token::Issuer<'a> {
+    pub fn token_issuer<'a>(
+        &'a self,
+        address: &'a str,
+        dpop_jkt: Option<&'a str>,
+    ) -> crate::oauth::token::Issuer<'a> {
         crate::oauth::token::Issuer {
             store: &self.store,
             keys: &self.keys,
             config: &self.config,
             now: self.clock.now(),
             address,
+            dpop_jkt,
         }
+    }
+
+    /// The request's DPoP proof for our endpoint at `path` (RFC 9449 §4.3), checked in full;
+    /// `None` when it carries none.
+    pub async fn dpop_proof(
+        &self,
+        headers: &axum::http::HeaderMap,
+        method: &str,
+        path: &str,
+        access_token: Option<&str>,
+    ) -> Result<Option<crate::oauth::dpop::Proof>, crate::oauth::OAuthError> {
+        let values = headers
+            .get_all("dpop")
+            .iter()
+            .map(|v| v.to_str())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                crate::oauth::OAuthError::invalid_dpop_proof("the DPoP header is not a JWT")
+            })?;
+        let url = format!("{}{path}", self.config.issuer);
+        crate::oauth::dpop::check(
+            &self.store,
+            &values,
+            crate::oauth::dpop::Expected {
+                method,
+                url: &url,
+                access_token,
+                nonces: self.dpop_nonces.as_ref(),
+                now: self.clock.now(),
+            },
+        )
+        .await
+    }
+
+    /// RFC 9449 §8: a fresh nonce on every answer of the endpoints that take proofs, when
+    /// nonces are on.
+    pub fn dpop_nonce(&self) -> Option<axum::http::HeaderValue> {
+        let nonce = self.dpop_nonces.as_ref()?.current(self.clock.now());
+        axum::http::HeaderValue::from_str(&nonce).ok()
     }
 }

@@ -41,16 +41,44 @@ fn no_store(mut out: Response) -> Response {
     out
 }
 
+/// RFC 9449 §8: every answer of an endpoint that takes DPoP proofs carries a fresh nonce,
+/// errors included, when nonces are on.
+pub fn with_dpop_nonce(state: &AppState, mut out: Response) -> Response {
+    if let Some(nonce) = state.dpop_nonce() {
+        out.headers_mut().insert("dpop-nonce", nonce);
+    }
+    out
+}
+
 pub async fn token(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, TokenError> {
-    let (client, params, used_basic) = authenticated(&state, &headers, &body).await?;
-    let resp = grants::grant(state.token_issuer(&address), &client, &params)
+) -> Response {
+    let out = issue(&state, &address, &headers, &body)
         .await
-        .map_err(|error| TokenError { error, used_basic })?;
+        .into_response();
+    with_dpop_nonce(&state, out)
+}
+
+async fn issue(
+    state: &AppState,
+    address: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, TokenError> {
+    let (client, params, used_basic) = authenticated(state, headers, body).await?;
+    let wrap = |error| TokenError { error, used_basic };
+    // Checked once the client is known, so anonymous requests write nothing (RFC 9449 §5).
+    let proof = state
+        .dpop_proof(headers, "POST", crate::oauth::endpoints::TOKEN, None)
+        .await
+        .map_err(wrap)?;
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
+    let resp = grants::grant(state.token_issuer(address, jkt), &client, &params)
+        .await
+        .map_err(wrap)?;
     // For the posture panel's unused clients; a failure here must not fail the grant.
     let redirect_uri = (params.get("grant_type") == Some("authorization_code"))
         .then(|| params.get("redirect_uri"))

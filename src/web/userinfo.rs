@@ -1,32 +1,53 @@
-//! GET/POST /userinfo with a Bearer token (OIDC Core §5.3, RFC 6750 §2).
+//! GET/POST /userinfo with a Bearer (OIDC Core §5.3, RFC 6750 §2) or DPoP (RFC 9449 §7) token.
 use super::error::BearerError;
-use super::extract::{bearer, params_from};
+use super::extract::{access_token, params_from};
 use super::state::AppState;
-use crate::oauth::{OAuthError, userinfo};
+use super::token::with_dpop_nonce;
+use crate::oauth::OAuthError;
+use crate::oauth::endpoints::USERINFO;
+use crate::oauth::userinfo::{self, NO_TOKEN, Scheme};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-async fn respond(state: &AppState, token: Option<&str>) -> Result<Response, BearerError> {
-    let token = token.ok_or_else(|| OAuthError::invalid_token("no token"))?;
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &str,
+    token: Option<(Scheme, &str)>,
+) -> Result<Response, BearerError> {
+    let (scheme, token) = token.ok_or_else(|| OAuthError::invalid_token(NO_TOKEN))?;
+    let fail = |error| BearerError { error, scheme };
+    // RFC 9449 §7.1: the DPoP scheme always comes with a proof made for this token.
+    let jkt = match scheme {
+        Scheme::Bearer => None,
+        Scheme::Dpop => Some(
+            state
+                .dpop_proof(headers, method, USERINFO, Some(token))
+                .await
+                .map_err(fail)?
+                .ok_or_else(|| fail(OAuthError::invalid_dpop_proof("a DPoP proof is required")))?
+                .jkt,
+        ),
+    };
     let claims = userinfo::userinfo(
         &state.store,
         &state.keys,
         state.issuer(),
         state.now(),
         token,
+        jkt.as_deref(),
     )
-    .await?;
+    .await
+    .map_err(fail)?;
     Ok(Json(claims).into_response())
 }
 
-pub async fn userinfo_get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, BearerError> {
-    respond(&state, bearer(&headers)).await
+pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let out = respond(&state, &headers, "GET", access_token(&headers)).await;
+    with_dpop_nonce(&state, out.into_response())
 }
 
 /// RFC 6750 §2.2 also allows the token in a form body; only one method per request (§2).
@@ -34,13 +55,17 @@ pub async fn userinfo_post(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, BearerError> {
-    let params = params_from(&body);
-    crate::oauth::authorize::check_well_formed(&params).map_err(BearerError::from)?;
-    let from_body = params.get("access_token");
-    let from_header = bearer(&headers);
-    if from_body.is_some() && from_header.is_some() {
-        return Err(OAuthError::invalid_request("use only one way to send the token").into());
+) -> Response {
+    let out = async {
+        let params = params_from(&body);
+        crate::oauth::authorize::check_well_formed(&params).map_err(BearerError::from)?;
+        let from_body = params.get("access_token").map(|t| (Scheme::Bearer, t));
+        let from_header = access_token(&headers);
+        if from_body.is_some() && from_header.is_some() {
+            return Err(OAuthError::invalid_request("use only one way to send the token").into());
+        }
+        respond(&state, &headers, "POST", from_header.or(from_body)).await
     }
-    respond(&state, from_header.or(from_body)).await
+    .await;
+    with_dpop_nonce(&state, out.into_response())
 }

@@ -218,6 +218,7 @@ fn client_and_user_commands_work() {
             "3600",
             "--skip-consent",
             "--require-par",
+            "--dpop-bound",
         ],
         None,
     ));
@@ -234,6 +235,7 @@ fn client_and_user_commands_work() {
     );
     assert_eq!(show["skip_consent"], true);
     assert_eq!(show["require_pushed_authorization_requests"], true);
+    assert_eq!(show["dpop_bound_access_tokens"], true);
     assert_eq!(show["refresh_idle_ttl"], 3600);
     assert_eq!(
         show["redirect_uris"],

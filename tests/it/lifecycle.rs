@@ -1085,6 +1085,15 @@ async fn cors_only_for_registered_origins_and_never_on_authorize(app: TestApp) {
             .unwrap();
         assert_eq!(pre.status(), 204);
         assert_eq!(pre.headers()["access-control-allow-origin"], origin);
+        // RFC 9449: a browser app sends DPoP proofs and reads the nonce.
+        let allowed = pre.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap();
+        assert!(allowed.contains("DPoP"), "{allowed}");
+        let exposed = pre.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap();
+        assert!(exposed.contains("DPoP-Nonce"), "{exposed}");
         assert!(
             pre.headers()
                 .get("access-control-allow-credentials")

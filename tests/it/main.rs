@@ -9,6 +9,7 @@ mod cli;
 mod conformance;
 mod console;
 mod discovery;
+mod dpop;
 mod faults;
 mod flow;
 mod fuzz;

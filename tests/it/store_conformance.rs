@@ -97,6 +97,7 @@ async fn redemption_and_rotation_write_all_or_nothing(app: TestApp) {
                         token_hash: format!("refresh-{i}"),
                         expires_at: now + 600,
                     }),
+                    dpop_jkt: None,
                 })
                 .await
                 .unwrap()

@@ -90,6 +90,12 @@ pub async fn exchange_code(
             },
             expires_at,
             refresh,
+            // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key; a
+            // confidential client's are bound to its credentials already.
+            dpop_jkt: ctx
+                .dpop_jkt
+                .filter(|_| client.is_public())
+                .map(str::to_owned),
         }
     };
     let Some((grant, plan)) = ctx.store.redeem_code(&redemption, plan).await? else {

@@ -5,7 +5,9 @@ mod code;
 mod refresh;
 
 use super::authorize::Params;
-use super::claims::{AccessTokenClaims, Audience, IdTokenClaims, at_hash, user_claims};
+use super::claims::{
+    AccessTokenClaims, Audience, Confirmation, IdTokenClaims, at_hash, user_claims,
+};
 use super::error::{ErrorCode, OAuthError};
 use super::resource;
 use crate::config::Config;
@@ -42,6 +44,9 @@ pub struct Issuer<'a> {
     pub now: i64,
     /// The client's address, for audit events.
     pub address: &'a str,
+    /// The thumbprint of the key a valid DPoP proof showed (RFC 9449 §5): the tokens are bound
+    /// to it.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 impl Issuer<'_> {
@@ -49,7 +54,7 @@ impl Issuer<'_> {
         &self.config.issuer
     }
 
-    /// RFC 6749 §5.1: a bearer response for what was minted.
+    /// RFC 6749 §5.1; RFC 9449 §5: `DPoP` when the access token is bound to a key.
     fn response(
         &self,
         access_token: Minted,
@@ -59,7 +64,12 @@ impl Issuer<'_> {
     ) -> TokenResponse {
         TokenResponse {
             access_token: access_token.token,
-            token_type: "Bearer".into(),
+            token_type: if self.dpop_jkt.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            }
+            .into(),
             expires_in: access_token.expires_in,
             refresh_token,
             id_token,
@@ -83,6 +93,12 @@ pub async fn grant(
             "grant_type is not supported",
         ));
     };
+    // RFC 9449 §5.2.1: such a client never gets a bearer token.
+    if client.dpop_bound && ctx.dpop_jkt.is_none() {
+        return Err(OAuthError::invalid_dpop_proof(
+            "this client must send a DPoP proof",
+        ));
+    }
     // Refresh tokens from offline access are usable whatever the registration says.
     if !client.allows_grant(grant_type) && grant_type != GrantType::RefreshToken {
         return Err(OAuthError::new(
@@ -171,6 +187,9 @@ async fn access_token(
         gid: subject.map(|s| s.grant_id.to_owned()),
         roles,
         groups,
+        cnf: ctx.dpop_jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     Ok(Minted {
         token: ctx.keys.sign(

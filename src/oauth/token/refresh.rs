@@ -30,6 +30,23 @@ pub async fn refresh(
             "refresh token issued to another client",
         ));
     }
+    // RFC 9449 §5: a bound refresh token works only with a proof of its key. Checked before
+    // anything else, so a stolen token without the key cannot even trip reuse detection.
+    if let Some(bound) = &record.grant.dpop_jkt {
+        match ctx.dpop_jkt {
+            None => {
+                return Err(OAuthError::invalid_dpop_proof(
+                    "this refresh token needs a DPoP proof",
+                ));
+            }
+            Some(jkt) if jkt != bound => {
+                return Err(OAuthError::invalid_grant(
+                    "refresh token is bound to another DPoP key",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     // Already rotated: a replay or a re-use, answered without signing anything new.
     if record.rotated_at.is_some() {
         return reuse(ctx, client, token, &token_hash).await;

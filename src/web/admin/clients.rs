@@ -51,6 +51,8 @@ pub struct ClientView {
     require_mfa: bool,
     /// RFC 9126 §6: authorization requests must be pushed to /par first.
     require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof.
+    dpop_bound_access_tokens: bool,
     pkce_required: bool,
     refresh_token_ttl: Option<i64>,
     refresh_idle_ttl: Option<i64>,
@@ -89,6 +91,7 @@ impl From<&Client> for ClientView {
             skip_consent: c.skip_consent,
             require_mfa: c.require_mfa,
             require_pushed_authorization_requests: c.require_par,
+            dpop_bound_access_tokens: c.dpop_bound,
             pkce_required: c.requires_pkce(),
             refresh_token_ttl: c.refresh_token_ttl,
             refresh_idle_ttl: c.refresh_idle_ttl,
@@ -148,6 +151,7 @@ pub struct ClientInput {
     skip_consent: Option<bool>,
     require_mfa: Option<bool>,
     require_pushed_authorization_requests: Option<bool>,
+    dpop_bound_access_tokens: Option<bool>,
     /// Confidential clients only may set `false` (RFC 9700 §2.1.1).
     pkce_required: Option<bool>,
     /// Seconds; `null` for the server default.
@@ -207,6 +211,7 @@ impl ClientInput {
             pkce_optional: self.pkce_required.map(|r| !r),
             require_mfa: self.require_mfa,
             require_par: self.require_pushed_authorization_requests,
+            dpop_bound: self.dpop_bound_access_tokens,
             id_token_signed_response_alg: alg(
                 "id_token_signed_response_alg",
                 self.id_token_signed_response_alg,

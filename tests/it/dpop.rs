@@ -1,0 +1,432 @@
+//! RFC 9449 DPoP: proofs at `/token` bind the tokens to the client's key; `/userinfo` then
+//! wants the DPoP scheme and a proof of that key for that token.
+use crate::helpers::*;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use gatehouse::crypto::{b64url, random_token, sha256};
+use serde_json::{Value, json};
+
+/// A client's DPoP key, made and used the way a client library would.
+struct DpopKey(EcdsaKeyPair);
+
+impl DpopKey {
+    fn new() -> Self {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        Self(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap())
+    }
+
+    fn xy(&self) -> (String, String) {
+        let point = self.0.public_key().as_ref();
+        (b64url(&point[1..33]), b64url(&point[33..]))
+    }
+
+    /// RFC 7638, computed here from the members, not by the server's code.
+    fn jkt(&self) -> String {
+        let (x, y) = self.xy();
+        b64url(&sha256(
+            format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#).as_bytes(),
+        ))
+    }
+
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(claims.to_string().as_bytes())
+        );
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let sig = self.0.sign(&rng, input.as_bytes()).unwrap();
+        format!("{input}.{}", b64url(sig.as_ref()))
+    }
+
+    fn signed(&self, claims: &Value) -> String {
+        let (x, y) = self.xy();
+        let header = json!({
+            "typ": "dpop+jwt", "alg": "ES256",
+            "jwk": {"kty": "EC", "crv": "P-256", "x": x, "y": y},
+        });
+        self.sign(&header, claims)
+    }
+
+    /// A fresh proof for `htm` at `url`, now by the app's clock.
+    fn proof(&self, app: &TestApp, htm: &str, url: &str) -> String {
+        self.signed(&claims(app, htm, url))
+    }
+
+    /// A proof for using `token` at `url`.
+    fn proof_for(&self, app: &TestApp, htm: &str, url: &str, token: &str) -> String {
+        let mut c = claims(app, htm, url);
+        c["ath"] = json!(b64url(&sha256(token.as_bytes())));
+        self.signed(&c)
+    }
+}
+
+fn claims(app: &TestApp, htm: &str, url: &str) -> Value {
+    json!({"jti": random_token(), "htm": htm, "htu": url, "iat": app.clock.now()})
+}
+
+/// POST /token as `client`, with these DPoP headers.
+async fn token(
+    app: &TestApp,
+    client: &TestClient,
+    form: &[(&str, &str)],
+    proofs: &[String],
+) -> reqwest::Response {
+    let mut req = app.http.post(app.url("/token"));
+    let mut body: Vec<(&str, &str)> = form.to_vec();
+    match &client.secret {
+        Some(s) => req = req.basic_auth(&client.id, Some(s)),
+        None => body.push(("client_id", &client.id)),
+    }
+    for p in proofs {
+        req = req.header("DPoP", p);
+    }
+    req.form(&body).send().await.unwrap()
+}
+
+async fn userinfo(
+    app: &TestApp,
+    scheme: &str,
+    token: &str,
+    proof: Option<&str>,
+) -> reqwest::Response {
+    let mut req = app
+        .http
+        .get(app.url("/userinfo"))
+        .header("Authorization", format!("{scheme} {token}"));
+    if let Some(p) = proof {
+        req = req.header("DPoP", p);
+    }
+    req.send().await.unwrap()
+}
+
+async fn error_of(resp: reqwest::Response) -> String {
+    let body: Value = resp.json().await.unwrap();
+    body["error"].as_str().unwrap_or_default().to_owned()
+}
+
+fn challenge(resp: &reqwest::Response) -> String {
+    resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn machine(app: &TestApp, dpop_bound: bool) -> TestClient {
+    app.create_client_custom(false, |c| {
+        c.grant_types = vec![GrantType::ClientCredentials];
+        c.dpop_bound = dpop_bound;
+    })
+    .await
+}
+
+const CC: &[(&str, &str)] = &[("grant_type", "client_credentials")];
+
+/// A public client's sign-in with a proof at the code exchange: its tokens, and its key.
+async fn public_sign_in(app: &TestApp) -> (TestClient, Value, DpopKey) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(true, |c| {
+            c.grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+        })
+        .await;
+    let (code, verifier) = app
+        .get_code(&browser(), &client, "openid email", "alice")
+        .await;
+    let key = DpopKey::new();
+    let resp = token(
+        app,
+        &client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &verifier),
+        ],
+        &[key.proof(app, "POST", &app.url("/token"))],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let t: Value = resp.json().await.unwrap();
+    (client, t, key)
+}
+
+async fn a_proof_at_the_code_exchange_binds_the_tokens(app: TestApp) {
+    let (_, t, key) = public_sign_in(&app).await;
+    assert_eq!(t["token_type"], "DPoP", "RFC 9449 §5");
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(jwt_claims(at)["cnf"]["jkt"], key.jkt(), "RFC 9449 §6.1");
+    let url = app.url("/userinfo");
+
+    let ok = userinfo(
+        &app,
+        "DPoP",
+        at,
+        Some(&key.proof_for(&app, "GET", &url, at)),
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let info: Value = ok.json().await.unwrap();
+    assert_eq!(info["email"], "someone@example.com");
+
+    // RFC 9449 §7.2: a bound token is not a bearer token.
+    let bearer = userinfo(&app, "Bearer", at, None).await;
+    assert_eq!(bearer.status(), 401);
+    assert!(
+        challenge(&bearer).starts_with("DPoP error=\"invalid_token\""),
+        "{}",
+        challenge(&bearer)
+    );
+
+    // No proof, no ath, a proof for another token, another key, another method.
+    let wrong_key = DpopKey::new().proof_for(&app, "GET", &url, at);
+    let bad = [
+        None,
+        Some(key.proof(&app, "GET", &url)),
+        Some(key.proof_for(&app, "GET", &url, "another-token")),
+        Some(wrong_key),
+        Some(key.proof_for(&app, "POST", &url, at)),
+    ];
+    for proof in bad {
+        let resp = userinfo(&app, "DPoP", at, proof.as_deref()).await;
+        assert_eq!(resp.status(), 401);
+        let c = challenge(&resp);
+        assert!(c.starts_with("DPoP error=\"invalid_dpop_proof\""), "{c}");
+        assert!(c.contains("algs=\"ES256 PS256 RS256 EdDSA\""), "{c}");
+        assert_eq!(error_of(resp).await, "invalid_dpop_proof");
+    }
+
+    // The same proof twice: the second is a replay (RFC 9449 §11.1).
+    let once = key.proof_for(&app, "GET", &url, at);
+    assert_eq!(userinfo(&app, "DPoP", at, Some(&once)).await.status(), 200);
+    let again = userinfo(&app, "DPoP", at, Some(&once)).await;
+    assert_eq!(error_of(again).await, "invalid_dpop_proof");
+}
+
+async fn a_public_clients_refresh_token_needs_its_key(app: TestApp) {
+    let (client, t, key) = public_sign_in(&app).await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", rt)];
+    let url = app.url("/token");
+
+    let without = token(&app, &client, &refresh, &[]).await;
+    assert_eq!(without.status(), 400);
+    assert_eq!(error_of(without).await, "invalid_dpop_proof");
+    let other = token(
+        &app,
+        &client,
+        &refresh,
+        &[DpopKey::new().proof(&app, "POST", &url)],
+    )
+    .await;
+    assert_eq!(other.status(), 400);
+    assert_eq!(error_of(other).await, "invalid_grant");
+
+    // Neither attempt spent the token or revoked its family.
+    let ok = token(&app, &client, &refresh, &[key.proof(&app, "POST", &url)]).await;
+    assert_eq!(ok.status(), 200);
+    let t2: Value = ok.json().await.unwrap();
+    assert_eq!(t2["token_type"], "DPoP");
+    let at = t2["access_token"].as_str().unwrap();
+    assert_eq!(jwt_claims(at)["cnf"]["jkt"], key.jkt());
+    let info = userinfo(
+        &app,
+        "DPoP",
+        at,
+        Some(&key.proof_for(&app, "GET", &app.url("/userinfo"), at)),
+    )
+    .await;
+    assert_eq!(info.status(), 200);
+}
+
+async fn proofs_must_fit_the_token_request(app: TestApp) {
+    let client = machine(&app, false).await;
+    let key = DpopKey::new();
+    let url = app.url("/token");
+    let now = app.clock.now();
+    let stale =
+        key.signed(&json!({"jti": random_token(), "htm": "POST", "htu": url, "iat": now - 400}));
+    let ahead =
+        key.signed(&json!({"jti": random_token(), "htm": "POST", "htu": url, "iat": now + 120}));
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("wrong htm", vec![key.proof(&app, "GET", &url)]),
+        ("wrong htu", vec![key.proof(&app, "POST", &app.url("/par"))]),
+        ("stale iat", vec![stale]),
+        ("iat ahead", vec![ahead]),
+        (
+            "two headers",
+            vec![key.proof(&app, "POST", &url), key.proof(&app, "POST", &url)],
+        ),
+        ("not a JWT", vec!["not-a-proof".to_owned()]),
+    ];
+    for (what, proofs) in cases {
+        let resp = token(&app, &client, CC, &proofs).await;
+        assert_eq!(resp.status(), 400, "{what}");
+        assert_eq!(error_of(resp).await, "invalid_dpop_proof", "{what}");
+    }
+    let proof = key.proof(&app, "POST", &url);
+    let first = token(&app, &client, CC, std::slice::from_ref(&proof)).await;
+    assert_eq!(first.status(), 200);
+    let replay = token(&app, &client, CC, &[proof]).await;
+    assert_eq!(
+        error_of(replay).await,
+        "invalid_dpop_proof",
+        "a replayed jti"
+    );
+}
+
+async fn client_credentials_tokens_are_bound_and_introspected(app: TestApp) {
+    let client = machine(&app, false).await;
+    let key = DpopKey::new();
+    let resp = token(
+        &app,
+        &client,
+        CC,
+        &[key.proof(&app, "POST", &app.url("/token"))],
+    )
+    .await;
+    let t: Value = resp.json().await.unwrap();
+    assert_eq!(t["token_type"], "DPoP");
+    let at = t["access_token"].as_str().unwrap();
+    // RFC 9449 §6.2: introspection names the key, for resource servers that introspect.
+    let answer: Value = app
+        .http
+        .post(app.url("/introspect"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["token_type"], "DPoP");
+    assert_eq!(answer["cnf"]["jkt"], key.jkt());
+    // Without a proof, the same client still gets a bearer token.
+    let plain: Value = token(&app, &client, CC, &[]).await.json().await.unwrap();
+    assert_eq!(plain["token_type"], "Bearer");
+    assert!(
+        jwt_claims(plain["access_token"].as_str().unwrap())
+            .get("cnf")
+            .is_none()
+    );
+}
+
+async fn a_dpop_bound_client_must_send_proofs(app: TestApp) {
+    let client = machine(&app, true).await;
+    let resp = token(&app, &client, CC, &[]).await;
+    assert_eq!(resp.status(), 400, "RFC 9449 §5.2.1");
+    assert_eq!(error_of(resp).await, "invalid_dpop_proof");
+    let key = DpopKey::new();
+    let ok = token(
+        &app,
+        &client,
+        CC,
+        &[key.proof(&app, "POST", &app.url("/token"))],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+}
+
+async fn discovery_lists_the_proof_algorithms(app: TestApp) {
+    let d = app.discovery().await;
+    assert_eq!(
+        d["dpop_signing_alg_values_supported"],
+        json!(["ES256", "PS256", "RS256", "EdDSA"])
+    );
+    // Without nonces on, no answer carries one.
+    let client = machine(&app, false).await;
+    let resp = token(&app, &client, CC, &[]).await;
+    assert!(resp.headers().get("dpop-nonce").is_none());
+}
+
+crate::backend_tests!(
+    a_proof_at_the_code_exchange_binds_the_tokens,
+    a_public_clients_refresh_token_needs_its_key,
+    proofs_must_fit_the_token_request,
+    client_credentials_tokens_are_bound_and_introspected,
+    a_dpop_bound_client_must_send_proofs,
+    discovery_lists_the_proof_algorithms,
+);
+
+/// `GATEHOUSE_DPOP_NONCE=true`: proofs must carry the server's nonce (RFC 9449 §8, §9).
+mod nonces {
+    use super::*;
+
+    fn nonce_of(resp: &reqwest::Response) -> String {
+        resp.headers()["dpop-nonce"].to_str().unwrap().to_owned()
+    }
+
+    fn with_nonce(
+        app: &TestApp,
+        key: &DpopKey,
+        htm: &str,
+        url: &str,
+        nonce: &str,
+        token: Option<&str>,
+    ) -> String {
+        let mut c = claims(app, htm, url);
+        c["nonce"] = json!(nonce);
+        if let Some(t) = token {
+            c["ath"] = json!(b64url(&sha256(t.as_bytes())));
+        }
+        key.signed(&c)
+    }
+
+    async fn the_nonce_dance(app: TestApp) {
+        let client = machine(&app, false).await;
+        let key = DpopKey::new();
+        let url = app.url("/token");
+        let first = token(&app, &client, CC, &[key.proof(&app, "POST", &url)]).await;
+        assert_eq!(first.status(), 400);
+        let nonce = nonce_of(&first);
+        assert_eq!(error_of(first).await, "use_dpop_nonce");
+        let second = token(
+            &app,
+            &client,
+            CC,
+            &[with_nonce(&app, &key, "POST", &url, &nonce, None)],
+        )
+        .await;
+        assert_eq!(second.status(), 200);
+        assert!(
+            !nonce_of(&second).is_empty(),
+            "every answer carries a nonce"
+        );
+        let t: Value = second.json().await.unwrap();
+        let at = t["access_token"].as_str().unwrap();
+
+        // The resource side: 401 with the nonce, then success with it. Client credentials'
+        // tokens carry no openid scope, so userinfo refuses the token itself after the proof.
+        let ui = app.url("/userinfo");
+        let asked = userinfo(&app, "DPoP", at, Some(&key.proof_for(&app, "GET", &ui, at))).await;
+        assert_eq!(asked.status(), 401);
+        assert!(challenge(&asked).starts_with("DPoP error=\"use_dpop_nonce\""));
+        let nonce = nonce_of(&asked);
+        let answered = userinfo(
+            &app,
+            "DPoP",
+            at,
+            Some(&with_nonce(&app, &key, "GET", &ui, &nonce, Some(at))),
+        )
+        .await;
+        assert_eq!(
+            answered.status(),
+            403,
+            "past the proof: the token lacks openid"
+        );
+
+        // A made-up nonce is asked again.
+        let made_up = token(
+            &app,
+            &client,
+            CC,
+            &[with_nonce(&app, &key, "POST", &url, "made-up", None)],
+        )
+        .await;
+        assert_eq!(error_of(made_up).await, "use_dpop_nonce");
+    }
+
+    crate::backend_tests_with!(|c| c.dpop_nonce = true; the_nonce_dance);
+}

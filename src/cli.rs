@@ -39,7 +39,7 @@ pub enum Command {
     Migrate,
     /// Manage OAuth clients.
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -206,6 +206,14 @@ pub struct ClientOptions {
     /// its tokens are always bound to the client's key.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     dpop_bound: Option<bool>,
+    /// Authenticate with `private_key_jwt` (RFC 7523) against the public keys in this JWK Set
+    /// file; the client then has no secret.
+    #[arg(long, conflicts_with = "jwks_uri")]
+    jwks_file: Option<std::path::PathBuf>,
+    /// Authenticate with `private_key_jwt` against the keys the client publishes at this URL
+    /// (https); Gatehouse fetches and caches them.
+    #[arg(long)]
+    jwks_uri: Option<String>,
     /// What this client's ID tokens are signed with: RS256 (the default), ES256 or EdDSA
     /// (`id_token_signed_response_alg`). The relying party must support it.
     #[arg(long)]
@@ -218,9 +226,17 @@ pub struct ClientOptions {
 
 impl ClientOptions {
     /// The settings given, as a change the client rules check; an empty list is "not given".
-    fn into_changes(self) -> crate::domain::ClientChanges {
+    fn into_changes(self) -> anyhow::Result<crate::domain::ClientChanges> {
         let given = |v: Vec<String>| (!v.is_empty()).then_some(v);
-        crate::domain::ClientChanges {
+        let jwks = match &self.jwks_file {
+            Some(path) => {
+                Some(Some(std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the JWK Set {}", path.display())
+                })?))
+            }
+            None => None,
+        };
+        Ok(crate::domain::ClientChanges {
             name: self.name,
             redirect_uris: given(self.redirect_uris),
             audiences: given(self.audiences),
@@ -236,9 +252,11 @@ impl ClientOptions {
             require_mfa: self.require_mfa,
             require_par: self.require_par,
             dpop_bound: self.dpop_bound,
+            jwks,
+            jwks_uri: self.jwks_uri.map(Some),
             id_token_signed_response_alg: self.id_token_alg,
             access_token_signed_response_alg: self.access_token_alg,
-        }
+        })
     }
 }
 
@@ -251,6 +269,10 @@ pub enum ClientCommand {
         /// A public client (native app, SPA): no secret, PKCE only.
         #[arg(long)]
         public: bool,
+        /// `client_secret_basic` (the default), `none` (as --public), or `private_key_jwt`
+        /// (with --jwks-file or --jwks-uri).
+        #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"])]
+        token_endpoint_auth_method: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -454,7 +476,7 @@ pub async fn run() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Client(cmd) => client(&cli.config, &clock, cmd).await,
+        Command::Client(cmd) => client(&cli.config, &clock, *cmd).await,
         Command::User(cmd) => user(&cli.config, &clock, cmd).await,
         Command::Api(cmd) => access::api(&cli.config, &clock, cmd).await,
         Command::Role(cmd) => access::role(&cli.config, &clock, cmd).await,
@@ -550,10 +572,16 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
         ClientCommand::Create {
             options,
             public,
+            token_endpoint_auth_method,
             json,
         } => {
             if options.name.is_none() {
                 bail!("--name is required");
+            }
+            let keyed = options.jwks_file.is_some() || options.jwks_uri.is_some();
+            let public = public || token_endpoint_auth_method.as_deref() == Some("none");
+            if (token_endpoint_auth_method.as_deref() == Some("private_key_jwt")) != keyed {
+                bail!("private_key_jwt goes with --jwks-file or --jwks-uri, and they with it");
             }
             let (client, secret) = admin::clients::create(
                 &store,
@@ -562,7 +590,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                 Actor::CLI,
                 admin::clients::NewClient {
                     public,
-                    changes: options.into_changes(),
+                    changes: options.into_changes()?,
                     ..Default::default()
                 },
             )
@@ -576,7 +604,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                 Actor::CLI,
                 &id,
                 None,
-                options.into_changes(),
+                options.into_changes()?,
             )
             .await
             .map_err(|e| no_client(e, &id))?;
@@ -623,6 +651,9 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "require_mfa": c.require_mfa,
                     "require_pushed_authorization_requests": c.require_par,
                     "dpop_bound_access_tokens": c.dpop_bound,
+                    "token_endpoint_auth_method": c.auth_method(),
+                    "jwks_uri": c.jwks_uri,
+                    "jwks": c.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()),
                     "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
                     "access_token_signed_response_alg": c.access_token_signed_response_alg.as_str(),
                     "pkce": if c.requires_pkce() { "required" } else { "optional" },

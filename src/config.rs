@@ -230,6 +230,11 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_DPOP_NONCE", default_value_t = false, action = clap::ArgAction::Set)]
     pub dpop_nonce: bool,
 
+    /// Lets outbound requests (client JWKS) reach loopback addresses; for tests and local
+    /// development only. Link-local and other special addresses stay refused.
+    #[arg(long, env = "GATEHOUSE_OUTBOUND_ALLOW_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub outbound_allow_loopback: bool,
+
     /// Administrators must sign in with a second factor (a code or a passkey).
     #[arg(long, env = "GATEHOUSE_ADMINS_REQUIRE_MFA", default_value_t = false, action = clap::ArgAction::Set)]
     pub admins_require_mfa: bool,
@@ -282,6 +287,7 @@ impl Config {
             admins_require_mfa: false,
             require_par: false,
             dpop_nonce: false,
+            outbound_allow_loopback: false,
             dynamic_registration: false,
             help_contact: None,
             metrics_bind: None,

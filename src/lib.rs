@@ -16,6 +16,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod oauth;
+pub mod outbound;
 pub mod server;
 pub mod startup;
 pub mod store;

@@ -326,6 +326,9 @@ fn changes_of(fc: &FileClient) -> Result<ClientChanges, ApplyError> {
         require_mfa: Some(fc.require_mfa),
         require_par: Some(fc.require_pushed_authorization_requests),
         dpop_bound: Some(fc.dpop_bound_access_tokens),
+        // Keys are managed from the CLI or the admin API, never from the file.
+        jwks: None,
+        jwks_uri: None,
         id_token_signed_response_alg: Some(
             alg(
                 "id_token_signed_response_alg",

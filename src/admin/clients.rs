@@ -50,7 +50,17 @@ pub async fn create(
     if let Some(s) = &new.client_secret {
         validate_client_secret(s)?;
     }
-    let secret = (!new.public).then(|| new.client_secret.unwrap_or_else(random_token));
+    // A client registered with keys authenticates with them (RFC 7523): it gets no secret.
+    let keyed =
+        matches!(new.changes.jwks, Some(Some(_))) || matches!(new.changes.jwks_uri, Some(Some(_)));
+    if keyed && (new.public || new.client_secret.is_some()) {
+        return Err(crate::domain::InvalidMetadata {
+            field: "token_endpoint_auth_method",
+            message: "a client with keys has no secret and is not public".into(),
+        }
+        .into());
+    }
+    let secret = (!new.public && !keyed).then(|| new.client_secret.unwrap_or_else(random_token));
     let mut client = Client {
         id,
         secret_hash: secret.as_deref().map(hash_secret),

@@ -33,6 +33,9 @@ pub struct Metadata {
     pub require_pushed_authorization_requests: Option<bool>,
     /// RFC 9449 §5.2: the client always sends DPoP proofs.
     pub dpop_bound_access_tokens: Option<bool>,
+    /// RFC 7591 §2 with `private_key_jwt` (RFC 7523): the client's public keys, or their URL.
+    pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
     /// RFC 7592 §2.2: a replacement names the client, and may repeat its current secret.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -166,19 +169,51 @@ fn changes_of(m: &Metadata) -> Result<ClientChanges, RegistrationError> {
         id_token_signed_response_alg: alg,
         require_par: Some(m.require_pushed_authorization_requests.unwrap_or(false)),
         dpop_bound: Some(m.dpop_bound_access_tokens.unwrap_or(false)),
+        jwks: Some(m.jwks.as_ref().map(|j| j.to_string())),
+        jwks_uri: Some(m.jwks_uri.clone()),
         ..ClientChanges::default()
     })
 }
 
-fn public_of(m: &Metadata) -> Result<bool, RegistrationError> {
-    match m.token_endpoint_auth_method.as_deref() {
-        // RFC 7591 §2: the default is client_secret_basic.
-        None | Some("client_secret_basic") | Some("client_secret_post") => Ok(false),
-        Some("none") => Ok(true),
-        Some(other) => Err(invalid(format!(
-            "token_endpoint_auth_method: {other} is not supported"
-        ))),
+/// How a registered client authenticates, which decides whether it gets a secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Auth {
+    Secret,
+    None,
+    Keys,
+}
+
+impl Auth {
+    fn of_client(c: &Client) -> Self {
+        if c.has_keys() {
+            Self::Keys
+        } else if c.is_public() {
+            Self::None
+        } else {
+            Self::Secret
+        }
     }
+}
+
+fn auth_of(m: &Metadata) -> Result<Auth, RegistrationError> {
+    let keyed = m.jwks.is_some() || m.jwks_uri.is_some();
+    let auth = match m.token_endpoint_auth_method.as_deref() {
+        // RFC 7591 §2: the default is client_secret_basic.
+        None | Some("client_secret_basic") | Some("client_secret_post") => Auth::Secret,
+        Some("none") => Auth::None,
+        Some("private_key_jwt") => Auth::Keys,
+        Some(other) => {
+            return Err(invalid(format!(
+                "token_endpoint_auth_method: {other} is not supported"
+            )));
+        }
+    };
+    if keyed != (auth == Auth::Keys) {
+        return Err(invalid(
+            "jwks or jwks_uri go with token_endpoint_auth_method private_key_jwt, and it with them",
+        ));
+    }
+    Ok(auth)
 }
 
 /// A name for a client that sent none: its first redirect URI's host.
@@ -212,8 +247,7 @@ pub async fn register(
     {
         metadata.client_name = Some(default_name(&metadata));
     }
-    let public = public_of(&metadata)?;
-    let secret = (!public).then(random_token);
+    let secret = (auth_of(&metadata)? == Auth::Secret).then(random_token);
     let access = random_token();
     let mut client = Client {
         id: random_id(),
@@ -279,7 +313,7 @@ pub async fn replace(
             "client_secret: a replacement cannot choose a new secret",
         ));
     }
-    if public_of(&metadata)? != client.is_public() {
+    if auth_of(&metadata)? != Auth::of_client(&client) {
         return Err(invalid(
             "token_endpoint_auth_method: register a new client to change it",
         ));

@@ -38,6 +38,10 @@ pub struct Client {
     pub require_par: bool,
     /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof.
     pub dpop_bound: bool,
+    /// RFC 7523 `private_key_jwt`: its public keys as a JWK Set (JSON), or the URL it publishes
+    /// them at. A client with either authenticates with a signed assertion, never a secret.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
     /// OIDC Registration §2: what its ID tokens are signed with (RS256 unless it asks).
     pub id_token_signed_response_alg: Alg,
     /// What its access tokens are signed with: the algorithm its resource servers verify.
@@ -113,8 +117,25 @@ impl Client {
                 .is_none_or(|l| l.iter().any(|s| s == scope))
     }
 
+    /// No credentials at all (RFC 6749 §2.1): neither a secret nor keys.
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.secret_hash.is_none() && !self.has_keys()
+    }
+
+    /// It authenticates with `private_key_jwt` (RFC 7523 §2.2).
+    pub fn has_keys(&self) -> bool {
+        self.jwks.is_some() || self.jwks_uri.is_some()
+    }
+
+    /// RFC 7591 §2 `token_endpoint_auth_method`.
+    pub fn auth_method(&self) -> &'static str {
+        if self.has_keys() {
+            "private_key_jwt"
+        } else if self.is_public() {
+            "none"
+        } else {
+            "client_secret_basic"
+        }
     }
 
     /// Public clients always need PKCE, whatever is stored.
@@ -176,6 +197,9 @@ pub struct ClientChanges {
     pub require_mfa: Option<bool>,
     pub require_par: Option<bool>,
     pub dpop_bound: Option<bool>,
+    /// `Some(None)` removes the keys.
+    pub jwks: Option<Option<String>>,
+    pub jwks_uri: Option<Option<String>>,
     pub id_token_signed_response_alg: Option<Alg>,
     pub access_token_signed_response_alg: Option<Alg>,
 }
@@ -366,6 +390,29 @@ impl ClientChanges {
         if let Some(b) = self.dpop_bound {
             c.dpop_bound = b;
         }
+        // Keys given one way replace keys held the other way.
+        match (self.jwks, self.jwks_uri) {
+            (Some(Some(jwks)), None) => {
+                c.jwks = Some(normalized_jwks(&jwks)?);
+                c.jwks_uri = None;
+            }
+            (None, Some(Some(uri))) => {
+                check_jwks_uri(&uri)?;
+                c.jwks_uri = Some(uri);
+                c.jwks = None;
+            }
+            (jwks, uri) => {
+                if let Some(jwks) = jwks {
+                    c.jwks = jwks.map(|j| normalized_jwks(&j)).transpose()?;
+                }
+                if let Some(uri) = uri {
+                    if let Some(u) = &uri {
+                        check_jwks_uri(u)?;
+                    }
+                    c.jwks_uri = uri;
+                }
+            }
+        }
         if let Some(b) = self.pkce_optional {
             c.pkce_optional = b;
         }
@@ -423,11 +470,81 @@ pub fn check_client(c: &Client) -> Result<(), InvalidMetadata> {
             "public clients cannot use client_credentials",
         ));
     }
+    // RFC 7591 §2: a client's keys are held here or at its URL, never both.
+    if c.jwks.is_some() && c.jwks_uri.is_some() {
+        return Err(InvalidMetadata::new(
+            "jwks",
+            "give jwks or jwks_uri, not both",
+        ));
+    }
+    if c.has_keys() && c.secret_hash.is_some() {
+        return Err(InvalidMetadata::new(
+            "token_endpoint_auth_method",
+            "a client authenticates with a secret or with keys, not both",
+        ));
+    }
     if c.is_public() && c.pkce_optional {
         return Err(InvalidMetadata::new(
             "pkce",
             "public clients must use PKCE (RFC 9700 §2.1.1)",
         ));
+    }
+    Ok(())
+}
+
+/// JWK members only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4).
+pub const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+const MAX_JWKS_LEN: usize = 16 * 1024;
+const MAX_JWKS_KEYS: usize = 10;
+
+/// A registered JWK Set (RFC 7517 §5), compacted: at most 10 public keys of the types we
+/// verify, in at most 16 KB. A private key given by mistake is refused, not stored.
+pub fn normalized_jwks(raw: &str) -> Result<String, InvalidMetadata> {
+    let bad = |m: &str| InvalidMetadata::new("jwks", m.to_owned());
+    if raw.len() > MAX_JWKS_LEN {
+        return Err(bad("must be at most 16 KB"));
+    }
+    let set: serde_json::Value =
+        serde_json::from_str(raw).map_err(|_| bad("must be a JSON JWK Set"))?;
+    let keys = set
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .ok_or_else(|| bad("must be a JWK Set: {\"keys\": [...]}"))?;
+    if keys.is_empty() || keys.len() > MAX_JWKS_KEYS {
+        return Err(bad("must hold 1 to 10 keys"));
+    }
+    for key in keys {
+        let members = key
+            .as_object()
+            .ok_or_else(|| bad("each key must be an object"))?;
+        if PRIVATE_JWK_MEMBERS.iter().any(|m| members.contains_key(*m)) {
+            return Err(bad(
+                "holds a private or symmetric key; register the public key only",
+            ));
+        }
+        let kty = members.get("kty").and_then(|v| v.as_str());
+        if !matches!(kty, Some("RSA" | "EC" | "OKP")) {
+            return Err(bad("each key must be an RSA, EC or OKP public key"));
+        }
+    }
+    Ok(serde_json::json!({ "keys": keys }).to_string())
+}
+
+/// Where a client publishes its keys: `https`, or `http` on a loopback host (development).
+fn check_jwks_uri(uri: &str) -> Result<(), InvalidMetadata> {
+    let bad = || InvalidMetadata::new("jwks_uri", "must be an https URL without a fragment");
+    let parsed = url::Url::parse(uri).map_err(|_| bad())?;
+    let scheme_ok = match parsed.scheme() {
+        "https" => true,
+        "http" => is_loopback_host(parsed.host_str().unwrap_or("")),
+        _ => false,
+    };
+    if !scheme_ok
+        || parsed.fragment().is_some()
+        || uri.len() > 2000
+        || uri.contains(char::is_whitespace)
+    {
+        return Err(bad());
     }
     Ok(())
 }

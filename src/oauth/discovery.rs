@@ -24,9 +24,13 @@ pub fn metadata(issuer: &str, algs: &[Alg], registration: bool, require_par: boo
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        // RFC 8414 §2: what client assertions (RFC 7523) may be signed with.
+        "token_endpoint_auth_signing_alg_values_supported": super::jwt::FOREIGN_ALGS,
+        "revocation_endpoint_auth_signing_alg_values_supported": super::jwt::FOREIGN_ALGS,
+        "introspection_endpoint_auth_signing_alg_values_supported": super::jwt::FOREIGN_ALGS,
         "code_challenge_methods_supported": ["S256"],
         // OIDC Discovery §3: the context classes `acr_values` may ask for.
         // OIDC Discovery §3: the languages of our pages (ui_locales).

@@ -163,8 +163,8 @@ pub async fn check(
         }
     };
     let seen_until = proof.iat.max(expected.now) + MAX_AGE;
-    let id = hash_secret(&format!("{} {}", proof.jkt, proof.jti));
-    if !store.record_dpop_proof(&id, seen_until).await? {
+    let id = hash_secret(&format!("dpop {} {}", proof.jkt, proof.jti));
+    if !store.record_seen_jwt(&id, seen_until).await? {
         return Err(OAuthError::invalid_dpop_proof(
             "the DPoP proof was already used",
         ));

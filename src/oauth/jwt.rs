@@ -64,9 +64,6 @@ pub fn decode<T: DeserializeOwned>(
 /// or HMAC (RFC 8725 §3.1, RFC 9449 §4.3 step 5).
 pub const FOREIGN_ALGS: [&str; 4] = ["ES256", "PS256", "RS256", "EdDSA"];
 
-/// JWK members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4).
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
 /// A public key someone else holds, fit for exactly one algorithm.
 pub struct ForeignKey {
     alg: Algorithm,
@@ -95,7 +92,10 @@ impl ForeignKey {
             .parse()
             .map_err(|_| "the algorithm is not one we accept")?;
         let members = jwk.as_object().ok_or("the jwk is not an object")?;
-        if PRIVATE_MEMBERS.iter().any(|m| members.contains_key(*m)) {
+        if crate::domain::client::PRIVATE_JWK_MEMBERS
+            .iter()
+            .any(|m| members.contains_key(*m))
+        {
             return Err("the jwk holds a private key");
         }
         let key: Jwk = serde_json::from_value(jwk.clone()).map_err(|_| "the jwk is malformed")?;

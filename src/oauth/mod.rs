@@ -4,6 +4,7 @@ pub mod authorize;
 pub mod claims;
 pub mod claims_request;
 pub mod client_auth;
+pub mod client_keys;
 pub mod discovery;
 pub mod dpop;
 pub mod endpoints;

@@ -6,13 +6,13 @@ mod audit;
 mod clients;
 mod codes;
 mod consents;
-mod dpop;
 mod factors;
 mod flows;
 mod grants;
 mod keys;
 mod mail;
 mod pushed;
+mod seen;
 mod sessions;
 mod throttle;
 mod tokens;
@@ -114,7 +114,7 @@ pub struct Store {
 const GROWING_TABLES: [&str; 8] = [
     "flows",
     "pushed_requests",
-    "dpop_proofs",
+    "seen_jwts",
     "sessions",
     "authorization_codes",
     "grants",
@@ -147,6 +147,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0020_apis_roles_groups.sql"),
     include_str!("../../migrations/0021_pushed_requests.sql"),
     include_str!("../../migrations/0022_dpop.sql"),
+    include_str!("../../migrations/0023_client_keys.sql"),
 ];
 
 impl Store {
@@ -264,7 +265,7 @@ impl Store {
         for table in [
             "flows",
             "pushed_requests",
-            "dpop_proofs",
+            "seen_jwts",
             "revoked_tokens",
             "sessions",
             "refresh_tokens",
@@ -303,7 +304,7 @@ impl Store {
         for sql in [
             "delete from flows where expires_at < $1",
             "delete from pushed_requests where expires_at < $1",
-            "delete from dpop_proofs where expires_at < $1",
+            "delete from seen_jwts where expires_at < $1",
             "delete from registration_tokens where expires_at < $1",
             "delete from account_links where expires_at < $1",
             // Undelivered past its links' lifetime: sending it now would help nobody.

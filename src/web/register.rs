@@ -122,13 +122,23 @@ fn response(
         "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "response_types": ["code"],
-        "token_endpoint_auth_method": if c.is_public() { "none" } else { "client_secret_basic" },
+        "token_endpoint_auth_method": c.auth_method(),
         "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
         "require_pushed_authorization_requests": c.require_par,
         "dpop_bound_access_tokens": c.dpop_bound,
         "registration_client_uri": format!("{}{}/{}", state.issuer(), ep::REGISTER, c.id),
     });
     if let Some(o) = body.as_object_mut() {
+        if let Some(jwks) = c
+            .jwks
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<Value>(j).ok())
+        {
+            o.insert("jwks".into(), jwks);
+        }
+        if let Some(uri) = &c.jwks_uri {
+            o.insert("jwks_uri".into(), uri.clone().into());
+        }
         if let Some(scope) = &c.allowed_scopes {
             o.insert("scope".into(), scope.join(" ").into());
         }

@@ -38,6 +38,8 @@ pub struct Shared {
     pub mail: Option<Arc<crate::mail::Mail>>,
     /// DPoP nonces (RFC 9449 §8, §9), when the server hands them out.
     pub dpop_nonces: Option<crate::oauth::dpop::Nonces>,
+    /// The keys of `private_key_jwt` clients, fetched from their `jwks_uri` and cached.
+    pub client_keys: crate::oauth::client_keys::ClientKeys,
 }
 
 /// The origins clients registered for CORS, cached. Reloaded when this process changed a
@@ -115,6 +117,7 @@ impl AppState {
         } = accounts;
         let config_issuer = config.issuer.clone();
         let config_dpop_nonce = config.dpop_nonce;
+        let outbound_allow_loopback = config.outbound_allow_loopback;
         let keys_for_nonces = keys.clone();
         let algs: Vec<_> = keys.algs().collect();
         let discovery: Arc<str> = crate::oauth::discovery::metadata(
@@ -140,6 +143,9 @@ impl AppState {
             factors: Arc::new(factors),
             passkeys: crate::accounts::passkey::Passkeys::new(&config_issuer).map(Arc::new),
             mail,
+            client_keys: crate::oauth::client_keys::ClientKeys::new(
+                crate::outbound::Outbound::new(outbound_allow_loopback),
+            ),
             dpop_nonces: config_dpop_nonce.then(|| {
                 crate::oauth::dpop::Nonces::new(keys_for_nonces.derive(b"gatehouse dpop nonce v1"))
             }),

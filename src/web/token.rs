@@ -5,6 +5,7 @@ use super::extract::{ClientAddress, params_from};
 use super::state::AppState;
 use crate::domain::Client;
 use crate::oauth::authorize::{Params, check_well_formed};
+use crate::oauth::endpoints as ep;
 use crate::oauth::{OAuthError, client_auth, revocation, token as grants};
 use axum::Json;
 use axum::body::Bytes;
@@ -17,6 +18,7 @@ async fn authenticated(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
+    path: &str,
 ) -> Result<(Client, Params, bool), TokenError> {
     let params = params_from(body);
     let authorization = headers
@@ -26,7 +28,14 @@ async fn authenticated(
     let wrap = |error: OAuthError| TokenError { error, used_basic };
     check_well_formed(&params).map_err(wrap)?;
     let creds = client_auth::parse_credentials(authorization, &params).map_err(wrap)?;
-    let client = client_auth::authenticate(&state.store, &creds)
+    let endpoint = format!("{}{path}", state.issuer());
+    let check = client_auth::AssertionCheck {
+        keys: &state.client_keys,
+        issuer: state.issuer(),
+        endpoint: &endpoint,
+        now: state.now(),
+    };
+    let client = client_auth::authenticate(&state.store, &creds, check)
         .await
         .map_err(wrap)?;
     Ok((client, params, used_basic))
@@ -68,11 +77,11 @@ async fn issue(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, TokenError> {
-    let (client, params, used_basic) = authenticated(state, headers, body).await?;
+    let (client, params, used_basic) = authenticated(state, headers, body, ep::TOKEN).await?;
     let wrap = |error| TokenError { error, used_basic };
     // Checked once the client is known, so anonymous requests write nothing (RFC 9449 §5).
     let proof = state
-        .dpop_proof(headers, "POST", crate::oauth::endpoints::TOKEN, None)
+        .dpop_proof(headers, "POST", ep::TOKEN, None)
         .await
         .map_err(wrap)?;
     let jkt = proof.as_ref().map(|p| p.jkt.as_str());
@@ -99,7 +108,7 @@ pub async fn par(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, TokenError> {
-    let (client, params, used_basic) = authenticated(&state, &headers, &body).await?;
+    let (client, params, used_basic) = authenticated(&state, &headers, &body, ep::PAR).await?;
     let pushed = crate::oauth::par::push(
         &state.store,
         &state.keys,
@@ -121,7 +130,7 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, TokenError> {
-    let (client, params, used_basic) = authenticated(&state, &headers, &body).await?;
+    let (client, params, used_basic) = authenticated(&state, &headers, &body, ep::REVOKE).await?;
     revocation::revoke(
         &state.store,
         &state.keys,
@@ -141,7 +150,8 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, TokenError> {
-    let (client, params, used_basic) = authenticated(&state, &headers, &body).await?;
+    let (client, params, used_basic) =
+        authenticated(&state, &headers, &body, ep::INTROSPECT).await?;
     let answer = revocation::introspect(
         &state.store,
         &state.keys,

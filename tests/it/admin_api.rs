@@ -420,7 +420,7 @@ async fn each_bad_member_gets_its_own_error(app: TestApp) {
             "response_types",
         ),
         (
-            with("token_endpoint_auth_method", json!("private_key_jwt")),
+            with("token_endpoint_auth_method", json!("client_secret_jwt")),
             "invalid_client_metadata",
             "token_endpoint_auth_method",
         ),

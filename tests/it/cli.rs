@@ -1060,3 +1060,85 @@ fn keys_import_and_export() {
             .success()
     );
 }
+
+#[test]
+fn private_key_jwt_clients_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = EcKey::new();
+    let jwks = d.join("jwks.json");
+    std::fs::write(&jwks, serde_json::json!({"keys": [key.jwk()]}).to_string()).unwrap();
+    let jwks_arg = jwks.to_str().unwrap();
+    let out = stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Signer",
+            "--grant-type",
+            "client_credentials",
+            "--token-endpoint-auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            jwks_arg,
+            "--json",
+        ],
+        None,
+    ));
+    let created: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        created["client_secret"].is_null(),
+        "a client with keys has no secret"
+    );
+    let id = created["client_id"].as_str().unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&gatehouse(d, &["client", "show", id], None))).unwrap();
+    assert_eq!(shown["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(shown["jwks"]["keys"][0]["x"], key.jwk()["x"]);
+    assert_eq!(shown["public"], false);
+
+    // Switched to a published set.
+    stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "update",
+            id,
+            "--jwks-uri",
+            "https://signer.example.com/jwks",
+        ],
+        None,
+    ));
+    let refused = gatehouse(d, &["client", "show", id], None);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&refused)).unwrap();
+    assert_eq!(shown["jwks_uri"], "https://signer.example.com/jwks");
+
+    // A private key, a plain-http URL, or the method without keys are refused.
+    let mut private = key.jwk();
+    private["d"] = serde_json::json!("AAAA");
+    std::fs::write(&jwks, serde_json::json!({"keys": [private]}).to_string()).unwrap();
+    let cases: [&[&str]; 3] = [
+        &["client", "update", id, "--jwks-file", jwks_arg],
+        &[
+            "client",
+            "update",
+            id,
+            "--jwks-uri",
+            "http://signer.example.com/jwks",
+        ],
+        &[
+            "client",
+            "create",
+            "--name",
+            "No keys",
+            "--grant-type",
+            "client_credentials",
+            "--token-endpoint-auth-method",
+            "private_key_jwt",
+        ],
+    ];
+    for args in cases {
+        assert!(!gatehouse(d, args, None).status.success(), "{args:?}");
+    }
+}

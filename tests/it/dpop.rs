@@ -1,50 +1,22 @@
 //! RFC 9449 DPoP: proofs at `/token` bind the tokens to the client's key; `/userinfo` then
 //! wants the DPoP scheme and a proof of that key for that token.
 use crate::helpers::*;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use gatehouse::crypto::{b64url, random_token, sha256};
 use serde_json::{Value, json};
 
 /// A client's DPoP key, made and used the way a client library would.
-struct DpopKey(EcdsaKeyPair);
+type DpopKey = EcKey;
 
-impl DpopKey {
-    fn new() -> Self {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        Self(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap())
-    }
+/// Proofs as a client library makes them.
+trait Proofs {
+    fn signed(&self, claims: &Value) -> String;
+    fn proof(&self, app: &TestApp, htm: &str, url: &str) -> String;
+    fn proof_for(&self, app: &TestApp, htm: &str, url: &str, token: &str) -> String;
+}
 
-    fn xy(&self) -> (String, String) {
-        let point = self.0.public_key().as_ref();
-        (b64url(&point[1..33]), b64url(&point[33..]))
-    }
-
-    /// RFC 7638, computed here from the members, not by the server's code.
-    fn jkt(&self) -> String {
-        let (x, y) = self.xy();
-        b64url(&sha256(
-            format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#).as_bytes(),
-        ))
-    }
-
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            b64url(header.to_string().as_bytes()),
-            b64url(claims.to_string().as_bytes())
-        );
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let sig = self.0.sign(&rng, input.as_bytes()).unwrap();
-        format!("{input}.{}", b64url(sig.as_ref()))
-    }
-
+impl Proofs for EcKey {
     fn signed(&self, claims: &Value) -> String {
-        let (x, y) = self.xy();
-        let header = json!({
-            "typ": "dpop+jwt", "alg": "ES256",
-            "jwk": {"kty": "EC", "crv": "P-256", "x": x, "y": y},
-        });
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()});
         self.sign(&header, claims)
     }
 

@@ -633,3 +633,54 @@ pub fn browser_available() -> bool {
     }
     available
 }
+
+/// A P-256 key a client holds (DPoP proofs, client assertions), made and used the way a
+/// client library would, independently of the server's code.
+pub struct EcKey(aws_lc_rs::signature::EcdsaKeyPair);
+
+impl Default for EcKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EcKey {
+    pub fn new() -> Self {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        Self(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap())
+    }
+
+    fn xy(&self) -> (String, String) {
+        use aws_lc_rs::signature::KeyPair;
+        let point = self.0.public_key().as_ref();
+        (
+            gatehouse::crypto::b64url(&point[1..33]),
+            gatehouse::crypto::b64url(&point[33..]),
+        )
+    }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> serde_json::Value {
+        let (x, y) = self.xy();
+        serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": y})
+    }
+
+    /// RFC 7638, computed here from the members.
+    pub fn jkt(&self) -> String {
+        let (x, y) = self.xy();
+        gatehouse::crypto::b64url(&gatehouse::crypto::sha256(
+            format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#).as_bytes(),
+        ))
+    }
+
+    /// A compact JWS of `claims` under `header`, signed ES256.
+    pub fn sign(&self, header: &serde_json::Value, claims: &serde_json::Value) -> String {
+        let b64 = |v: &serde_json::Value| gatehouse::crypto::b64url(v.to_string().as_bytes());
+        let input = format!("{}.{}", b64(header), b64(claims));
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let sig = self.0.sign(&rng, input.as_bytes()).unwrap();
+        format!("{input}.{}", gatehouse::crypto::b64url(sig.as_ref()))
+    }
+}

@@ -21,6 +21,7 @@ mod mail;
 mod metrics;
 mod mfa;
 mod par;
+mod private_key_jwt;
 mod rbac;
 mod registration;
 mod store_conformance;

@@ -309,8 +309,67 @@ async fn the_console_issues_registration_tokens(app: TestApp) {
     );
 }
 
+/// RFC 7591 §2 with RFC 7523: a client registering its public keys gets no secret and
+/// authenticates with assertions.
+async fn a_client_registers_with_private_key_jwt(app: TestApp) {
+    let key = EcKey::new();
+    let t = token(&app).await;
+    let mut private = key.jwk();
+    private["d"] = json!("AAAA");
+    for bad in [
+        json!({"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "private_key_jwt"}),
+        json!({"redirect_uris": [REDIRECT_URI], "jwks": {"keys": [key.jwk()]}}),
+        json!({"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "private_key_jwt",
+               "jwks": {"keys": [private]}}),
+    ] {
+        let resp = register(&app, Some(&t), bad.clone()).await;
+        assert_eq!(resp.status(), 400, "{bad}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client_metadata", "{bad}");
+    }
+    let resp = register(
+        &app,
+        Some(&t),
+        json!({
+            "redirect_uris": [REDIRECT_URI],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": {"keys": [key.jwk()]},
+        }),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let reg: Value = resp.json().await.unwrap();
+    assert_eq!(reg["token_endpoint_auth_method"], "private_key_jwt");
+    assert!(reg.get("client_secret").is_none());
+    assert_eq!(reg["jwks"]["keys"][0]["x"], key.jwk()["x"]);
+    let id = reg["client_id"].as_str().unwrap();
+    let claims = json!({
+        "iss": id, "sub": id, "aud": app.issuer, "jti": "one",
+        "exp": app.clock.now() + 60,
+    });
+    let assertion = key.sign(&json!({"alg": "ES256"}), &claims);
+    let resp = app
+        .http
+        .post(app.url("/introspect"))
+        .form(&[
+            ("token", "not-a-token"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "authenticated by its key");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["active"], false);
+}
+
 crate::backend_tests_with!(
     |c: &mut gatehouse::config::Config| c.dynamic_registration = true;
+    a_client_registers_with_private_key_jwt,
     a_client_registers_and_manages_itself,
     bad_metadata_gets_the_spec_codes_and_keeps_the_token,
     the_console_issues_registration_tokens,

@@ -31,8 +31,9 @@ pub struct ClientView {
     client_name: String,
     /// RFC 7591 §3.2.1: when it was registered (Unix seconds).
     client_id_issued_at: i64,
-    /// `none` for a public client (PKCE only), else `client_secret_basic` (the secret may also
-    /// be sent in the body, `client_secret_post`).
+    /// `none` for a public client (PKCE only), `private_key_jwt` for a client with keys
+    /// (RFC 7523), else `client_secret_basic` (the secret may also be sent in the body,
+    /// `client_secret_post`).
     token_endpoint_auth_method: String,
     redirect_uris: Vec<String>,
     post_logout_redirect_uris: Vec<String>,
@@ -53,6 +54,9 @@ pub struct ClientView {
     require_pushed_authorization_requests: bool,
     /// RFC 9449 §5.2: every token request must carry a DPoP proof.
     dpop_bound_access_tokens: bool,
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
     pkce_required: bool,
     refresh_token_ttl: Option<i64>,
     refresh_idle_ttl: Option<i64>,
@@ -70,12 +74,7 @@ impl From<&Client> for ClientView {
             client_id: c.id.clone(),
             client_name: c.name.clone(),
             client_id_issued_at: c.created_at,
-            token_endpoint_auth_method: if c.is_public() {
-                "none"
-            } else {
-                "client_secret_basic"
-            }
-            .into(),
+            token_endpoint_auth_method: c.auth_method().into(),
             redirect_uris: c.redirect_uris.clone(),
             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
             grant_types: c
@@ -92,6 +91,8 @@ impl From<&Client> for ClientView {
             require_mfa: c.require_mfa,
             require_pushed_authorization_requests: c.require_par,
             dpop_bound_access_tokens: c.dpop_bound,
+            jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            jwks_uri: c.jwks_uri.clone(),
             pkce_required: c.requires_pkce(),
             refresh_token_ttl: c.refresh_token_ttl,
             refresh_idle_ttl: c.refresh_idle_ttl,
@@ -152,6 +153,11 @@ pub struct ClientInput {
     require_mfa: Option<bool>,
     require_pushed_authorization_requests: Option<bool>,
     dpop_bound_access_tokens: Option<bool>,
+    /// RFC 7523 `private_key_jwt`: the client's public keys (a JWK Set), or where it
+    /// publishes them. Either makes it a client without a secret.
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
     /// Confidential clients only may set `false` (RFC 9700 §2.1.1).
     pkce_required: Option<bool>,
     /// Seconds; `null` for the server default.
@@ -212,6 +218,8 @@ impl ClientInput {
             require_mfa: self.require_mfa,
             require_par: self.require_pushed_authorization_requests,
             dpop_bound: self.dpop_bound_access_tokens,
+            jwks: self.jwks.map(|j| Some(j.to_string())),
+            jwks_uri: self.jwks_uri.map(Some),
             id_token_signed_response_alg: alg(
                 "id_token_signed_response_alg",
                 self.id_token_signed_response_alg,
@@ -264,12 +272,33 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let mut input: ClientInput = json_body(&headers, &body)?;
     let public = match input.token_endpoint_auth_method.take().as_deref() {
-        None | Some("client_secret_basic") | Some("client_secret_post") => false,
+        None | Some("client_secret_basic") | Some("client_secret_post") => {
+            if input.jwks.is_some() || input.jwks_uri.is_some() {
+                return Err(crate::domain::InvalidMetadata {
+                    field: "token_endpoint_auth_method",
+                    message: "a client with jwks or jwks_uri uses private_key_jwt".into(),
+                }
+                .into());
+            }
+            false
+        }
         Some("none") => true,
+        Some("private_key_jwt") => {
+            if input.jwks.is_none() && input.jwks_uri.is_none() {
+                return Err(crate::domain::InvalidMetadata {
+                    field: "jwks",
+                    message: "private_key_jwt needs jwks or jwks_uri".into(),
+                }
+                .into());
+            }
+            false
+        }
         Some(other) => {
             return Err(crate::domain::InvalidMetadata {
                 field: "token_endpoint_auth_method",
-                message: format!("{other}: one of client_secret_basic, client_secret_post, none"),
+                message: format!(
+                    "{other}: one of client_secret_basic, client_secret_post, none, private_key_jwt"
+                ),
             }
             .into());
         }

@@ -159,6 +159,9 @@ impl FromRequestParts<AppState> for Admin {
             token,
         )
         .await?;
+        // RFC 9449 §7.2: the admin API takes bearer tokens only, so a DPoP-bound token (which
+        // needs its key's proof) is refused here rather than honoured without it.
+        crate::oauth::userinfo::check_binding(&claims, None)?;
         let actor = if claims.sub == claims.client_id {
             crate::audit::client(&claims.client_id)
         } else {

@@ -653,7 +653,7 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "dpop_bound_access_tokens": c.dpop_bound,
                     "token_endpoint_auth_method": c.auth_method(),
                     "jwks_uri": c.jwks_uri,
-                    "jwks": c.jwks.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()),
+                    "jwks": c.jwks_json(),
                     "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
                     "access_token_signed_response_alg": c.access_token_signed_response_alg.as_str(),
                     "pkce": if c.requires_pkce() { "required" } else { "optional" },

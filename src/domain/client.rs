@@ -127,6 +127,11 @@ impl Client {
         self.jwks.is_some() || self.jwks_uri.is_some()
     }
 
+    /// Its registered JWK Set as JSON, for the surfaces that show it.
+    pub fn jwks_json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(self.jwks.as_deref()?).ok()
+    }
+
     /// RFC 7591 §2 `token_endpoint_auth_method`.
     pub fn auth_method(&self) -> &'static str {
         if self.has_keys() {

@@ -5,8 +5,8 @@ use super::authorize::Params;
 use super::claims::Audience;
 use super::client_keys::ClientKeys;
 use super::error::OAuthError;
-use super::jwt::{FOREIGN_ALGS, ForeignKey};
-use crate::crypto::{Secret, b64url_decode, constant_time_eq, hash_secret};
+use super::jwt::{FOREIGN_ALGS, ForeignKey, unverified_part};
+use crate::crypto::{Secret, constant_time_eq, hash_secret};
 use crate::domain::Client;
 use crate::store::Store;
 use base64::Engine;
@@ -62,9 +62,10 @@ struct AssertionClaims {
 
 /// RFC 7521 §4.2: the assertion names the client in `sub` when the body does not.
 fn unverified_subject(assertion: &str) -> Option<String> {
-    let payload = assertion.split('.').nth(1).and_then(b64url_decode)?;
-    let claims: Value = serde_json::from_slice(&payload).ok()?;
-    claims.get("sub")?.as_str().map(str::to_owned)
+    unverified_part(assertion, 1)?
+        .get("sub")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// RFC 7521 §4.2 / RFC 7523 §2.2: `client_assertion_type` and `client_assertion`, alone.
@@ -236,12 +237,7 @@ async fn verify_assertion(
 ) -> Result<(), OAuthError> {
     let refused =
         |why: &str| OAuthError::invalid_client().with_detail(format!("client assertion: {why}"));
-    let header: Value = assertion
-        .split('.')
-        .next()
-        .and_then(b64url_decode)
-        .and_then(|h| serde_json::from_slice(&h).ok())
-        .ok_or_else(|| refused("not a JWT"))?;
+    let header = unverified_part(assertion, 0).ok_or_else(|| refused("not a JWT"))?;
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     if !FOREIGN_ALGS.contains(&alg) {
         return Err(refused("algorithm not accepted"));

@@ -2,7 +2,7 @@
 //! nonces. The checks are pure; `check` adds the one store write, against replay.
 use super::error::{ErrorCode, OAuthError};
 use super::jwt;
-use crate::crypto::{b64url, b64url_decode, constant_time_eq, hash_secret, sha256};
+use crate::crypto::{b64url, constant_time_eq, hash_secret, sha256};
 use crate::store::Store;
 use aws_lc_rs::hmac;
 use serde::Deserialize;
@@ -63,11 +63,7 @@ pub fn verify(proof: &str, expected: Expected<'_>) -> Result<Proof, OAuthError> 
     if proof.len() > MAX_PROOF {
         return Err(OAuthError::invalid_dpop_proof("the DPoP proof is too long"));
     }
-    let header = proof
-        .split('.')
-        .next()
-        .and_then(b64url_decode)
-        .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok())
+    let header = jwt::unverified_part(proof, 0)
         .ok_or_else(|| OAuthError::invalid_dpop_proof("the DPoP proof is not a JWT"))?;
     // Step 4: the type keeps a proof from passing as any other JWT.
     if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {

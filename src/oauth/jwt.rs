@@ -60,6 +60,13 @@ pub fn decode<T: DeserializeOwned>(
         .claims)
 }
 
+/// Part `index` of a compact JWT (0 the header, 1 the claims) as JSON, before any signature
+/// check: only for choosing how to verify it.
+pub fn unverified_part(token: &str, index: usize) -> Option<Value> {
+    let raw = crate::crypto::b64url_decode(token.split('.').nth(index)?)?;
+    serde_json::from_slice(&raw).ok()
+}
+
 /// The algorithms we accept in JWTs others sign (DPoP proofs): asymmetric only, never `none`
 /// or HMAC (RFC 8725 §3.1, RFC 9449 §4.3 step 5).
 pub const FOREIGN_ALGS: [&str; 4] = ["ES256", "PS256", "RS256", "EdDSA"];

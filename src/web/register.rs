@@ -129,11 +129,7 @@ fn response(
         "registration_client_uri": format!("{}{}/{}", state.issuer(), ep::REGISTER, c.id),
     });
     if let Some(o) = body.as_object_mut() {
-        if let Some(jwks) = c
-            .jwks
-            .as_deref()
-            .and_then(|j| serde_json::from_str::<Value>(j).ok())
-        {
+        if let Some(jwks) = c.jwks_json() {
             o.insert("jwks".into(), jwks);
         }
         if let Some(uri) = &c.jwks_uri {

@@ -311,26 +311,28 @@ async fn a_jwks_uri_is_fetched_cached_and_refetched_for_a_new_kid(app: TestApp) 
     );
 }
 
-async fn a_redirecting_jwks_uri_is_not_followed(app: TestApp) {
+/// A client whose `jwks_uri` is `path` on a test server cannot authenticate, and the server
+/// never answered a fetch of its keys.
+async fn refused_without_fetching(app: &TestApp, path: &str, why: &str) {
     let key = EcKey::new();
     let server = jwks_server(json!({"keys": [key.jwk()]})).await;
-    let id = keyed_client(&app, None, Some(format!("{}/moved", server.url))).await;
+    let id = keyed_client(app, None, Some(format!("{}{path}", server.url))).await;
     let resp = post(
-        &app,
+        app,
         "/token",
         CC,
-        &assertion(&key, None, &claims(&app, &id, &app.issuer)),
+        &assertion(&key, None, &claims(app, &id, &app.issuer)),
     )
     .await;
     assert_eq!(
         status_and_error(resp).await,
         (401, "invalid_client".to_owned())
     );
-    assert_eq!(
-        server.hits.load(Ordering::SeqCst),
-        0,
-        "the redirect was not followed"
-    );
+    assert_eq!(server.hits.load(Ordering::SeqCst), 0, "{why}");
+}
+
+async fn a_redirecting_jwks_uri_is_not_followed(app: TestApp) {
+    refused_without_fetching(&app, "/moved", "the redirect was not followed").await;
 }
 
 crate::backend_tests!(
@@ -353,21 +355,7 @@ mod refused {
     use super::*;
 
     async fn a_loopback_jwks_uri_is_refused_by_default(app: TestApp) {
-        let key = EcKey::new();
-        let server = jwks_server(json!({"keys": [key.jwk()]})).await;
-        let id = keyed_client(&app, None, Some(format!("{}/jwks", server.url))).await;
-        let resp = post(
-            &app,
-            "/token",
-            CC,
-            &assertion(&key, None, &claims(&app, &id, &app.issuer)),
-        )
-        .await;
-        assert_eq!(
-            status_and_error(resp).await,
-            (401, "invalid_client".to_owned())
-        );
-        assert_eq!(server.hits.load(Ordering::SeqCst), 0);
+        refused_without_fetching(&app, "/jwks", "a loopback address is never fetched").await;
     }
 
     crate::backend_tests!(a_loopback_jwks_uri_is_refused_by_default);

@@ -91,7 +91,7 @@ impl From<&Client> for ClientView {
             require_mfa: c.require_mfa,
             require_pushed_authorization_requests: c.require_par,
             dpop_bound_access_tokens: c.dpop_bound,
-            jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            jwks: c.jwks_json(),
             jwks_uri: c.jwks_uri.clone(),
             pkce_required: c.requires_pkce(),
             refresh_token_ttl: c.refresh_token_ttl,

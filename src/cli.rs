@@ -214,6 +214,13 @@ pub struct ClientOptions {
     /// (https); Gatehouse fetches and caches them.
     #[arg(long)]
     jwks_uri: Option<String>,
+    /// Where the client's back end is sent a logout token when a session it got tokens in ends
+    /// (OpenID Connect Back-Channel Logout); `""` removes it.
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in its logout tokens (they always carry it).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    backchannel_logout_session_required: Option<bool>,
     /// What this client's ID tokens are signed with: RS256 (the default), ES256 or EdDSA
     /// (`id_token_signed_response_alg`). The relying party must support it.
     #[arg(long)]
@@ -254,6 +261,10 @@ impl ClientOptions {
             dpop_bound: self.dpop_bound,
             jwks,
             jwks_uri: self.jwks_uri.map(Some),
+            backchannel_logout_uri: self
+                .backchannel_logout_uri
+                .map(|u| (!u.is_empty()).then_some(u)),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
             id_token_signed_response_alg: self.id_token_alg,
             access_token_signed_response_alg: self.access_token_alg,
         })
@@ -654,6 +665,8 @@ async fn client(config: &Config, clock: &Clock, cmd: ClientCommand) -> anyhow::R
                     "token_endpoint_auth_method": c.auth_method(),
                     "jwks_uri": c.jwks_uri,
                     "jwks": c.jwks_json(),
+                    "backchannel_logout_uri": c.backchannel_logout_uri,
+                    "backchannel_logout_session_required": c.backchannel_logout_session_required,
                     "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
                     "access_token_signed_response_alg": c.access_token_signed_response_alg.as_str(),
                     "pkce": if c.requires_pkce() { "required" } else { "optional" },

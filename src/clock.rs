@@ -64,6 +64,13 @@ impl Clock {
     }
 }
 
+/// Seconds before the next try of a queued delivery after `attempts` failed ones: `first`,
+/// doubling each time, at most `max`.
+pub fn backoff(attempts: i64, first: i64, max: i64) -> i64 {
+    let exp = attempts.saturating_sub(1).clamp(0, 16) as u32;
+    first.saturating_mul(1 << exp).min(max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

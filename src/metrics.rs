@@ -100,6 +100,12 @@ pub fn mail_queue(waiting: i64, retrying: i64) {
     metrics::gauge!("gatehouse_mail_queue_retrying_messages").set(retrying as f64);
 }
 
+/// Back-channel logouts, by what happened to one: delivered, deferred (to be retried) or
+/// dropped (the client is gone or refused it).
+pub fn backchannel_logout(outcome: &'static str) {
+    metrics::counter!("gatehouse_backchannel_logout_total", "outcome" => outcome).increment(1);
+}
+
 /// Outbound mail, by what happened to a message: queued, sent, deferred (to be retried) or
 /// dropped (refused for good, or expired).
 pub fn mail(outcome: &'static str) {

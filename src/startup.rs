@@ -29,10 +29,12 @@ pub struct App {
     keys: Arc<Keystore>,
     limits: crate::server::Limits,
     replay_window: i64,
+    session_ttl: i64,
     /// `GATEHOUSE_METRICS_BIND`'s listener, when metrics are on.
     metrics: Option<TcpListener>,
     /// The mail sender's, when mail is configured.
     mail: Option<Arc<crate::mail::Mail>>,
+    logouts: crate::oauth::backchannel::Sender,
 }
 
 /// Connects to the configured database and applies migrations. Audit events emitted through
@@ -118,6 +120,7 @@ impl App {
         let audit_retention = config.audit_retention_days.saturating_mul(86400);
         let limits = crate::server::Limits::from_config(&config);
         let replay_window = config.refresh_replay_window;
+        let session_ttl = config.session_ttl;
         let hasher =
             Hasher::default().with_policy(crate::accounts::password::Policy::from_config(&config));
         let state = AppState::new(
@@ -132,9 +135,17 @@ impl App {
                 mail: mail.clone(),
             },
         );
+        let logouts = crate::oauth::backchannel::Sender {
+            store: store.clone(),
+            keys: keys.clone(),
+            outbound: state.client_keys.outbound().clone(),
+            clock: clock.clone(),
+            issuer: state.config.issuer.clone(),
+        };
         Ok(Self {
             listener,
             router: router(state),
+            logouts,
             port,
             store,
             clock,
@@ -143,6 +154,7 @@ impl App {
             keys,
             limits,
             replay_window,
+            session_ttl,
             metrics,
             mail,
         })
@@ -183,6 +195,7 @@ impl App {
             self.clock.clone(),
             self.keep_consumed_codes,
             self.replay_window,
+            self.session_ttl,
             self.audit_retention,
         ));
         let rotator = tokio::spawn(maintain_keys(self.keys.clone(), self.clock.clone()));
@@ -193,6 +206,7 @@ impl App {
                 self.clock.clone(),
             ))
         });
+        let logouts = tokio::spawn(crate::oauth::backchannel::run(self.logouts));
         let metrics = self.metrics.map(|listener| {
             let router = crate::web::metrics_router(self.store.clone(), self.clock.clone());
             tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics");
@@ -206,6 +220,7 @@ impl App {
         let result = crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
         sweeper.abort();
         rotator.abort();
+        logouts.abort();
         if let Some(m) = mailer {
             m.abort();
         }
@@ -223,6 +238,7 @@ async fn sweep_expired(
     clock: Clock,
     keep_consumed_codes: i64,
     replay_window: i64,
+    session_ttl: i64,
     audit_retention: i64,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -231,7 +247,7 @@ async fn sweep_expired(
         let now = clock.now();
         let forget = now - crate::accounts::throttle::FORGET_AFTER;
         match store
-            .delete_expired(now, keep_consumed_codes, forget, replay_window)
+            .delete_expired(now, keep_consumed_codes, forget, replay_window, session_ttl)
             .await
         {
             Ok(0) => crate::metrics::sweep(0, 0),

@@ -64,6 +64,10 @@ pub struct FileClient {
     pub require_pushed_authorization_requests: bool,
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
     #[serde(default = "yes")]
     pub pkce_required: bool,
     #[serde(default)]
@@ -329,6 +333,8 @@ fn changes_of(fc: &FileClient) -> Result<ClientChanges, ApplyError> {
         // Keys are managed from the CLI or the admin API, never from the file.
         jwks: None,
         jwks_uri: None,
+        backchannel_logout_uri: Some(fc.backchannel_logout_uri.clone()),
+        backchannel_logout_session_required: Some(fc.backchannel_logout_session_required),
         id_token_signed_response_alg: Some(
             alg(
                 "id_token_signed_response_alg",
@@ -420,6 +426,16 @@ fn differences(old: &Client, new: &Client) -> Vec<String> {
         "dpop_bound_access_tokens",
         old.dpop_bound.to_string(),
         new.dpop_bound.to_string(),
+    );
+    cmp(
+        "backchannel_logout_uri",
+        format!("{:?}", old.backchannel_logout_uri),
+        format!("{:?}", new.backchannel_logout_uri),
+    );
+    cmp(
+        "backchannel_logout_session_required",
+        old.backchannel_logout_session_required.to_string(),
+        new.backchannel_logout_session_required.to_string(),
     );
     cmp(
         "pkce_required",

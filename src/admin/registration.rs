@@ -36,6 +36,9 @@ pub struct Metadata {
     /// RFC 7591 §2 with `private_key_jwt` (RFC 7523): the client's public keys, or their URL.
     pub jwks: Option<serde_json::Value>,
     pub jwks_uri: Option<String>,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.2.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: Option<bool>,
     /// RFC 7592 §2.2: a replacement names the client, and may repeat its current secret.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -171,6 +174,10 @@ fn changes_of(m: &Metadata) -> Result<ClientChanges, RegistrationError> {
         dpop_bound: Some(m.dpop_bound_access_tokens.unwrap_or(false)),
         jwks: Some(m.jwks.as_ref().map(|j| j.to_string())),
         jwks_uri: Some(m.jwks_uri.clone()),
+        backchannel_logout_uri: Some(m.backchannel_logout_uri.clone()),
+        backchannel_logout_session_required: Some(
+            m.backchannel_logout_session_required.unwrap_or(false),
+        ),
         ..ClientChanges::default()
     })
 }

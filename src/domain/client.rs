@@ -42,6 +42,11 @@ pub struct Client {
     /// them at. A client with either authenticates with a signed assertion, never a secret.
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
+    /// Back-Channel Logout 1.0 §2.2: where its back end is sent a logout token when a session
+    /// it got tokens in ends.
+    pub backchannel_logout_uri: Option<String>,
+    /// It needs `sid` in logout tokens (they always carry it).
+    pub backchannel_logout_session_required: bool,
     /// OIDC Registration §2: what its ID tokens are signed with (RS256 unless it asks).
     pub id_token_signed_response_alg: Alg,
     /// What its access tokens are signed with: the algorithm its resource servers verify.
@@ -205,6 +210,9 @@ pub struct ClientChanges {
     /// `Some(None)` removes the keys.
     pub jwks: Option<Option<String>>,
     pub jwks_uri: Option<Option<String>>,
+    /// `Some(None)` removes it.
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub backchannel_logout_session_required: Option<bool>,
     pub id_token_signed_response_alg: Option<Alg>,
     pub access_token_signed_response_alg: Option<Alg>,
 }
@@ -402,7 +410,7 @@ impl ClientChanges {
                 c.jwks_uri = None;
             }
             (None, Some(Some(uri))) => {
-                check_jwks_uri(&uri)?;
+                check_outbound_uri("jwks_uri", &uri, false)?;
                 c.jwks_uri = Some(uri);
                 c.jwks = None;
             }
@@ -412,11 +420,20 @@ impl ClientChanges {
                 }
                 if let Some(uri) = uri {
                     if let Some(u) = &uri {
-                        check_jwks_uri(u)?;
+                        check_outbound_uri("jwks_uri", u, false)?;
                     }
                     c.jwks_uri = uri;
                 }
             }
+        }
+        if let Some(uri) = self.backchannel_logout_uri {
+            if let Some(u) = &uri {
+                check_outbound_uri("backchannel_logout_uri", u, true)?;
+            }
+            c.backchannel_logout_uri = uri;
+        }
+        if let Some(b) = self.backchannel_logout_session_required {
+            c.backchannel_logout_session_required = b;
         }
         if let Some(b) = self.pkce_optional {
             c.pkce_optional = b;
@@ -488,6 +505,15 @@ pub fn check_client(c: &Client) -> Result<(), InvalidMetadata> {
             "a client authenticates with a secret or with keys, not both",
         ));
     }
+    if let Some(uri) = &c.backchannel_logout_uri
+        && c.is_public()
+        && check_outbound_uri("backchannel_logout_uri", uri, false).is_err()
+    {
+        return Err(InvalidMetadata::new(
+            "backchannel_logout_uri",
+            "a public client's must use https (Back-Channel Logout 1.0 §2.2)",
+        ));
+    }
     if c.is_public() && c.pkce_optional {
         return Err(InvalidMetadata::new(
             "pkce",
@@ -535,16 +561,23 @@ pub fn normalized_jwks(raw: &str) -> Result<String, InvalidMetadata> {
     Ok(serde_json::json!({ "keys": keys }).to_string())
 }
 
-/// Where a client publishes its keys: `https`, or `http` on a loopback host (development).
-fn check_jwks_uri(uri: &str) -> Result<(), InvalidMetadata> {
-    let bad = || InvalidMetadata::new("jwks_uri", "must be an https URL without a fragment");
+/// A URL Gatehouse calls for a client: `https`, or `http` on a loopback host (development).
+/// Back-Channel Logout 1.0 §2.2 lets a confidential client's logout URI use plain `http`
+/// (`http_ok`; `check_client` holds public clients to https); its query is kept.
+fn check_outbound_uri(
+    field: &'static str,
+    uri: &str,
+    http_ok: bool,
+) -> Result<(), InvalidMetadata> {
+    let bad = || InvalidMetadata::new(field, "must be an https URL without a fragment");
     let parsed = url::Url::parse(uri).map_err(|_| bad())?;
     let scheme_ok = match parsed.scheme() {
         "https" => true,
-        "http" => is_loopback_host(parsed.host_str().unwrap_or("")),
+        "http" => http_ok || is_loopback_host(parsed.host_str().unwrap_or("")),
         _ => false,
     };
     if !scheme_ok
+        || parsed.host_str().is_none_or(str::is_empty)
         || parsed.fragment().is_some()
         || uri.len() > 2000
         || uri.contains(char::is_whitespace)

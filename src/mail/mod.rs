@@ -400,8 +400,7 @@ async fn drop_mail(store: &Store, id: &str) -> Result<(), MailError> {
 
 /// Seconds before the next try after `attempts` failed ones.
 pub fn backoff(attempts: i64) -> i64 {
-    let exp = attempts.saturating_sub(1).clamp(0, 16) as u32;
-    FIRST_BACKOFF.saturating_mul(1 << exp).min(MAX_BACKOFF)
+    crate::clock::backoff(attempts, FIRST_BACKOFF, MAX_BACKOFF)
 }
 
 /// The sender task: delivers due messages when woken and every `POLL`.

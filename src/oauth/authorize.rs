@@ -585,6 +585,23 @@ pub async fn issue_code(
             created_at: now,
         })
         .await?;
+    // Back-Channel Logout 1.0 §2.7: the client is told when this session ends.
+    if let Some(key) = session_key
+        && store
+            .find_client(&flow.client_id)
+            .await?
+            .is_some_and(|c| c.backchannel_logout_uri.is_some())
+    {
+        store
+            .record_session_client(
+                key,
+                &flow.client_id,
+                &auth.user_id,
+                &super::backchannel::sid(key),
+                now,
+            )
+            .await?;
+    }
     let mut params = vec![("code", code)];
     if let Some(state) = &flow.state {
         params.push(("state", state.clone()));

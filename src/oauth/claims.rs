@@ -140,6 +140,9 @@ pub struct IdTokenClaims {
     pub amr: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub acr: Option<String>,
+    /// Back-Channel Logout 1.0 §2.1: the session it was issued in, which a logout token names.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sid: Option<String>,
     #[serde(flatten)]
     pub user: Map<String, Value>,
 }

@@ -51,6 +51,11 @@ impl ClientKeys {
         }
     }
 
+    /// The SSRF-safe client its fetches go through, which back-channel logouts share.
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
+    }
+
     /// The client's keys. `refetch` (a signature no cached key verifies) asks its URL again,
     /// at most every `MIN_REFETCH` seconds.
     pub async fn keys(

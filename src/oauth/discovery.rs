@@ -36,7 +36,7 @@ pub fn metadata(issuer: &str, algs: &[Alg], registration: bool, require_par: boo
         // OIDC Discovery §3: the languages of our pages (ui_locales).
         "ui_locales_supported": ["en", "de", "fr"],
         "acr_values_supported": [crate::domain::Acr::SINGLE, crate::domain::Acr::MULTI],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "amr", "acr",
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "amr", "acr", "sid",
                               "name", "given_name", "family_name", "middle_name", "nickname",
                               "preferred_username", "picture", "website", "gender", "birthdate",
                               "zoneinfo", "locale", "updated_at", "email", "email_verified",
@@ -51,6 +51,9 @@ pub fn metadata(issuer: &str, algs: &[Alg], registration: bool, require_par: boo
         "require_pushed_authorization_requests": require_par,
         // RFC 9449 §5.1.
         "dpop_signing_alg_values_supported": super::jwt::FOREIGN_ALGS,
+        // Back-Channel Logout 1.0 §2.1: logout tokens carry `sid`, and ID tokens too.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     });
     // RFC 8414 §2: advertised only when registration is open to initial access tokens.
     if registration && let Some(o) = m.as_object_mut() {

@@ -1,6 +1,7 @@
 //! The protocol engine: validation, codes, tokens, claims and metadata. No HTTP or SQL types
 //! in its signatures. Imports `domain`, `store`, `keys`, `accounts` and layer 0.
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod claims_request;
 pub mod client_auth;

@@ -5,7 +5,8 @@ use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, audiences, skip_consent, created_at, \
     allowed_scopes, grant_types, post_logout_redirect_uris, allowed_origins, refresh_token_ttl, refresh_idle_ttl, \
-    resource_audiences, pkce_optional, require_mfa, require_par, dpop_bound, jwks, jwks_uri, id_token_signed_response_alg, \
+    resource_audiences, pkce_optional, require_mfa, require_par, dpop_bound, jwks, jwks_uri, backchannel_logout_uri, backchannel_logout_session_required, \
+    id_token_signed_response_alg, \
     access_token_signed_response_alg, revision, secret_set_at, managed_by, registration_token_hash, last_used_at";
 
 fn alg_column(row: &AnyRow, column: &str) -> Result<Alg> {
@@ -41,6 +42,10 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
         dpop_bound: row.try_get::<i64, _>("dpop_bound")? != 0,
         jwks: row.try_get("jwks")?,
         jwks_uri: row.try_get("jwks_uri")?,
+        backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+        backchannel_logout_session_required: row
+            .try_get::<i64, _>("backchannel_logout_session_required")?
+            != 0,
         id_token_signed_response_alg: alg_column(row, "id_token_signed_response_alg")?,
         access_token_signed_response_alg: alg_column(row, "access_token_signed_response_alg")?,
         revision: row.try_get("revision")?,
@@ -53,7 +58,7 @@ fn client_from_row(row: &AnyRow) -> Result<Client> {
 
 /// The settings an update replaces, in the order `bind_settings` binds them; an insert writes
 /// them after the id, creation time, revision and last use.
-const SETTINGS: [&str; 23] = [
+const SETTINGS: [&str; 25] = [
     "name",
     "secret_hash",
     "redirect_uris",
@@ -72,6 +77,8 @@ const SETTINGS: [&str; 23] = [
     "dpop_bound",
     "jwks",
     "jwks_uri",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
     "id_token_signed_response_alg",
     "access_token_signed_response_alg",
     "secret_set_at",
@@ -101,6 +108,8 @@ fn bind_settings<'q>(q: AnyQuery<'q>, c: &'q Client) -> AnyQuery<'q> {
         .bind(flag(c.dpop_bound))
         .bind(&c.jwks)
         .bind(&c.jwks_uri)
+        .bind(&c.backchannel_logout_uri)
+        .bind(flag(c.backchannel_logout_session_required))
         .bind(c.id_token_signed_response_alg.as_str())
         .bind(c.access_token_signed_response_alg.as_str())
         .bind(c.secret_set_at)

@@ -17,6 +17,8 @@ pub struct GrantPlan {
     pub refresh: Option<NewRefresh>,
     /// RFC 9449 §5: the DPoP key (thumbprint) its refresh tokens are bound to.
     pub dpop_jkt: Option<String>,
+    /// The `sid` its ID tokens carry (OIDC Back-Channel Logout 1.0 §2.1).
+    pub sid: Option<String>,
 }
 
 /// A refresh token to record (its hash only).
@@ -32,7 +34,7 @@ where
 {
     sqlx::query(
         "insert into grants (id, client_id, user_id, scope, auth_time, session_key, code_hash, created_at, expires_at, amr, \
-         resource, dpop_jkt) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         resource, dpop_jkt, sid) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(g.id)
     .bind(g.client_id)
@@ -46,6 +48,7 @@ where
     .bind(g.amr)
     .bind(g.resource)
     .bind(g.dpop_jkt)
+    .bind(g.sid)
     .execute(db)
     .await?;
     Ok(())
@@ -82,6 +85,7 @@ pub struct NewGrant<'a> {
     pub created_at: i64,
     pub expires_at: i64,
     pub dpop_jkt: Option<&'a str>,
+    pub sid: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +103,8 @@ pub struct GrantRecord {
     pub revoked_at: Option<i64>,
     /// RFC 9449 §5: the DPoP key its refresh tokens are bound to.
     pub dpop_jkt: Option<String>,
+    /// The session id its ID tokens carry.
+    pub sid: Option<String>,
 }
 
 /// A refresh token (by hash) with its family.
@@ -141,6 +147,7 @@ impl Store {
                 created_at: code.now,
                 expires_at: plan.expires_at,
                 dpop_jkt: plan.dpop_jkt.as_deref(),
+                sid: plan.sid.as_deref(),
             },
         )
         .await?;
@@ -154,7 +161,7 @@ impl Store {
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
         let row = sqlx::query(
             "select g.id, g.client_id, g.user_id, g.scope, g.resource, g.auth_time, g.amr, g.created_at as g_created, g.expires_at as g_expires, \
-             g.revoked_at, g.dpop_jkt, r.created_at, r.expires_at, r.rotated_at, r.replay_response \
+             g.revoked_at, g.dpop_jkt, g.sid, r.created_at, r.expires_at, r.rotated_at, r.replay_response \
              from refresh_tokens r join grants g on g.id = r.grant_id where r.token_hash = $1",
         )
         .bind(token_hash)
@@ -174,6 +181,7 @@ impl Store {
                     expires_at: r.try_get("g_expires")?,
                     revoked_at: r.try_get("revoked_at")?,
                     dpop_jkt: r.try_get("dpop_jkt")?,
+                    sid: r.try_get("sid")?,
                 },
                 created_at: r.try_get("created_at")?,
                 expires_at: r.try_get("expires_at")?,

@@ -1,6 +1,12 @@
 //! The outbound mail queue and the single-use links mail carries.
+use super::outbox::Outbox;
 use super::{Result, Store};
 use sqlx::Row;
+
+const MAIL: Outbox = Outbox {
+    table: "mail_outbox",
+    columns: "sealed",
+};
 
 /// A queued message, claimed by this sender.
 #[derive(Debug)]
@@ -46,69 +52,30 @@ impl Store {
     }
 
     /// Claims the oldest due, unexpired message until `lease_until`, counting the attempt.
-    /// The claim is conditional on the lease it read, so two senders never both win.
     pub async fn claim_due_mail(&self, now: i64, lease_until: i64) -> Result<Option<QueuedMail>> {
-        for _ in 0..5 {
-            let row = sqlx::query(
-                "select id, sealed, attempts, claimed_until from mail_outbox \
-                 where next_attempt_at <= $1 and claimed_until <= $1 and expires_at >= $1 \
-                 order by next_attempt_at, id limit 1",
-            )
-            .bind(now)
-            .fetch_optional(&self.writer)
-            .await?;
-            let Some(row) = row else { return Ok(None) };
-            let id: String = row.try_get("id")?;
-            let claimed_until: i64 = row.try_get("claimed_until")?;
-            let done = sqlx::query(
-                "update mail_outbox set claimed_until = $1, attempts = attempts + 1 \
-                 where id = $2 and claimed_until = $3",
-            )
-            .bind(lease_until)
-            .bind(&id)
-            .bind(claimed_until)
-            .execute(&self.writer)
-            .await?;
-            if done.rows_affected() == 1 {
-                return Ok(Some(QueuedMail {
-                    id,
-                    sealed: row.try_get("sealed")?,
-                    attempts: row.try_get::<i64, _>("attempts")? + 1,
-                }));
-            }
-        }
-        Ok(None)
+        let Some(c) = self.claim_due(MAIL, now, lease_until).await? else {
+            return Ok(None);
+        };
+        Ok(Some(QueuedMail {
+            sealed: c.row.try_get("sealed")?,
+            id: c.id,
+            attempts: c.attempts,
+        }))
     }
 
     /// Sent, or never to be sent.
     pub async fn delete_mail(&self, id: &str) -> Result<()> {
-        sqlx::query("delete from mail_outbox where id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.delete_queued(MAIL, id).await
     }
 
     /// Releases a claimed message to be tried again at `next_attempt_at`.
     pub async fn retry_mail(&self, id: &str, next_attempt_at: i64) -> Result<()> {
-        sqlx::query("update mail_outbox set next_attempt_at = $1, claimed_until = 0 where id = $2")
-            .bind(next_attempt_at)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.retry_queued(MAIL, id, next_attempt_at).await
     }
 
     /// Messages waiting: (all, tried at least once and not yet sent).
     pub async fn mail_backlog(&self) -> Result<(i64, i64)> {
-        let row = sqlx::query(
-            "select count(*) as total, \
-             coalesce(sum(case when attempts > 0 then 1 else 0 end), 0) as retried \
-             from mail_outbox",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get("total")?, row.try_get("retried")?))
+        self.queue_backlog(MAIL).await
     }
 
     /// Stores a link by the hash of its token. Any older link of the same purpose for the same

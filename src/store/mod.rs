@@ -10,7 +10,9 @@ mod factors;
 mod flows;
 mod grants;
 mod keys;
+mod logouts;
 mod mail;
+mod outbox;
 mod pushed;
 mod seen;
 mod sessions;
@@ -26,6 +28,7 @@ pub use factors::{FactorSummary, LAST_ADMIN, StoredPasskey, StoredTotp};
 pub use flows::FlowCaps;
 pub use grants::{GrantPlan, GrantRecord, GrantRow, NewRefresh, RefreshRecord};
 pub use keys::StoredKey;
+pub use logouts::{LOGOUT_DELIVERY_WINDOW, QueuedLogout};
 pub use mail::{AccountLink, QueuedMail};
 pub use sessions::{BROWSER_KEY, PARTIAL_KEY, SIGNED_IN_KEY, SessionStore, session_row_key};
 pub use tokens::TokenSubject;
@@ -109,10 +112,14 @@ pub struct Store {
     journal: crate::audit::Journal,
     /// When this process last recorded each client's use, so it writes at most hourly.
     touched: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    /// Wakes this process's back-channel logout sender when a logout is queued.
+    logout_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
-const GROWING_TABLES: [&str; 8] = [
+const GROWING_TABLES: [&str; 10] = [
     "flows",
+    "session_clients",
+    "logout_outbox",
     "pushed_requests",
     "seen_jwts",
     "sessions",
@@ -148,6 +155,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0021_pushed_requests.sql"),
     include_str!("../../migrations/0022_dpop.sql"),
     include_str!("../../migrations/0023_client_keys.sql"),
+    include_str!("../../migrations/0024_backchannel_logout.sql"),
 ];
 
 impl Store {
@@ -191,6 +199,7 @@ impl Store {
             client_cache: None,
             journal: crate::audit::Journal::log_only(crate::clock::Clock::system()),
             touched: Default::default(),
+            logout_wake: Default::default(),
         })
     }
 
@@ -292,6 +301,7 @@ impl Store {
         keep_consumed_codes: i64,
         forget_failures_before: i64,
         replay_window: i64,
+        session_ttl: i64,
     ) -> Result<u64> {
         let mut n = sqlx::query(
             "update refresh_tokens set replay_response = null \
@@ -309,6 +319,7 @@ impl Store {
             "delete from account_links where expires_at < $1",
             // Undelivered past its links' lifetime: sending it now would help nobody.
             "delete from mail_outbox where expires_at < $1",
+            "delete from logout_outbox where expires_at < $1",
             "delete from revoked_tokens where expires_at < $1",
             "delete from sessions where expires_at < $1",
             // Idle-expired refresh tokens; the rest stay while their family lives, so re-use of
@@ -327,6 +338,19 @@ impl Store {
         )
         .bind(now)
         .bind(now - keep_consumed_codes)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        // A session's clients go with it. A session saved before its rows recorded its key
+        // cannot be told from a dead one, but it lives at most a session lifetime past its
+        // clients' last code.
+        n += sqlx::query(
+            "delete from session_clients where seen_at < $1 and not exists \
+             (select 1 from sessions s where s.session_key = session_clients.session_key \
+              and s.expires_at >= $2)",
+        )
+        .bind(now - session_ttl)
+        .bind(now)
         .execute(&self.writer)
         .await?
         .rows_affected();

@@ -43,6 +43,8 @@ struct Encoded {
     data: String,
     expires_at: i64,
     user_id: Option<String>,
+    /// The hash of its browser key: what its grants and back-channel clients are keyed by.
+    session_key: Option<String>,
 }
 
 /// tower-sessions computes expiry from the wall clock; stored expiry is on our clock.
@@ -56,11 +58,17 @@ fn encode(record: &Record, clock: &Clock) -> session_store::Result<Encoded> {
         .iter()
         .find_map(|k| record.data.get(*k)?.get("user_id")?.as_str())
         .map(str::to_owned);
+    let session_key = record
+        .data
+        .get(BROWSER_KEY)
+        .and_then(|v| v.as_str())
+        .map(hash_secret);
     Ok(Encoded {
         id: key(&record.id),
         data,
         expires_at,
         user_id,
+        session_key,
     })
 }
 
@@ -111,8 +119,10 @@ impl Store {
                 .ok()
                 .and_then(|d| d.get(BROWSER_KEY)?.as_str().map(str::to_owned));
             if let Some(bk) = browser_key {
-                self.revoke_session_grants(&hash_secret(&bk), now).await?;
-                self.expire_session_codes(&hash_secret(&bk)).await?;
+                let session_key = hash_secret(&bk);
+                self.revoke_session_grants(&session_key, now).await?;
+                self.expire_session_codes(&session_key).await?;
+                self.queue_session_logouts(&session_key, now).await?;
             }
             sqlx::query("delete from sessions where id = $1")
                 .bind(&id)
@@ -157,13 +167,14 @@ impl tower_sessions::SessionStore for SessionStore {
         loop {
             let row = encode(record, &self.clock)?;
             let done = sqlx::query(
-                "insert into sessions (id, data, expires_at, user_id) values ($1, $2, $3, $4) \
-                 on conflict (id) do nothing",
+                "insert into sessions (id, data, expires_at, user_id, session_key) \
+                 values ($1, $2, $3, $4, $5) on conflict (id) do nothing",
             )
             .bind(row.id)
             .bind(row.data)
             .bind(row.expires_at)
             .bind(row.user_id)
+            .bind(row.session_key)
             .execute(&self.store.writer)
             .await
             .map_err(backend)?;
@@ -177,14 +188,16 @@ impl tower_sessions::SessionStore for SessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let row = encode(record, &self.clock)?;
         sqlx::query(
-            "insert into sessions (id, data, expires_at, user_id) values ($1, $2, $3, $4) \
-             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at, \
-             user_id = excluded.user_id",
+            "insert into sessions (id, data, expires_at, user_id, session_key) \
+             values ($1, $2, $3, $4, $5) on conflict (id) do update set data = excluded.data, \
+             expires_at = excluded.expires_at, user_id = excluded.user_id, \
+             session_key = excluded.session_key",
         )
         .bind(row.id)
         .bind(row.data)
         .bind(row.expires_at)
         .bind(row.user_id)
+        .bind(row.session_key)
         .execute(&self.store.writer)
         .await
         .map_err(backend)?;

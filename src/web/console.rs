@@ -429,6 +429,7 @@ struct ClientFields {
     require_mfa: bool,
     require_par: bool,
     dpop_bound: bool,
+    backchannel_logout_uri: String,
 }
 
 impl ClientFields {
@@ -447,6 +448,7 @@ impl ClientFields {
             require_mfa: c.require_mfa,
             require_par: c.require_par,
             dpop_bound: c.dpop_bound,
+            backchannel_logout_uri: c.backchannel_logout_uri.clone().unwrap_or_default(),
         }
     }
 }
@@ -537,6 +539,8 @@ pub struct ClientForm {
     require_mfa: Option<String>,
     require_par: Option<String>,
     dpop_bound: Option<String>,
+    #[serde(default)]
+    backchannel_logout_uri: String,
     /// The revision the form was made from (edits only).
     revision: Option<i64>,
 }
@@ -561,6 +565,7 @@ impl ClientForm {
             require_mfa: self.require_mfa.is_some(),
             require_par: self.require_par.is_some(),
             dpop_bound: self.dpop_bound.is_some(),
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
         }
     }
 
@@ -576,6 +581,9 @@ impl ClientForm {
             require_mfa: Some(self.require_mfa.is_some()),
             require_par: Some(self.require_par.is_some()),
             dpop_bound: Some(self.dpop_bound.is_some()),
+            backchannel_logout_uri: Some(
+                Some(self.backchannel_logout_uri.trim().to_owned()).filter(|u| !u.is_empty()),
+            ),
             ..ClientChanges::default()
         }
     }

@@ -147,7 +147,8 @@ async fn start(
 }
 
 /// Ends the session: its session-bound refresh tokens are revoked (offline access survives),
-/// the session is destroyed, and the browser goes back to the RP if it asked to.
+/// the back ends of the clients that got tokens in it are told, the session is destroyed, and
+/// the browser goes back to the RP if it asked to.
 async fn finish(
     state: &AppState,
     ls: &LoginSession<'_>,
@@ -162,6 +163,8 @@ async fn finish(
         if revoked > 0 {
             tracing::info!(revoked, "session-bound tokens revoked at sign-out");
         }
+        // Back-Channel Logout 1.0 §2.7: queued, so the page never waits on a relying party.
+        state.store.queue_session_logouts(&key, state.now()).await?;
     }
     if let Some(u) = ls.sign_in_state().await? {
         let who = crate::audit::user(interaction::user_of(&u));

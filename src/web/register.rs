@@ -126,6 +126,7 @@ fn response(
         "id_token_signed_response_alg": c.id_token_signed_response_alg.as_str(),
         "require_pushed_authorization_requests": c.require_par,
         "dpop_bound_access_tokens": c.dpop_bound,
+        "backchannel_logout_session_required": c.backchannel_logout_session_required,
         "registration_client_uri": format!("{}{}/{}", state.issuer(), ep::REGISTER, c.id),
     });
     if let Some(o) = body.as_object_mut() {
@@ -134,6 +135,9 @@ fn response(
         }
         if let Some(uri) = &c.jwks_uri {
             o.insert("jwks_uri".into(), uri.clone().into());
+        }
+        if let Some(uri) = &c.backchannel_logout_uri {
+            o.insert("backchannel_logout_uri".into(), uri.clone().into());
         }
         if let Some(scope) = &c.allowed_scopes {
             o.insert("scope".into(), scope.join(" ").into());

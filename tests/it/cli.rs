@@ -762,6 +762,7 @@ client_name = "Team wiki"
 client_secret_env = "WIKI_CLIENT_SECRET"
 redirect_uris = ["https://wiki.example.com/callback"]
 grant_types = ["authorization_code", "refresh_token"]
+backchannel_logout_uri = "https://wiki.example.com/backchannel"
 
 [[client]]
 client_id = "dashboard"
@@ -821,6 +822,10 @@ fn apply_reconciles_the_clients_file() {
         serde_json::from_str(&stdout(&gatehouse(d, &["client", "show", "wiki"], None))).unwrap();
     assert_eq!(shown["name"], "Team wiki");
     assert_eq!(shown["public"], false);
+    assert_eq!(
+        shown["backchannel_logout_uri"],
+        "https://wiki.example.com/backchannel"
+    );
 
     // A changed file: the diff names each setting, and never the secret.
     let changed = CLIENTS_FILE.replace("Team wiki", "Wiki").replace(
@@ -1141,4 +1146,59 @@ fn private_key_jwt_clients_from_the_cli() {
     for args in cases {
         assert!(!gatehouse(d, args, None).status.success(), "{args:?}");
     }
+}
+
+/// `--backchannel-logout-uri` on create and update; `""` removes it; a fragment is refused.
+#[test]
+fn back_channel_logout_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = stdout(&gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "https://app.example.com/cb",
+            "--backchannel-logout-uri",
+            "https://app.example.com/backchannel",
+            "--backchannel-logout-session-required",
+            "--json",
+        ],
+        None,
+    ));
+    let created: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let id = created["client_id"].as_str().unwrap();
+    let show = |d: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&stdout(&gatehouse(d, &["client", "show", id], None))).unwrap()
+    };
+    let shown = show(d);
+    assert_eq!(
+        shown["backchannel_logout_uri"],
+        "https://app.example.com/backchannel"
+    );
+    assert_eq!(shown["backchannel_logout_session_required"], true);
+    assert!(
+        !gatehouse(
+            d,
+            &[
+                "client",
+                "update",
+                id,
+                "--backchannel-logout-uri",
+                "https://app.example.com/b#x",
+            ],
+            None,
+        )
+        .status
+        .success()
+    );
+    stdout(&gatehouse(
+        d,
+        &["client", "update", id, "--backchannel-logout-uri", ""],
+        None,
+    ));
+    assert!(show(d)["backchannel_logout_uri"].is_null());
 }

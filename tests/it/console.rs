@@ -263,21 +263,24 @@ async fn the_client_wizard_edit_rotate_and_delete(app: TestApp) {
             ("name", "Team wiki"),
             ("redirect_uris", REDIRECT_URI),
             ("require_par", "on"),
+            (
+                "backchannel_logout_uri",
+                "https://wiki.example.com/backchannel",
+            ),
             ("revision", &revision),
         ],
     )
     .await;
     assert_eq!(held.status(), 303);
-    assert!(
-        app.store
-            .find_client(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .require_par
+    let stored = app.store.find_client(&id).await.unwrap().unwrap();
+    assert!(stored.require_par);
+    assert_eq!(
+        stored.backchannel_logout_uri.as_deref(),
+        Some("https://wiki.example.com/backchannel")
     );
     let (_, detail) = page(&app, &b, &path).await;
     assert!(detail.contains(r#"id="require_par" name="require_par" type="checkbox" checked"#));
+    assert!(detail.contains(r#"value="https://wiki.example.com/backchannel""#));
 
     // Rotation shows the new secret once; the old one stops working.
     let rotated = post(

@@ -772,7 +772,7 @@ async fn access_tokens_are_self_contained(app: TestApp) {
     assert_eq!(app.store.growing_rows().await.unwrap(), before + 1, "once");
     let sweep = |at: i64| {
         let store = app.store.clone();
-        async move { store.delete_expired(at, 600, 0, 2).await.unwrap() }
+        async move { store.delete_expired(at, 600, 0, 2, 8 * 3600).await.unwrap() }
     };
     sweep(app.clock.now()).await;
     assert_eq!(
@@ -1296,13 +1296,25 @@ async fn sealed_replay_response_is_erased_after_the_window(app: TestApp) {
         }
     };
     app.store
-        .delete_expired(app.clock.now(), 600, 0, app.config.refresh_replay_window)
+        .delete_expired(
+            app.clock.now(),
+            600,
+            0,
+            app.config.refresh_replay_window,
+            app.config.session_ttl,
+        )
         .await
         .unwrap();
     assert!(sealed(&app).await.is_some(), "kept inside the window");
     app.clock.advance(app.config.refresh_replay_window + 1);
     app.store
-        .delete_expired(app.clock.now(), 600, 0, app.config.refresh_replay_window)
+        .delete_expired(
+            app.clock.now(),
+            600,
+            0,
+            app.config.refresh_replay_window,
+            app.config.session_ttl,
+        )
         .await
         .unwrap();
     assert!(sealed(&app).await.is_none(), "erased after the window");

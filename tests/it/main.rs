@@ -5,6 +5,7 @@ mod helpers;
 mod admin_api;
 mod audit;
 mod authorize;
+mod backchannel;
 mod cli;
 mod conformance;
 mod console;

@@ -311,6 +311,46 @@ async fn the_console_issues_registration_tokens(app: TestApp) {
 
 /// RFC 7591 §2 with RFC 7523: a client registering its public keys gets no secret and
 /// authenticates with assertions.
+/// OpenID Connect Back-Channel Logout 1.0 §2.2 metadata, kept and shown back.
+async fn a_client_registers_a_back_channel_logout_uri(app: TestApp) {
+    let t = token(&app).await;
+    let resp = register(
+        &app,
+        Some(&t),
+        json!({"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none",
+               "backchannel_logout_uri": "http://app.example.com/logout"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400, "a public client's must be https");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client_metadata");
+    let resp = register(
+        &app,
+        Some(&t),
+        json!({"redirect_uris": [REDIRECT_URI],
+               "backchannel_logout_uri": "https://app.example.com/logout",
+               "backchannel_logout_session_required": true}),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let reg: Value = resp.json().await.unwrap();
+    assert_eq!(
+        reg["backchannel_logout_uri"],
+        "https://app.example.com/logout"
+    );
+    assert_eq!(reg["backchannel_logout_session_required"], true);
+    let stored = app
+        .store
+        .find_client(reg["client_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.backchannel_logout_uri.as_deref(),
+        Some("https://app.example.com/logout")
+    );
+}
+
 async fn a_client_registers_with_private_key_jwt(app: TestApp) {
     let key = EcKey::new();
     let t = token(&app).await;
@@ -370,6 +410,7 @@ async fn a_client_registers_with_private_key_jwt(app: TestApp) {
 crate::backend_tests_with!(
     |c: &mut gatehouse::config::Config| c.dynamic_registration = true;
     a_client_registers_with_private_key_jwt,
+    a_client_registers_a_back_channel_logout_uri,
     a_client_registers_and_manages_itself,
     bad_metadata_gets_the_spec_codes_and_keeps_the_token,
     the_console_issues_registration_tokens,

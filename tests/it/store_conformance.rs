@@ -98,6 +98,7 @@ async fn redemption_and_rotation_write_all_or_nothing(app: TestApp) {
                         expires_at: now + 600,
                     }),
                     dpop_jkt: None,
+                    sid: None,
                 })
                 .await
                 .unwrap()
@@ -245,7 +246,7 @@ async fn expired_rows_are_swept(app: TestApp) {
     app.clock.advance(31 * 86400);
     assert!(
         app.store
-            .delete_expired(app.clock.now(), 600, 0, 2)
+            .delete_expired(app.clock.now(), 600, 0, 2, 8 * 3600)
             .await
             .unwrap()
             >= 3
@@ -527,10 +528,108 @@ async fn queued_mail_is_claimed_once(app: TestApp) {
             .is_none()
     );
     app.store
-        .delete_expired(now + 601, 0, now, 0)
+        .delete_expired(now + 601, 0, now, 0, 8 * 3600)
         .await
         .unwrap();
     assert_eq!(app.store.mail_backlog().await.unwrap(), (0, 0));
+}
+
+/// A session's back-channel clients are queued once however many replicas end it, each logout
+/// is claimed once, and the records of a session that is gone are swept.
+async fn session_logouts_are_queued_once(app: TestApp) {
+    // Ahead of the server's own sender, which would deliver (drop) what it finds due.
+    let now = app.clock.now() + 100_000;
+    let store = &app.store;
+    for client in ["a", "b"] {
+        // Recorded again on each code: one row per client.
+        for _ in 0..2 {
+            store
+                .record_session_client("s1", client, "u1", "sid-1", now)
+                .await
+                .unwrap();
+        }
+    }
+    store
+        .record_session_client("s2", "a", "u2", "sid-2", now)
+        .await
+        .unwrap();
+    let ends: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.queue_session_logouts("s1", now).await })
+        })
+        .collect();
+    let mut queued = 0;
+    for e in ends {
+        // A replica losing the race may see a conflict; it never queues twice.
+        if let Ok(n) = e.await.unwrap() {
+            queued += n;
+        }
+    }
+    assert_eq!(queued, 2);
+    assert_eq!(store.logout_backlog().await.unwrap(), (2, 0));
+    let mut claimed = Vec::new();
+    while let Some(l) = store.claim_due_logout(now, now + 60).await.unwrap() {
+        assert_eq!(
+            (l.user_id.as_str(), l.sid.as_str(), l.attempts),
+            ("u1", "sid-1", 1)
+        );
+        claimed.push(l.client_id);
+    }
+    claimed.sort();
+    assert_eq!(claimed, ["a", "b"]);
+    // s2 has no live session: its record outlives it by one session lifetime at most.
+    store.delete_expired(now, 0, now, 0, 3600).await.unwrap();
+    assert_eq!(store.queue_session_logouts("s2", now).await.unwrap(), 1);
+    store
+        .record_session_client("s3", "a", "u3", "sid-3", now)
+        .await
+        .unwrap();
+    store
+        .delete_expired(now + 3601, 0, now, 0, 3600)
+        .await
+        .unwrap();
+    assert_eq!(store.queue_session_logouts("s3", now).await.unwrap(), 0);
+    // Undelivered past the window: swept.
+    store
+        .delete_expired(
+            now + gatehouse::store::LOGOUT_DELIVERY_WINDOW + 1,
+            0,
+            now,
+            0,
+            3600,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.logout_backlog().await.unwrap(), (0, 0));
+}
+
+/// A single-use JWT id is accepted once, even by concurrent requests, until it expires.
+async fn seen_jwts_are_single_use(app: TestApp) {
+    let now = app.clock.now();
+    let tries: Vec<_> = (0..8)
+        .map(|_| {
+            let store = app.store.clone();
+            tokio::spawn(async move { store.record_seen_jwt("jti-hash", now + 60).await })
+        })
+        .collect();
+    let mut fresh = 0;
+    for t in tries {
+        if t.await.unwrap().unwrap_or(false) {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 1);
+    app.store
+        .delete_expired(now + 61, 0, now, 0, 3600)
+        .await
+        .unwrap();
+    assert!(
+        app.store
+            .record_seen_jwt("jti-hash", now + 120)
+            .await
+            .unwrap()
+    );
 }
 
 /// A link is used once, even by concurrent requests; a newer one voids the older.
@@ -792,6 +891,8 @@ crate::backend_tests!(
     access_rows_keep_their_invariants,
     a_turn_goes_to_one_request,
     queued_mail_is_claimed_once,
+    session_logouts_are_queued_once,
+    seen_jwts_are_single_use,
     account_links_are_single_use,
     client_changes_need_the_current_revision,
     user_changes_need_the_current_revision,

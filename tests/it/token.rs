@@ -251,7 +251,7 @@ async fn late_or_sloppy_replay_still_revokes(app: TestApp) {
     let at = first["access_token"].as_str().unwrap();
     app.clock.advance(120);
     app.store
-        .delete_expired(app.clock.now(), 600, 0, 2)
+        .delete_expired(app.clock.now(), 600, 0, 2, 8 * 3600)
         .await
         .unwrap();
     let sloppy = app

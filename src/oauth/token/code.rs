@@ -96,6 +96,10 @@ pub async fn exchange_code(
                 .dpop_jkt
                 .filter(|_| client.is_public())
                 .map(str::to_owned),
+            sid: code
+                .session_key
+                .as_deref()
+                .map(crate::oauth::backchannel::sid),
         }
     };
     let Some((grant, plan)) = ctx.store.redeem_code(&redemption, plan).await? else {
@@ -120,6 +124,7 @@ pub async fn exchange_code(
         nonce: grant.nonce,
         grant_id: &plan.id,
         grant_expires_at: plan.expires_at,
+        sid: plan.sid.clone(),
     };
     let minted = match resource::pick(&covered, params.resources()) {
         Ok(api) => mint(ctx, client, &subject, &granted, api).await,

@@ -133,6 +133,8 @@ struct Subject<'a> {
     grant_id: &'a str,
     /// A token never outlives its grant, so a swept grant has no live tokens.
     grant_expires_at: i64,
+    /// The browser session the grant was made in (Back-Channel Logout 1.0 §2.1).
+    sid: Option<String>,
 }
 
 /// The algorithm a client asked for, or RS256 (OIDC's default, which every relying party
@@ -263,6 +265,7 @@ async fn mint(
         at_hash: at_hash(id_alg, &access_token.token),
         amr: wire_amr(&s.amr),
         acr: Some(Acr::of(&s.amr).as_str().to_owned()),
+        sid: s.sid.clone(),
         user,
     };
     let id_token = ctx.keys.sign(id_alg, "JWT", &claims)?;

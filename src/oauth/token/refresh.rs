@@ -102,6 +102,7 @@ pub async fn refresh(
         nonce: None,
         grant_id: &record.grant.id,
         grant_expires_at: record.grant.expires_at,
+        sid: record.grant.sid.clone(),
     };
     // Signed before the claim, so the claim, the successor and the replay response are one
     // write: a token that turns out not to be claimable only cost the signatures.

@@ -57,6 +57,9 @@ pub struct ClientView {
     #[schema(value_type = Option<Object>)]
     jwks: Option<serde_json::Value>,
     jwks_uri: Option<String>,
+    /// OpenID Connect Back-Channel Logout 1.0: where its back end hears of a session's end.
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
     pkce_required: bool,
     refresh_token_ttl: Option<i64>,
     refresh_idle_ttl: Option<i64>,
@@ -93,6 +96,8 @@ impl From<&Client> for ClientView {
             dpop_bound_access_tokens: c.dpop_bound,
             jwks: c.jwks_json(),
             jwks_uri: c.jwks_uri.clone(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
             pkce_required: c.requires_pkce(),
             refresh_token_ttl: c.refresh_token_ttl,
             refresh_idle_ttl: c.refresh_idle_ttl,
@@ -158,6 +163,11 @@ pub struct ClientInput {
     #[schema(value_type = Option<Object>)]
     jwks: Option<serde_json::Value>,
     jwks_uri: Option<String>,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.2; `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    backchannel_logout_uri: Option<Option<String>>,
+    backchannel_logout_session_required: Option<bool>,
     /// Confidential clients only may set `false` (RFC 9700 §2.1.1).
     pkce_required: Option<bool>,
     /// Seconds; `null` for the server default.
@@ -220,6 +230,8 @@ impl ClientInput {
             dpop_bound: self.dpop_bound_access_tokens,
             jwks: self.jwks.map(|j| Some(j.to_string())),
             jwks_uri: self.jwks_uri.map(Some),
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
             id_token_signed_response_alg: alg(
                 "id_token_signed_response_alg",
                 self.id_token_signed_response_alg,

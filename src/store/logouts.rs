@@ -1,0 +1,123 @@
+//! Back-Channel Logout 1.0: which clients got tokens in a browser session, and the logout
+//! tokens waiting to reach their back ends when it ends.
+use super::outbox::Outbox;
+use super::{Result, Store};
+use crate::crypto::random_id;
+use sqlx::Row;
+
+const LOGOUTS: Outbox = Outbox {
+    table: "logout_outbox",
+    columns: "client_id, user_id, sid",
+};
+
+/// How long a logout is tried before it is given up: a relying party down for longer has
+/// likely ended its own session by then.
+pub const LOGOUT_DELIVERY_WINDOW: i64 = 24 * 3600;
+
+/// A logout to deliver, claimed by this sender.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedLogout {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub sid: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+impl Store {
+    /// Records that `client_id` got a code for `user_id` in the session `session_key`, so it is
+    /// told when the session ends.
+    pub async fn record_session_client(
+        &self,
+        session_key: &str,
+        client_id: &str,
+        user_id: &str,
+        sid: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "insert into session_clients (session_key, client_id, user_id, sid, seen_at) \
+             values ($1, $2, $3, $4, $5) on conflict (session_key, client_id) do update \
+             set user_id = excluded.user_id, sid = excluded.sid, seen_at = excluded.seen_at",
+        )
+        .bind(session_key)
+        .bind(client_id)
+        .bind(user_id)
+        .bind(sid)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The session ended: one logout per client that got tokens in it is queued, in the same
+    /// transaction that forgets them, so each is queued once however many replicas end it.
+    /// Wakes this process's sender. Returns how many were queued.
+    pub async fn queue_session_logouts(&self, session_key: &str, now: i64) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let rows = sqlx::query(
+            "delete from session_clients where session_key = $1 returning client_id, user_id, sid",
+        )
+        .bind(session_key)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            sqlx::query(
+                "insert into logout_outbox (id, client_id, user_id, sid, created_at, expires_at, \
+                 next_attempt_at) values ($1, $2, $3, $4, $5, $6, $5)",
+            )
+            .bind(random_id())
+            .bind(row.try_get::<String, _>("client_id")?)
+            .bind(row.try_get::<String, _>("user_id")?)
+            .bind(row.try_get::<String, _>("sid")?)
+            .bind(now)
+            .bind(now + LOGOUT_DELIVERY_WINDOW)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if !rows.is_empty() {
+            self.logout_wake.notify_one();
+        }
+        Ok(rows.len() as u64)
+    }
+
+    /// Woken when this process queues a logout.
+    pub fn logout_queued(&self) -> &tokio::sync::Notify {
+        &self.logout_wake
+    }
+
+    /// Claims the oldest due logout until `lease_until`, counting the attempt.
+    pub async fn claim_due_logout(
+        &self,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<QueuedLogout>> {
+        let Some(c) = self.claim_due(LOGOUTS, now, lease_until).await? else {
+            return Ok(None);
+        };
+        Ok(Some(QueuedLogout {
+            client_id: c.row.try_get("client_id")?,
+            user_id: c.row.try_get("user_id")?,
+            sid: c.row.try_get("sid")?,
+            id: c.id,
+            attempts: c.attempts,
+        }))
+    }
+
+    /// Delivered, or never to be.
+    pub async fn delete_logout(&self, id: &str) -> Result<()> {
+        self.delete_queued(LOGOUTS, id).await
+    }
+
+    /// Releases a claimed logout to be tried again at `next_attempt_at`.
+    pub async fn retry_logout(&self, id: &str, next_attempt_at: i64) -> Result<()> {
+        self.retry_queued(LOGOUTS, id, next_attempt_at).await
+    }
+
+    /// Logouts waiting: (all, tried at least once and not yet delivered).
+    pub async fn logout_backlog(&self) -> Result<(i64, i64)> {
+        self.queue_backlog(LOGOUTS).await
+    }
+}

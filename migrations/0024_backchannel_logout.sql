@@ -8,15 +8,18 @@ alter table grants add column sid text;
 -- tokens in it can be told when it ends, and their records dropped with it.
 alter table sessions add column session_key text;
 create index sessions_session_key on sessions (session_key);
--- Clients with a back-channel logout URI that got a code in a session, and when they last did.
+-- Clients with a back-channel logout URI that got a code in a session, for which user (two
+-- people can sign in, one after the other, in one browser session), and when they last did.
 create table session_clients (
     session_key text not null,
     client_id text not null,
     user_id text not null,
     sid text not null,
     seen_at bigint not null,
-    primary key (session_key, client_id)
+    primary key (session_key, client_id, user_id)
 );
+create index session_clients_user on session_clients (user_id);
+create index session_clients_seen on session_clients (seen_at);
 -- Logout tokens to deliver. Nothing secret is stored: each token is signed when it is sent.
 create table logout_outbox (
     id text primary key,

@@ -100,6 +100,11 @@ pub fn mail_queue(waiting: i64, retrying: i64) {
     metrics::gauge!("gatehouse_mail_queue_retrying_messages").set(retrying as f64);
 }
 
+pub fn backchannel_logout_queue(waiting: i64, retrying: i64) {
+    metrics::gauge!("gatehouse_backchannel_logout_queue").set(waiting as f64);
+    metrics::gauge!("gatehouse_backchannel_logout_queue_retrying").set(retrying as f64);
+}
+
 /// Back-channel logouts, by what happened to one: delivered, deferred (to be retried) or
 /// dropped (the client is gone or refused it).
 pub fn backchannel_logout(outcome: &'static str) {

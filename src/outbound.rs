@@ -118,7 +118,8 @@ impl Outbound {
         self.send("GET", url, None).await
     }
 
-    /// POSTs an `application/x-www-form-urlencoded` body.
+    /// POSTs an `application/x-www-form-urlencoded` body. Only the status is read: what the
+    /// receiver says beyond it is never used, so its size or pace cannot fail the request.
     pub async fn post_form(&self, url: &str, body: String) -> Result<Reply, OutboundError> {
         self.send("POST", url, Some(body)).await
     }
@@ -168,14 +169,16 @@ impl Outbound {
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, authority)
-            .header(hyper::header::USER_AGENT, "Gatehouse")
-            .header(hyper::header::ACCEPT, "application/json");
-        if body.is_some() {
-            req = req.header(
+            .header(hyper::header::USER_AGENT, "Gatehouse");
+        let read_body = body.is_none();
+        req = if read_body {
+            req.header(hyper::header::ACCEPT, "application/json")
+        } else {
+            req.header(
                 hyper::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
-            );
-        }
+            )
+        };
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| OutboundError::Http(e.to_string()))?;
@@ -185,9 +188,9 @@ impl Outbound {
                 .map_err(|_| OutboundError::Url("not a TLS server name"))?
                 .to_owned();
             let tls = self.tls.connect(name, tcp).await?;
-            request_on(TokioIo::new(tls), req).await
+            request_on(TokioIo::new(tls), req, read_body).await
         } else {
-            request_on(TokioIo::new(tcp), req).await
+            request_on(TokioIo::new(tcp), req, read_body).await
         }
     }
 
@@ -213,7 +216,11 @@ impl Outbound {
     }
 }
 
-async fn request_on<T>(io: T, req: hyper::Request<Full<Bytes>>) -> Result<Reply, OutboundError>
+async fn request_on<T>(
+    io: T,
+    req: hyper::Request<Full<Bytes>>,
+    read_body: bool,
+) -> Result<Reply, OutboundError>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -226,6 +233,13 @@ where
         .await
         .map_err(|e| OutboundError::Http(e.to_string()))?;
     let status = resp.status().as_u16();
+    if !read_body {
+        driver.abort();
+        return Ok(Reply {
+            status,
+            body: Bytes::new(),
+        });
+    }
     let body = Limited::new(resp.into_body(), MAX_BODY)
         .collect()
         .await

@@ -569,7 +569,16 @@ fn check_outbound_uri(
     uri: &str,
     http_ok: bool,
 ) -> Result<(), InvalidMetadata> {
-    let bad = || InvalidMetadata::new(field, "must be an https URL without a fragment");
+    let bad = || {
+        InvalidMetadata::new(
+            field,
+            if http_ok {
+                "must be an https URL (http for a confidential client) without credentials or a fragment"
+            } else {
+                "must be an https URL without credentials or a fragment"
+            },
+        )
+    };
     let parsed = url::Url::parse(uri).map_err(|_| bad())?;
     let scheme_ok = match parsed.scheme() {
         "https" => true,
@@ -578,9 +587,11 @@ fn check_outbound_uri(
     };
     if !scheme_ok
         || parsed.host_str().is_none_or(str::is_empty)
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
         || parsed.fragment().is_some()
         || uri.len() > 2000
-        || uri.contains(char::is_whitespace)
+        || uri.contains(|c: char| c.is_whitespace() || c.is_control())
     {
         return Err(bad());
     }

@@ -67,6 +67,9 @@ pub struct Flow {
     /// What the request asked of the authentication (`acr_values`, or `acr` in `claims`).
     #[serde(default)]
     pub acr: AcrRequest,
+    /// RFC 9449 §10: the DPoP key its code is bound to.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }

@@ -162,6 +162,8 @@ pub struct ValidRequest {
     /// The subject of a valid `id_token_hint`.
     pub id_token_hint_sub: Option<String>,
     pub acr: AcrRequest,
+    /// RFC 9449 §10 `dpop_jkt`: the key the code is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// OIDC Core §3.1.2.1 `prompt` values we act on.
@@ -236,6 +238,7 @@ pub async fn validate(
         .restrict_to(client.allowed_scopes.as_deref());
     let id_token_hint_sub = check_id_token_hint(keys, issuer, &client, params).map_err(back)?;
     let code_challenge = check_pkce(&client, params).map_err(back)?;
+    let dpop_jkt = check_dpop_jkt(params).map_err(back)?;
     let prompt = check_prompt(params).map_err(back)?;
     let max_age = check_max_age(params).map_err(back)?;
     // Last: the only check that reads the store (RFC 8707 resources and API scopes).
@@ -256,7 +259,25 @@ pub async fn validate(
         login_hint: params.get("login_hint").map(str::to_owned),
         id_token_hint_sub,
         acr: check_acr(params),
+        dpop_jkt,
     })
+}
+
+/// RFC 9449 §10: `dpop_jkt` is a JWK SHA-256 thumbprint (RFC 7638), base64url.
+pub fn check_dpop_jkt(params: &Params) -> Result<Option<String>, OAuthError> {
+    let Some(jkt) = params.get("dpop_jkt") else {
+        return Ok(None);
+    };
+    let well_formed = jkt.len() == 43
+        && jkt
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(OAuthError::invalid_request(
+            "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+        ));
+    }
+    Ok(Some(jkt.to_owned()))
 }
 
 /// OIDC Core §3.1.2.1 `id_token_hint`: an ID token we issued to this client (expired is fine);
@@ -548,6 +569,7 @@ pub fn new_flow(req: &ValidRequest, browser_key: &str, now: i64) -> Flow {
         hint_sub: req.id_token_hint_sub.clone(),
         response_mode: req.response_mode,
         acr: req.acr,
+        dpop_jkt: req.dpop_jkt.clone(),
         created_at: now,
         expires_at: now + FLOW_TTL,
     }
@@ -583,6 +605,7 @@ pub async fn issue_code(
             amr: &amr_to_wire(&auth.amr()),
             expires_at: now + CODE_TTL,
             created_at: now,
+            dpop_jkt: flow.dpop_jkt.as_deref(),
         })
         .await?;
     // Back-Channel Logout 1.0 §2.7: the client is told when this session ends.
@@ -597,7 +620,7 @@ pub async fn issue_code(
                 key,
                 &flow.client_id,
                 &auth.user_id,
-                &super::backchannel::sid(key),
+                &super::backchannel::sid(key, &auth.user_id),
                 now,
             )
             .await?;

@@ -2,7 +2,9 @@
 //! tokens in it and registered a `backchannel_logout_uri` is sent a signed logout token by
 //! POST. Ending a session only queues the logouts (in SQL, with the session's other changes);
 //! a sender task on every replica claims and delivers them, with retries and back-off, so no
-//! page waits on a relying party and each logout goes out once.
+//! page waits on a relying party. Delivery is at least once: a sender that stalls past its
+//! lease may see another replica send the same logout again, which is harmless: ending a
+//! session already ended changes nothing.
 use crate::clock::Clock;
 use crate::domain::{Alg, Client};
 use crate::keys::{Keystore, new_jti};
@@ -21,14 +23,18 @@ const POLL: Duration = Duration::from_secs(2);
 /// A claimed logout is another sender's once this has passed (its sender died): well past the
 /// outbound client's deadline.
 const LEASE: i64 = 60;
+/// Deliveries one sender makes at once.
+const IN_FLIGHT: usize = 8;
 /// The first retry waits this long; each further one twice as long, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: i64 = 5;
 const MAX_BACKOFF: i64 = 15 * 60;
 
-/// The `sid` of the session whose browser key hashes to `session_key` (§2.1): the same for every
-/// client in that session, and no use for finding the session's rows.
-pub fn sid(session_key: &str) -> String {
-    let digest = crate::crypto::sha256(format!("gatehouse sid v1:{session_key}").as_bytes());
+/// The `sid` (§2.1) of `user_id`'s sign-in in the browser session whose key hashes to
+/// `session_key`: the same for every client of that sign-in, another for the next person who
+/// signs in to the same browser, and no use for finding the session's rows.
+pub fn sid(session_key: &str, user_id: &str) -> String {
+    let digest =
+        crate::crypto::sha256(format!("gatehouse sid v2:{session_key}:{user_id}").as_bytes());
     crate::crypto::b64url(&digest[..16])
 }
 
@@ -127,48 +133,77 @@ impl Sender {
         }
     }
 
-    /// Delivers every due logout this sender can claim; returns how many went out.
-    pub async fn deliver_due(&self) -> Result<usize, crate::store::Error> {
+    /// Delivers every due logout this sender can claim, `IN_FLIGHT` at a time, so a relying
+    /// party that never answers holds up one slot for its deadline, not the queue; returns how
+    /// many went out.
+    pub async fn deliver_due(self: &Arc<Self>) -> Result<usize, crate::store::Error> {
         let mut sent = 0;
+        let mut running = tokio::task::JoinSet::new();
         loop {
-            let now = self.clock.now();
-            let Some(logout) = self.store.claim_due_logout(now, now + LEASE).await? else {
+            while running.len() < IN_FLIGHT {
+                let now = self.clock.now();
+                let Some(logout) = self.store.claim_due_logout(now, now + LEASE).await? else {
+                    break;
+                };
+                let sender = self.clone();
+                running.spawn(async move {
+                    let outcome = sender.deliver(&logout).await;
+                    (logout, outcome)
+                });
+            }
+            let Some(done) = running.join_next().await else {
                 break;
             };
-            match self.deliver(&logout).await {
-                Delivery::Done => {
-                    self.store.delete_logout(&logout.id).await?;
-                    tracing::info!(client_id = %logout.client_id, user_id = %logout.user_id, "back-channel logout delivered");
-                    crate::metrics::backchannel_logout("delivered");
-                    sent += 1;
-                }
-                Delivery::Dropped(why) => {
-                    self.store.delete_logout(&logout.id).await?;
-                    tracing::warn!(client_id = %logout.client_id, reason = why, "back-channel logout dropped");
-                    crate::metrics::backchannel_logout("dropped");
-                }
-                Delivery::Failed(why) => {
-                    let wait = crate::clock::backoff(logout.attempts, FIRST_BACKOFF, MAX_BACKOFF);
-                    tracing::warn!(
-                        client_id = %logout.client_id,
-                        attempt = logout.attempts,
-                        retry_in = wait,
-                        error = %why,
-                        "back-channel logout not delivered; will retry"
-                    );
-                    self.store
-                        .retry_logout(&logout.id, self.clock.now() + wait)
-                        .await?;
-                    crate::metrics::backchannel_logout("deferred");
-                }
+            let Ok((logout, outcome)) = done else {
+                continue;
+            };
+            if self.settle(&logout, outcome).await? {
+                sent += 1;
             }
         }
         Ok(sent)
+    }
+
+    /// Records what became of a delivery; true when it went out.
+    async fn settle(
+        &self,
+        logout: &QueuedLogout,
+        outcome: Delivery,
+    ) -> Result<bool, crate::store::Error> {
+        match outcome {
+            Delivery::Done => {
+                self.store.delete_logout(&logout.id).await?;
+                tracing::info!(client_id = %logout.client_id, user_id = %logout.user_id, "back-channel logout delivered");
+                crate::metrics::backchannel_logout("delivered");
+                return Ok(true);
+            }
+            Delivery::Dropped(why) => {
+                self.store.delete_logout(&logout.id).await?;
+                tracing::warn!(client_id = %logout.client_id, reason = why, "back-channel logout dropped");
+                crate::metrics::backchannel_logout("dropped");
+            }
+            Delivery::Failed(why) => {
+                let wait = crate::clock::backoff(logout.attempts, FIRST_BACKOFF, MAX_BACKOFF);
+                tracing::warn!(
+                    client_id = %logout.client_id,
+                    attempt = logout.attempts,
+                    retry_in = wait,
+                    error = %why,
+                    "back-channel logout not delivered; will retry"
+                );
+                self.store
+                    .retry_logout(&logout.id, self.clock.now() + wait)
+                    .await?;
+                crate::metrics::backchannel_logout("deferred");
+            }
+        }
+        Ok(false)
     }
 }
 
 /// The sender task: delivers due logouts when woken and every `POLL`.
 pub async fn run(sender: Sender) {
+    let sender = Arc::new(sender);
     loop {
         if let Err(e) = sender.deliver_due().await {
             tracing::warn!(error = %e, "back-channel logout queue not processed; will try again");
@@ -186,9 +221,10 @@ mod tests {
 
     #[test]
     fn sid_is_stable_per_session_and_hides_its_key() {
-        let a = sid("session-key-a");
-        assert_eq!(a, sid("session-key-a"));
-        assert_ne!(a, sid("session-key-b"));
+        let a = sid("session-key-a", "u1");
+        assert_eq!(a, sid("session-key-a", "u1"));
+        assert_ne!(a, sid("session-key-b", "u1"));
+        assert_ne!(a, sid("session-key-a", "u2"), "another person, another sid");
         assert!(!a.contains("session-key"));
         assert_eq!(a.len(), 22);
     }

@@ -554,6 +554,7 @@ mod tests {
             nonce: None,
             code_challenge: "x".into(),
             code_challenge_method: "S256".into(),
+            dpop_jkt: None,
             force_login: false,
             force_consent: false,
             min_auth_time: i64::MIN,

@@ -21,13 +21,15 @@ pub struct Pushed {
 }
 
 /// RFC 9126 §2.1: checks a pushed request as `/authorize` would, for the authenticated client,
-/// and keeps it once.
+/// and keeps it once. `proof_jkt` is the key of a DPoP proof sent with the push, which binds
+/// the code as `dpop_jkt` does (RFC 9449 §10.1).
 pub async fn push(
     store: &Store,
     keys: &Keystore,
     issuer: &str,
     client: &Client,
     params: &Params,
+    proof_jkt: Option<&str>,
     now: i64,
 ) -> Result<Pushed, OAuthError> {
     if params.get("request_uri").is_some() {
@@ -47,6 +49,18 @@ pub async fn push(
     }
     // Client authentication went in the body or the header, never into the stored request.
     pairs.retain(|(k, _)| k != "client_secret");
+    if let Some(jkt) = proof_jkt {
+        match params.get("dpop_jkt") {
+            // RFC 9449 §10.1: both given, they must name the same key.
+            Some(given) if given != jkt => {
+                return Err(OAuthError::invalid_request(
+                    "dpop_jkt is not the key of the DPoP proof",
+                ));
+            }
+            Some(_) => {}
+            None => pairs.push(("dpop_jkt".into(), jkt.to_owned())),
+        }
+    }
     let full = Params::from_pairs(pairs.clone());
     authorize::validate(store, keys, issuer, &full, Origin::Pushed)
         .await

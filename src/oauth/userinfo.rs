@@ -94,7 +94,16 @@ pub async fn userinfo(
     proof_jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
     let claims = verify_access_token(store, keys, issuer, now, token).await?;
-    check_binding(&claims, proof_jkt)?;
+    userinfo_of(store, &claims, proof_jkt).await
+}
+
+/// The UserInfo response for a verified token presented with `proof_jkt`'s proof (or none).
+pub async fn userinfo_of(
+    store: &Store,
+    claims: &AccessTokenClaims,
+    proof_jkt: Option<&str>,
+) -> Result<Value, OAuthError> {
+    check_binding(claims, proof_jkt)?;
     let scope = ScopeSet::parse_supported(&claims.scope);
     if !scope.contains("openid") {
         return Err(OAuthError::new(

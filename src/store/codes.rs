@@ -21,6 +21,8 @@ pub struct NewCode<'a> {
     pub amr: &'a str,
     pub expires_at: i64,
     pub created_at: i64,
+    /// RFC 9449 §10: the DPoP key whose proof must come with the redemption.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// What a redeemed code grants.
@@ -46,6 +48,8 @@ pub struct Redemption<'a> {
     pub code_challenge: &'a str,
     pub code_challenge_method: &'a str,
     pub now: i64,
+    /// The key of the request's DPoP proof, which a bound code must name.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// The one redeeming statement, on the pool or inside a transaction.
@@ -57,6 +61,7 @@ where
         "update authorization_codes set consumed_at = $1 \
          where code_hash = $2 and client_id = $3 and redirect_uri = $4 and code_challenge = $5 \
          and code_challenge_method = $6 and consumed_at is null and expires_at >= $1 \
+         and (dpop_jkt is null or dpop_jkt = $7) \
          returning user_id, scope, resource, nonce, auth_time, session_key, amr",
     )
     .bind(r.now)
@@ -65,6 +70,7 @@ where
     .bind(r.redirect_uri)
     .bind(r.code_challenge)
     .bind(r.code_challenge_method)
+    .bind(r.dpop_jkt)
     .fetch_optional(db)
     .await?;
     row.map(|r| {
@@ -99,7 +105,7 @@ impl Store {
         sqlx::query(
             "insert into authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
              code_challenge, code_challenge_method, auth_time, expires_at, created_at, session_key, amr, \
-             resource) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             resource, dpop_jkt) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(c.code_hash)
         .bind(c.client_id)
@@ -115,6 +121,7 @@ impl Store {
         .bind(c.session_key)
         .bind(c.amr)
         .bind(c.resource)
+        .bind(c.dpop_jkt)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -140,6 +147,7 @@ impl Store {
             code_challenge,
             code_challenge_method,
             now,
+            dpop_jkt: None,
         };
         consume(&self.writer, &redemption).await
     }

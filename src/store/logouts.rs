@@ -13,6 +13,9 @@ const LOGOUTS: Outbox = Outbox {
 /// How long a logout is tried before it is given up: a relying party down for longer has
 /// likely ended its own session by then.
 pub const LOGOUT_DELIVERY_WINDOW: i64 = 24 * 3600;
+/// Logouts the queue holds at most: past this, new ones are not queued (and it is logged)
+/// rather than letting relying parties that never answer fill the database.
+pub const MAX_QUEUE: i64 = 10_000;
 
 /// A logout to deliver, claimed by this sender.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +30,8 @@ pub struct QueuedLogout {
 
 impl Store {
     /// Records that `client_id` got a code for `user_id` in the session `session_key`, so it is
-    /// told when the session ends.
+    /// told when the session ends. Another user signing in to the same browser session gets
+    /// records (and a `sid`) of their own.
     pub async fn record_session_client(
         &self,
         session_key: &str,
@@ -38,8 +42,8 @@ impl Store {
     ) -> Result<()> {
         sqlx::query(
             "insert into session_clients (session_key, client_id, user_id, sid, seen_at) \
-             values ($1, $2, $3, $4, $5) on conflict (session_key, client_id) do update \
-             set user_id = excluded.user_id, sid = excluded.sid, seen_at = excluded.seen_at",
+             values ($1, $2, $3, $4, $5) on conflict (session_key, client_id, user_id) do update \
+             set seen_at = excluded.seen_at",
         )
         .bind(session_key)
         .bind(client_id)
@@ -51,17 +55,46 @@ impl Store {
         Ok(())
     }
 
-    /// The session ended: one logout per client that got tokens in it is queued, in the same
-    /// transaction that forgets them, so each is queued once however many replicas end it.
-    /// Wakes this process's sender. Returns how many were queued.
+    /// The session ended: one logout per client that got tokens in it (for any user signed in
+    /// to it) is queued. Returns how many were queued.
     pub async fn queue_session_logouts(&self, session_key: &str, now: i64) -> Result<u64> {
-        let mut tx = self.writer.begin().await?;
-        let rows = sqlx::query(
-            "delete from session_clients where session_key = $1 returning client_id, user_id, sid",
+        self.queue_logouts("session_key = $1", &[session_key], now)
+            .await
+    }
+
+    /// The user's sessions ended, all but `except` (a session key): their clients are told,
+    /// in sessions someone else has signed in to since as well.
+    pub async fn queue_user_logouts(
+        &self,
+        user_id: &str,
+        except: Option<&str>,
+        now: i64,
+    ) -> Result<u64> {
+        // Session keys are never empty, so "" excepts nothing.
+        let except = except.unwrap_or("");
+        self.queue_logouts(
+            "user_id = $1 and session_key <> $2",
+            &[user_id, except],
+            now,
         )
-        .bind(session_key)
-        .fetch_all(&mut *tx)
-        .await?;
+        .await
+    }
+
+    /// Queues a logout per matching record, in the transaction that forgets them, so each is
+    /// queued once however many replicas end the session. Wakes this process's sender.
+    async fn queue_logouts(&self, filter: &'static str, binds: &[&str], now: i64) -> Result<u64> {
+        if self.logout_backlog().await?.0 >= MAX_QUEUE {
+            tracing::error!("back-channel logout queue full; logouts not queued");
+            return Ok(0);
+        }
+        let sql =
+            format!("delete from session_clients where {filter} returning client_id, user_id, sid");
+        let mut tx = self.writer.begin().await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(&mut *tx).await?;
         for row in &rows {
             sqlx::query(
                 "insert into logout_outbox (id, client_id, user_id, sid, created_at, expires_at, \

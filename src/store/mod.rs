@@ -156,6 +156,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0022_dpop.sql"),
     include_str!("../../migrations/0023_client_keys.sql"),
     include_str!("../../migrations/0024_backchannel_logout.sql"),
+    include_str!("../../migrations/0025_dpop_code_binding.sql"),
 ];
 
 impl Store {

@@ -72,6 +72,12 @@ fn encode(record: &Record, clock: &Clock) -> session_store::Result<Encoded> {
     })
 }
 
+/// The session key in a stored session's data: the hash of its browser key.
+fn session_key_in(data: &str) -> Option<String> {
+    let data: serde_json::Value = serde_json::from_str(data).ok()?;
+    Some(hash_secret(data.get(BROWSER_KEY)?.as_str()?))
+}
+
 /// What a session row is keyed by, for `end_user_sessions`' exception.
 pub fn session_row_key(id: &Id) -> String {
     key(id)
@@ -86,7 +92,26 @@ impl Store {
         keep: Option<&str>,
         now: i64,
     ) -> super::Result<u64> {
-        self.end_sessions(user_id, |id| keep != Some(id), now).await
+        let kept = match keep {
+            Some(row) => self.session_key_of_row(row).await?,
+            None => None,
+        };
+        let ended = self
+            .end_sessions(user_id, |id| keep != Some(id), now)
+            .await?;
+        // Browser sessions someone else signed in to since still name this user's clients.
+        self.queue_user_logouts(user_id, kept.as_deref(), now)
+            .await?;
+        Ok(ended)
+    }
+
+    /// The session key (hash of the browser key) of a session row.
+    async fn session_key_of_row(&self, row_key: &str) -> super::Result<Option<String>> {
+        let data: Option<String> = sqlx::query_scalar("select data from sessions where id = $1")
+            .bind(row_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(data.as_deref().and_then(session_key_in))
     }
 
     /// Ends one session of a user (by its `session_row_key`); false if there is none.
@@ -115,11 +140,7 @@ impl Store {
             if !ends(&id) {
                 continue;
             }
-            let browser_key = serde_json::from_str::<serde_json::Value>(&data)
-                .ok()
-                .and_then(|d| d.get(BROWSER_KEY)?.as_str().map(str::to_owned));
-            if let Some(bk) = browser_key {
-                let session_key = hash_secret(&bk);
+            if let Some(session_key) = session_key_in(&data) {
                 self.revoke_session_grants(&session_key, now).await?;
                 self.expire_session_codes(&session_key).await?;
                 self.queue_session_logouts(&session_key, now).await?;

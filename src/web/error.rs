@@ -170,6 +170,17 @@ impl IntoResponse for BearerError {
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
+        // RFC 9449 §7.1: without a token, both schemes are offered, Bearer first for RFC 6750
+        // clients.
+        if !dpop
+            && e.detail() == Some(NO_TOKEN)
+            && let Ok(v) = HeaderValue::from_str(&format!(
+                r#"DPoP algs="{}""#,
+                crate::oauth::jwt::FOREIGN_ALGS.join(" ")
+            ))
+        {
+            resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
+        }
         resp
     }
 }

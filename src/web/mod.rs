@@ -405,6 +405,12 @@ pub fn metrics_router(store: crate::store::Store, clock: crate::clock::Clock) ->
                     Ok((waiting, retrying)) => crate::metrics::mail_queue(waiting, retrying),
                     Err(e) => tracing::warn!(error = %e, "cannot count the mail queue"),
                 }
+                match store.logout_backlog().await {
+                    Ok((waiting, retrying)) => {
+                        crate::metrics::backchannel_logout_queue(waiting, retrying);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot count the logout queue"),
+                }
                 match store.expired_backlog(clock.now()).await {
                     Ok(n) => crate::metrics::sweep(0, n),
                     Err(e) => tracing::warn!(error = %e, "cannot count the sweeper backlog"),

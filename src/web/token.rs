@@ -102,23 +102,31 @@ async fn issue(
     Ok(no_store(Json(resp).into_response()))
 }
 
-/// RFC 9126 §2: a client pushes its authorization request; 201 with the `request_uri`.
-pub async fn par(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, TokenError> {
-    let (client, params, used_basic) = authenticated(&state, &headers, &body, ep::PAR).await?;
+/// RFC 9126 §2: a client pushes its authorization request; 201 with the `request_uri`. A DPoP
+/// proof may come with it (RFC 9449 §10.1), so the nonce rule applies as at `/token`.
+pub async fn par(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let out = push(&state, &headers, &body).await.into_response();
+    with_dpop_nonce(&state, out)
+}
+
+async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, TokenError> {
+    let (client, params, used_basic) = authenticated(state, headers, body, ep::PAR).await?;
+    let wrap = |error| TokenError { error, used_basic };
+    let proof = state
+        .dpop_proof(headers, "POST", ep::PAR, None)
+        .await
+        .map_err(wrap)?;
     let pushed = crate::oauth::par::push(
         &state.store,
         &state.keys,
         state.issuer(),
         &client,
         &params,
+        proof.as_ref().map(|p| p.jkt.as_str()),
         state.now(),
     )
     .await
-    .map_err(|error| TokenError { error, used_basic })?;
+    .map_err(wrap)?;
     let mut resp = Json(pushed).into_response();
     *resp.status_mut() = StatusCode::CREATED;
     Ok(no_store(resp))

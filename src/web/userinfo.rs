@@ -20,6 +20,17 @@ async fn respond(
 ) -> Result<Response, BearerError> {
     let (scheme, token) = token.ok_or_else(|| OAuthError::invalid_token(NO_TOKEN))?;
     let fail = |error| BearerError { error, scheme };
+    // The token first: a forged or dead one costs no proof check, whose replay record is a
+    // write.
+    let claims = userinfo::verify_access_token(
+        &state.store,
+        &state.keys,
+        state.issuer(),
+        state.now(),
+        token,
+    )
+    .await
+    .map_err(fail)?;
     // RFC 9449 §7.1: the DPoP scheme always comes with a proof made for this token.
     let jkt = match scheme {
         Scheme::Bearer => None,
@@ -32,17 +43,10 @@ async fn respond(
                 .jkt,
         ),
     };
-    let claims = userinfo::userinfo(
-        &state.store,
-        &state.keys,
-        state.issuer(),
-        state.now(),
-        token,
-        jkt.as_deref(),
-    )
-    .await
-    .map_err(fail)?;
-    Ok(Json(claims).into_response())
+    let out = userinfo::userinfo_of(&state.store, &claims, jkt.as_deref())
+        .await
+        .map_err(fail)?;
+    Ok(Json(out).into_response())
 }
 
 pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -192,6 +192,7 @@ async fn main() {
                 amr: "pwd",
                 expires_at: now + 3600,
                 created_at: now,
+                dpop_jkt: None,
             })
             .await
             .unwrap();

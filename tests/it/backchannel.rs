@@ -259,8 +259,13 @@ async fn a_failing_back_end_is_retried(app: TestApp) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Long enough for the sender to record the failure after the answer.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Until the sender has recorded the failure and released the logout.
+    for _ in 0..100 {
+        if rows(&app, "logout_outbox where claimed_until = 0").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         app.store.logout_backlog().await.unwrap(),
         (1, 1),
@@ -292,8 +297,7 @@ async fn a_failing_back_end_is_retried(app: TestApp) {
     assert_eq!(refusing.hits.load(Ordering::SeqCst), 1, "not retried");
 }
 
-/// Offline access outlives the session, and its refreshed ID tokens keep naming it; a client
-/// without a back-channel URI is never called.
+/// Offline access outlives the session, and its refreshed ID tokens keep naming it.
 async fn refreshed_id_tokens_keep_their_sid(app: TestApp) {
     app.create_user("alice").await;
     let rp = receiver(0, 200).await;
@@ -390,6 +394,80 @@ async fn discovery_and_registration_name_back_channel_logout(app: TestApp) {
     assert_eq!(create(public).await.status(), 201);
 }
 
+/// Two people, one after the other, in one browser: each sign-in has its own `sid`, ending the
+/// first person's sessions reaches their apps though the browser now belongs to the second, and
+/// a client deleted meanwhile is not called.
+async fn each_person_in_a_shared_browser_is_logged_out_alone(app: TestApp) {
+    let alice = app.create_user("alice").await;
+    let bob = app.create_user("bob").await;
+    let rp = receiver(0, 200).await;
+    let client = app_with_back_end(&app, &rp).await;
+    let gone = app_with_back_end(&app, &rp).await;
+    let browser = browser();
+    let first = sign_in(&app, &browser, &client).await;
+    sign_in(&app, &browser, &gone).await;
+    let verifier = gatehouse::crypto::random_token();
+    let challenge = gatehouse::oauth::pkce::s256_challenge(&verifier);
+    let q = app
+        .sign_in(
+            &browser,
+            &[
+                ("response_type", "code"),
+                ("client_id", &client.id),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", "openid"),
+                ("prompt", "login"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+            "bob",
+        )
+        .await;
+    let second: Value = app
+        .exchange(&client, &param(&q, "code").unwrap(), &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sid = |t: &Value| jwt_claims(t["id_token"].as_str().unwrap())["sid"].clone();
+    assert_eq!(
+        jwt_claims(second["id_token"].as_str().unwrap())["sub"],
+        bob.id
+    );
+    assert_ne!(sid(&first), sid(&second), "another person, another sid");
+
+    app.store.delete_client(&gone.id).await.unwrap();
+    let ended = app
+        .store
+        .end_user_sessions(&alice.id, None, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(ended, 0, "the browser session is bob's now");
+    let got = rp.wait_for(1).await;
+    let claims = validate(&app, &got[0].1, &client).await;
+    assert_eq!(
+        (&claims["sub"], &claims["sid"]),
+        (&json!(alice.id), &sid(&first))
+    );
+
+    // Bob is still signed in; his sign-out is his own.
+    rp_logout(&app, &browser, &second).await;
+    let got = rp.wait_for(2).await;
+    let claims = validate(&app, &got[1].1, &client).await;
+    assert_eq!(
+        (&claims["sub"], &claims["sid"]),
+        (&json!(bob.id), &sid(&second))
+    );
+    for _ in 0..50 {
+        if app.store.logout_backlog().await.unwrap() == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.store.logout_backlog().await.unwrap(), (0, 0));
+    assert_eq!(rp.count(), 2, "the deleted client's logout was dropped");
+}
+
 crate::backend_tests!(discovery_and_registration_name_back_channel_logout);
 
 /// The back end listens on loopback, which outbound requests reach only with
@@ -401,6 +479,7 @@ mod delivered {
         ending_sessions_from_the_admin_api_and_the_account_page,
         a_failing_back_end_is_retried,
         refreshed_id_tokens_keep_their_sid,
+        each_person_in_a_shared_browser_is_logged_out_alone,
     );
 }
 

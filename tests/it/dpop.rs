@@ -209,6 +209,257 @@ async fn a_public_clients_refresh_token_needs_its_key(app: TestApp) {
     )
     .await;
     assert_eq!(info.status(), 200);
+
+    // The rotated refresh token is bound to the same key.
+    let rt2 = t2["refresh_token"].as_str().unwrap();
+    let next = [("grant_type", "refresh_token"), ("refresh_token", rt2)];
+    let without = token(&app, &client, &next, &[]).await;
+    assert_eq!(error_of(without).await, "invalid_dpop_proof");
+    let ok = token(&app, &client, &next, &[key.proof(&app, "POST", &url)]).await;
+    assert_eq!(ok.status(), 200);
+}
+
+/// `/userinfo`'s schemes: a bearer token is not a DPoP one, a request with no token is offered
+/// both schemes, and a forged token costs no proof check (nothing is written for it).
+async fn userinfo_tells_the_schemes_apart(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let bearer = app.access_token(&client, &browser()).await;
+    let key = DpopKey::new();
+    let url = app.url("/userinfo");
+    let resp = userinfo(
+        &app,
+        "DPoP",
+        &bearer,
+        Some(&key.proof_for(&app, "GET", &url, &bearer)),
+    )
+    .await;
+    assert_eq!(resp.status(), 401);
+    assert!(challenge(&resp).starts_with("DPoP error=\"invalid_token\""));
+
+    let none = app.http.get(&url).send().await.unwrap();
+    let offered: Vec<&str> = none
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        offered,
+        ["Bearer", "DPoP algs=\"ES256 PS256 RS256 EdDSA\""],
+        "RFC 6750 §3.1, RFC 9449 §7.1"
+    );
+
+    let before = app.store.growing_rows().await.unwrap();
+    // Another user's name in the payload, under the original signature.
+    let mut parts: Vec<String> = bearer.split('.').map(str::to_owned).collect();
+    let mut payload = jwt_claims(&bearer);
+    payload["sub"] = json!("someone-else");
+    parts[1] = b64url(payload.to_string().as_bytes());
+    let forged = parts.join(".");
+    let resp = userinfo(
+        &app,
+        "DPoP",
+        &forged,
+        Some(&key.proof_for(&app, "GET", &url, &forged)),
+    )
+    .await;
+    assert_eq!(error_of(resp).await, "invalid_token");
+    assert_eq!(app.store.growing_rows().await.unwrap(), before);
+}
+
+/// RFC 9449 §5.2.1 at the code exchange: a bound client's code is not spent by a request
+/// without a proof.
+async fn a_dpop_bound_client_exchanges_its_code_with_a_proof(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app
+        .create_client_custom(true, |c| c.dpop_bound = true)
+        .await;
+    let (code, verifier) = app.get_code(&browser(), &client, "openid", "alice").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let without = token(&app, &client, &form, &[]).await;
+    assert_eq!(error_of(without).await, "invalid_dpop_proof");
+    let key = DpopKey::new();
+    let ok = token(
+        &app,
+        &client,
+        &form,
+        &[key.proof(&app, "POST", &app.url("/token"))],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let t: Value = ok.json().await.unwrap();
+    assert_eq!(t["token_type"], "DPoP");
+}
+
+/// The admin API honours a bound token only with its proof, never as a bearer token.
+async fn the_admin_api_refuses_a_bound_token_as_bearer(app: TestApp) {
+    let admin = app
+        .create_client_custom(false, |c| {
+            c.grant_types = vec![GrantType::ClientCredentials];
+            c.redirect_uris.clear();
+            c.allowed_scopes = Some(vec!["gatehouse:admin".into()]);
+        })
+        .await;
+    let key = DpopKey::new();
+    let t: Value = token(
+        &app,
+        &admin,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "gatehouse:admin"),
+        ],
+        &[key.proof(&app, "POST", &app.url("/token"))],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let at = t["access_token"].as_str().unwrap();
+    let resp = app
+        .http
+        .get(app.url("/admin/api/v1/clients"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "RFC 9449 §7.2");
+}
+
+/// A code exchange for `client` with these proofs.
+async fn exchange_with(
+    app: &TestApp,
+    client: &TestClient,
+    code: &str,
+    verifier: &str,
+    proofs: &[String],
+) -> reqwest::Response {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", verifier),
+    ];
+    token(app, client, &form, proofs).await
+}
+
+/// RFC 9449 §10: a code requested with `dpop_jkt` is redeemed only with a proof of that key;
+/// a wrong or missing proof does not spend it.
+async fn dpop_jkt_binds_the_code(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client_custom(true, |_| {}).await;
+    let key = DpopKey::new();
+    let verifier = random_token();
+    let challenge = gatehouse::oauth::pkce::s256_challenge(&verifier);
+    let jkt = key.jkt();
+    let base = [
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "openid"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let mut malformed = base.to_vec();
+    malformed.push(("dpop_jkt", "not-a-thumbprint"));
+    let q = query_of(&location(&app.authorize(&browser(), &malformed).await));
+    assert_eq!(param(&q, "error").as_deref(), Some("invalid_request"));
+
+    let mut bound = base.to_vec();
+    bound.push(("dpop_jkt", jkt.as_str()));
+    let q = app.sign_in(&browser(), &bound, "alice").await;
+    let code = param(&q, "code").unwrap();
+    let url = app.url("/token");
+    for proofs in [vec![], vec![DpopKey::new().proof(&app, "POST", &url)]] {
+        let resp = exchange_with(&app, &client, &code, &verifier, &proofs).await;
+        assert_eq!(resp.status(), 400);
+        assert_eq!(error_of(resp).await, "invalid_grant");
+    }
+    let ok = exchange_with(
+        &app,
+        &client,
+        &code,
+        &verifier,
+        &[key.proof(&app, "POST", &url)],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let t: Value = ok.json().await.unwrap();
+    assert_eq!(
+        jwt_claims(t["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        jkt
+    );
+}
+
+/// RFC 9449 §10.1: a proof sent to `/par` binds the code as `dpop_jkt` would, and the two
+/// must agree when both are sent.
+async fn a_proof_at_par_binds_the_code(app: TestApp) {
+    app.create_user("alice").await;
+    let client = app.create_client().await;
+    let key = DpopKey::new();
+    let verifier = random_token();
+    let challenge = gatehouse::oauth::pkce::s256_challenge(&verifier);
+    let form = vec![
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "openid"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let par_url = app.url("/par");
+    let push = |form: Vec<(&'static str, &str)>, proof: String| {
+        let (app, client) = (&app, &client);
+        let form: Vec<(String, String)> = form
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        async move {
+            app.http
+                .post(app.url("/par"))
+                .basic_auth(&client.id, client.secret.as_deref())
+                .header("DPoP", proof)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let other = DpopKey::new().jkt();
+    let mut mismatched = form.clone();
+    mismatched.push(("dpop_jkt", other.as_str()));
+    let refused = push(mismatched, key.proof(&app, "POST", &par_url)).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(error_of(refused).await, "invalid_request");
+
+    let pushed = push(form, key.proof(&app, "POST", &par_url)).await;
+    assert_eq!(pushed.status(), 201);
+    let body: Value = pushed.json().await.unwrap();
+    let uri = body["request_uri"].as_str().unwrap();
+    let q = app
+        .sign_in(
+            &browser(),
+            &[("client_id", client.id.as_str()), ("request_uri", uri)],
+            "alice",
+        )
+        .await;
+    let code = param(&q, "code").unwrap();
+    let url = app.url("/token");
+    let unbound = exchange_with(&app, &client, &code, &verifier, &[]).await;
+    assert_eq!(error_of(unbound).await, "invalid_grant");
+    let ok = exchange_with(
+        &app,
+        &client,
+        &code,
+        &verifier,
+        &[key.proof(&app, "POST", &url)],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
 }
 
 async fn proofs_must_fit_the_token_request(app: TestApp) {
@@ -320,6 +571,11 @@ crate::backend_tests!(
     client_credentials_tokens_are_bound_and_introspected,
     a_dpop_bound_client_must_send_proofs,
     discovery_lists_the_proof_algorithms,
+    userinfo_tells_the_schemes_apart,
+    a_dpop_bound_client_exchanges_its_code_with_a_proof,
+    the_admin_api_refuses_a_bound_token_as_bearer,
+    dpop_jkt_binds_the_code,
+    a_proof_at_par_binds_the_code,
 );
 
 /// `GATEHOUSE_DPOP_NONCE=true`: proofs must carry the server's nonce (RFC 9449 §8, §9).

@@ -309,8 +309,6 @@ async fn the_console_issues_registration_tokens(app: TestApp) {
     );
 }
 
-/// RFC 7591 §2 with RFC 7523: a client registering its public keys gets no secret and
-/// authenticates with assertions.
 /// OpenID Connect Back-Channel Logout 1.0 §2.2 metadata, kept and shown back.
 async fn a_client_registers_a_back_channel_logout_uri(app: TestApp) {
     let t = token(&app).await;
@@ -351,6 +349,8 @@ async fn a_client_registers_a_back_channel_logout_uri(app: TestApp) {
     );
 }
 
+/// RFC 7591 §2 with RFC 7523: a client registering its public keys gets no secret and
+/// authenticates with assertions.
 async fn a_client_registers_with_private_key_jwt(app: TestApp) {
     let key = EcKey::new();
     let t = token(&app).await;

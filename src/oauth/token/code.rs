@@ -56,6 +56,8 @@ pub async fn exchange_code(
         code_challenge: &challenge,
         code_challenge_method: method,
         now: ctx.now,
+        // RFC 9449 §10: a code bound to a key is redeemed only with its proof.
+        dpop_jkt: ctx.dpop_jkt,
     };
     // RFC 9700 §4.14: refresh tokens only for offline access or clients registered for them;
     // without offline access they are bound to the browser session and end with it. Every
@@ -99,13 +101,13 @@ pub async fn exchange_code(
             sid: code
                 .session_key
                 .as_deref()
-                .map(crate::oauth::backchannel::sid),
+                .map(|key| crate::oauth::backchannel::sid(key, &code.user_id)),
         }
     };
     let Some((grant, plan)) = ctx.store.redeem_code(&redemption, plan).await? else {
         reject_replay(ctx, client, &code_hash).await?;
         return Err(OAuthError::invalid_grant(
-            "code unknown, expired, or not bound to this client, redirect_uri and verifier",
+            "code unknown, expired, or not bound to this client, redirect_uri, verifier and DPoP key",
         ));
     };
     let user = match active_user(ctx.store, &grant.user_id).await {

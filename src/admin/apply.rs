@@ -32,9 +32,16 @@ pub struct ClientsFile {
 pub struct FileClient {
     pub client_id: String,
     pub client_name: String,
-    /// `client_secret_basic` (default) or `none` (a public client).
+    /// `client_secret_basic` (default), `none` (a public client) or `private_key_jwt` (RFC
+    /// 7523, with `jwks` or `jwks_uri`).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
+    /// The public keys of a `private_key_jwt` client, as a JWK Set (`[[client.jwks.keys]]`
+    /// tables), or the URL it publishes them at.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     /// The environment variable holding the secret of a confidential client...
     #[serde(default)]
     pub client_secret_env: Option<String>,
@@ -200,19 +207,31 @@ pub fn plan(
         if !seen.insert(id) {
             return Err(bad(id, "listed twice"));
         }
-        let public = match fc.token_endpoint_auth_method.as_deref() {
+        // Public clients and clients with keys (RFC 7523) have no secret.
+        let keyed = fc.jwks.is_some() || fc.jwks_uri.is_some();
+        let secretless = match fc.token_endpoint_auth_method.as_deref() {
             None | Some("client_secret_basic") | Some("client_secret_post") => false,
             Some("none") => true,
+            Some("private_key_jwt") if keyed => true,
+            Some("private_key_jwt") => {
+                return Err(bad(id, "private_key_jwt needs jwks or jwks_uri"));
+            }
             Some(other) => {
                 return Err(bad(
                     id,
                     format!(
-                        "token_endpoint_auth_method {other}: one of client_secret_basic, client_secret_post, none"
+                        "token_endpoint_auth_method {other}: one of client_secret_basic, client_secret_post, private_key_jwt, none"
                     ),
                 ));
             }
         };
-        let secret = secret_of(fc, public, secrets)?;
+        if keyed && fc.token_endpoint_auth_method.as_deref() != Some("private_key_jwt") {
+            return Err(bad(
+                id,
+                "jwks and jwks_uri go with token_endpoint_auth_method = \"private_key_jwt\"",
+            ));
+        }
+        let secret = secret_of(fc, secretless, secrets)?;
         let existing = stored.iter().find(|c| c.id == id);
         let mut desired = Client {
             id: id.to_owned(),
@@ -260,7 +279,7 @@ pub fn plan(
 
 fn secret_of(
     fc: &FileClient,
-    public: bool,
+    secretless: bool,
     secrets: &dyn Secrets,
 ) -> Result<Option<String>, ApplyError> {
     let id = fc.client_id.as_str();
@@ -283,8 +302,8 @@ fn secret_of(
         ),
         (None, None) => None,
     };
-    match (public, secret) {
-        (true, Some(_)) => Err(bad(id, "a public client has no secret")),
+    match (secretless, secret) {
+        (true, Some(_)) => Err(bad(id, "a public client, or one with keys, has no secret")),
         (false, None) => Err(bad(
             id,
             "a confidential client needs client_secret_env or client_secret_file",
@@ -330,9 +349,8 @@ fn changes_of(fc: &FileClient) -> Result<ClientChanges, ApplyError> {
         require_mfa: Some(fc.require_mfa),
         require_par: Some(fc.require_pushed_authorization_requests),
         dpop_bound: Some(fc.dpop_bound_access_tokens),
-        // Keys are managed from the CLI or the admin API, never from the file.
-        jwks: None,
-        jwks_uri: None,
+        jwks: Some(fc.jwks.as_ref().map(|j| j.to_string())),
+        jwks_uri: Some(fc.jwks_uri.clone()),
         backchannel_logout_uri: Some(fc.backchannel_logout_uri.clone()),
         backchannel_logout_session_required: Some(fc.backchannel_logout_session_required),
         id_token_signed_response_alg: Some(
@@ -367,8 +385,8 @@ fn differences(old: &Client, new: &Client) -> Vec<String> {
     );
     cmp(
         "token_endpoint_auth_method",
-        auth_method(old).into(),
-        auth_method(new).into(),
+        old.auth_method().into(),
+        new.auth_method().into(),
     );
     cmp(
         "redirect_uris",
@@ -428,6 +446,17 @@ fn differences(old: &Client, new: &Client) -> Vec<String> {
         new.dpop_bound.to_string(),
     );
     cmp(
+        "jwks_uri",
+        format!("{:?}", old.jwks_uri),
+        format!("{:?}", new.jwks_uri),
+    );
+    // Public keys only (private ones are refused), so the diff may show them.
+    cmp(
+        "jwks",
+        old.jwks.clone().unwrap_or_else(|| "none".into()),
+        new.jwks.clone().unwrap_or_else(|| "none".into()),
+    );
+    cmp(
         "backchannel_logout_uri",
         format!("{:?}", old.backchannel_logout_uri),
         format!("{:?}", new.backchannel_logout_uri),
@@ -466,14 +495,6 @@ fn differences(old: &Client, new: &Client) -> Vec<String> {
         out.push("managed by this file from now on".into());
     }
     out
-}
-
-fn auth_method(c: &Client) -> &'static str {
-    if c.is_public() {
-        "none"
-    } else {
-        "client_secret_basic"
-    }
 }
 
 /// Makes the planned changes, with one audit event each.
@@ -587,6 +608,64 @@ redirect_uris = ["https://dash.example.com/cb"]
                 other => panic!("{other:?}"),
             })
             .collect()
+    }
+
+    /// RFC 7523 clients from the file: keys inline or by URL, no secret, and a second plan
+    /// over the result changes nothing.
+    #[test]
+    fn clients_with_keys_come_from_the_file() {
+        let file = parse(
+            r#"
+[[client]]
+client_id = "billing"
+client_name = "Billing"
+token_endpoint_auth_method = "private_key_jwt"
+grant_types = ["client_credentials"]
+[[client.jwks.keys]]
+kty = "EC"
+crv = "P-256"
+x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
+y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+
+[[client]]
+client_id = "ledger"
+client_name = "Ledger"
+token_endpoint_auth_method = "private_key_jwt"
+jwks_uri = "https://ledger.example.com/jwks"
+grant_types = ["client_credentials"]
+"#,
+        )
+        .unwrap();
+        let first = created(plan(&file, &[], &[Alg::RS256], &secrets(), 100).unwrap());
+        assert_eq!(first[0].auth_method(), "private_key_jwt");
+        assert!(
+            first[0]
+                .jwks
+                .as_deref()
+                .is_some_and(|j| j.contains("P-256"))
+        );
+        assert_eq!(
+            first[1].jwks_uri.as_deref(),
+            Some("https://ledger.example.com/jwks")
+        );
+        assert!(first.iter().all(|c| c.secret_hash.is_none()));
+        assert!(
+            plan(&file, &first, &[Alg::RS256], &secrets(), 200)
+                .unwrap()
+                .is_empty()
+        );
+        for bad in [
+            // Keys without the method, the method without keys, a secret beside keys.
+            "[[client]]\nclient_id = \"a\"\nclient_name = \"A\"\ngrant_types = [\"client_credentials\"]\nclient_secret_env = \"WIKI_SECRET\"\njwks_uri = \"https://a.example.com/jwks\"",
+            "[[client]]\nclient_id = \"a\"\nclient_name = \"A\"\ngrant_types = [\"client_credentials\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"",
+            "[[client]]\nclient_id = \"a\"\nclient_name = \"A\"\ngrant_types = [\"client_credentials\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\nclient_secret_env = \"WIKI_SECRET\"\njwks_uri = \"https://a.example.com/jwks\"",
+        ] {
+            let file = parse(bad).unwrap();
+            assert!(
+                plan(&file, &[], &[Alg::RS256], &secrets(), 100).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

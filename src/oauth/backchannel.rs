@@ -18,8 +18,9 @@ use std::time::Duration;
 pub const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// A logout token is good for this long after it is signed; each attempt signs a new one.
 const TOKEN_TTL: i64 = 120;
-/// The sender looks for due logouts this often, besides being woken by a new one.
-const POLL: Duration = Duration::from_secs(2);
+/// The sender looks for due logouts this often (retries, and logouts other replicas or the CLI
+/// queued), besides being woken at once by one this process queues.
+const POLL: Duration = Duration::from_secs(5);
 /// A claimed logout is another sender's once this has passed (its sender died): well past the
 /// outbound client's deadline.
 const LEASE: i64 = 60;

@@ -33,3 +33,4 @@ create table logout_outbox (
     claimed_until bigint not null default 0
 );
 create index logout_outbox_due on logout_outbox (next_attempt_at);
+create index logout_outbox_client on logout_outbox (client_id);

@@ -37,7 +37,7 @@ pub struct FileClient {
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
     /// The public keys of a `private_key_jwt` client, as a JWK Set (`[[client.jwks.keys]]`
-    /// tables), or the URL it publishes them at.
+    /// tables, or its JSON in a string), or the URL it publishes them at.
     #[serde(default)]
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
@@ -349,7 +349,11 @@ fn changes_of(fc: &FileClient) -> Result<ClientChanges, ApplyError> {
         require_mfa: Some(fc.require_mfa),
         require_par: Some(fc.require_pushed_authorization_requests),
         dpop_bound: Some(fc.dpop_bound_access_tokens),
-        jwks: Some(fc.jwks.as_ref().map(|j| j.to_string())),
+        // Tables, or the JWK Set's JSON as a string.
+        jwks: Some(fc.jwks.as_ref().map(|j| match j {
+            serde_json::Value::String(s) => s.clone(),
+            set => set.to_string(),
+        })),
         jwks_uri: Some(fc.jwks_uri.clone()),
         backchannel_logout_uri: Some(fc.backchannel_logout_uri.clone()),
         backchannel_logout_session_required: Some(fc.backchannel_logout_session_required),

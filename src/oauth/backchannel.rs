@@ -137,32 +137,50 @@ impl Sender {
     /// Delivers every due logout this sender can claim, `IN_FLIGHT` at a time, so a relying
     /// party that never answers holds up one slot for its deadline, not the queue; returns how
     /// many went out.
+    /// After a store error it claims no more, but still settles what is in flight, so no
+    /// delivery made is sent again.
     pub async fn deliver_due(self: &Arc<Self>) -> Result<usize, crate::store::Error> {
         let mut sent = 0;
+        let mut failed = None;
         let mut running = tokio::task::JoinSet::new();
         loop {
-            while running.len() < IN_FLIGHT {
+            while failed.is_none() && running.len() < IN_FLIGHT {
                 let now = self.clock.now();
-                let Some(logout) = self.store.claim_due_logout(now, now + LEASE).await? else {
-                    break;
-                };
-                let sender = self.clone();
-                running.spawn(async move {
-                    let outcome = sender.deliver(&logout).await;
-                    (logout, outcome)
-                });
+                match self.store.claim_due_logout(now, now + LEASE).await {
+                    Ok(Some(logout)) => {
+                        let sender = self.clone();
+                        running.spawn(async move {
+                            let outcome = sender.deliver(&logout).await;
+                            (logout, outcome)
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(e) => failed = Some(e),
+                }
             }
             let Some(done) = running.join_next().await else {
                 break;
             };
-            let Ok((logout, outcome)) = done else {
-                continue;
+            let (logout, outcome) = match done {
+                Ok(d) => d,
+                // Its logout is claimed until the lease runs out, then tried again.
+                Err(e) => {
+                    tracing::error!(error = %e, "back-channel logout delivery failed");
+                    continue;
+                }
             };
-            if self.settle(&logout, outcome).await? {
-                sent += 1;
+            match self.settle(&logout, outcome).await {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
         }
-        Ok(sent)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
     }
 
     /// Records what became of a delivery; true when it went out.

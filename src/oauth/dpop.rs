@@ -27,6 +27,9 @@ pub struct Expected<'a> {
     pub url: &'a str,
     /// At a resource, the access token the proof must hash into `ath` (step 12).
     pub access_token: Option<&'a str>,
+    /// At a resource, the key the token is bound to (§7.1): a proof of another key is refused
+    /// before it is recorded.
+    pub bound_to: Option<&'a str>,
     /// Set when the server hands out nonces: a proof must then carry a current one.
     pub nonces: Option<&'a Nonces>,
     pub now: i64,
@@ -109,6 +112,14 @@ pub fn verify(proof: &str, expected: Expected<'_>) -> Result<Proof, OAuthError> 
             ));
         }
     }
+    let jkt = key.thumbprint();
+    if let Some(bound) = expected.bound_to
+        && !constant_time_eq(bound.as_bytes(), jkt.as_bytes())
+    {
+        return Err(OAuthError::invalid_dpop_proof(
+            "the DPoP proof is not made with the token's key",
+        ));
+    }
     // Step 10, checked last so that a client is only told to retry with a nonce when that is
     // all that was wrong.
     if let Some(nonces) = expected.nonces
@@ -123,7 +134,7 @@ pub fn verify(proof: &str, expected: Expected<'_>) -> Result<Proof, OAuthError> 
         ));
     }
     Ok(Proof {
-        jkt: key.thumbprint(),
+        jkt,
         jti: claims.jti,
         iat: claims.iat,
     })
@@ -259,6 +270,7 @@ mod tests {
             method: "POST",
             url: URL,
             access_token: None,
+            bound_to: None,
             nonces: None,
             now: NOW,
         }
@@ -351,6 +363,22 @@ mod tests {
         let other = with(claims(), "ath", json!(ath("token-2")));
         assert_eq!(refused(&key.proof(other), at), ErrorCode::InvalidDpopProof);
         verify(&key.proof(with(claims(), "ath", json!(ath("token-1")))), at).unwrap();
+    }
+
+    #[test]
+    fn a_bound_token_wants_a_proof_of_its_key() {
+        let (key, other) = (Key::new(), Key::new());
+        let proof = key.proof(claims());
+        let jkt = verify(&proof, expected()).unwrap().jkt;
+        let bound = Expected {
+            bound_to: Some(&jkt),
+            ..expected()
+        };
+        verify(&proof, bound).unwrap();
+        assert_eq!(
+            refused(&other.proof(claims()), bound),
+            ErrorCode::InvalidDpopProof
+        );
     }
 
     #[test]

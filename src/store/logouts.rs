@@ -13,9 +13,10 @@ const LOGOUTS: Outbox = Outbox {
 /// How long a logout is tried before it is given up: a relying party down for longer has
 /// likely ended its own session by then.
 pub const LOGOUT_DELIVERY_WINDOW: i64 = 24 * 3600;
-/// Logouts the queue holds at most: past this, new ones are not queued (and it is logged)
-/// rather than letting relying parties that never answer fill the database.
-pub const MAX_QUEUE: i64 = 10_000;
+/// Logouts the queue holds at most for one client: past this, its new ones are not queued
+/// (and it is logged), so a relying party that never answers neither fills the database nor
+/// crowds out the others.
+pub const MAX_QUEUED_PER_CLIENT: i64 = 1_000;
 
 /// A logout to deliver, claimed by this sender.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,10 +84,6 @@ impl Store {
     /// Queues a logout per matching record, in the transaction that forgets them, so each is
     /// queued once however many replicas end the session. Wakes this process's sender.
     async fn queue_logouts(&self, filter: &'static str, binds: &[&str], now: i64) -> Result<u64> {
-        if self.logout_backlog().await?.0 >= MAX_QUEUE {
-            tracing::error!("back-channel logout queue full; logouts not queued");
-            return Ok(0);
-        }
         let sql =
             format!("delete from session_clients where {filter} returning client_id, user_id, sid");
         let mut tx = self.writer.begin().await?;
@@ -95,25 +92,37 @@ impl Store {
             q = q.bind(*b);
         }
         let rows = q.fetch_all(&mut *tx).await?;
+        let mut queued = 0;
         for row in &rows {
+            let client_id: String = row.try_get("client_id")?;
+            let waiting: i64 =
+                sqlx::query_scalar("select count(*) from logout_outbox where client_id = $1")
+                    .bind(&client_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if waiting >= MAX_QUEUED_PER_CLIENT {
+                tracing::error!(client_id = %client_id, "back-channel logout queue full for this client; logout not queued");
+                continue;
+            }
             sqlx::query(
                 "insert into logout_outbox (id, client_id, user_id, sid, created_at, expires_at, \
                  next_attempt_at) values ($1, $2, $3, $4, $5, $6, $5)",
             )
             .bind(random_id())
-            .bind(row.try_get::<String, _>("client_id")?)
+            .bind(&client_id)
             .bind(row.try_get::<String, _>("user_id")?)
             .bind(row.try_get::<String, _>("sid")?)
             .bind(now)
             .bind(now + LOGOUT_DELIVERY_WINDOW)
             .execute(&mut *tx)
             .await?;
+            queued += 1;
         }
         tx.commit().await?;
-        if !rows.is_empty() {
+        if queued > 0 {
             self.logout_wake.notify_one();
         }
-        Ok(rows.len() as u64)
+        Ok(queued)
     }
 
     /// Woken when this process queues a logout.

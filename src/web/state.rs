@@ -202,7 +202,7 @@ impl AppState {
         headers: &axum::http::HeaderMap,
         method: &str,
         path: &str,
-        access_token: Option<&str>,
+        bound: Option<(&str, &str)>,
     ) -> Result<Option<crate::oauth::dpop::Proof>, crate::oauth::OAuthError> {
         let values = headers
             .get_all("dpop")
@@ -219,7 +219,8 @@ impl AppState {
             crate::oauth::dpop::Expected {
                 method,
                 url: &url,
-                access_token,
+                access_token: bound.map(|(token, _)| token),
+                bound_to: bound.map(|(_, jkt)| jkt),
                 nonces: self.dpop_nonces.as_ref(),
                 now: self.clock.now(),
             },

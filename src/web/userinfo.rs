@@ -31,12 +31,19 @@ async fn respond(
     )
     .await
     .map_err(fail)?;
-    // RFC 9449 §7.1: the DPoP scheme always comes with a proof made for this token.
-    let jkt = match scheme {
-        Scheme::Bearer => None,
-        Scheme::Dpop => Some(
+    // RFC 9449 §7.1: the DPoP scheme always comes with a proof made for this token, by the
+    // key it is bound to; an unbound token or another key is refused before the proof is
+    // recorded.
+    let jkt = match (scheme, &claims.cnf) {
+        (Scheme::Bearer, _) => None,
+        (Scheme::Dpop, None) => {
+            return Err(fail(OAuthError::invalid_token(
+                "a bearer token sent with the DPoP scheme",
+            )));
+        }
+        (Scheme::Dpop, Some(cnf)) => Some(
             state
-                .dpop_proof(headers, method, USERINFO, Some(token))
+                .dpop_proof(headers, method, USERINFO, Some((token, &cnf.jkt)))
                 .await
                 .map_err(fail)?
                 .ok_or_else(|| fail(OAuthError::invalid_dpop_proof("a DPoP proof is required")))?

@@ -159,6 +159,8 @@ async fn a_proof_at_the_code_exchange_binds_the_tokens(app: TestApp) {
         Some(wrong_key),
         Some(key.proof_for(&app, "POST", &url, at)),
     ];
+    // None of them costs a replay record.
+    let before = app.store.growing_rows().await.unwrap();
     for proof in bad {
         let resp = userinfo(&app, "DPoP", at, proof.as_deref()).await;
         assert_eq!(resp.status(), 401);
@@ -167,6 +169,7 @@ async fn a_proof_at_the_code_exchange_binds_the_tokens(app: TestApp) {
         assert!(c.contains("algs=\"ES256 PS256 RS256 EdDSA\""), "{c}");
         assert_eq!(error_of(resp).await, "invalid_dpop_proof");
     }
+    assert_eq!(app.store.growing_rows().await.unwrap(), before);
 
     // The same proof twice: the second is a replay (RFC 9449 §11.1).
     let once = key.proof_for(&app, "GET", &url, at);
@@ -227,6 +230,7 @@ async fn userinfo_tells_the_schemes_apart(app: TestApp) {
     let bearer = app.access_token(&client, &browser()).await;
     let key = DpopKey::new();
     let url = app.url("/userinfo");
+    let before = app.store.growing_rows().await.unwrap();
     let resp = userinfo(
         &app,
         "DPoP",
@@ -236,6 +240,11 @@ async fn userinfo_tells_the_schemes_apart(app: TestApp) {
     .await;
     assert_eq!(resp.status(), 401);
     assert!(challenge(&resp).starts_with("DPoP error=\"invalid_token\""));
+    assert_eq!(
+        app.store.growing_rows().await.unwrap(),
+        before,
+        "nothing recorded"
+    );
 
     let none = app.http.get(&url).send().await.unwrap();
     let offered: Vec<&str> = none
@@ -250,7 +259,6 @@ async fn userinfo_tells_the_schemes_apart(app: TestApp) {
         "RFC 6750 §3.1, RFC 9449 §7.1"
     );
 
-    let before = app.store.growing_rows().await.unwrap();
     // Another user's name in the payload, under the original signature.
     let mut parts: Vec<String> = bearer.split('.').map(str::to_owned).collect();
     let mut payload = jwt_claims(&bearer);

@@ -192,15 +192,22 @@ impl Hasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AccountError> {
-        let _permit = self
+        // The permit goes with the hash, not with the request: a client that drops its request
+        // mid-hash must not free a permit while the hash still runs, or aborted requests would
+        // run any number of hashes at once, each holding its own working buffer.
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| AccountError::Hash)?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(f))
-            .await
-            .map_err(|_| AccountError::Hash)
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(f)
+        })
+        .await
+        .map_err(|_| AccountError::Hash)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, AccountError> {
@@ -367,6 +374,46 @@ mod tests {
         let tampered: String = tampered.into_iter().collect();
         let parsed = PasswordHash::new(&tampered).unwrap();
         assert!(!verify_with(&mut memory, b"pw two", &parsed));
+    }
+
+    /// A sign-in dropped mid-hash keeps its permit until the hash ends, so aborted requests
+    /// cannot run more hashes at once than there are permits, nor grow the buffer pool.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_verify_holds_its_permit_until_the_hash_ends() {
+        // Slow enough that the hash is still running when the checks below look.
+        let slow = Params::new(64 * 1024, 4, 1, None).unwrap();
+        let stored = argon2id(slow.clone())
+            .hash_password(b"pw")
+            .unwrap()
+            .to_string();
+        let hasher = Hasher::new(slow);
+        let permits = hasher.permits.available_permits();
+        let mut dropped = Vec::new();
+        for _ in 0..permits {
+            let h = hasher.clone();
+            let stored = stored.clone();
+            dropped.push(tokio::spawn(
+                async move { h.verify("pw", Some(stored)).await },
+            ));
+        }
+        while hasher.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        for task in &dropped {
+            task.abort();
+        }
+        for task in dropped {
+            assert!(task.await.unwrap_err().is_cancelled());
+        }
+        assert_eq!(
+            hasher.permits.available_permits(),
+            0,
+            "the aborted hashes still run and still hold their permits"
+        );
+        // A verify after them runs once they end, on a buffer they gave back.
+        let v = hasher.verify("pw", Some(stored)).await.unwrap();
+        assert!(v.valid);
+        assert!(hasher.memory.lock().unwrap().len() <= permits);
     }
 
     #[tokio::test]

@@ -206,17 +206,10 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
-        if !claim_on(&mut *tx, token_hash, client_id, now).await? {
+        if !claim_on(&mut *tx, token_hash, client_id, replay_response, now).await? {
             return Ok(false);
         }
         insert_refresh_on(&mut *tx, grant_id, successor, now).await?;
-        if let Some(sealed) = replay_response {
-            sqlx::query("update refresh_tokens set replay_response = $1 where token_hash = $2")
-                .bind(sealed)
-                .bind(token_hash)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
         Ok(true)
     }
@@ -347,20 +340,30 @@ pub struct GrantRow {
 
 /// Uses a refresh token in one statement: true for exactly one caller, and only while the token
 /// is unused, unexpired, its family live and issued to this client (RFC 6749 §6).
-async fn claim_on<'e, E>(db: E, token_hash: &str, client_id: &str, now: i64) -> Result<bool>
+/// Claims a live refresh token for its rotation, keeping the sealed response for the replay
+/// window in the same statement.
+async fn claim_on<'e, E>(
+    db: E,
+    token_hash: &str,
+    client_id: &str,
+    replay_response: Option<&str>,
+    now: i64,
+) -> Result<bool>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let done = sqlx::query(
         // A correlated lookup of the one family: `grant_id in (select … where client_id = …)`
         // built the list of all the client's families on every refresh.
-        "update refresh_tokens set rotated_at = $1 where token_hash = $2 and rotated_at is null and expires_at >= $1 \
+        "update refresh_tokens set rotated_at = $1, replay_response = $4 \
+         where token_hash = $2 and rotated_at is null and expires_at >= $1 \
          and exists (select 1 from grants g where g.id = refresh_tokens.grant_id and g.client_id = $3 \
          and g.revoked_at is null and g.expires_at >= $1)",
     )
     .bind(now)
     .bind(token_hash)
     .bind(client_id)
+    .bind(replay_response)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

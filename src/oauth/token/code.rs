@@ -20,35 +20,16 @@ pub async fn exchange_code(
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let code_hash = hash_secret(code);
-    // A second redemption is refused whatever else the request got wrong. Read first: the
-    // marking write is only needed for a code already redeemed.
-    if ctx.store.code_was_consumed(&code_hash).await? {
-        reject_replay(ctx, client, &code_hash).await?;
-    }
-    let redirect_uri = params
-        .get("redirect_uri")
-        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
-    // RFC 7636 §4.6. A client whose policy makes PKCE optional may omit the verifier; its code
-    // is then redeemed only if it was issued without a challenge, and a verifier for such a
-    // code matches nothing (RFC 9700 §2.1.1, the downgrade defence).
-    let (challenge, method) = match params.get("code_verifier") {
-        Some(verifier) => {
-            if !pkce::is_valid_verifier(verifier) {
-                return Err(OAuthError::invalid_request("code_verifier is malformed"));
-            }
-            (pkce::s256_challenge(verifier), pkce::S256)
+    // RFC 6749 §4.1.2: a second redemption is refused, and revokes what the code granted,
+    // whatever else the request got wrong. Looked at only once a request is refused, so a
+    // redemption that goes through costs no extra read.
+    let (redirect_uri, challenge, method) = match presented(ctx, client, params, &code_hash).await {
+        Ok(presented) => presented,
+        Err(e) => {
+            refuse_replay(ctx, client, &code_hash).await?;
+            return Err(e);
         }
-        None if client.requires_pkce() => {
-            return Err(OAuthError::invalid_request("code_verifier is required"));
-        }
-        None => (String::new(), pkce::NONE),
     };
-    // RFC 8707 §2.2: a resource the code does not cover is refused before the code is spent.
-    if !params.resources().is_empty()
-        && let Some(stored) = ctx.store.code_resource(&code_hash, &client.id).await?
-    {
-        resource::pick(&resource::covered(&stored), params.resources())?;
-    }
     let redemption = Redemption {
         code_hash: &code_hash,
         client_id: &client.id,
@@ -105,7 +86,7 @@ pub async fn exchange_code(
         }
     };
     let Some((grant, plan)) = ctx.store.redeem_code(&redemption, plan).await? else {
-        reject_replay(ctx, client, &code_hash).await?;
+        refuse_replay(ctx, client, &code_hash).await?;
         return Err(OAuthError::invalid_grant(
             "code unknown, expired, or not bound to this client, redirect_uri, verifier and DPoP key",
         ));
@@ -147,6 +128,53 @@ pub async fn exchange_code(
     }
     tracing::info!(client_id = %client.id, user_id = %user.id, scope = %scope.to_wire(), "tokens issued");
     Ok(ctx.response(access_token, refresh_token, id_token, scope.to_wire()))
+}
+
+/// What the request presents beside the code, checked before the code is spent: its
+/// redirect_uri, and the challenge and method computed from its verifier.
+async fn presented<'p>(
+    ctx: Issuer<'_>,
+    client: &Client,
+    params: &'p Params,
+    code_hash: &str,
+) -> Result<(&'p str, String, &'static str), OAuthError> {
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+    // RFC 7636 §4.6. A client whose policy makes PKCE optional may omit the verifier; its code
+    // is then redeemed only if it was issued without a challenge, and a verifier for such a
+    // code matches nothing (RFC 9700 §2.1.1, the downgrade defence).
+    let (challenge, method) = match params.get("code_verifier") {
+        Some(verifier) => {
+            if !pkce::is_valid_verifier(verifier) {
+                return Err(OAuthError::invalid_request("code_verifier is malformed"));
+            }
+            (pkce::s256_challenge(verifier), pkce::S256)
+        }
+        None if client.requires_pkce() => {
+            return Err(OAuthError::invalid_request("code_verifier is required"));
+        }
+        None => (String::new(), pkce::NONE),
+    };
+    // RFC 8707 §2.2: a resource the code does not cover is refused before the code is spent.
+    if !params.resources().is_empty()
+        && let Some(stored) = ctx.store.code_resource(code_hash, &client.id).await?
+    {
+        resource::pick(&resource::covered(&stored), params.resources())?;
+    }
+    Ok((redirect_uri, challenge, method))
+}
+
+/// Before a refusal goes out: a code already redeemed is a replay (below).
+async fn refuse_replay(
+    ctx: Issuer<'_>,
+    client: &Client,
+    code_hash: &str,
+) -> Result<(), OAuthError> {
+    if ctx.store.code_was_consumed(code_hash).await? {
+        reject_replay(ctx, client, code_hash).await?;
+    }
+    Ok(())
 }
 
 /// RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a code presented again after redemption is refused and

@@ -339,9 +339,8 @@ pub struct GrantRow {
 }
 
 /// Uses a refresh token in one statement: true for exactly one caller, and only while the token
-/// is unused, unexpired, its family live and issued to this client (RFC 6749 §6).
-/// Claims a live refresh token for its rotation, keeping the sealed response for the replay
-/// window in the same statement.
+/// is unused, unexpired, its family live and issued to this client (RFC 6749 §6). The same
+/// statement keeps the sealed response for the replay window.
 async fn claim_on<'e, E>(
     db: E,
     token_hash: &str,

@@ -165,25 +165,17 @@ async fn presented<'p>(
     Ok((redirect_uri, challenge, method))
 }
 
-/// Before a refusal goes out: a code already redeemed is a replay (below).
+/// RFC 6749 §4.1.2 / RFC 9700 §4.2.4, before a refusal goes out: a code presented again after
+/// redemption is refused and revokes every token issued from it. Read first, so a refusal of
+/// any other kind writes nothing.
 async fn refuse_replay(
     ctx: Issuer<'_>,
     client: &Client,
     code_hash: &str,
 ) -> Result<(), OAuthError> {
-    if ctx.store.code_was_consumed(code_hash).await? {
-        reject_replay(ctx, client, code_hash).await?;
+    if !ctx.store.code_was_consumed(code_hash).await? {
+        return Ok(());
     }
-    Ok(())
-}
-
-/// RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a code presented again after redemption is refused and
-/// revokes every token issued from it.
-async fn reject_replay(
-    ctx: Issuer<'_>,
-    client: &Client,
-    code_hash: &str,
-) -> Result<(), OAuthError> {
     if !ctx.store.mark_code_replayed(code_hash, ctx.now).await? {
         return Ok(());
     }

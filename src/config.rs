@@ -120,6 +120,13 @@ pub struct Config {
     #[arg(long, env = "GATEHOUSE_KEY_REFRESH_INTERVAL", default_value_t = 30)]
     pub key_refresh_interval: i64,
 
+    /// How long introspection and UserInfo may trust what they read of a token's standing and
+    /// of its user, in seconds: how late a revocation, or a user disabled or changed, by another
+    /// process (another replica, the CLI) shows there. Changes made through this server show at
+    /// once. 0 reads the database on every request.
+    #[arg(long, env = "GATEHOUSE_STANDING_CACHE_TTL", default_value_t = 1)]
+    pub standing_cache_ttl: i64,
+
     /// The algorithms Gatehouse signs tokens with, each with its own keys in the JWKS. RS256
     /// is required (OIDC's default); a client picks another with its ID-token and access-token
     /// algorithm settings. ES256 and EdDSA (Ed25519) sign 20 to 40 times faster than RS256.
@@ -276,6 +283,7 @@ impl Config {
             key_rotation_period: 30 * 86400,
             jwks_max_age: 300,
             key_refresh_interval: 30,
+            standing_cache_ttl: 1,
             signing_algs: vec![Alg::RS256, Alg::ES256],
             header_read_timeout: 10,
             body_timeout: 10,
@@ -364,6 +372,9 @@ impl Config {
         }
         if self.refresh_replay_window < 0 {
             return Err("refresh replay window must not be negative".into());
+        }
+        if self.standing_cache_ttl < 0 {
+            return Err("standing cache TTL must not be negative".into());
         }
         if self.key_rotation_period <= self.jwks_max_age + self.key_refresh_interval {
             return Err(

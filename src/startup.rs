@@ -75,7 +75,11 @@ impl App {
             let clock = clock.clone();
             open_store(&config, &clock)
                 .await?
-                .with_client_cache(config.key_refresh_interval, move || clock.now())
+                .with_client_cache(config.key_refresh_interval, {
+                    let clock = clock.clone();
+                    move || clock.now()
+                })
+                .with_read_caches(config.standing_cache_ttl, move || clock.now())
         };
         if let Some(path) = &config.clients_file {
             let changes = crate::admin::apply::apply_file(

@@ -112,7 +112,7 @@ pub async fn userinfo_of(
         ));
     }
     let user = store
-        .find_user(&claims.sub)
+        .find_user_cached(&claims.sub)
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| OAuthError::invalid_token("user gone or disabled"))?;
@@ -120,7 +120,7 @@ pub async fn userinfo_of(
     if scope.contains("groups") {
         out.insert(
             "groups".into(),
-            store.user_access(&user.id).await?.groups.into(),
+            store.user_access_cached(&user.id).await?.groups.into(),
         );
     }
     out.insert("sub".into(), user.id.into());

@@ -107,7 +107,8 @@ async fn forget_consents(
 
 impl Store {
     pub async fn insert_api(&self, api: &Api) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         sqlx::query(
             "insert into apis (id, identifier, name, created_at, updated_at) values ($1, $2, $3, $4, $5)",
         )
@@ -135,7 +136,8 @@ impl Store {
         upsert: &[ApiScope],
         remove: &[String],
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         let done = sqlx::query("update apis set name = $1, updated_at = $2 where id = $3")
             .bind(name)
             .bind(updated_at)
@@ -160,7 +162,8 @@ impl Store {
 
     /// Deletes an API, its scopes, the roles' hold on them and consents to them.
     pub async fn delete_api(&self, id: &str) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         let names: Vec<String> =
             sqlx::query_scalar("select name from api_scopes where api_id = $1")
                 .bind(id)
@@ -387,7 +390,7 @@ impl Store {
         let done = sqlx::query(sql)
             .bind(group_id)
             .bind(user_id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -402,9 +405,15 @@ impl Store {
         let done = sqlx::query(sql)
             .bind(user_id)
             .bind(role_id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// `user_access` through the server's cache, for UserInfo (see `with_read_caches`).
+    pub async fn user_access_cached(&self, user_id: &str) -> Result<Access> {
+        self.read_through(|c| &c.access, user_id, self.user_access(user_id))
+            .await
     }
 
     /// What a user holds: roles granted directly or through a group (with their scopes), and
@@ -544,13 +553,14 @@ impl Store {
             "delete from {table} where id = $1"
         )))
         .bind(id)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn insert_named(&self, kind: &Named, row: &NamedRow<'_>, held: &[String]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "insert into {} (id, name, description, created_at) values ($1, $2, $3, $4)",
             kind.table
@@ -574,7 +584,8 @@ impl Store {
         description: &str,
         held: &[String],
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "update {} set description = $1 where id = $2",
             kind.table

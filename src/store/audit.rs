@@ -37,7 +37,7 @@ impl Store {
     }
 
     async fn insert_audit(&self, records: &[Record]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer_for_uncached().begin().await?;
         for r in records {
             sqlx::query(
                 "insert into audit_events (id, at, event, outcome, actor, target, address) \
@@ -96,7 +96,7 @@ impl Store {
     pub async fn delete_old_audit(&self, before: i64) -> Result<u64> {
         Ok(sqlx::query("delete from audit_events where at < $1")
             .bind(before)
-            .execute(&self.writer)
+            .execute(self.writer_for_uncached())
             .await?
             .rows_affected())
     }

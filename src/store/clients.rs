@@ -143,78 +143,21 @@ where
 /// or a user's).
 pub const CHANGED: &str = "changed since it was read";
 
-/// Most clients kept; past it the cache starts over (a deployment has far fewer).
-const CACHE_CAPACITY: usize = 4096;
-
-/// Clients by id, for the token, introspection and authorization endpoints, which look one up
-/// on every request. An entry is dropped when this process changes any client, and expires
-/// after `ttl` seconds, so a change made elsewhere (the CLI, another replica) shows within it.
-pub struct ClientCache {
-    ttl: i64,
-    now: Box<dyn Fn() -> i64 + Send + Sync>,
-    entries: std::sync::Mutex<std::collections::HashMap<String, Cached>>,
-}
-
-struct Cached {
-    client: Client,
-    version: u64,
-    loaded_at: i64,
-}
-
-impl std::fmt::Debug for ClientCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientCache")
-            .field("ttl", &self.ttl)
-            .finish()
-    }
-}
-
-impl ClientCache {
-    fn get(&self, id: &str, version: u64) -> Option<Client> {
-        let now = (self.now)();
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(id)
-            .filter(|c| c.version == version && now - c.loaded_at < self.ttl)
-            .map(|c| c.client.clone())
-    }
-
-    fn put(&self, client: &Client, version: u64) {
-        let loaded_at = (self.now)();
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CACHE_CAPACITY {
-                entries.clear();
-            }
-            entries.insert(
-                client.id.clone(),
-                Cached {
-                    client: client.clone(),
-                    version,
-                    loaded_at,
-                },
-            );
-        }
-    }
-}
-
 impl Store {
     /// Caches clients by id for `ttl` seconds of `now`'s clock (the server's key-refresh
-    /// interval, the bound on how late another process's change may show).
+    /// interval, the bound on how late another process's change may show). The token,
+    /// introspection and authorization endpoints look a client up on every request.
     pub fn with_client_cache(
         mut self,
         ttl: i64,
         now: impl Fn() -> i64 + Send + Sync + 'static,
     ) -> Self {
-        self.client_cache = Some(std::sync::Arc::new(ClientCache {
-            ttl,
-            now: Box::new(now),
-            entries: Default::default(),
-        }));
+        self.client_cache = Some(std::sync::Arc::new(super::cache::TimedCache::new(ttl, now)));
         self
     }
 
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
-        insert_client_on(&self.writer, c).await?;
+        insert_client_on(&*self.writer(), c).await?;
         self.clients_changed();
         Ok(())
     }
@@ -238,7 +181,7 @@ impl Store {
         let done = bind_settings(sqlx::query(sqlx::AssertSqlSafe(sql)), c)
             .bind(&c.id)
             .bind(c.revision)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?;
         self.clients_changed();
         if done.rows_affected() == 0 {
@@ -276,7 +219,7 @@ impl Store {
         .await?;
         let client = row.as_ref().map(client_from_row).transpose()?;
         if let (Some(cache), Some(c)) = (&self.client_cache, &client) {
-            cache.put(c, version);
+            cache.put(id, c.clone(), version);
         }
         Ok(client)
     }
@@ -299,7 +242,7 @@ impl Store {
             sqlx::query("update clients set last_used_at = $1 where id = $2")
                 .bind(now)
                 .bind(id)
-                .execute(&self.writer)
+                .execute(self.writer_for_uncached())
                 .await?;
         }
         if let Some(uri) = redirect_uri
@@ -313,7 +256,7 @@ impl Store {
             .bind(id)
             .bind(uri)
             .bind(now)
-            .execute(&self.writer)
+            .execute(self.writer_for_uncached())
             .await?;
         }
         Ok(())
@@ -328,7 +271,7 @@ impl Store {
         if touched.get(key).is_some_and(|at| now - at < EVERY) {
             return false;
         }
-        if touched.len() >= CACHE_CAPACITY {
+        if touched.len() >= super::cache::CAPACITY {
             touched.clear();
         }
         touched.insert(key.to_owned(), now);
@@ -361,7 +304,7 @@ impl Store {
         .bind(created_by)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         Ok(())
     }
@@ -398,7 +341,7 @@ impl Store {
             sqlx::query("delete from clients where id = $1 and ($2 is null or revision = $2)")
                 .bind(id)
                 .bind(revision)
-                .execute(&self.writer)
+                .execute(&*self.writer())
                 .await?;
         self.clients_changed();
         if done.rows_affected() == 0 {
@@ -414,7 +357,8 @@ impl Store {
     /// transaction, so a failed insert leaves the token unused. False if the token is not
     /// (or no longer) usable.
     pub async fn register_client(&self, token_hash: &str, c: &Client, now: i64) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         let used = sqlx::query(
             "update registration_tokens set used_at = $1 \
              where token_hash = $2 and used_at is null and expires_at >= $1",
@@ -450,7 +394,7 @@ impl Store {
         sqlx::query("update clients set registration_token_hash = $1 where id = $2")
             .bind(token_hash)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?;
         self.clients_changed();
         Ok(())

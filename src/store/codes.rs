@@ -122,7 +122,7 @@ impl Store {
         .bind(c.amr)
         .bind(c.resource)
         .bind(c.dpop_jkt)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(())
     }
@@ -149,7 +149,7 @@ impl Store {
             now,
             dpop_jkt: None,
         };
-        consume(&self.writer, &redemption).await
+        consume(self.writer_for_uncached(), &redemption).await
     }
 
     /// Marks a redeemed code as replayed; true when the code exists and had been redeemed.
@@ -159,7 +159,7 @@ impl Store {
         )
         .bind(now)
         .bind(code_hash)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -170,7 +170,7 @@ impl Store {
             "update authorization_codes set expires_at = 0 where session_key = $1 and consumed_at is null",
         )
         .bind(session_key)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(done.rows_affected())
     }

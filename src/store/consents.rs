@@ -27,7 +27,7 @@ impl Store {
         .bind(client_id)
         .bind(scope)
         .bind(now)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(())
     }
@@ -61,7 +61,7 @@ impl Store {
         let done = sqlx::query("delete from consents where user_id = $1 and client_id = $2")
             .bind(user_id)
             .bind(client_id)
-            .execute(&self.writer)
+            .execute(self.writer_for_uncached())
             .await?;
         Ok(done.rows_affected() > 0)
     }

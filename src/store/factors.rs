@@ -53,7 +53,7 @@ impl Store {
     pub async fn begin_totp(&self, user_id: &str, sealed_secret: &str, now: i64) -> Result<bool> {
         sqlx::query("delete from totp_factors where user_id = $1 and confirmed_at is null")
             .bind(user_id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?;
         let done = sqlx::query(
             "insert into totp_factors (user_id, sealed_secret, created_at) values ($1, $2, $3) \
@@ -62,7 +62,7 @@ impl Store {
         .bind(user_id)
         .bind(sealed_secret)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -102,7 +102,7 @@ impl Store {
             .bind(step)
             .bind(now)
             .bind(user_id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?
         } else {
             sqlx::query(
@@ -111,7 +111,7 @@ impl Store {
             )
             .bind(step)
             .bind(user_id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?
         };
         Ok(done.rows_affected() == 1)
@@ -120,7 +120,7 @@ impl Store {
     pub async fn delete_totp(&self, user_id: &str) -> Result<bool> {
         let done = sqlx::query("delete from totp_factors where user_id = $1")
             .bind(user_id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -132,7 +132,8 @@ impl Store {
         hashes: &[String],
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         sqlx::query("delete from recovery_codes where user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -164,7 +165,7 @@ impl Store {
         .bind(now)
         .bind(user_id)
         .bind(code_hash)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -172,7 +173,7 @@ impl Store {
     pub async fn delete_recovery_codes(&self, user_id: &str) -> Result<u64> {
         Ok(sqlx::query("delete from recovery_codes where user_id = $1")
             .bind(user_id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?
             .rows_affected())
     }
@@ -204,7 +205,7 @@ impl Store {
         .bind(&p.name)
         .bind(&p.credential)
         .bind(p.created_at)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await
         .map_err(super::on_conflict("passkey"))?;
         Ok(())
@@ -245,7 +246,7 @@ impl Store {
         .bind(credential)
         .bind(now)
         .bind(credential_id)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         Ok(())
     }
@@ -261,7 +262,7 @@ impl Store {
                 .bind(name)
                 .bind(user_id)
                 .bind(credential_id)
-                .execute(&self.writer)
+                .execute(&*self.writer())
                 .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -270,14 +271,15 @@ impl Store {
         let done = sqlx::query("delete from passkeys where user_id = $1 and credential_id = $2")
             .bind(user_id)
             .bind(credential_id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Removes every second factor of a user: app, passkeys and recovery codes.
     pub async fn delete_factors(&self, user_id: &str) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         for sql in [
             "delete from totp_factors where user_id = $1",
             "delete from passkeys where user_id = $1",
@@ -310,7 +312,7 @@ impl Store {
         }
         let done = sqlx::query("update users set admin = 1, revision = revision + 1 where id = $1")
             .bind(user_id)
-            .execute(&self.writer)
+            .execute(&*self.writer())
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
@@ -327,7 +329,8 @@ impl Store {
         sql: &'static str,
         revision: Option<i64>,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         // PostgreSQL: lock the admins' rows so two admins removing each other cannot both pass
         // the check. SQLite's single writer already serialises this transaction.
         let lock = if self.backend == super::Backend::Postgres {

@@ -18,7 +18,7 @@ impl Store {
         // each runs alone, so two browsers behind one address never wait on each other's row
         // locks in opposite order (a deadlock).
         let mut tx = match self.backend {
-            super::Backend::Sqlite => Some(self.writer.begin().await?),
+            super::Backend::Sqlite => Some(self.writer_for_uncached().begin().await?),
             super::Backend::Postgres => None,
         };
         let insert = sqlx::query(
@@ -33,7 +33,7 @@ impl Store {
         .bind(flow.created_at);
         match tx.as_mut() {
             Some(tx) => insert.execute(&mut **tx).await?,
-            None => insert.execute(&self.writer).await?,
+            None => insert.execute(self.writer_for_uncached()).await?,
         };
         // Past the cap, the oldest others go. The walk follows the (column, created_at) index
         // from the newest, skipping the cap's worth, so it costs that many index steps and never
@@ -52,7 +52,7 @@ impl Store {
             .bind((cap - 1).max(0));
             match tx.as_mut() {
                 Some(tx) => evict.execute(&mut **tx).await?,
-                None => evict.execute(&self.writer).await?,
+                None => evict.execute(self.writer_for_uncached()).await?,
             };
         }
         if let Some(tx) = tx {
@@ -77,7 +77,7 @@ impl Store {
     pub async fn delete_flow(&self, id: &str) -> Result<bool> {
         let done = sqlx::query("delete from flows where id = $1")
             .bind(id)
-            .execute(&self.writer)
+            .execute(self.writer_for_uncached())
             .await?;
         Ok(done.rows_affected() == 1)
     }

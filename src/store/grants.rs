@@ -127,7 +127,8 @@ impl Store {
         code: &Redemption<'_>,
         plan: impl FnOnce(&CodeGrant) -> GrantPlan,
     ) -> Result<Option<(CodeGrant, GrantPlan)>> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         let Some(grant) = consume(&mut *tx, code).await? else {
             return Ok(None);
         };
@@ -205,7 +206,8 @@ impl Store {
         replay_response: Option<&str>,
         now: i64,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         if !claim_on(&mut *tx, token_hash, client_id, replay_response, now).await? {
             return Ok(false);
         }
@@ -237,7 +239,11 @@ impl Store {
         if let Some(x) = extra {
             query = query.bind(x);
         }
-        Ok(query.bind(now).execute(&self.writer).await?.rows_affected())
+        Ok(query
+            .bind(now)
+            .execute(&*self.writer())
+            .await?
+            .rows_affected())
     }
 
     /// Password change: every refresh token of the user goes.

@@ -42,7 +42,7 @@ impl Store {
         .bind(k.created_at)
         .bind(k.activates_at)
         .bind(k.retires_at)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(())
     }
@@ -83,7 +83,7 @@ impl Store {
         )
         .bind(now)
         .bind(kid)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         sqlx::query(
             "update signing_keys set state = 'retired', retires_at = $1 where state = 'current' and kid <> $2 \
@@ -92,7 +92,7 @@ impl Store {
         .bind(retires_at)
         .bind(kid)
         .bind(kid)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(())
     }
@@ -101,7 +101,7 @@ impl Store {
     pub async fn delete_signing_key(&self, kid: &str) -> Result<bool> {
         let done = sqlx::query("delete from signing_keys where kid = $1")
             .bind(kid)
-            .execute(&self.writer)
+            .execute(self.writer_for_uncached())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -124,7 +124,7 @@ impl Store {
         .bind(holder)
         .bind(now + ttl)
         .bind(now)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -133,7 +133,7 @@ impl Store {
         sqlx::query("delete from leases where name = $1 and holder = $2")
             .bind(name)
             .bind(holder)
-            .execute(&self.writer)
+            .execute(self.writer_for_uncached())
             .await?;
         Ok(())
     }

@@ -51,7 +51,7 @@ impl Store {
         .bind(user_id)
         .bind(sid)
         .bind(now)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(())
     }
@@ -86,7 +86,7 @@ impl Store {
     async fn queue_logouts(&self, filter: &'static str, binds: &[&str], now: i64) -> Result<u64> {
         let sql =
             format!("delete from session_clients where {filter} returning client_id, user_id, sid");
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer_for_uncached().begin().await?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in binds {
             q = q.bind(*b);

@@ -46,7 +46,7 @@ impl Store {
         .bind(sealed)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         Ok(())
     }
@@ -82,7 +82,8 @@ impl Store {
     /// user (or, for links without a user, the same address) stops working in the same
     /// transaction: only the newest one sent is good.
     pub async fn insert_account_link(&self, token_hash: &str, link: &AccountLink) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let writing = self.writer();
+        let mut tx = writing.begin().await?;
         sqlx::query(
             "delete from account_links where purpose = $1 and \
              (user_id = $2 or ($2 is null and user_id is null and lower(email) = lower($3)))",
@@ -100,7 +101,7 @@ impl Store {
     /// Puts back a link that was used in vain (its account could not be created), without
     /// voiding any link sent since.
     pub async fn restore_account_link(&self, token_hash: &str, link: &AccountLink) -> Result<()> {
-        insert_link_on(&self.writer, token_hash, link).await
+        insert_link_on(&*self.writer(), token_hash, link).await
     }
 
     /// The live link of `purpose` with this token hash, without using it.
@@ -137,7 +138,7 @@ impl Store {
         .bind(token_hash)
         .bind(purpose)
         .bind(now)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&*self.writer())
         .await?;
         row.as_ref().map(link_from_row).transpose()
     }
@@ -148,7 +149,7 @@ impl Store {
             sqlx::query("delete from account_links where user_id = $1 and purpose = $2")
                 .bind(user_id)
                 .bind(purpose)
-                .execute(&self.writer)
+                .execute(&*self.writer())
                 .await?
                 .rows_affected(),
         )
@@ -168,7 +169,7 @@ impl Store {
         .bind(super::flag(verified))
         .bind(user_id)
         .bind(email)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -3,6 +3,7 @@
 //! Imports `domain`, `config` and `crypto` only.
 mod access;
 mod audit;
+mod cache;
 mod clients;
 mod codes;
 mod consents;
@@ -100,14 +101,18 @@ pub struct Store {
     pool: AnyPool,
     /// Where writes go. On SQLite, one connection: writers queue here, in order, instead of in
     /// SQLite's busy handler, whose sleeps (up to 100 ms each) made the tail of every writing
-    /// endpoint. On PostgreSQL, the same pool as reads.
-    writer: AnyPool,
+    /// endpoint. On PostgreSQL, the same pool as reads. Lent through `writer()`, which counts
+    /// the writes the caches must hear of.
+    write_pool: AnyPool,
+    writes: std::sync::Arc<cache::Writes>,
     backend: Backend,
     /// Bumped by every client change through this handle, so caches of client data in this
     /// process can tell they are stale (other processes are picked up by the caches' TTL).
     clients_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The server's cache of clients by id; the CLI reads through.
-    client_cache: Option<std::sync::Arc<clients::ClientCache>>,
+    client_cache: Option<std::sync::Arc<cache::TimedCache<crate::domain::Client>>>,
+    /// The server's caches of what introspection and UserInfo read; the CLI reads through.
+    read_caches: Option<std::sync::Arc<cache::ReadCaches>>,
     /// Where audit events go: the log only until `with_journal` attaches the SQL writer.
     journal: crate::audit::Journal,
     /// When this process last recorded each client's use, so it writes at most hourly.
@@ -194,10 +199,12 @@ impl Store {
         };
         Ok(Self {
             pool,
-            writer,
+            write_pool: writer,
+            writes: Default::default(),
             backend,
             clients_version: Default::default(),
             client_cache: None,
+            read_caches: None,
             journal: crate::audit::Journal::log_only(crate::clock::Clock::system()),
             touched: Default::default(),
             logout_wake: Default::default(),
@@ -212,6 +219,18 @@ impl Store {
     pub fn clients_version(&self) -> u64 {
         self.clients_version
             .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The writer pool for a write that the caches of what introspection and UserInfo read
+    /// must hear of: tokens' standing, grants, users, clients, roles and groups.
+    fn writer(&self) -> cache::Writing<'_> {
+        cache::Writing::new(&self.write_pool, &self.writes)
+    }
+
+    /// The writer pool for tables no cache reads (sessions, flows, codes, throttling, the audit
+    /// log, queues, keys), so that their traffic leaves the caches warm.
+    fn writer_for_uncached(&self) -> &AnyPool {
+        &self.write_pool
     }
 
     fn clients_changed(&self) {
@@ -235,7 +254,7 @@ impl Store {
             })
             .collect();
         Migrator::with_migrations(migrations)
-            .run(&self.writer)
+            .run(&self.write_pool)
             .await?;
         Ok(())
     }
@@ -295,7 +314,9 @@ impl Store {
     /// Deletes flows, codes, tokens, sessions and throttle counters past their expiry. A
     /// consumed code is kept `keep_consumed_codes` seconds after redemption, so a late replay is
     /// still recognised and revokes what the code issued (RFC 6749 §4.1.2). The sealed copy of
-    /// a rotated refresh token's response is erased once its replay window has passed.
+    /// a rotated refresh token's response is erased once its replay window has passed. These
+    /// writes leave the caches alone: what they delete has expired, and the one standing that
+    /// can change (a token outliving its expired grant) shows within the cache's TTL.
     pub async fn delete_expired(
         &self,
         now: i64,
@@ -309,7 +330,7 @@ impl Store {
              where replay_response is not null and rotated_at < $1",
         )
         .bind(now - replay_window)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?
         .rows_affected();
         for sql in [
@@ -330,7 +351,7 @@ impl Store {
         ] {
             n += sqlx::query(sql)
                 .bind(now)
-                .execute(&self.writer)
+                .execute(self.writer_for_uncached())
                 .await?
                 .rows_affected();
         }
@@ -339,7 +360,7 @@ impl Store {
         )
         .bind(now)
         .bind(now - keep_consumed_codes)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?
         .rows_affected();
         // A session's clients go with it. A session saved before its rows recorded its key
@@ -352,7 +373,7 @@ impl Store {
         )
         .bind(now - session_ttl)
         .bind(now)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?
         .rows_affected();
         n += sqlx::query(
@@ -360,7 +381,7 @@ impl Store {
         )
         .bind(forget_failures_before)
         .bind(now)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?
         .rows_affected();
         Ok(n)
@@ -369,7 +390,7 @@ impl Store {
     pub async fn close(&self) {
         self.journal.flush().await;
         self.pool.close().await;
-        self.writer.close().await;
+        self.write_pool.close().await;
     }
 }
 

@@ -42,7 +42,7 @@ impl Store {
         for _ in 0..5 {
             let row = sqlx::query(sqlx::AssertSqlSafe(select.clone()))
                 .bind(now)
-                .fetch_optional(&self.writer)
+                .fetch_optional(self.writer_for_uncached())
                 .await?;
             let Some(row) = row else { return Ok(None) };
             let id: String = row.try_get("id")?;
@@ -51,7 +51,7 @@ impl Store {
                 .bind(lease_until)
                 .bind(&id)
                 .bind(claimed_until)
-                .execute(&self.writer)
+                .execute(self.writer_for_uncached())
                 .await?;
             if done.rows_affected() == 1 {
                 let attempts = row.try_get::<i64, _>("attempts")? + 1;
@@ -66,7 +66,7 @@ impl Store {
         let sql = format!("delete from {} where id = $1", outbox.table);
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
-            .execute(&self.writer)
+            .execute(self.writer_for_uncached())
             .await?;
         Ok(())
     }
@@ -85,7 +85,7 @@ impl Store {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(next_attempt_at)
             .bind(id)
-            .execute(&self.writer)
+            .execute(self.writer_for_uncached())
             .await?;
         Ok(())
     }

@@ -17,7 +17,7 @@ impl Store {
         .bind(client_id)
         .bind(params)
         .bind(expires_at)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(())
     }
@@ -37,7 +37,7 @@ impl Store {
         .bind(uri_hash)
         .bind(client_id)
         .bind(now)
-        .fetch_optional(&self.writer)
+        .fetch_optional(self.writer_for_uncached())
         .await?)
     }
 }

@@ -10,7 +10,7 @@ impl Store {
         )
         .bind(id_hash)
         .bind(expires_at)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(done.rows_affected() == 1)
     }

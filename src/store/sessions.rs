@@ -147,7 +147,7 @@ impl Store {
             }
             sqlx::query("delete from sessions where id = $1")
                 .bind(&id)
-                .execute(&self.writer)
+                .execute(self.writer_for_uncached())
                 .await?;
             ended += 1;
         }
@@ -196,7 +196,7 @@ impl tower_sessions::SessionStore for SessionStore {
             .bind(row.expires_at)
             .bind(row.user_id)
             .bind(row.session_key)
-            .execute(&self.store.writer)
+            .execute(self.store.writer_for_uncached())
             .await
             .map_err(backend)?;
             if done.rows_affected() == 1 {
@@ -219,7 +219,7 @@ impl tower_sessions::SessionStore for SessionStore {
         .bind(row.expires_at)
         .bind(row.user_id)
         .bind(row.session_key)
-        .execute(&self.store.writer)
+        .execute(self.store.writer_for_uncached())
         .await
         .map_err(backend)?;
         Ok(())
@@ -251,7 +251,7 @@ impl tower_sessions::SessionStore for SessionStore {
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         sqlx::query("delete from sessions where id = $1")
             .bind(key(session_id))
-            .execute(&self.store.writer)
+            .execute(self.store.writer_for_uncached())
             .await
             .map_err(backend)?;
         Ok(())

@@ -22,7 +22,7 @@ impl Store {
             "update login_throttle set failures = failures - 1 where key = $1 and failures > 0",
         )
         .bind(key)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(())
     }
@@ -45,7 +45,7 @@ impl Store {
         .bind(key)
         .bind(now)
         .bind(forget_before)
-        .fetch_one(&self.writer)
+        .fetch_one(self.writer_for_uncached())
         .await?)
     }
 
@@ -62,7 +62,7 @@ impl Store {
         .bind(key)
         .bind(now)
         .bind(until)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -73,7 +73,7 @@ impl Store {
         )
         .bind(until)
         .bind(key)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?;
         Ok(())
     }
@@ -81,7 +81,7 @@ impl Store {
     pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
         sqlx::query("delete from login_throttle where key = $1")
             .bind(key)
-            .execute(&self.writer)
+            .execute(self.writer_for_uncached())
             .await?;
         Ok(())
     }
@@ -94,7 +94,7 @@ impl Store {
         .bind(key)
         .bind(prefix.len() as i64)
         .bind(prefix)
-        .execute(&self.writer)
+        .execute(self.writer_for_uncached())
         .await?
         .rows_affected())
     }

@@ -22,28 +22,32 @@ impl Store {
         )
         .bind(jti)
         .bind(expires_at)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         Ok(())
     }
 
     /// True unless the token was revoked, its client is gone, or (for a user's token) its
     /// grant was revoked or is gone, or its user is gone or disabled. One query, so
-    /// introspection and UserInfo cost one round trip.
+    /// introspection and UserInfo cost one round trip, and none while the server's cache holds
+    /// the answer.
     pub async fn access_token_is_active(&self, t: &TokenSubject<'_>) -> Result<bool> {
-        let (denied, client, grant): (i64, i64, i64) = sqlx::query_as(
-            "select (select count(*) from revoked_tokens where jti = $1), \
-             (select count(*) from clients where id = $2), \
-             (select count(*) from grants g join users u on u.id = g.user_id \
-              where g.id = $3 and g.client_id = $2 and g.user_id = $4 and g.revoked_at is null \
-              and u.disabled = 0)",
-        )
-        .bind(t.jti)
-        .bind(t.client_id)
-        .bind(t.grant_id.unwrap_or(""))
-        .bind(t.subject)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(denied == 0 && client == 1 && (t.grant_id.is_none() || grant == 1))
+        self.read_through(|c| &c.standing, t.jti, async {
+            let (denied, client, grant): (i64, i64, i64) = sqlx::query_as(
+                "select (select count(*) from revoked_tokens where jti = $1), \
+                 (select count(*) from clients where id = $2), \
+                 (select count(*) from grants g join users u on u.id = g.user_id \
+                  where g.id = $3 and g.client_id = $2 and g.user_id = $4 and g.revoked_at is null \
+                  and u.disabled = 0)",
+            )
+            .bind(t.jti)
+            .bind(t.client_id)
+            .bind(t.grant_id.unwrap_or(""))
+            .bind(t.subject)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(denied == 0 && client == 1 && (t.grant_id.is_none() || grant == 1))
+        })
+        .await
     }
 }

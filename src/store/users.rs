@@ -38,10 +38,16 @@ impl Store {
         .bind(profile_json(&u.profile)?)
         .bind(u.updated_at)
         .bind(flag(u.email_verified))
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await
         .map_err(on_conflict("username"))?;
         Ok(())
+    }
+
+    /// `find_user` through the server's cache, for UserInfo (see `with_read_caches`).
+    pub async fn find_user_cached(&self, id: &str) -> Result<Option<User>> {
+        self.read_through(|c| &c.users, id, self.find_user(id))
+            .await
     }
 
     pub async fn find_user(&self, id: &str) -> Result<Option<User>> {
@@ -111,7 +117,7 @@ impl Store {
         )
         .bind(password_hash)
         .bind(user_id)
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
@@ -133,7 +139,7 @@ impl Store {
         .bind(&u.id)
         .bind(u.revision)
         .bind(flag(u.email_verified))
-        .execute(&self.writer)
+        .execute(&*self.writer())
         .await?;
         if done.rows_affected() == 0 {
             return Err(match self.find_user(&u.id).await? {
@@ -168,7 +174,7 @@ impl Store {
         let done =
             sqlx::query("update users set disabled = 0, revision = revision + 1 where id = $1")
                 .bind(user_id)
-                .execute(&self.writer)
+                .execute(&*self.writer())
                 .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);

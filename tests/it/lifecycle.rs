@@ -1424,6 +1424,99 @@ async fn clients_are_cached_and_invalidated(app: TestApp) {
     other.close().await;
 }
 
+/// What introspection and UserInfo read is cached (issue 11): a change through this server
+/// shows at once; one made by another process (the CLI, another replica) within the standing
+/// cache's TTL.
+async fn standing_and_users_are_cached_and_invalidated(app: TestApp) {
+    let alice = app.create_user("alice").await;
+    let client = app.create_client().await;
+    let mint = || async {
+        let (code, verifier) = app
+            .get_code(&browser(), &client, "openid profile", "alice")
+            .await;
+        let t: Value = app
+            .exchange(&client, &code, &verifier)
+            .await
+            .json()
+            .await
+            .unwrap();
+        t["access_token"].as_str().unwrap().to_owned()
+    };
+    let active = |token: String| {
+        let (app, client) = (&app, &client);
+        async move { introspect(app, client, &token).await["active"] == true }
+    };
+    let name = |token: String| {
+        let app = &app;
+        async move {
+            let resp = app.userinfo(&token).await;
+            match resp.status().as_u16() {
+                200 => Some(resp.json::<Value>().await.unwrap()["name"].clone()),
+                _ => None,
+            }
+        }
+    };
+    let other = gatehouse::store::Store::connect(&app.config.database_url())
+        .await
+        .unwrap();
+    let ttl = app.config.standing_cache_ttl;
+    assert!(ttl > 0);
+
+    // Another process's revocation shows within the TTL.
+    let first = mint().await;
+    assert!(active(first.clone()).await);
+    let jti = jwt_claims(&first)["jti"].as_str().unwrap().to_owned();
+    other
+        .deny_access_token(&jti, app.clock.now() + 3600)
+        .await
+        .unwrap();
+    assert!(active(first.clone()).await, "still cached");
+    app.clock.advance(ttl);
+    assert!(
+        !active(first.clone()).await,
+        "another process's revocation shows"
+    );
+
+    // A revocation through this server shows at once.
+    let second = mint().await;
+    assert!(active(second.clone()).await);
+    let resp = post_as(&app, &client, "/revoke", &[("token", &second)]).await;
+    assert_eq!(resp.status(), 200);
+    assert!(!active(second.clone()).await);
+    assert_eq!(app.userinfo(&second).await.status(), 401);
+
+    // The user: another process's change shows within the TTL, ours at once.
+    let third = mint().await;
+    let before = name(third.clone()).await.expect("UserInfo answers");
+    let mut changed = app.store.find_user(&alice.id).await.unwrap().unwrap();
+    changed.name = Some("Alice Other".into());
+    other
+        .update_user_profile(&changed, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(name(third.clone()).await, Some(before), "still cached");
+    app.clock.advance(ttl);
+    assert_eq!(name(third.clone()).await, Some("Alice Other".into()));
+    other.set_user_disabled("alice", true).await.unwrap();
+    assert!(active(third.clone()).await, "still cached");
+    app.clock.advance(ttl);
+    assert!(
+        !active(third.clone()).await,
+        "a user disabled elsewhere shows"
+    );
+    assert_eq!(name(third.clone()).await, None);
+    app.store.set_user_disabled("alice", false).await.unwrap();
+    assert!(active(third.clone()).await, "re-enabled here: at once");
+    let mut changed = app.store.find_user(&alice.id).await.unwrap().unwrap();
+    changed.name = Some("Alice Here".into());
+    app.store
+        .update_user_profile(&changed, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(name(third.clone()).await, Some("Alice Here".into()));
+    other.close().await;
+}
+
 async fn resp_login_again(
     app: &TestApp,
     b: &reqwest::Client,
@@ -1512,6 +1605,7 @@ crate::backend_tests!(
     authorize_refuses_clients_without_the_code_grant,
     cors_origins_are_cached_and_invalidated,
     clients_are_cached_and_invalidated,
+    standing_and_users_are_cached_and_invalidated,
     form_action_allows_only_self_and_the_verified_target,
     prompt_login_forces_a_new_sign_in,
     prompt_consent_asks_again,

@@ -134,8 +134,11 @@ class Server:
         if basic:
             import base64
             req.add_header("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
-        with urllib.request.urlopen(req) as r:
-            return json.load(r)
+        try:
+            with urllib.request.urlopen(req) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            sys.exit(f"POST {path}: {e.code} {e.read().decode(errors='replace')}")
 
 
 # Each request from a prepared list (codes, sign-in forms), one line each: a Cookie header value

@@ -335,7 +335,17 @@ impl TestApp {
 
     /// Alice's access token for `client` (scope openid), through this browser.
     pub async fn access_token(&self, client: &TestClient, browser: &reqwest::Client) -> String {
-        let (code, verifier) = self.get_code(browser, client, "openid", "alice").await;
+        self.access_token_for(client, browser, "openid").await
+    }
+
+    /// Alice's access token for `client` with `scope`, through this browser.
+    pub async fn access_token_for(
+        &self,
+        client: &TestClient,
+        browser: &reqwest::Client,
+        scope: &str,
+    ) -> String {
+        let (code, verifier) = self.get_code(browser, client, scope, "alice").await;
         let body: serde_json::Value = self
             .exchange(client, &code, &verifier)
             .await

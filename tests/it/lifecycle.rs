@@ -1431,16 +1431,8 @@ async fn standing_and_users_are_cached_and_invalidated(app: TestApp) {
     let alice = app.create_user("alice").await;
     let client = app.create_client().await;
     let mint = || async {
-        let (code, verifier) = app
-            .get_code(&browser(), &client, "openid profile", "alice")
-            .await;
-        let t: Value = app
-            .exchange(&client, &code, &verifier)
+        app.access_token_for(&client, &browser(), "openid profile")
             .await
-            .json()
-            .await
-            .unwrap();
-        t["access_token"].as_str().unwrap().to_owned()
     };
     let active = |token: String| {
         let (app, client) = (&app, &client);

@@ -7,6 +7,7 @@ divided by completed requests), that CPU over S (one RS256 signature, from `open
 the server's peak RSS, and database rows added per request. Medians of RUNS runs; every run is
 kept in the JSON."""
 import argparse
+import atexit
 import collections
 import json
 import os
@@ -79,7 +80,7 @@ class Server:
                         GATEHOUSE_DATA_DIR=os.path.join(self.dir, "data"),
                         GATEHOUSE_KEYS_DIR=os.path.join(self.dir, "keys"),
                         GATEHOUSE_BOOTSTRAP_ADMIN_PASSWORD="bench password, long enough",
-                        GATEHOUSE_LOG="warn",
+                        GATEHOUSE_LOG=os.environ.get("GATEHOUSE_BENCH_LOG", "warn"),
                         # EdDSA is opt-in; the bench measures every algorithm.
                         GATEHOUSE_SIGNING_ALGS="RS256,ES256,EdDSA",
                         # Every bench request comes from 127.0.0.1: the one address all the
@@ -95,8 +96,11 @@ class Server:
     def start(self):
         """Starts the server; returns seconds until discovery first answers."""
         t0 = time.monotonic()
-        self.proc = subprocess.Popen([BINARY], env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        os.makedirs(os.path.join(ROOT, "target", "bench"), exist_ok=True)
+        # The server's log, for a run that stops early (GATEHOUSE_BENCH_LOG=info says more).
+        log = open(os.path.join(ROOT, "target", "bench", "server.log"), "ab")
+        self.proc = subprocess.Popen([BINARY], env=self.env, stdout=log, stderr=log)
+        log.close()
         while True:
             try:
                 urllib.request.urlopen(self.issuer + "/.well-known/openid-configuration", timeout=1)
@@ -319,6 +323,8 @@ def main():
 
     s_sign = rsa_sign_seconds()
     server = Server(args.database_url)
+    # A run that stops early must not leave the server running.
+    atexit.register(server.stop)
 
     def password_cost():
         m = re.search(r"([\d.]+) ms", server.cli("password-cost"))

@@ -905,7 +905,65 @@ async fn access_rows_keep_their_invariants(app: TestApp) {
     assert!(s.role_holders("reader").await.unwrap().len() == 1);
 }
 
+/// Polls `fut` `polls` times, letting the runtime turn between polls, then drops it unfinished
+/// (as hyper does when a client goes away, or a timeout fires).
+async fn abandon_after<F: std::future::Future>(fut: F, polls: usize) {
+    let mut fut = std::pin::pin!(fut);
+    for _ in 0..polls {
+        let done =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx).is_ready()))
+                .await;
+        if done {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A request dropped in the middle of a write transaction (here, while its BEGIN is on the
+/// wire) must not hand the pool a connection still inside that transaction: the writes that
+/// connection carries next would sit uncommitted, unseen by everyone else, until a later
+/// ROLLBACK threw them away. Each autocommit write after an abandoned transaction must be
+/// visible at once from another connection.
+async fn abandoned_transactions_lose_no_later_write(app: TestApp) {
+    use sqlx::Connection;
+    let user = app.create_user("alice").await;
+    let mut outside = sqlx::AnyConnection::connect(&app.config.database_url())
+        .await
+        .unwrap();
+    let mut disabled = false;
+    for polls in 0..60 {
+        abandon_after(app.store.delete_api("no-such-api"), polls % 30 + 1).await;
+        // The pool takes a dropped connection back in a task of its own.
+        tokio::time::sleep(std::time::Duration::from_millis(if polls < 30 {
+            1
+        } else {
+            10
+        }))
+        .await;
+        for _ in 0..4 {
+            disabled = !disabled;
+            app.store
+                .set_user_disabled_by_id(&user.id, disabled)
+                .await
+                .unwrap();
+            let seen: i64 = sqlx::query_scalar("select disabled from users where id = $1")
+                .bind(&user.id)
+                .fetch_one(&mut outside)
+                .await
+                .unwrap();
+            assert_eq!(
+                seen == 1,
+                disabled,
+                "a write after abandoning a transaction at poll {} is not committed",
+                polls % 30 + 1
+            );
+        }
+    }
+}
+
 crate::backend_tests!(
+    abandoned_transactions_lose_no_later_write,
     access_rows_keep_their_invariants,
     a_turn_goes_to_one_request,
     queued_mail_is_claimed_once,

@@ -20,8 +20,9 @@ use aws_lc_rs::signature::{
 };
 use rotation::Action;
 use serde::Serialize;
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 const LEASE: &str = "key-rotation";
 const LEASE_TTL: i64 = 60;
@@ -250,7 +251,17 @@ pub struct Keystore {
     master: MasterKey,
     policy: Policy,
     set: RwLock<Arc<KeySet>>,
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
 }
+
+/// A token this process verified: the kid that verified it, and what the caller made of it.
+struct Verified {
+    kid: Arc<str>,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+/// Past this many remembered tokens the memory starts over (a few hundred bytes each).
+const VERIFIED_CAPACITY: usize = 4096;
 
 impl std::fmt::Debug for Keystore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -290,6 +301,7 @@ impl Keystore {
             master,
             policy,
             set: RwLock::new(Arc::new(set)),
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -533,6 +545,52 @@ impl Keystore {
 
     pub fn policy(&self) -> Policy {
         self.policy
+    }
+
+    /// What `verify` made of `token`, remembered by the SHA-256 of its exact bytes for as long
+    /// as the key that verified it is published. A resource server introspects, and an app
+    /// calls UserInfo with, the same token many times, and one RS256 verification costs more
+    /// than the rest of such a request. Only successes are kept; `verify` names the kid that
+    /// verified the token. What changes with time (expiry, revocation) stays the caller's to
+    /// check on every use.
+    pub fn verified<T, E>(
+        &self,
+        token: &str,
+        verify: impl FnOnce() -> Result<(String, T), E>,
+    ) -> Result<Arc<T>, E>
+    where
+        T: Send + Sync + 'static,
+    {
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref(),
+        );
+        let hit = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&digest).map(|e| (e.kid.clone(), e.value.clone())));
+        if let Some((kid, value)) = hit
+            && self.snapshot().by_kid.contains_key(&*kid)
+            && let Ok(value) = value.downcast::<T>()
+        {
+            return Ok(value);
+        }
+        let (kid, value) = verify()?;
+        let value = Arc::new(value);
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= VERIFIED_CAPACITY {
+                m.clear();
+            }
+            m.insert(
+                digest,
+                Verified {
+                    kid: kid.into(),
+                    value: value.clone(),
+                },
+            );
+        }
+        Ok(value)
     }
 
     /// The verification key for a kid we publish, with the one algorithm it verifies.

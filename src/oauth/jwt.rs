@@ -2,12 +2,14 @@
 //! accept": one of the algorithms we sign with (never `none`, never HMAC), a `kid` we publish
 //! whose key is of exactly that algorithm, our `iss`; `typ` keeps the two kinds apart. Expiry
 //! is left to callers, who use our clock.
+use super::claims::AccessTokenClaims;
 use super::error::OAuthError;
 use crate::domain::Alg;
 use crate::keys::{Jwk, Keystore};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -23,6 +25,26 @@ pub fn decode<T: DeserializeOwned>(
     token: &str,
     kind: Kind,
 ) -> Result<T, OAuthError> {
+    decode_with_kid(keys, issuer, token, kind).map(|(_, claims)| claims)
+}
+
+/// One of our access tokens, checked as `decode` checks it, through the keystore's memory of
+/// the tokens it has verified.
+pub fn decode_access(
+    keys: &Keystore,
+    issuer: &str,
+    token: &str,
+) -> Result<Arc<AccessTokenClaims>, OAuthError> {
+    keys.verified(token, || decode_with_kid(keys, issuer, token, Kind::Access))
+}
+
+/// `decode`, with the kid of the key that verified the token.
+fn decode_with_kid<T: DeserializeOwned>(
+    keys: &Keystore,
+    issuer: &str,
+    token: &str,
+    kind: Kind,
+) -> Result<(String, T), OAuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(OAuthError::invalid_token)?;
     let alg = match header.alg {
         Algorithm::RS256 => Alg::RS256,
@@ -55,9 +77,10 @@ pub fn decode<T: DeserializeOwned>(
     // RFC 7519 §4.1.5: every JWT we accept, whatever its kind (we issue none with nbf).
     v.validate_nbf = true;
     v.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
-    Ok(jsonwebtoken::decode::<T>(token, &key, &v)
+    let claims = jsonwebtoken::decode::<T>(token, &key, &v)
         .map_err(OAuthError::invalid_token)?
-        .claims)
+        .claims;
+    Ok((kid, claims))
 }
 
 /// Part `index` of a compact JWT (0 the header, 1 the claims) as JSON, before any signature

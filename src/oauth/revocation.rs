@@ -106,7 +106,7 @@ pub async fn introspect(
             "exp": r.expires_at,
         }));
     }
-    let Ok(claims) = jwt::decode::<AccessTokenClaims>(keys, issuer, token, Kind::Access) else {
+    let Ok(claims) = jwt::decode_access(keys, issuer, token) else {
         return Ok(inactive());
     };
     if claims.exp < now

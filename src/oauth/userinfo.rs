@@ -1,11 +1,12 @@
 //! Access-token verification and the UserInfo response (OIDC Core §5.3, RFC 6750).
 use super::claims::{AccessTokenClaims, user_claims};
 use super::error::{ErrorCode, OAuthError};
-use super::jwt::{self, Kind};
+use super::jwt;
 use crate::domain::ScopeSet;
 use crate::keys::Keystore;
 use crate::store::{Store, TokenSubject};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// How an access token was presented: RFC 6750 `Bearer`, or RFC 9449 §7.1 `DPoP`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,8 +51,8 @@ pub async fn verify_access_token(
     issuer: &str,
     now: i64,
     token: &str,
-) -> Result<AccessTokenClaims, OAuthError> {
-    let claims: AccessTokenClaims = jwt::decode(keys, issuer, token, Kind::Access)?;
+) -> Result<Arc<AccessTokenClaims>, OAuthError> {
+    let claims = jwt::decode_access(keys, issuer, token)?;
     if !claims.aud.contains(issuer) {
         return Err(OAuthError::invalid_token("not meant for this server"));
     }

@@ -567,6 +567,29 @@ impl TestApp {
     }
 }
 
+/// POSTs `form` to `path`, authenticated as `client` (Basic, or `client_id` when public).
+pub async fn post_as(
+    app: &TestApp,
+    client: &TestClient,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = app.http.post(app.url(path));
+    let mut body = form.to_vec();
+    match &client.secret {
+        Some(s) => req = req.basic_auth(&client.id, Some(s)),
+        None => body.push(("client_id", &client.id)),
+    }
+    req.form(&body).send().await.unwrap()
+}
+
+/// RFC 7662 introspection of `token` by `caller`, which must answer 200.
+pub async fn introspect(app: &TestApp, caller: &TestClient, token: &str) -> serde_json::Value {
+    let resp = post_as(app, caller, "/introspect", &[("token", token)]).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
 pub fn location(resp: &reqwest::Response) -> String {
     resp.headers()
         .get("location")

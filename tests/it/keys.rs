@@ -157,17 +157,23 @@ async fn rotate_now_and_revoke(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(app.keys.current_kid(), new);
-    assert_eq!(
-        app.userinfo(&token).await.status(),
-        200,
-        "retired, still published"
-    );
+    // Twice each, so the second answer comes from the memory of verified tokens.
+    for _ in 0..2 {
+        assert_eq!(
+            app.userinfo(&token).await.status(),
+            200,
+            "retired, still published"
+        );
+        assert_eq!(introspect(&app, &client, &token).await["active"], true);
+    }
     app.keys
         .revoke(&old, app.clock.now(), "test")
         .await
         .unwrap();
     assert_eq!(jwks_kids(&app).await, std::slice::from_ref(&new));
+    // Remembered as verified, but its key is gone: the memory ends with the key.
     assert_eq!(app.userinfo(&token).await.status(), 401);
+    assert_eq!(introspect(&app, &client, &token).await["active"], false);
     // Revoking the signer hands signing to a fresh key at once.
     app.keys
         .revoke(&new, app.clock.now(), "test")
@@ -527,7 +533,49 @@ async fn an_imported_key_verifies_its_old_tokens_then_signs(app: TestApp) {
     );
 }
 
+/// The memory of verified tokens asks again only for a token it has not verified, or one whose
+/// verification failed, or one whose key is no longer published.
+async fn verified_tokens_are_remembered_while_their_key_is_published(app: TestApp) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = AtomicUsize::new(0);
+    let kid = app.keys.current_kid();
+    let verify = |ok: bool, kid: &str| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        if ok {
+            Ok((kid.to_owned(), 7u32))
+        } else {
+            Err("bad signature")
+        }
+    };
+    assert_eq!(
+        *app.keys.verified("a.b.c", || verify(true, &kid)).unwrap(),
+        7
+    );
+    assert_eq!(
+        *app.keys.verified("a.b.c", || verify(true, &kid)).unwrap(),
+        7
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the second use is remembered"
+    );
+    // Another token, even one differing in a byte, is verified on its own.
+    assert!(app.keys.verified("a.b.d", || verify(false, &kid)).is_err());
+    assert!(app.keys.verified("a.b.d", || verify(false, &kid)).is_err());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "failures are not remembered"
+    );
+    // A kid that is not published never makes an entry that stands.
+    app.keys.verified("x.y.z", || verify(true, "gone")).unwrap();
+    app.keys.verified("x.y.z", || verify(true, "gone")).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+}
+
 crate::backend_tests!(
+    verified_tokens_are_remembered_while_their_key_is_published,
     an_imported_key_verifies_its_old_tokens_then_signs,
     clients_choose_their_signing_algorithms,
     an_algorithm_taken_out_stops_signing_here_only,

@@ -565,27 +565,6 @@ async fn refresh_token_of_another_client_is_refused(app: TestApp) {
 
 // ---- Revocation (RFC 7009) and introspection (RFC 7662) ----
 
-async fn post_as(
-    app: &TestApp,
-    client: &TestClient,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut req = app.http.post(app.url(path));
-    let mut body = form.to_vec();
-    match &client.secret {
-        Some(s) => req = req.basic_auth(&client.id, Some(s)),
-        None => body.push(("client_id", &client.id)),
-    }
-    req.form(&body).send().await.unwrap()
-}
-
-async fn introspect(app: &TestApp, caller: &TestClient, token: &str) -> Value {
-    let resp = post_as(app, caller, "/introspect", &[("token", token)]).await;
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
-}
-
 async fn revocation_and_introspection_of_every_token_state(app: TestApp) {
     app.create_user("alice").await;
     let client = app.create_client().await;

@@ -26,6 +26,9 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target", "release", "gatehouse")
 TICKS = os.sysconf("SC_CLK_TCK")
+# The tables requests grow and the sweeper empties (the store's GROWING_TABLES).
+GROWING_TABLES = ["flows", "session_clients", "logout_outbox", "pushed_requests", "seen_jwts",
+                  "sessions", "authorization_codes", "grants", "refresh_tokens", "revoked_tokens"]
 
 # wrk reports its percentiles (µs) and totals as one JSON line.
 DONE = """
@@ -122,15 +125,35 @@ class Server:
             raise SystemExit(f"gatehouse {' '.join(args)}: {out.stderr}")
         return out.stdout
 
-    def rows(self):
-        """Rows in the tables requests can grow (SQLite only)."""
+    def query(self, sql):
+        """One number from the database: sqlite3 on the SQLite file, psql on PostgreSQL (None
+        when neither can be read)."""
+        url = self.env.get("GATEHOUSE_DATABASE_URL")
+        if url:
+            if not shutil.which("psql"):
+                return None
+            out = subprocess.run(["psql", url, "-Atc", sql], capture_output=True, text=True)
+            return int(out.stdout.strip()) if out.returncode == 0 else None
         path = os.path.join(self.dir, "data", "gatehouse.db")
-        if "GATEHOUSE_DATABASE_URL" in self.env or not os.path.exists(path):
+        if not os.path.exists(path):
             return None
         with sqlite3.connect(path) as db:
-            return sum(db.execute(f"select count(*) from {t}").fetchone()[0]
-                       for t in ["revoked_tokens", "sessions", "flows", "authorization_codes",
-                                 "grants", "refresh_tokens"])
+            return db.execute(sql).fetchone()[0]
+
+    def rows(self):
+        """Rows in the tables requests grow and the sweeper empties."""
+        return self.query("select " + " + ".join(
+            f"(select count(*) from {t})" for t in GROWING_TABLES))
+
+    def size_bytes(self):
+        """The database's size in use: SQLite's pages less its free list, or PostgreSQL's
+        pg_database_size."""
+        if "GATEHOUSE_DATABASE_URL" in self.env:
+            return self.query("select pg_database_size(current_database())")
+        return self.query("select (select page_count from pragma_page_count()) * "
+                          "(select page_size from pragma_page_size()) - "
+                          "(select freelist_count from pragma_freelist_count()) * "
+                          "(select page_size from pragma_page_size())")
 
     def post_json(self, path, form, basic=None):
         data = urllib.parse.urlencode(form).encode()
@@ -140,7 +163,9 @@ class Server:
             req.add_header("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
         try:
             with urllib.request.urlopen(req) as r:
-                return json.load(r)
+                body = r.read()
+                # /revoke answers 200 with an empty body.
+                return json.loads(body) if body else {}
         except urllib.error.HTTPError as e:
             sys.exit(f"POST {path}: {e.code} {e.read().decode(errors='replace')}")
 
@@ -304,6 +329,119 @@ def median_run(runs):
         else statistics.median(r["rows_per_req"] for r in runs)}
 
 
+def create_people(server, names):
+    for name in names:
+        out = subprocess.run([BINARY, "user", "create", "--username", name, "--password-stdin"],
+                             env=server.env, input=PASSWORD + "\n", capture_output=True,
+                             text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"gatehouse user create: {out.stderr}")
+
+
+def create_app(server):
+    """A confidential web app with refresh tokens and no consent: the client, its Basic
+    header, its /authorize URL, and a function that exchanges one of its codes."""
+    import base64
+    app = json.loads(server.cli("client", "create", "--name", "bench app", "--redirect-uri",
+                                REDIRECT, "--grant-type", "authorization_code", "--grant-type",
+                                "refresh_token", "--skip-consent", "--json"))
+    pair = f"{app['client_id']}:{app['client_secret']}"
+    auth = ("Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
+    authorize = ("/authorize?response_type=code&client_id=" + app["client_id"]
+                 + "&redirect_uri=" + urllib.parse.quote(REDIRECT, safe="")
+                 + "&scope=openid%20profile&code_challenge=" + CHALLENGE
+                 + "&code_challenge_method=S256")
+
+    def exchange(code):
+        return server.post_json("/token", {
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "code_verifier": VERIFIER}, pair)
+    return app, auth, authorize, exchange
+
+
+REDEEM = "grant_type=authorization_code&redirect_uri={}&code_verifier={}&code=".format(
+    "https%3A%2F%2Fapp.example.com%2Fcb", VERIFIER)
+
+
+# Lifetimes for the soak, against the defaults: access tokens (and so the deny list and kept
+# codes) 60 s for 600, sessions 60 s for 8 h, refresh families 120 s for 30 days, idle 60 s for
+# 14 days. A minute of soak turns over as many access tokens as ten minutes at the defaults.
+SOAK_LIFETIMES = {"GATEHOUSE_ACCESS_TOKEN_TTL": "60", "GATEHOUSE_SESSION_TTL": "60",
+                  "GATEHOUSE_REFRESH_TOKEN_TTL": "120", "GATEHOUSE_REFRESH_IDLE_TTL": "60"}
+
+
+def soak(args):
+    """Database size under sustained load: cycles of sign-in, code exchange, refresh and
+    revocation at shortened lifetimes, sampling the rows the sweeper must delete and the
+    database's size after each cycle. Bounded when the last third of the run peaks no higher
+    than the middle third."""
+    server = Server(args.database_url)
+    server.env.update(SOAK_LIFETIMES)
+    atexit.register(server.stop)
+    server.start()
+    create_people(server, [USERNAME])
+    app, app_auth, app_authorize, exchange = create_app(server)
+    machine = json.loads(server.cli("client", "create", "--name", "soak machine",
+                                    "--grant-type", "client_credentials", "--scope", "api",
+                                    "--json"))
+    machine_pair = f"{machine['client_id']}:{machine['client_secret']}"
+    form = ("Content-Type", "application/x-www-form-urlencoded")
+    t0 = time.monotonic()
+    samples = []
+    requests = 0
+    while time.monotonic() - t0 < args.soak * 60:
+        # A new sign-in each cycle: a session, its flow and its clients, as people arrive.
+        browser = Browser(server.issuer)
+        exchange(browser.code(app_authorize))
+        codes = mint_codes(browser, app_authorize, 500 * args.connections)
+        r = wrk(server, "/token", 5, args.connections, "POST", None, (app_auth, form),
+                FROM_LIST % write_lines("\t\t" + REDEEM + c for c in codes))
+        requests += r["rps"] * 5
+        seeds = [exchange(c)["refresh_token"]
+                 for c in mint_codes(browser, app_authorize, args.connections * 2)]
+        r = wrk(server, "/token", 5, args.connections, "POST", None, (app_auth, form),
+                ROTATING % write_lines(seeds))
+        requests += r["rps"] * 5
+        # Revoked access tokens go on the deny list until they would have expired.
+        for _ in range(200):
+            at = server.post_json("/token", {"grant_type": "client_credentials"},
+                                  machine_pair)["access_token"]
+            server.post_json("/revoke", {"token": at}, machine_pair)
+        requests += 400
+        samples.append({"minute": (time.monotonic() - t0) / 60, "requests": int(requests),
+                        "rows": server.rows(), "bytes": server.size_bytes(),
+                        "rss_mb": rss_kb(server.proc.pid, "VmRSS") / 1024})
+        s = samples[-1]
+        print(f"  {s['minute']:5.1f} min  {s['requests']:>9} requests  {s['rows']:>8} rows  "
+              f"{s['bytes'] / 1e6:8.1f} MB  RSS {s['rss_mb']:.1f} MB", flush=True)
+    server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
+    # The first third fills up to the lifetimes; the last must peak no higher than the middle
+    # one, give or take where the samples fall in the sweeper's saw-tooth.
+    third = len(samples) // 3
+    first, second = samples[third:2 * third], samples[2 * third:]
+    bounded = {k: max(x[k] for x in second) <= 1.2 * max(x[k] for x in first)
+               for k in ("rows", "bytes")} if third else {}
+    autovacuum = None
+    if args.database_url:
+        # PostgreSQL reuses deleted rows' space only once (auto)vacuum has run: with it off,
+        # the size grows whatever the sweeper deletes.
+        out = subprocess.run(["psql", args.database_url, "-Atc", "show autovacuum"],
+                             capture_output=True, text=True)
+        autovacuum = out.stdout.strip() or None
+    print(f"soak on {'postgres' if args.database_url else 'sqlite'}: {args.soak} min, "
+          f"{int(requests)} requests at lifetimes {SOAK_LIFETIMES}"
+          + (f"; autovacuum {autovacuum}" if autovacuum else ""))
+    for k, ok in bounded.items():
+        print(f"  {'met   ' if ok else 'MISSED'} database {k} bounded: the last third's peak "
+              f"{max(x[k] for x in second)} against the middle third's "
+              f"{max(x[k] for x in first)}")
+    os.makedirs(os.path.join(ROOT, "target", "bench"), exist_ok=True)
+    with open(os.path.join(ROOT, "target", "bench", "soak.json"), "w") as f:
+        json.dump({"minutes": args.soak, "lifetimes": SOAK_LIFETIMES, "samples": samples,
+                   "bounded": bounded, "autovacuum": autovacuum}, f, indent=2)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--database-url", help="postgres://… (default: a fresh SQLite file)")
@@ -312,6 +450,8 @@ def main():
     ap.add_argument("--connections", type=int, default=10)
     ap.add_argument("--binary", help="the gatehouse binary to run (default: target/release; "
                     "target/profiling/gatehouse for perf)")
+    ap.add_argument("--soak", type=float, metavar="MINUTES",
+                    help="instead of the table: the database-size soak, for MINUTES")
     ap.add_argument("--only", action="append", metavar="ENDPOINT",
                     help="run just this endpoint (repeatable), e.g. --only refresh")
     args = ap.parse_args()
@@ -320,6 +460,8 @@ def main():
         BINARY = os.path.abspath(args.binary)
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (bench/run.sh installs it)")
+    if args.soak:
+        return soak(args)
 
     s_sign = rsa_sign_seconds()
     server = Server(args.database_url)
@@ -361,38 +503,20 @@ def main():
     # People to sign in: the login run takes them in turn, as many people would, since
     # attempts on one account are counted (and past five in flight, throttled) before the check.
     people = [USERNAME] + [f"{USERNAME}{i}" for i in range(1, 20)]
-    for name in people:
-        out = subprocess.run([BINARY, "user", "create", "--username", name, "--password-stdin"],
-                             env=server.env, input=PASSWORD + "\n", capture_output=True,
-                             text=True)
-        if out.returncode != 0:
-            raise SystemExit(f"gatehouse user create: {out.stderr}")
+    create_people(server, people)
     # The first signs in once for a confidential web app with refresh tokens and no consent.
-    app = json.loads(server.cli("client", "create", "--name", "bench app", "--redirect-uri",
-                                REDIRECT, "--grant-type", "authorization_code", "--grant-type",
-                                "refresh_token", "--skip-consent", "--json"))
-    app_auth = ("Authorization", "Basic " + base64.b64encode(
-        f"{app['client_id']}:{app['client_secret']}".encode()).decode())
-    app_authorize = ("/authorize?response_type=code&client_id=" + app["client_id"]
-                     + "&redirect_uri=" + urllib.parse.quote(REDIRECT, safe="")
-                     + "&scope=openid%20profile&code_challenge=" + CHALLENGE
-                     + "&code_challenge_method=S256")
+    app, app_auth, app_authorize, exchange = create_app(server)
     browser = Browser(server.issuer)
 
-    def exchange(code):
-        return server.post_json("/token", {
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-            "code_verifier": VERIFIER}, f"{app['client_id']}:{app['client_secret']}")
-
     user_token = exchange(browser.code(app_authorize))["access_token"]
-    redeem = "grant_type=authorization_code&redirect_uri={}&code_verifier={}&code=".format(
-        urllib.parse.quote(REDIRECT, safe=""), VERIFIER)
-    # Enough codes for the fastest code exchange seen, with room; codes live 60 s.
-    code_budget = max(2000, 1500 * args.seconds)
+    # Enough codes for the fastest code exchange seen (1,620/s on session 27's host), with room:
+    # a run that runs out replays its last code, whose refusals count as errors and whose
+    # revocations inflate CPU/req. Codes live 60 s.
+    code_budget = max(2000, 2500 * args.seconds)
 
     def codes_script():
         codes = mint_codes(browser, app_authorize, code_budget)
-        return FROM_LIST % write_lines("\t\t" + redeem + c for c in codes)
+        return FROM_LIST % write_lines("\t\t" + REDEEM + c for c in codes)
 
     def refresh_script():
         tokens = [exchange(c)["refresh_token"]

@@ -44,7 +44,9 @@ pub struct Reply {
 #[derive(Clone)]
 pub struct Outbound {
     allow_loopback: bool,
-    tls: tokio_rustls::TlsConnector,
+    /// Made on the first HTTPS request: reading the system's roots (a bundle, then a directory
+    /// of some 150 files) took a large share of start-up, and many deployments never call out.
+    tls: Arc<tokio::sync::OnceCell<tokio_rustls::TlsConnector>>,
 }
 
 impl std::fmt::Debug for Outbound {
@@ -91,27 +93,44 @@ fn refused_v4(a: Ipv4Addr, allow_loopback: bool) -> bool {
         || (a.is_loopback() && !allow_loopback)
 }
 
+/// TLS with the system's roots, on aws-lc-rs.
+fn connector() -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates leave HTTPS unusable, not the server.
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        let _ = roots.add(cert);
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .unwrap_or_else(|_| {
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        });
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
 impl Outbound {
     pub fn new(allow_loopback: bool) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        // Unreadable system certificates leave HTTPS unusable, not the server.
-        let found = rustls_native_certs::load_native_certs();
-        for cert in found.certs {
-            let _ = roots.add(cert);
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-            .unwrap_or_else(|_| {
-                rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            });
         Self {
             allow_loopback,
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            tls: Arc::new(tokio::sync::OnceCell::new()),
         }
+    }
+
+    async fn tls(&self) -> &tokio_rustls::TlsConnector {
+        self.tls
+            .get_or_init(|| async {
+                // File reads and certificate parsing: off the request threads.
+                match tokio::task::spawn_blocking(connector).await {
+                    Ok(c) => c,
+                    Err(_) => connector(),
+                }
+            })
+            .await
     }
 
     pub async fn get(&self, url: &str) -> Result<Reply, OutboundError> {
@@ -187,7 +206,7 @@ impl Outbound {
             let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
                 .map_err(|_| OutboundError::Url("not a TLS server name"))?
                 .to_owned();
-            let tls = self.tls.connect(name, tcp).await?;
+            let tls = self.tls().await.connect(name, tcp).await?;
             request_on(TokioIo::new(tls), req, read_body).await
         } else {
             request_on(TokioIo::new(tcp), req, read_body).await
@@ -294,6 +313,27 @@ mod tests {
         ] {
             assert!(!is_refused(ip.parse().unwrap(), false), "{ip}");
         }
+    }
+
+    /// The system's roots are read on the first HTTPS request, not when the server starts.
+    #[tokio::test]
+    async fn tls_is_set_up_on_first_use() {
+        let out = Outbound::new(true);
+        assert!(out.tls.get().is_none());
+        // A listener that hangs up: the handshake is attempted, and fails.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                drop(conn);
+            }
+        });
+        assert!(
+            out.get(&format!("https://127.0.0.1:{port}/"))
+                .await
+                .is_err()
+        );
+        assert!(out.tls.get().is_some());
     }
 
     #[tokio::test]

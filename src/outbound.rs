@@ -98,6 +98,9 @@ fn connector() -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     // Unreadable system certificates leave HTTPS unusable, not the server.
     let found = rustls_native_certs::load_native_certs();
+    if let Some(first) = found.errors.first() {
+        tracing::warn!(errors = found.errors.len(), error = %first, "some system TLS roots could not be read");
+    }
     for cert in found.certs {
         let _ = roots.add(cert);
     }

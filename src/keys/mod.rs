@@ -254,9 +254,9 @@ pub struct Keystore {
     verified: Mutex<HashMap<[u8; 32], Verified>>,
 }
 
-/// A token this process verified: the kid that verified it, and what the caller made of it.
+/// A token this process verified: the key that verified it, and what the caller made of it.
 struct Verified {
-    kid: Arc<str>,
+    key: Arc<SigningKey>,
     value: Arc<dyn Any + Send + Sync>,
 }
 
@@ -547,45 +547,61 @@ impl Keystore {
         self.policy
     }
 
-    /// What `verify` made of `token`, remembered by the SHA-256 of its exact bytes for as long
-    /// as the key that verified it is published. A resource server introspects, and an app
-    /// calls UserInfo with, the same token many times, and one RS256 verification costs more
-    /// than the rest of such a request. Only successes are kept; `verify` names the kid that
-    /// verified the token. What changes with time (expiry, revocation) stays the caller's to
+    /// What `verify` made of `token`, remembered by the SHA-256 of `purpose` and its exact
+    /// bytes for as long as the very key that verified it is published (a kid revoked and then
+    /// imported again with another key does not count). A resource server introspects, and an
+    /// app calls UserInfo with, the same token many times, and one RS256 verification costs
+    /// more than the rest of such a request. Only successes are kept; `verify` names the kid
+    /// that verified the token, and `purpose` names the rules it checked (callers with other
+    /// rules use another). What changes with time (expiry, revocation) stays the caller's to
     /// check on every use.
     pub fn verified<T, E>(
         &self,
+        purpose: &str,
         token: &str,
         verify: impl FnOnce() -> Result<(String, T), E>,
     ) -> Result<Arc<T>, E>
     where
         T: Send + Sync + 'static,
     {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        context.update(purpose.as_bytes());
+        context.update(&[0]);
+        context.update(token.as_bytes());
         let mut digest = [0u8; 32];
-        digest.copy_from_slice(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref(),
-        );
+        digest.copy_from_slice(context.finish().as_ref());
         let hit = self
             .verified
             .lock()
             .ok()
-            .and_then(|m| m.get(&digest).map(|e| (e.kid.clone(), e.value.clone())));
-        if let Some((kid, value)) = hit
-            && self.snapshot().by_kid.contains_key(&*kid)
+            .and_then(|m| m.get(&digest).map(|e| (e.key.clone(), e.value.clone())));
+        let published = |key: &Arc<SigningKey>, set: &KeySet| {
+            set.by_kid
+                .get(&key.kid)
+                .is_some_and(|k| Arc::ptr_eq(k, key))
+        };
+        if let Some((key, value)) = hit
+            && published(&key, &self.snapshot())
             && let Ok(value) = value.downcast::<T>()
         {
             return Ok(value);
         }
+        // The key under the kid before and after the check must be one and the same, so the
+        // entry is tied to the key that verified, not to whatever holds the kid later.
+        let before = self.snapshot();
         let (kid, value) = verify()?;
         let value = Arc::new(value);
-        if let Ok(mut m) = self.verified.lock() {
+        let key = before.by_kid.get(&kid).cloned();
+        if let Some(key) = key.filter(|k| published(k, &self.snapshot()))
+            && let Ok(mut m) = self.verified.lock()
+        {
             if m.len() >= VERIFIED_CAPACITY {
                 m.clear();
             }
             m.insert(
                 digest,
                 Verified {
-                    kid: kid.into(),
+                    key,
                     value: value.clone(),
                 },
             );

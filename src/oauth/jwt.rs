@@ -35,7 +35,10 @@ pub fn decode_access(
     issuer: &str,
     token: &str,
 ) -> Result<Arc<AccessTokenClaims>, OAuthError> {
-    keys.verified(token, || decode_with_kid(keys, issuer, token, Kind::Access))
+    // Each keystore serves one issuer; the purpose keeps these entries to these rules.
+    keys.verified("access token", token, || {
+        decode_with_kid(keys, issuer, token, Kind::Access)
+    })
 }
 
 /// `decode`, with the kid of the key that verified the token.

@@ -524,6 +524,30 @@ async fn an_imported_key_verifies_its_old_tokens_then_signs(app: TestApp) {
         .import_rsa(der, Some("legacy-1".into()), now, false, "test")
         .await;
     assert!(again.is_err());
+    // Revoked, then another key imported under the same kid: the tokens the first key signed,
+    // remembered as verified above, are refused.
+    assert_eq!(app.userinfo(&old).await.status(), 200);
+    app.keys
+        .revoke("legacy-1", app.clock.now(), "test")
+        .await
+        .unwrap();
+    let other =
+        gatehouse::keys::pem::rsa_private_pkcs8(&openssl_rsa_key(dir.path(), 2048, false)).unwrap();
+    app.keys
+        .import_rsa(
+            other,
+            Some("legacy-1".into()),
+            app.clock.now(),
+            false,
+            "test",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.userinfo(&old).await.status(),
+        401,
+        "another key under the old kid"
+    );
     let short = gatehouse::keys::pem::rsa_private_pkcs8(&openssl_rsa_key(dir.path(), 1024, false));
     assert!(short.unwrap_err().to_string().contains("2048"));
     assert!(gatehouse::keys::pem::rsa_private_pkcs8("not a key").is_err());
@@ -533,8 +557,8 @@ async fn an_imported_key_verifies_its_old_tokens_then_signs(app: TestApp) {
     );
 }
 
-/// The memory of verified tokens asks again only for a token it has not verified, or one whose
-/// verification failed, or one whose key is no longer published.
+/// The memory of verified tokens asks again only for a token it has not verified for that
+/// purpose, or one whose verification failed, or one whose key is no longer published.
 async fn verified_tokens_are_remembered_while_their_key_is_published(app: TestApp) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let calls = AtomicUsize::new(0);
@@ -548,11 +572,15 @@ async fn verified_tokens_are_remembered_while_their_key_is_published(app: TestAp
         }
     };
     assert_eq!(
-        *app.keys.verified("a.b.c", || verify(true, &kid)).unwrap(),
+        *app.keys
+            .verified("test", "a.b.c", || verify(true, &kid))
+            .unwrap(),
         7
     );
     assert_eq!(
-        *app.keys.verified("a.b.c", || verify(true, &kid)).unwrap(),
+        *app.keys
+            .verified("test", "a.b.c", || verify(true, &kid))
+            .unwrap(),
         7
     );
     assert_eq!(
@@ -561,17 +589,34 @@ async fn verified_tokens_are_remembered_while_their_key_is_published(app: TestAp
         "the second use is remembered"
     );
     // Another token, even one differing in a byte, is verified on its own.
-    assert!(app.keys.verified("a.b.d", || verify(false, &kid)).is_err());
-    assert!(app.keys.verified("a.b.d", || verify(false, &kid)).is_err());
+    assert!(
+        app.keys
+            .verified("test", "a.b.d", || verify(false, &kid))
+            .is_err()
+    );
+    assert!(
+        app.keys
+            .verified("test", "a.b.d", || verify(false, &kid))
+            .is_err()
+    );
     assert_eq!(
         calls.load(Ordering::SeqCst),
         3,
         "failures are not remembered"
     );
+    // Another purpose (other rules) does not share the entry.
+    app.keys
+        .verified("other", "a.b.c", || verify(true, &kid))
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
     // A kid that is not published never makes an entry that stands.
-    app.keys.verified("x.y.z", || verify(true, "gone")).unwrap();
-    app.keys.verified("x.y.z", || verify(true, "gone")).unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 5);
+    app.keys
+        .verified("test", "x.y.z", || verify(true, "gone"))
+        .unwrap();
+    app.keys
+        .verified("test", "x.y.z", || verify(true, "gone"))
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
 }
 
 crate::backend_tests!(

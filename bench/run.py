@@ -8,6 +8,7 @@ the server's peak RSS, and database rows added per request. Medians of RUNS runs
 kept in the JSON."""
 import argparse
 import atexit
+import base64
 import collections
 import json
 import os
@@ -159,7 +160,6 @@ class Server:
         data = urllib.parse.urlencode(form).encode()
         req = urllib.request.Request(self.issuer + path, data=data)
         if basic:
-            import base64
             req.add_header("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
         try:
             with urllib.request.urlopen(req) as r:
@@ -341,7 +341,6 @@ def create_people(server, names):
 def create_app(server):
     """A confidential web app with refresh tokens and no consent: the client, its Basic
     header, its /authorize URL, and a function that exchanges one of its codes."""
-    import base64
     app = json.loads(server.cli("client", "create", "--name", "bench app", "--redirect-uri",
                                 REDIRECT, "--grant-type", "authorization_code", "--grant-type",
                                 "refresh_token", "--skip-consent", "--json"))
@@ -481,7 +480,6 @@ def main():
                                     "client_credentials", "--scope", "api", "--json"))
     client_id, secret = created["client_id"], created["client_secret"]
     basic = f"{client_id}:{secret}"
-    import base64
     auth = ("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
     form = ("Content-Type", "application/x-www-form-urlencoded")
     token = server.post_json("/token", {"grant_type": "client_credentials"}, basic)["access_token"]

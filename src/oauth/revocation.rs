@@ -3,7 +3,7 @@
 use super::authorize::Params;
 use super::claims::AccessTokenClaims;
 use super::error::OAuthError;
-use super::jwt::{self, Kind};
+use super::jwt;
 use crate::crypto::hash_secret;
 use crate::domain::Client;
 use crate::keys::Keystore;
@@ -30,7 +30,7 @@ pub async fn revoke(
         }
         return Ok(());
     }
-    if let Ok(claims) = jwt::decode::<AccessTokenClaims>(keys, issuer, token, Kind::Access)
+    if let Ok(claims) = jwt::decode_access(keys, issuer, token)
         && claims.client_id == client.id
     {
         // Denied until it would have expired; the entry is swept after that.

@@ -181,7 +181,7 @@ pub async fn resolve_request(
         });
     }
     let ids: Vec<&str> = resources.iter().map(String::as_str).collect();
-    let apis = store.apis_for(&candidates, &ids).await?;
+    let apis = store.apis_for_cached(&candidates, &ids).await?;
     resolve(openid, &candidates, resources, &apis, client)
 }
 

@@ -198,6 +198,14 @@ impl Store {
         fold_apis(&rows)
     }
 
+    /// `apis_for` through the server's cache, for the token and authorization endpoints, which
+    /// read it on every request (see `with_read_caches`).
+    pub async fn apis_for_cached(&self, scopes: &[&str], identifiers: &[&str]) -> Result<Vec<Api>> {
+        let key = format!("{scopes:?}{identifiers:?}");
+        self.read_through(|c| &c.apis, &key, self.apis_for(scopes, identifiers))
+            .await
+    }
+
     /// The APIs that own any of `scopes` or have one of `identifiers`, each with all its scopes.
     pub async fn apis_for(&self, scopes: &[&str], identifiers: &[&str]) -> Result<Vec<Api>> {
         let mut clauses = Vec::new();

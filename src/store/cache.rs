@@ -3,7 +3,7 @@
 //! through this process shows at once; it also expires after `ttl` seconds, which bounds how late
 //! a change made by another process (the CLI, another replica) shows.
 use super::{Result, Store};
-use crate::domain::{Access, User};
+use crate::domain::{Access, Api, User};
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -130,19 +130,22 @@ impl Drop for Writing<'_> {
     }
 }
 
-/// What introspection and UserInfo read on every request: a token's standing (by `jti`, which
-/// names one token), and a user with their roles and groups (by user id).
+/// What introspection, UserInfo and the token endpoint read on every request: a token's
+/// standing (by `jti`, which names one token), a user with their roles and groups (by user id),
+/// and the APIs a request's scopes and resources name.
 #[derive(Debug)]
 pub struct ReadCaches {
     pub(super) standing: TimedCache<bool>,
     pub(super) users: TimedCache<Option<User>>,
     pub(super) access: TimedCache<Access>,
+    pub(super) apis: TimedCache<Vec<Api>>,
 }
 
 impl Store {
-    /// Caches what introspection and UserInfo read for `ttl` seconds of `now`'s clock: the
-    /// bound on how late a revocation or a user's change made by another process (the CLI,
-    /// another replica) shows. Changes through this handle show at once.
+    /// Caches what introspection, UserInfo and the token endpoint read for `ttl` seconds of
+    /// `now`'s clock: the bound on how late a revocation, a user's change or an API's made by
+    /// another process (the CLI, another replica) shows. Changes through this handle show at
+    /// once.
     pub fn with_read_caches(
         mut self,
         ttl: i64,
@@ -151,7 +154,8 @@ impl Store {
         self.read_caches = Some(std::sync::Arc::new(ReadCaches {
             standing: TimedCache::new(ttl, now.clone()),
             users: TimedCache::new(ttl, now.clone()),
-            access: TimedCache::new(ttl, now),
+            access: TimedCache::new(ttl, now.clone()),
+            apis: TimedCache::new(ttl, now),
         }));
         self
     }

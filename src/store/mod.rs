@@ -164,6 +164,30 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0025_dpop_code_binding.sql"),
 ];
 
+/// How long a pooled connection may sit unused before the pool tests it again before lending
+/// it: under load connections come back within milliseconds and are never tested twice.
+const TEST_AFTER_IDLE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The pool tests a connection that sat idle (the database may have restarted meanwhile) but
+/// not one that was just handed back: sqlx already tests every connection it takes back, and a
+/// second test on every checkout cost a round trip per statement (a hand-off to SQLite's
+/// thread, a network round trip to PostgreSQL).
+fn pool_options(max: u32, acquire_timeout_secs: u64) -> AnyPoolOptions {
+    use sqlx::Connection;
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(acquire_timeout_secs))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= TEST_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl Store {
     /// Connects to `sqlite:…` or `postgres://…`. A SQLite file and its directory are created.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -179,21 +203,13 @@ impl Store {
         let max = if backend == Backend::Sqlite { 8 } else { 16 };
         // A request waiting for a connection fails (503) after a few seconds instead of hanging
         // while the database is away; the pool reconnects by itself once it is back.
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(std::time::Duration::from_secs(3))
-            .connect(url)
-            .await?;
+        let pool = pool_options(max, 3).connect(url).await?;
         let writer = if backend == Backend::Sqlite {
             // WAL lets readers proceed during a write; the setting persists in the file.
             sqlx::query("pragma journal_mode = wal")
                 .execute(&pool)
                 .await?;
-            AnyPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(std::time::Duration::from_secs(5))
-                .connect(url)
-                .await?
+            pool_options(1, 5).connect(url).await?
         } else {
             pool.clone()
         };

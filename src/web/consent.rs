@@ -71,7 +71,7 @@ pub async fn scope_lines<'a>(
     let apis = if names.is_empty() {
         Vec::new()
     } else {
-        state.store.apis_for(&names, &[]).await?
+        state.store.apis_for_cached(&names, &[]).await?
     };
     Ok(scope
         .iter()

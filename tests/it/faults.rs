@@ -118,17 +118,59 @@ impl Drop for PrivateCluster {
     }
 }
 
-/// PostgreSQL restarted under load: requests fail with 503 and a JSON or page error, never a
-/// 500 or a panic, and Gatehouse recovers by itself.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_restart_under_load_gives_503_and_recovers() {
-    let Some(cluster) = PrivateCluster::start() else {
+/// A private cluster, or None (the test is skipped) where PostgreSQL's server binaries are
+/// missing and not required.
+fn private_cluster() -> Option<PrivateCluster> {
+    let cluster = PrivateCluster::start();
+    if cluster.is_none() {
         assert_ne!(
             std::env::var("GATEHOUSE_REQUIRE_PG_FAULTS").as_deref(),
             Ok("1"),
             "PostgreSQL server binaries are required but not installed"
         );
         eprintln!("skipped: no PostgreSQL server binaries");
+    }
+    cluster
+}
+
+/// PostgreSQL restarted while Gatehouse sat idle: the pool tests a connection that sat idle
+/// before lending it, so the first requests after the restart get live connections, not 503s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_while_idle_fails_no_request() {
+    let Some(cluster) = private_cluster() else {
+        return;
+    };
+    let url = cluster.url();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database_url = Some(url))
+        .await
+        .unwrap();
+    let ready = |http: reqwest::Client, url: String| async move {
+        http.get(url).send().await.unwrap().status()
+    };
+    // Several at once, so the pool holds several connections that the restart kills.
+    let warm: Vec<_> = (0..6)
+        .map(|_| tokio::spawn(ready(app.http.clone(), app.url("/readyz"))))
+        .collect();
+    for w in warm {
+        assert_eq!(w.await.unwrap(), 200);
+    }
+    tokio::task::block_in_place(|| {
+        cluster.ctl("stop");
+        cluster.ctl("start");
+        // Longer than the pool lets a connection sit before testing it again.
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    for i in 0..8 {
+        let status = ready(app.http.clone(), app.url("/readyz")).await;
+        assert_eq!(status, 200, "request {i} after the restart");
+    }
+}
+
+/// PostgreSQL restarted under load: requests fail with 503 and a JSON or page error, never a
+/// 500 or a panic, and Gatehouse recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_under_load_gives_503_and_recovers() {
+    let Some(cluster) = private_cluster() else {
         return;
     };
     let url = cluster.url();

@@ -1403,6 +1403,61 @@ async fn clients_are_cached_and_invalidated(app: TestApp) {
     other.close().await;
 }
 
+/// The APIs the token endpoint looks up for a request's scopes are cached (issue 11): a change
+/// through this server shows at once; one made by another process within the standing cache's
+/// TTL.
+async fn apis_are_cached_and_invalidated(app: TestApp) {
+    use gatehouse::domain::{Api, ApiScope};
+    let machine = app
+        .create_client_custom(false, |c| {
+            c.grant_types = vec![GrantType::ClientCredentials];
+            c.allowed_scopes = Some(vec!["tasks:read".into()]);
+        })
+        .await;
+    let audience = || async {
+        let resp = app
+            .token(&machine, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(resp.status(), 200);
+        let token = resp.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        jwt_claims(&token)["aud"].clone()
+    };
+    let api = Api {
+        id: "tasks".into(),
+        identifier: "https://tasks.example".into(),
+        name: "Tasks".into(),
+        scopes: vec![ApiScope {
+            name: "tasks:read".into(),
+            description: "Read tasks".into(),
+        }],
+        created_at: 1,
+        updated_at: 1,
+    };
+    let issuer = serde_json::json!(app.issuer);
+    let api_audience = serde_json::json!("https://tasks.example");
+    assert_eq!(audience().await, issuer, "no API owns the scope yet");
+
+    let other = gatehouse::store::Store::connect(&app.config.database_url())
+        .await
+        .unwrap();
+    other.insert_api(&api).await.unwrap();
+    assert_eq!(audience().await, issuer, "still cached");
+    app.clock.advance(app.config.standing_cache_ttl);
+    assert_eq!(
+        audience().await,
+        api_audience,
+        "another process's API shows"
+    );
+
+    // This server's change shows at once.
+    assert!(app.store.delete_api("tasks").await.unwrap());
+    assert_eq!(audience().await, issuer);
+    other.close().await;
+}
+
 /// What introspection and UserInfo read is cached (issue 11): a change through this server
 /// shows at once; one made by another process (the CLI, another replica) within the standing
 /// cache's TTL.
@@ -1576,6 +1631,7 @@ crate::backend_tests!(
     authorize_refuses_clients_without_the_code_grant,
     cors_origins_are_cached_and_invalidated,
     clients_are_cached_and_invalidated,
+    apis_are_cached_and_invalidated,
     standing_and_users_are_cached_and_invalidated,
     form_action_allows_only_self_and_the_verified_target,
     prompt_login_forces_a_new_sign_in,

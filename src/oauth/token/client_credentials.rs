@@ -48,7 +48,7 @@ pub async fn client_credentials(
     let apis = if candidates.is_empty() && ids.is_empty() {
         Vec::new()
     } else {
-        ctx.store.apis_for(&candidates, &ids).await?
+        ctx.store.apis_for_cached(&candidates, &ids).await?
     };
     let target = target_api(client, &apis, resources.first(), &asked, &candidates)?;
     // Without `scope`, everything registered; with a resource, what it registered of that API.

@@ -214,7 +214,12 @@ async fn mint(
     resource: Option<&str>,
 ) -> Result<(Minted, Option<String>, ScopeSet), OAuthError> {
     let api = match resource {
-        Some(id) => ctx.store.apis_for(&[], &[id]).await?.into_iter().next(),
+        Some(id) => ctx
+            .store
+            .apis_for_cached(&[], &[id])
+            .await?
+            .into_iter()
+            .next(),
         None => None,
     };
     let groups_asked = granted.contains("groups");
@@ -279,7 +284,7 @@ async fn legacy_audiences(ctx: Issuer<'_>, client: &Client) -> Result<Vec<String
         return Ok(Vec::new());
     }
     let ids: Vec<&str> = client.audiences.iter().map(String::as_str).collect();
-    let apis = ctx.store.apis_for(&[], &ids).await?;
+    let apis = ctx.store.apis_for_cached(&[], &ids).await?;
     Ok(client
         .audiences
         .iter()
@@ -310,9 +315,11 @@ fn wire_amr(amr: &[Amr]) -> Vec<String> {
     amr.iter().map(|a| a.as_str().to_owned()).collect()
 }
 
+/// Through the cache UserInfo reads: a user disabled by another process is refused within its
+/// TTL, as their access tokens are.
 async fn active_user(store: &Store, user_id: &str) -> Result<User, OAuthError> {
     store
-        .find_user(user_id)
+        .find_user_cached(user_id)
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| OAuthError::invalid_grant("user gone or disabled"))

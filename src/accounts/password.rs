@@ -1,5 +1,6 @@
-//! argon2id at OWASP parameters (m=19456 KiB, t=2, p=1), run on the blocking pool behind a
-//! semaphore of one hash per core, so a login storm cannot starve other requests or memory.
+//! argon2id at OWASP parameters (m=19456 KiB, t=2, p=1), run on threads of its own at a lower
+//! scheduling priority behind a semaphore that leaves a core free, so a login storm cannot
+//! starve other requests or memory.
 use super::AccountError;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
 use std::sync::{Arc, OnceLock};
@@ -17,13 +18,68 @@ pub struct Verified {
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// How many permits (and hashing threads) there are.
+    concurrency: usize,
     /// Working memory for verification (19 MiB each at the default parameters), reused: at
     /// most one per permit. Allocating it afresh per sign-in left a copy behind in each of the
     /// allocator's per-thread arenas, hundreds of MB under a login storm, and faulted every
     /// page in again each time.
     memory: Arc<std::sync::Mutex<Vec<Vec<Block>>>>,
+    /// The threads hashes run on, one per permit, started on the first hash.
+    threads: Arc<OnceLock<Threads>>,
     /// The rule every new password is checked against before it is hashed.
     policy: Policy,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How many nice steps below the rest of the process the hashing threads run. Under a sign-in
+/// storm they get what the token, discovery and JWKS requests leave (the scheduler weighs ten
+/// steps at about a tenth); with nothing else to run they get the whole core, so sign-ins alone
+/// are not slowed.
+const HASHING_NICE: i32 = 10;
+
+/// Threads of their own for hashing, so their lower priority touches nothing else (the
+/// blocking pool also resolves names and reads files).
+#[derive(Debug)]
+struct Threads {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Threads {
+    fn start(count: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..count {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        // A panicking hash fails its own sign-in (its reply is dropped), not
+                        // the thread every later sign-in waits on.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                })?;
+        }
+        Ok(Self { jobs })
+    }
+}
+
+fn lower_priority() {
+    // Lowering a priority needs no privilege, so this cannot fail.
+    #[cfg(target_os = "linux")]
+    // SAFETY: nice only changes the scheduling priority of the calling thread (Linux keeps the
+    // nice value per thread).
+    unsafe {
+        libc::nice(HASHING_NICE);
+    }
 }
 
 impl Default for Hasher {
@@ -173,7 +229,9 @@ impl Hasher {
         Self {
             params,
             permits: Arc::new(Semaphore::new(hashing_permits(cores))),
+            concurrency: hashing_permits(cores),
             memory: Arc::default(),
+            threads: Arc::default(),
             policy: Policy::default(),
         }
     }
@@ -202,12 +260,25 @@ impl Hasher {
             .await
             .map_err(|_| AccountError::Hash)?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
             let _permit = permit;
-            span.in_scope(f)
-        })
-        .await
-        .map_err(|_| AccountError::Hash)
+            let _ = reply.send(span.in_scope(f));
+        });
+        let threads = match self.threads.get() {
+            Some(t) => t,
+            None => {
+                let started = Threads::start(self.concurrency).map_err(|e| {
+                    tracing::error!(error = %e, "cannot start the password hashing threads");
+                    AccountError::Hash
+                })?;
+                // Two first sign-ins at once may both start threads; the loser's end at once.
+                let _ = self.threads.set(started);
+                self.threads.get().ok_or(AccountError::Hash)?
+            }
+        };
+        threads.jobs.send(job).map_err(|_| AccountError::Hash)?;
+        answer.await.map_err(|_| AccountError::Hash)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, AccountError> {
@@ -321,6 +392,45 @@ mod tests {
 
     fn weak() -> Params {
         Params::new(1024, 1, 1, None).unwrap()
+    }
+
+    /// The nice value of the thread that reads it (field 19 of its stat line).
+    fn own_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = stat.rsplit_once(')').unwrap().1;
+        after_name
+            .split_whitespace()
+            .nth(16)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashes_run_on_their_own_threads_below_the_requests_priority() {
+        let caller = own_nice();
+        let hasher = Hasher::new(weak());
+        let (nice, name) = hasher
+            .run(|| (own_nice(), std::thread::current().name().map(str::to_owned)))
+            .await
+            .unwrap();
+        assert_eq!(nice, (caller + HASHING_NICE).min(19));
+        assert!(name.unwrap().starts_with("password-hash-"));
+        assert_eq!(own_nice(), caller, "the caller's thread keeps its priority");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_hash_fails_alone() {
+        let hasher = Hasher::new(weak());
+        let failed = hasher.run(|| -> u32 { panic!("a broken hash") }).await;
+        assert!(matches!(failed, Err(AccountError::Hash)), "{failed:?}");
+        // Its thread lives on, and its permit came back.
+        for _ in 0..3 {
+            assert_eq!(hasher.run(|| 7).await.unwrap(), 7);
+        }
+        let h = hasher.hash("correct horse").await.unwrap();
+        assert!(hasher.verify("correct horse", Some(h)).await.unwrap().valid);
     }
 
     #[tokio::test]

@@ -118,32 +118,32 @@ impl Drop for PrivateCluster {
     }
 }
 
-/// A private cluster, or None (the test is skipped) where PostgreSQL's server binaries are
-/// missing and not required.
-fn private_cluster() -> Option<PrivateCluster> {
-    let cluster = PrivateCluster::start();
-    if cluster.is_none() {
+/// Gatehouse on a private cluster, or None (the test is skipped) where PostgreSQL's server
+/// binaries are missing and not required.
+async fn app_on_private_cluster() -> Option<(PrivateCluster, TestApp)> {
+    let Some(cluster) = PrivateCluster::start() else {
         assert_ne!(
             std::env::var("GATEHOUSE_REQUIRE_PG_FAULTS").as_deref(),
             Ok("1"),
             "PostgreSQL server binaries are required but not installed"
         );
         eprintln!("skipped: no PostgreSQL server binaries");
-    }
-    cluster
+        return None;
+    };
+    let url = cluster.url();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database_url = Some(url))
+        .await
+        .unwrap();
+    Some((cluster, app))
 }
 
 /// PostgreSQL restarted while Gatehouse sat idle: the pool tests a connection that sat idle
 /// before lending it, so the first requests after the restart get live connections, not 503s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_while_idle_fails_no_request() {
-    let Some(cluster) = private_cluster() else {
+    let Some((cluster, app)) = app_on_private_cluster().await else {
         return;
     };
-    let url = cluster.url();
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database_url = Some(url))
-        .await
-        .unwrap();
     let ready = |http: reqwest::Client, url: String| async move {
         http.get(url).send().await.unwrap().status()
     };
@@ -170,13 +170,9 @@ async fn postgres_restart_while_idle_fails_no_request() {
 /// 500 or a panic, and Gatehouse recovers by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_under_load_gives_503_and_recovers() {
-    let Some(cluster) = private_cluster() else {
+    let Some((cluster, app)) = app_on_private_cluster().await else {
         return;
     };
-    let url = cluster.url();
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database_url = Some(url))
-        .await
-        .unwrap();
     let client = app
         .create_client_custom(false, |c| {
             c.grant_types = vec![GrantType::ClientCredentials]

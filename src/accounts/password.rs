@@ -74,7 +74,7 @@ impl Threads {
 
 fn lower_priority() {
     // Lowering a priority needs no privilege, so this cannot fail.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: nice only changes the scheduling priority of the calling thread (Linux keeps the
     // nice value per thread).
     unsafe {
@@ -395,6 +395,7 @@ mod tests {
     }
 
     /// The nice value of the thread that reads it (field 19 of its stat line).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn own_nice() -> i32 {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
         let after_name = stat.rsplit_once(')').unwrap().1;
@@ -406,7 +407,7 @@ mod tests {
             .unwrap()
     }
 
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[tokio::test]
     async fn hashes_run_on_their_own_threads_below_the_requests_priority() {
         let caller = own_nice();

@@ -105,6 +105,9 @@ async fn forget_consents(
     Ok(())
 }
 
+/// The longest scope and resource list whose APIs are cached (a few scopes and one API's URL).
+const MAX_CACHED_API_KEY: usize = 512;
+
 impl Store {
     pub async fn insert_api(&self, api: &Api) -> Result<()> {
         let writing = self.writer();
@@ -202,6 +205,11 @@ impl Store {
     /// read it on every request (see `with_read_caches`).
     pub async fn apis_for_cached(&self, scopes: &[&str], identifiers: &[&str]) -> Result<Vec<Api>> {
         let key = format!("{scopes:?}{identifiers:?}");
+        // An anonymous /authorize chooses these words: what no real request needs is read
+        // uncached, so it cannot fill the cache with large entries.
+        if key.len() > MAX_CACHED_API_KEY {
+            return self.apis_for(scopes, identifiers).await;
+        }
         self.read_through(|c| &c.apis, &key, self.apis_for(scopes, identifiers))
             .await
     }

@@ -1440,11 +1440,28 @@ async fn apis_are_cached_and_invalidated(app: TestApp) {
     let api_audience = serde_json::json!("https://tasks.example");
     assert_eq!(audience().await, issuer, "no API owns the scope yet");
 
+    // A long list (an anonymous /authorize chooses its words) is read uncached.
+    let padding: Vec<String> = (0..60).map(|i| format!("padding:scope:{i}")).collect();
+    let mut long: Vec<&str> = padding.iter().map(String::as_str).collect();
+    long.push("tasks:read");
+    assert!(
+        app.store
+            .apis_for_cached(&long, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     let other = gatehouse::store::Store::connect(&app.config.database_url())
         .await
         .unwrap();
     other.insert_api(&api).await.unwrap();
     assert_eq!(audience().await, issuer, "still cached");
+    assert_eq!(
+        app.store.apis_for_cached(&long, &[]).await.unwrap().len(),
+        1,
+        "a long list is never cached"
+    );
     app.clock.advance(app.config.standing_cache_ttl);
     assert_eq!(
         audience().await,

@@ -226,10 +226,11 @@ impl Hasher {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
+        let concurrency = hashing_permits(cores);
         Self {
             params,
-            permits: Arc::new(Semaphore::new(hashing_permits(cores))),
-            concurrency: hashing_permits(cores),
+            permits: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
             memory: Arc::default(),
             threads: Arc::default(),
             policy: Policy::default(),
